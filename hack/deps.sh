@@ -1,0 +1,28 @@
+#!/bin/sh
+# hack/deps.sh: install the Debian packages that the build, the tests and
+# `make run` need -- only those that are missing. Safe to run repeatedly; it
+# does nothing (and needs no network) when everything is present.
+set -eu
+PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
+liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev check
+postgresql postgresql-contrib python3 openssl curl prometheus
+clang-format clang-tidy cppcheck valgrind"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing packages:$missing (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "deps.sh: kubectl is not on PATH; the end-to-end tests need the real kubectl client" >&2
+  exit 1
+fi
