@@ -1,0 +1,92 @@
+/*
+ * kjsonstream: an incremental JSON splitter for HTTP bodies that arrive in
+ * pieces. It does not build trees: it tracks nesting, strings and escapes
+ * byte by byte and hands out the text of complete values, so a caller can
+ * json_loadb() one object at a time and peak memory follows the largest
+ * object rather than the whole body.
+ *
+ * Two modes:
+ *  - KJS_ITEMS: the body is ONE JSON object (a Kubernetes List). Each
+ *    element of the top-level array named `array_key` (e.g. "items") is
+ *    handed to `item` as soon as it is complete; top-level scalars
+ *    ("kind", "apiVersion") and the scalars of the top-level "metadata"
+ *    object ("metadata.resourceVersion", "metadata.continue",
+ *    "metadata.remainingItemCount") are handed to `field`.
+ *  - KJS_DOCS: the body is a sequence of top-level JSON values separated by
+ *    whitespace (newline-delimited watch events). Each complete value is
+ *    handed to `item`. `field` is not used.
+ *
+ * Texts handed to callbacks are minified (whitespace outside strings is
+ * dropped), NUL-terminated, and borrowed: valid only during the callback.
+ * Structure is checked as it streams (brackets, commas, colons, string
+ * control characters); the content of each handed-out value is finally
+ * validated by whoever parses it (json_loadb).
+ *
+ * A value larger than `max_value` bytes (minified), nesting deeper than
+ * KJS_MAX_DEPTH, or malformed structure gives KERR_PARSE. After any error
+ * the splitter stays failed until kjs_reset().
+ *
+ * Not thread-safe: one splitter per stream.
+ */
+#ifndef GRACE_KJSONSTREAM_H
+#define GRACE_KJSONSTREAM_H
+
+#include <stddef.h>
+
+#include "kerr.h"
+
+#define KJS_MAX_DEPTH 512
+#define KJS_DEFAULT_MAX_VALUE ((size_t)16 << 20) /* 16 MiB */
+
+struct kjs;
+
+enum kjs_mode {
+    KJS_ITEMS, /* one object; split the elements of its array `array_key` */
+    KJS_DOCS   /* a stream of top-level values (NDJSON) */
+};
+
+/*
+ * Callbacks (each may be NULL). A non-zero return stops the stream:
+ * kjs_feed() then returns KERR_STOPPED.
+ *  item:  one complete element of the named array (KJS_ITEMS) or one
+ *         top-level value (KJS_DOCS). `text` is minified JSON of `len` bytes.
+ *  field: a top-level scalar (path "kind") or a scalar of the top-level
+ *         "metadata" object (path "metadata.continue"). Strings are
+ *         unescaped; numbers and booleans are given as their JSON text;
+ *         null is given as value NULL. KJS_ITEMS only.
+ */
+struct kjs_callbacks {
+    int (*item)(void *ctx, const char *text, size_t len);
+    int (*field)(void *ctx, const char *path, const char *value);
+};
+
+/*
+ * New splitter. `array_key` is required for KJS_ITEMS (e.g. "items") and
+ * ignored for KJS_DOCS. `max_value` 0 means KJS_DEFAULT_MAX_VALUE.
+ * Callbacks are copied; ctx is borrowed. Free with kjs_free().
+ */
+struct kjs *kjs_new(enum kjs_mode mode, const char *array_key, size_t max_value,
+                    const struct kjs_callbacks *cb, void *ctx);
+
+/* Feed the next `n` bytes of the body. KERR_OK, KERR_PARSE (err says why
+ * and at which byte offset), or KERR_STOPPED when a callback asked. */
+enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *err);
+
+/*
+ * End of body. KJS_ITEMS: KERR_OK only if the top-level object was
+ * complete. KJS_DOCS: KERR_OK if no value was left half-way (an empty
+ * stream is fine). Otherwise KERR_PARSE ("truncated").
+ */
+enum kerr kjs_finish(struct kjs *s, struct kerr_info *err);
+
+/* Forget all state (and any error) and start a new body with the same
+ * mode, key, limit and callbacks. */
+void kjs_reset(struct kjs *s);
+
+/* Number of values handed to `item` since the last reset. */
+size_t kjs_count(const struct kjs *s);
+
+/* Free; NULL allowed. */
+void kjs_free(struct kjs *s);
+
+#endif
