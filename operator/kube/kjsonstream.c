@@ -1,0 +1,445 @@
+/*
+ * kjsonstream: incremental JSON splitter (see kjsonstream.h).
+ *
+ * A byte-at-a-time state machine over the JSON grammar's structure: a stack
+ * of frames (object or array, each with its position: expecting a key, a
+ * colon, a value, a comma...), plus the token state (inside a string, after
+ * a backslash, inside a bare literal such as a number or `true`). It never
+ * decodes values itself; it copies the minified text of the values it is
+ * asked for into one growable buffer (capped) and hands that text out.
+ * Scalars handed to the `field` callback are decoded with jansson.
+ *
+ * Memory: one buffer as large as the largest handed-out value, plus the
+ * fixed frame stack.
+ */
+#include "kjsonstream.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kjs_state {
+    S_OBJ_FIRST, /* after '{': key or '}' */
+    S_OBJ_KEY,   /* after ',': key */
+    S_OBJ_COLON, /* after key: ':' */
+    S_OBJ_VALUE, /* after ':': value */
+    S_OBJ_NEXT,  /* after value: ',' or '}' */
+    S_ARR_FIRST, /* after '[': value or ']' */
+    S_ARR_VALUE, /* after ',': value */
+    S_ARR_NEXT   /* after value: ',' or ']' */
+};
+
+enum kjs_role { R_NONE, R_ITEMS, R_META };
+enum kjs_capture { C_NONE, C_ITEM, C_FIELD };
+
+struct kjs_frame {
+    unsigned char state; /* enum kjs_state */
+    unsigned char role;  /* enum kjs_role */
+};
+
+#define KJS_KEY_MAX 128
+
+struct kjs {
+    enum kjs_mode mode;
+    char *array_key;
+    size_t max_value;
+    struct kjs_callbacks cb;
+    void *ctx;
+
+    struct kjs_frame frames[KJS_MAX_DEPTH];
+    size_t depth;
+    bool top_done; /* KJS_ITEMS: the top-level object is complete */
+
+    bool in_string, escape, in_bare, string_is_key;
+    bool collect_key;            /* copying the current key into keys[] */
+    char keys[2][KJS_KEY_MAX];   /* current key at depth 1 and in "metadata" */
+    size_t key_len;
+    bool key_overflow;
+
+    enum kjs_capture cap;
+    size_t cap_depth;
+    char *buf;
+    size_t len, alloc;
+
+    size_t offset; /* bytes fed since reset, for error messages */
+    size_t count;  /* values handed to item() */
+    bool failed;
+};
+
+struct kjs *kjs_new(enum kjs_mode mode, const char *array_key, size_t max_value,
+                    const struct kjs_callbacks *cb, void *ctx)
+{
+    struct kjs *s = kerr_xcalloc(1, sizeof *s);
+    s->mode = mode;
+    s->array_key = kerr_xstrdup(array_key ? array_key : "items");
+    s->max_value = max_value ? max_value : KJS_DEFAULT_MAX_VALUE;
+    if (cb)
+        s->cb = *cb;
+    s->ctx = ctx;
+    return s;
+}
+
+void kjs_reset(struct kjs *s)
+{
+    s->depth = 0;
+    s->top_done = false;
+    s->in_string = s->escape = s->in_bare = s->string_is_key = false;
+    s->collect_key = false;
+    s->keys[0][0] = s->keys[1][0] = '\0';
+    s->key_len = 0;
+    s->key_overflow = false;
+    s->cap = C_NONE;
+    s->len = 0;
+    s->offset = 0;
+    s->count = 0;
+    s->failed = false;
+}
+
+size_t kjs_count(const struct kjs *s)
+{
+    return s->count;
+}
+
+void kjs_free(struct kjs *s)
+{
+    if (!s)
+        return;
+    free(s->array_key);
+    free(s->buf);
+    free(s);
+}
+
+static enum kerr kjs_fail(struct kjs *s, struct kerr_info *err, const char *what)
+{
+    s->failed = true;
+    return kerr_set(err, KERR_PARSE, 0, "MalformedJSON", "malformed JSON at byte %zu: %s",
+                    s->offset, what);
+}
+
+/* Append bytes to the capture buffer, enforcing the size cap. */
+static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
+{
+    if (s->len + n + 1 > s->max_value + 1) {
+        s->failed = true;
+        return kerr_set(err, KERR_PARSE, 0, "TooLarge",
+                        "JSON value larger than %zu bytes (at byte %zu)", s->max_value,
+                        s->offset);
+    }
+    if (s->len + n + 1 > s->alloc) {
+        size_t want = s->alloc ? s->alloc : 4096;
+        while (want < s->len + n + 1)
+            want *= 2;
+        s->buf = kerr_xrealloc(s->buf, want);
+        s->alloc = want;
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+    return KERR_OK;
+}
+
+static void kjs_key_append(struct kjs *s, const char *p, size_t n)
+{
+    if (!s->collect_key)
+        return;
+    if (s->key_len + n >= KJS_KEY_MAX) {
+        s->key_overflow = true;
+        return;
+    }
+    char *k = s->keys[s->depth == 1 ? 0 : 1];
+    memcpy(k + s->key_len, p, n);
+    s->key_len += n;
+    k[s->key_len] = '\0';
+}
+
+/* Decode a captured scalar and hand it to field(). */
+static enum kerr kjs_emit_field(struct kjs *s, struct kerr_info *err)
+{
+    char path[KJS_KEY_MAX * 2 + 16];
+    if (s->depth == 1)
+        snprintf(path, sizeof path, "%s", s->keys[0]);
+    else
+        snprintf(path, sizeof path, "metadata.%s", s->keys[1]);
+    json_error_t jerr;
+    json_t *v = json_loadb(s->buf, s->len, JSON_DECODE_ANY, &jerr);
+    if (!v)
+        return kjs_fail(s, err, "bad scalar value");
+    const char *val = json_is_string(v) ? json_string_value(v)
+                      : json_is_null(v) ? NULL
+                                        : s->buf;
+    int rc = s->cb.field ? s->cb.field(s->ctx, path, val) : 0;
+    json_decref(v);
+    if (rc != 0)
+        return kerr_set(err, KERR_STOPPED, 0, "Stopped", "stopped by the field callback");
+    return KERR_OK;
+}
+
+/* A value contained in the current frame (or the top level) just ended. */
+static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
+{
+    enum kerr rc = KERR_OK;
+    if (s->cap != C_NONE && s->depth == s->cap_depth) {
+        enum kjs_capture c = s->cap;
+        s->cap = C_NONE;
+        if (c == C_FIELD) {
+            rc = kjs_emit_field(s, err);
+        } else {
+            s->count++;
+            if (s->cb.item && s->cb.item(s->ctx, s->buf, s->len) != 0)
+                rc = kerr_set(err, KERR_STOPPED, 0, "Stopped", "stopped by the item callback");
+        }
+        s->len = 0;
+    }
+    if (s->depth == 0)
+        s->top_done = (s->mode == KJS_ITEMS);
+    else
+        s->frames[s->depth - 1].state =
+            s->frames[s->depth - 1].state <= S_OBJ_NEXT ? S_OBJ_NEXT : S_ARR_NEXT;
+    return rc;
+}
+
+/* Decide what a value starting with `c` at the current depth is for:
+ * returns the role of the frame it opens (if it is a container). */
+static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role,
+                                 struct kerr_info *err)
+{
+    bool container = (c == '{' || c == '[');
+    *role = R_NONE;
+    if (s->cap != C_NONE)
+        return KERR_OK;
+    if (s->depth == 0) {
+        if (s->mode == KJS_DOCS) {
+            s->cap = C_ITEM;
+            s->cap_depth = 0;
+        } else if (c != '{') {
+            return kjs_fail(s, err, "the body is not a JSON object");
+        }
+        return KERR_OK;
+    }
+    if (s->mode != KJS_ITEMS || s->depth > 2)
+        return KERR_OK;
+    if (s->depth == 1) {
+        bool named = !s->key_overflow && strcmp(s->keys[0], s->array_key) == 0;
+        if (named && c == '[')
+            *role = R_ITEMS;
+        else if (named && c != 'n')
+            return kjs_fail(s, err, "the item list is not an array");
+        else if (!named && c == '{' && !s->key_overflow && strcmp(s->keys[0], "metadata") == 0)
+            *role = R_META;
+        else if (!container && !named && !s->key_overflow)
+            s->cap = C_FIELD;
+    } else if (s->frames[1].role == R_ITEMS) {
+        s->cap = C_ITEM;
+    } else if (s->frames[1].role == R_META && !container && !s->key_overflow) {
+        s->cap = C_FIELD;
+    }
+    if (s->cap != C_NONE)
+        s->cap_depth = s->depth;
+    return KERR_OK;
+}
+
+static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
+{
+    enum kjs_role role;
+    enum kerr rc = kjs_begin_value(s, c, &role, err);
+    if (rc != KERR_OK)
+        return rc;
+    if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
+        return rc;
+    if (c == '"') {
+        s->in_string = true;
+        s->string_is_key = false;
+        return KERR_OK;
+    }
+    if (c != '{' && c != '[') {
+        if (!strchr("-0123456789tfn", c))
+            return kjs_fail(s, err, "unexpected character where a value was expected");
+        s->in_bare = true;
+        return KERR_OK;
+    }
+    if (s->depth >= KJS_MAX_DEPTH)
+        return kjs_fail(s, err, "nesting too deep");
+    s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
+    s->frames[s->depth].role = (unsigned char)role;
+    s->depth++;
+    return KERR_OK;
+}
+
+static enum kerr kjs_close(struct kjs *s, char c, struct kerr_info *err)
+{
+    enum kjs_state st = s->frames[s->depth - 1].state;
+    bool ok = (c == '}') ? (st == S_OBJ_FIRST || st == S_OBJ_NEXT)
+                         : (st == S_ARR_FIRST || st == S_ARR_NEXT);
+    if (!ok)
+        return kjs_fail(s, err, "unexpected closing bracket");
+    enum kerr rc;
+    if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
+        return rc;
+    s->depth--;
+    return kjs_value_done(s, err);
+}
+
+static enum kerr kjs_key_start(struct kjs *s, struct kerr_info *err)
+{
+    enum kerr rc;
+    if (s->cap != C_NONE && (rc = kjs_append(s, "\"", 1, err)) != KERR_OK)
+        return rc;
+    s->in_string = true;
+    s->string_is_key = true;
+    s->collect_key = s->cap == C_NONE && s->mode == KJS_ITEMS &&
+                     (s->depth == 1 || (s->depth == 2 && s->frames[1].role == R_META));
+    s->key_len = 0;
+    s->key_overflow = false;
+    if (s->collect_key)
+        s->keys[s->depth == 1 ? 0 : 1][0] = '\0';
+    return KERR_OK;
+}
+
+/* One structural byte (not inside a string or literal, not whitespace). */
+static enum kerr kjs_struct_byte(struct kjs *s, char c, struct kerr_info *err)
+{
+    if (s->depth == 0) {
+        if (s->top_done)
+            return kjs_fail(s, err, "data after the end of the object");
+        return kjs_open(s, c, err);
+    }
+    struct kjs_frame *f = &s->frames[s->depth - 1];
+    enum kerr rc;
+    switch ((enum kjs_state)f->state) {
+    case S_OBJ_FIRST:
+    case S_OBJ_KEY:
+        if (c == '"')
+            return kjs_key_start(s, err);
+        if (c == '}' && f->state == S_OBJ_FIRST)
+            return kjs_close(s, c, err);
+        return kjs_fail(s, err, "expected an object key");
+    case S_OBJ_COLON:
+        if (c != ':')
+            return kjs_fail(s, err, "expected ':'");
+        f->state = S_OBJ_VALUE;
+        break;
+    case S_OBJ_VALUE:
+    case S_ARR_VALUE:
+        return kjs_open(s, c, err);
+    case S_ARR_FIRST:
+        return c == ']' ? kjs_close(s, c, err) : kjs_open(s, c, err);
+    case S_OBJ_NEXT:
+    case S_ARR_NEXT:
+        if (c == '}' || c == ']')
+            return kjs_close(s, c, err);
+        if (c != ',')
+            return kjs_fail(s, err, "expected ',' or a closing bracket");
+        f->state = (f->state == S_OBJ_NEXT) ? S_OBJ_KEY : S_ARR_VALUE;
+        break;
+    }
+    if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
+        return rc;
+    return KERR_OK;
+}
+
+/* Inside a string: copy the run of ordinary bytes at once; returns how many
+ * bytes of `p` were consumed. */
+static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *rc,
+                             struct kerr_info *err)
+{
+    size_t i = 0;
+    *rc = KERR_OK;
+    if (s->escape) {
+        s->escape = false;
+        i = 1;
+    } else {
+        while (i < n && p[i] != '"' && p[i] != '\\' && (unsigned char)p[i] >= 0x20)
+            i++;
+        if (i == 0) {
+            if ((unsigned char)p[0] < 0x20) {
+                *rc = kjs_fail(s, err, "control character in a string");
+                return 0;
+            }
+            i = 1;
+            if (p[0] == '\\')
+                s->escape = true;
+            else
+                s->in_string = false;
+        }
+    }
+    if (s->cap != C_NONE && (*rc = kjs_append(s, p, i, err)) != KERR_OK)
+        return 0;
+    kjs_key_append(s, p, s->in_string ? i : i - 1);
+    if (!s->in_string) {
+        if (s->string_is_key) {
+            s->frames[s->depth - 1].state = S_OBJ_COLON;
+            s->collect_key = false;
+        } else {
+            *rc = kjs_value_done(s, err);
+        }
+    }
+    return i;
+}
+
+static bool kjs_is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static bool kjs_is_bare(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '+' || c == '-' || c == '.';
+}
+
+enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *err)
+{
+    if (s->failed)
+        return kerr_set(err, KERR_PARSE, 0, "MalformedJSON", "JSON stream already failed");
+    size_t i = 0;
+    enum kerr rc = KERR_OK;
+    while (i < n && rc == KERR_OK) {
+        char c = buf[i];
+        if (s->in_string) {
+            size_t used = kjs_string_run(s, buf + i, n - i, &rc, err);
+            i += used;
+            s->offset += used;
+            continue;
+        }
+        if (s->in_bare) {
+            if (kjs_is_bare(c)) {
+                if (s->cap != C_NONE)
+                    rc = kjs_append(s, &c, 1, err);
+                i++;
+                s->offset++;
+                continue;
+            }
+            s->in_bare = false;
+            if ((rc = kjs_value_done(s, err)) != KERR_OK)
+                break;
+        }
+        if (!kjs_is_ws(c))
+            rc = kjs_struct_byte(s, c, err);
+        i++;
+        s->offset++;
+    }
+    return rc;
+}
+
+enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
+{
+    if (s->failed)
+        return kerr_set(err, KERR_PARSE, 0, "MalformedJSON", "JSON stream already failed");
+    if (s->in_bare && s->depth == 0) {
+        s->in_bare = false;
+        enum kerr rc = kjs_value_done(s, err);
+        if (rc != KERR_OK)
+            return rc;
+    }
+    bool complete = !s->in_string && !s->in_bare && s->depth == 0 &&
+                    (s->mode == KJS_DOCS || s->top_done);
+    if (!complete) {
+        s->failed = true;
+        return kerr_set(err, KERR_PARSE, 0, "Truncated",
+                        "JSON truncated after %zu bytes (%zu complete values)", s->offset,
+                        s->count);
+    }
+    return KERR_OK;
+}

@@ -1,0 +1,364 @@
+/*
+ * Tests for kjsonstream: the incremental splitter must give the same items
+ * whatever the chunking, handle strings that contain brackets and escaped
+ * quotes, capture list metadata, enforce its size cap and reject truncated
+ * or malformed input.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kjsonstream.h"
+
+struct collect {
+    json_t *items;  /* array of parsed items */
+    json_t *fields; /* object path -> value (null for JSON null) */
+    int stop_after; /* stop when this many items were seen (0 = never) */
+};
+
+static int on_item(void *ctx, const char *text, size_t len)
+{
+    struct collect *c = ctx;
+    ck_assert_uint_eq(strlen(text), len);
+    json_error_t jerr;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(v != NULL, "item does not parse: %s (%s)", text, jerr.text);
+    json_array_append_new(c->items, v);
+    if (c->stop_after && (int)json_array_size(c->items) >= c->stop_after)
+        return 1;
+    return 0;
+}
+
+static int on_field(void *ctx, const char *path, const char *value)
+{
+    struct collect *c = ctx;
+    json_object_set_new(c->fields, path, value ? json_string(value) : json_null());
+    return 0;
+}
+
+static void collect_init(struct collect *c)
+{
+    c->items = json_array();
+    c->fields = json_object();
+    c->stop_after = 0;
+}
+
+static void collect_done(struct collect *c)
+{
+    json_decref(c->items);
+    json_decref(c->fields);
+}
+
+static const struct kjs_callbacks cbs = {on_item, on_field};
+
+static const char *LIST =
+    "{\"kind\": \"ConfigMapList\", \"apiVersion\": \"v1\",\n"
+    " \"metadata\": {\"resourceVersion\": \"229\", \"continue\": \"eyJ2\\\"x\", "
+    "\"remainingItemCount\": 3, \"nothing\": null, \"deep\": {\"x\": \"ignored\"}},\n"
+    " \"items\": [\n"
+    "  {\"metadata\": {\"name\": \"a\"}, \"data\": {\"k\": \"}]\\\"{[\", \"e\": \"\\\\\"}},\n"
+    "  {\"metadata\": {\"name\": \"b\"}, \"spec\": {\"m\": [[1, 2], [], [[{\"z\": -1.5e3}]]]}},\n"
+    "  {\"metadata\": {\"name\": \"c\"}, \"t\": true, \"f\": false, \"n\": null}\n"
+    " ],\n"
+    " \"trailer\": [1, {\"x\": 2}]}\n";
+
+static void check_list_result(struct collect *c)
+{
+    ck_assert_uint_eq(json_array_size(c->items), 3);
+    const char *names[] = {"a", "b", "c"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *md = json_object_get(json_array_get(c->items, i), "metadata");
+        ck_assert_str_eq(json_string_value(json_object_get(md, "name")), names[i]);
+    }
+    json_t *data = json_object_get(json_array_get(c->items, 0), "data");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "k")), "}]\"{[");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "e")), "\\");
+    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "kind")), "ConfigMapList");
+    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.resourceVersion")),
+                     "229");
+    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.continue")),
+                     "eyJ2\"x");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(c->fields, "metadata.remainingItemCount")), "3");
+    ck_assert(json_is_null(json_object_get(c->fields, "metadata.nothing")));
+    ck_assert_ptr_null(json_object_get(c->fields, "metadata.deep"));
+    ck_assert_ptr_null(json_object_get(c->fields, "metadata.deep.x"));
+}
+
+START_TEST(kjs_list_whole_buffer_gives_items_and_metadata)
+{
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, LIST, strlen(LIST), NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    check_list_result(&c);
+    ck_assert_uint_eq(kjs_count(s), 3);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+START_TEST(kjs_list_split_at_every_byte_boundary)
+{
+    size_t n = strlen(LIST);
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct collect c;
+        collect_init(&c);
+        struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+        ck_assert_int_eq(kjs_feed(s, LIST, cut, NULL), KERR_OK);
+        ck_assert_int_eq(kjs_feed(s, LIST + cut, n - cut, NULL), KERR_OK);
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        check_list_result(&c);
+        kjs_free(s);
+        collect_done(&c);
+    }
+}
+END_TEST
+
+START_TEST(kjs_list_fed_one_byte_at_a_time)
+{
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+    for (size_t i = 0; LIST[i]; i++)
+        ck_assert_int_eq(kjs_feed(s, LIST + i, 1, NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    check_list_result(&c);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+static int keep_text(void *ctx, const char *text, size_t len)
+{
+    json_array_append_new(ctx, json_stringn(text, len));
+    return 0;
+}
+
+START_TEST(kjs_item_text_is_minified_but_strings_keep_spaces)
+{
+    const char *body = "{\"items\": [ { \"a\" : [ 1 , 2 ] , \"s\" : \" x  y \" } ] }";
+    json_t *texts = json_array();
+    struct kjs_callbacks cb = {keep_text, NULL};
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cb, texts);
+    ck_assert_int_eq(kjs_feed(s, body, strlen(body), NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    ck_assert_str_eq(json_string_value(json_array_get(texts, 0)),
+                     "{\"a\":[1,2],\"s\":\" x  y \"}");
+    kjs_free(s);
+    json_decref(texts);
+}
+END_TEST
+
+START_TEST(kjs_empty_and_null_item_lists)
+{
+    const char *bodies[] = {"{\"metadata\":{},\"items\":[]}", "{\"items\":null}", "{}"};
+    for (size_t i = 0; i < 3; i++) {
+        struct collect c;
+        collect_init(&c);
+        struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+        ck_assert_int_eq(kjs_feed(s, bodies[i], strlen(bodies[i]), NULL), KERR_OK);
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        ck_assert_uint_eq(json_array_size(c.items), 0);
+        kjs_free(s);
+        collect_done(&c);
+    }
+}
+END_TEST
+
+START_TEST(kjs_truncated_in_the_middle_of_an_item_fails_at_finish)
+{
+    size_t n = strlen(LIST);
+    const char *cut_at = strstr(LIST, "\"name\": \"b\"");
+    size_t cut = (size_t)(cut_at - LIST);
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, LIST, cut, NULL), KERR_OK);
+    struct kerr_info err;
+    ck_assert_int_eq(kjs_finish(s, &err), KERR_PARSE);
+    ck_assert_str_eq(err.reason, "Truncated");
+    ck_assert_uint_eq(json_array_size(c.items), 1); /* only "a" was complete */
+    /* also truncated at the very end (missing final '}') */
+    kjs_reset(s);
+    json_array_clear(c.items);
+    ck_assert_int_eq(kjs_feed(s, LIST, n - 2, NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_PARSE);
+    ck_assert_uint_eq(json_array_size(c.items), 3);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+START_TEST(kjs_malformed_structure_is_rejected)
+{
+    const char *bad[] = {
+        "[1,2]",                       /* not an object */
+        "{\"items\": [1 2]}",          /* missing comma */
+        "{\"items\": [1,]}",           /* trailing comma */
+        "{\"items\": [{\"a\":1}}",     /* mismatched bracket */
+        "{\"a\" 1}",                   /* missing colon */
+        "{\"items\": \"x\"}",          /* items not an array */
+        "{\"a\": \"x\ny\"}",           /* raw control character */
+        "{} {}",                       /* data after the object */
+        "{\"items\": [{\"a\": 1}], }", /* trailing comma in object */
+        "{\"a\": @}",                  /* not a value */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct collect c;
+        collect_init(&c);
+        struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+        struct kerr_info err;
+        kerr_clear(&err);
+        enum kerr rc = kjs_feed(s, bad[i], strlen(bad[i]), &err);
+        if (rc == KERR_OK)
+            rc = kjs_finish(s, &err);
+        ck_assert_msg(rc == KERR_PARSE, "accepted: %s", bad[i]);
+        ck_assert_msg(err.message[0] != '\0', "no message for %s", bad[i]);
+        /* a failed splitter stays failed */
+        ck_assert_int_eq(kjs_feed(s, "{}", 2, NULL), KERR_PARSE);
+        kjs_free(s);
+        collect_done(&c);
+    }
+}
+END_TEST
+
+START_TEST(kjs_item_over_the_size_cap_is_a_parse_error)
+{
+    char body[400];
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    snprintf(body, sizeof body, "{\"items\":[{\"a\":1},{\"s\":\"%s\"}]}", big);
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 100, &cbs, &c);
+    struct kerr_info err;
+    ck_assert_int_eq(kjs_feed(s, body, strlen(body), &err), KERR_PARSE);
+    ck_assert_str_eq(err.reason, "TooLarge");
+    ck_assert_uint_eq(json_array_size(c.items), 1);
+    kjs_free(s);
+    /* exactly at the cap is fine */
+    const char *exact = "{\"items\":[\"12345678\"]}"; /* item is 10 bytes */
+    s = kjs_new(KJS_ITEMS, "items", 10, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, exact, strlen(exact), NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+START_TEST(kjs_too_deep_nesting_is_rejected)
+{
+    size_t n = KJS_MAX_DEPTH + 10;
+    char *body = malloc(n + 1);
+    memset(body, '[', n);
+    body[n] = '\0';
+    struct kjs *s = kjs_new(KJS_DOCS, NULL, 0, &cbs, NULL);
+    struct kerr_info err;
+    ck_assert_int_eq(kjs_feed(s, body, n, &err), KERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "deep"));
+    kjs_free(s);
+    free(body);
+}
+END_TEST
+
+START_TEST(kjs_item_callback_can_stop_the_stream)
+{
+    struct collect c;
+    collect_init(&c);
+    c.stop_after = 2;
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, LIST, strlen(LIST), NULL), KERR_STOPPED);
+    ck_assert_uint_eq(json_array_size(c.items), 2);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+START_TEST(kjs_docs_mode_splits_watch_events)
+{
+    const char *stream =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\",\"a\":\"{\\\"\"}}}\n"
+        "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"12\"}}}\n"
+        "  \n{\"type\":\"DELETED\",\"object\":{\"items\":[1,[2]]}}\n";
+    size_t n = strlen(stream);
+    for (size_t cut = 0; cut <= n; cut++) {
+        struct collect c;
+        collect_init(&c);
+        struct kjs *s = kjs_new(KJS_DOCS, NULL, 0, &cbs, &c);
+        ck_assert_int_eq(kjs_feed(s, stream, cut, NULL), KERR_OK);
+        ck_assert_int_eq(kjs_feed(s, stream + cut, n - cut, NULL), KERR_OK);
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        ck_assert_uint_eq(json_array_size(c.items), 3);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c.items, 1), "type")),
+                         "BOOKMARK");
+        ck_assert_uint_eq(json_object_size(c.fields), 0);
+        kjs_free(s);
+        collect_done(&c);
+    }
+}
+END_TEST
+
+START_TEST(kjs_docs_mode_event_cut_in_the_middle_is_truncated)
+{
+    const char *stream = "{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"MODIF";
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_DOCS, NULL, 0, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, stream, strlen(stream), NULL), KERR_OK);
+    ck_assert_uint_eq(json_array_size(c.items), 1);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_PARSE);
+    /* an empty stream is complete */
+    kjs_reset(s);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+START_TEST(kjs_other_array_key_is_honoured)
+{
+    const char *body = "{\"items\":[1],\"groups\":[{\"name\":\"apps\"},{\"name\":\"batch\"}]}";
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_ITEMS, "groups", 0, &cbs, &c);
+    ck_assert_int_eq(kjs_feed(s, body, strlen(body), NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+    ck_assert_uint_eq(json_array_size(c.items), 2);
+    kjs_free(s);
+    collect_done(&c);
+}
+END_TEST
+
+static Suite *kjs_suite(void)
+{
+    Suite *s = suite_create("kjsonstream");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, kjs_list_whole_buffer_gives_items_and_metadata);
+    tcase_add_test(tc, kjs_list_split_at_every_byte_boundary);
+    tcase_add_test(tc, kjs_list_fed_one_byte_at_a_time);
+    tcase_add_test(tc, kjs_item_text_is_minified_but_strings_keep_spaces);
+    tcase_add_test(tc, kjs_empty_and_null_item_lists);
+    tcase_add_test(tc, kjs_truncated_in_the_middle_of_an_item_fails_at_finish);
+    tcase_add_test(tc, kjs_malformed_structure_is_rejected);
+    tcase_add_test(tc, kjs_item_over_the_size_cap_is_a_parse_error);
+    tcase_add_test(tc, kjs_too_deep_nesting_is_rejected);
+    tcase_add_test(tc, kjs_item_callback_can_stop_the_stream);
+    tcase_add_test(tc, kjs_docs_mode_splits_watch_events);
+    tcase_add_test(tc, kjs_docs_mode_event_cut_in_the_middle_is_truncated);
+    tcase_add_test(tc, kjs_other_array_key_is_honoured);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(kjs_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
