@@ -1,0 +1,109 @@
+/*
+ * kwatch: the watch engine. ONE thread drives every watch stream of the
+ * process through ONE libcurl multi handle (HTTP/2 multiplexes the streams
+ * over one connection when the server offers it).
+ *
+ * For each registered collection (a "stream", registered by kinformer) the
+ * thread runs the list-then-watch cycle of client-go's reflector:
+ *   1. list the collection (through the sink's list callback, which uses
+ *      kclient_list with pagination) and remember the list resourceVersion;
+ *   2. watch from it with allowWatchBookmarks=true and a server timeout,
+ *      decoding the chunked body event by event as it arrives (kjsonstream);
+ *      every event and BOOKMARK moves the remembered resourceVersion;
+ *   3. when the server ends the watch normally, watch again at once from the
+ *      last resourceVersion; when the stream fails (transport error, a cut
+ *      in the middle of an event, an HTTP error, a watch that ends at once
+ *      with nothing in it), wait with jittered exponential backoff, then
+ *      watch again from the last complete event's resourceVersion (a half
+ *      received event is discarded);
+ *   4. on 410 Gone (an HTTP 410, or an ERROR event carrying a 410 Status,
+ *      which is what a real server sends when the resourceVersion fell out
+ *      of its watch cache) go back to 1.
+ *
+ * Threads: kwatcher_start spawns the thread; sinks (the informers' stores
+ * and their event handlers) run on it. kwatcher_resync, kwatcher_stop and
+ * kwatcher_stats may be called from any thread.
+ */
+#ifndef GRACE_KWATCH_H
+#define GRACE_KWATCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kclient.h"
+#include "kerr.h"
+
+struct kwatcher;
+
+/* Counters for metrics and logs. A plain value snapshot. */
+struct kwatcher_stats {
+    uint64_t lists;       /* complete lists (initial ones included) */
+    uint64_t relists;     /* lists after the first one of a stream */
+    uint64_t list_errors; /* lists that failed (retried with backoff) */
+    uint64_t watches;     /* watch requests started */
+    uint64_t reconnects;  /* watches started again after the first one */
+    uint64_t gone;        /* 410s (HTTP or ERROR event) */
+    uint64_t errors;      /* watches that ended in an error */
+    uint64_t events;      /* ADDED / MODIFIED / DELETED events applied */
+    uint64_t bookmarks;   /* BOOKMARK events */
+    char last_error[256]; /* the last failure, "" if none (no secrets) */
+};
+
+/* New watcher using `c` (borrowed; must outlive the watcher) for lists
+ * and its configuration (server, TLS, token) for watches. KERR_IO when
+ * libcurl cannot be set up. */
+enum kerr kwatcher_new(struct kclient *c, struct kwatcher **out);
+
+/* Start the thread. Streams registered before or after start are listed,
+ * then watched. KERR_INVAL if already started, KERR_IO if the thread cannot
+ * be created. */
+enum kerr kwatcher_start(struct kwatcher *w);
+
+/* Ask for a relist of every stream (the watches are dropped and restarted
+ * after the lists). Returns at once; the relists happen on the thread. */
+void kwatcher_resync(struct kwatcher *w);
+
+/* Stop the thread and wait for it (a list in progress stops at its next
+ * item or when its request ends). Idempotent; fine if never started. */
+void kwatcher_stop(struct kwatcher *w);
+
+/* Free; stops first. Sinks (informers) are not freed. NULL allowed. */
+void kwatcher_free(struct kwatcher *w);
+
+void kwatcher_stats(struct kwatcher *w, struct kwatcher_stats *st);
+
+/* Tuning, before kwatcher_start (tests use small values). Reconnect
+ * backoff: base_ms doubling to max_ms, jittered in [d/2, d] (defaults
+ * 200 ms and 30 s). watch_timeout_s: the timeoutSeconds asked of the server
+ * (default 0: a random value in [300, 600) per watch, as client-go does). */
+void kwatcher_set_backoff(struct kwatcher *w, long base_ms, long max_ms);
+void kwatcher_set_watch_timeout(struct kwatcher *w, long watch_timeout_s);
+
+/* ---- internal interface between kwatch and kinformer (no other user) ---- */
+
+enum kwatch_event_type { KWATCH_ADDED, KWATCH_MODIFIED, KWATCH_DELETED };
+
+/* What a stream feeds. Both callbacks run on the watcher thread. */
+struct kwatch_sink {
+    /* List the whole collection into the store (pagination, synthesized
+     * deletes for what disappeared) and return the list resourceVersion in
+     * *rv (malloc'd). Should stop early (KERR_STOPPED) when
+     * kwatcher__stopping(w) becomes true. */
+    enum kerr (*list)(void *ctx, char **rv, struct kerr_info *err);
+    /* One ADDED / MODIFIED / DELETED event; `obj` is borrowed. */
+    void (*event)(void *ctx, enum kwatch_event_type type, const json_t *obj);
+};
+
+/* Register a collection (strings are copied; `sink` is copied, `ctx`
+ * borrowed and must stay valid until the watcher is stopped). */
+void kwatcher__add(struct kwatcher *w, const struct kres *r, const char *ns,
+                   const char *label_selector, const struct kwatch_sink *sink, void *ctx);
+
+/* True once kwatcher_stop was called (for sinks' list callbacks). */
+bool kwatcher__stopping(const struct kwatcher *w);
+
+/* The client the watcher was created with. */
+struct kclient *kwatcher__client(const struct kwatcher *w);
+
+#endif
