@@ -31,6 +31,10 @@ struct kobj;
  */
 struct kobj *kobj_new_from_json(const json_t *obj);
 
+/* The same, filling "apiVersion" and "kind" (each may be NULL) when `obj`
+ * lacks them, as built-in list items do. They go first in the text. */
+struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, const char *kind);
+
 /* Take another reference; returns `o`. NULL is allowed (returns NULL). */
 struct kobj *kobj_ref(const struct kobj *o);
 

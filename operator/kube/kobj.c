@@ -1,0 +1,318 @@
+/*
+ * kobj: immutable, reference-counted cached object (see kobj.h).
+ *
+ * Layout: one malloc block = the struct, then the label and owner pointer
+ * arrays, then every string (the JSON text first) back to back. Nothing
+ * else is allocated per object, so a cached object costs its minified text
+ * plus about 100 bytes.
+ */
+#include "kobj.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kerr.h"
+
+struct kobj {
+    atomic_uint refs;
+    bool deleting;
+    int controller_idx; /* index into owners of the controller=true ref, -1 none */
+    size_t nlabels;
+    size_t nowners;
+    long long generation;
+    size_t text_len;
+    const char *text;
+    const char *ns, *name, *uid, *rv, *kind, *api_version;
+    const char **labels; /* nlabels pairs: key, value */
+    const char **owners; /* nowners uids */
+    const char *slots[]; /* labels and owners point here; strings follow */
+};
+
+/* The fields gathered from the tree before the block is sized. */
+struct kobj_src {
+    const char *str[6]; /* ns, name, uid, rv, kind, apiVersion */
+    const json_t *labels;
+    const json_t *owners;
+    char *text;
+    size_t text_len;
+};
+
+static const char *kobj_jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* A shallow copy of `obj` without metadata.managedFields, with apiVersion
+ * and kind filled when missing. Values are shared, never modified. */
+static json_t *kobj_strip(const json_t *obj, const char *api_version, const char *kind)
+{
+    json_t *top = json_object();
+    const char *key;
+    json_t *v;
+    if (!top)
+        kerr_oom();
+    if (kind && !json_object_get(obj, "kind"))
+        json_object_set_new(top, "kind", json_string(kind));
+    if (api_version && !json_object_get(obj, "apiVersion"))
+        json_object_set_new(top, "apiVersion", json_string(api_version));
+    json_object_foreach ((json_t *)obj, key, v) {
+        if (strcmp(key, "metadata") == 0 && json_is_object(v)) {
+            json_t *m = json_object();
+            const char *mk;
+            json_t *mv;
+            if (!m)
+                kerr_oom();
+            json_object_foreach (v, mk, mv)
+                if (strcmp(mk, "managedFields") != 0)
+                    json_object_set(m, mk, mv);
+            json_object_set_new(top, key, m);
+        } else {
+            json_object_set(top, key, v);
+        }
+    }
+    return top;
+}
+
+static size_t kobj_strings_size(const struct kobj_src *s, size_t *nlabels, size_t *nowners)
+{
+    size_t total = s->text_len + 1;
+    const char *k;
+    json_t *v;
+    size_t i;
+    for (i = 0; i < 6; i++)
+        total += strlen(s->str[i]) + 1;
+    *nlabels = 0;
+    json_object_foreach ((json_t *)s->labels, k, v) {
+        if (!json_is_string(v))
+            continue;
+        total += strlen(k) + 1 + json_string_length(v) + 1;
+        (*nlabels)++;
+    }
+    *nowners = 0;
+    json_array_foreach (s->owners, i, v) {
+        total += strlen(kobj_jstr(v, "uid")) + 1;
+        (*nowners)++;
+    }
+    return total;
+}
+
+/* Copy s into the string area at *p; return the copy. */
+static const char *kobj_put(char **p, const char *s, size_t n)
+{
+    char *d = *p;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *p = d + n + 1;
+    return d;
+}
+
+static void kobj_fill(struct kobj *o, const struct kobj_src *s, char *p)
+{
+    const char **dst[6] = {&o->ns, &o->name, &o->uid, &o->rv, &o->kind, &o->api_version};
+    const char *k;
+    json_t *v;
+    size_t i, n = 0;
+    o->text = kobj_put(&p, s->text, s->text_len);
+    for (i = 0; i < 6; i++)
+        *dst[i] = kobj_put(&p, s->str[i], strlen(s->str[i]));
+    json_object_foreach ((json_t *)s->labels, k, v) {
+        if (!json_is_string(v))
+            continue;
+        o->labels[2 * n] = kobj_put(&p, k, strlen(k));
+        o->labels[2 * n + 1] = kobj_put(&p, json_string_value(v), json_string_length(v));
+        n++;
+    }
+    o->controller_idx = -1;
+    json_array_foreach (s->owners, i, v) {
+        const char *uid = kobj_jstr(v, "uid");
+        o->owners[i] = kobj_put(&p, uid, strlen(uid));
+        if (o->controller_idx < 0 && json_is_true(json_object_get(v, "controller")))
+            o->controller_idx = (int)i;
+    }
+}
+
+struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, const char *kind)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    struct kobj_src s = {{NULL}, NULL, NULL, NULL, 0};
+    size_t nlabels = 0, nowners = 0;
+    if (!json_is_object(obj) || !name)
+        return NULL;
+    json_t *stripped = kobj_strip(obj, api_version, kind);
+    s.text = json_dumps(stripped, JSON_COMPACT);
+    if (!s.text)
+        kerr_oom();
+    s.text_len = strlen(s.text);
+    s.str[0] = kobj_jstr(meta, "namespace");
+    s.str[1] = name;
+    s.str[2] = kobj_jstr(meta, "uid");
+    s.str[3] = kobj_jstr(meta, "resourceVersion");
+    s.str[4] = kobj_jstr(stripped, "kind");
+    s.str[5] = kobj_jstr(stripped, "apiVersion");
+    s.labels = json_is_object(json_object_get(meta, "labels")) ? json_object_get(meta, "labels")
+                                                                : NULL;
+    s.owners = json_is_array(json_object_get(meta, "ownerReferences"))
+                   ? json_object_get(meta, "ownerReferences")
+                   : NULL;
+    size_t strings = kobj_strings_size(&s, &nlabels, &nowners);
+    size_t ptrs = (2 * nlabels + nowners) * sizeof(const char *);
+    struct kobj *o = kerr_xmalloc(sizeof *o + ptrs + strings);
+    atomic_init(&o->refs, 1);
+    o->labels = o->slots;
+    o->owners = o->slots + 2 * nlabels;
+    o->nlabels = nlabels;
+    o->nowners = nowners;
+    o->text_len = s.text_len;
+    o->generation = json_integer_value(json_object_get(meta, "generation"));
+    const json_t *dts = json_object_get(meta, "deletionTimestamp");
+    o->deleting = dts && !json_is_null(dts);
+    kobj_fill(o, &s, (char *)(o->slots + 2 * nlabels + nowners));
+    free(s.text);
+    json_decref(stripped);
+    return o;
+}
+
+struct kobj *kobj_new_from_json(const json_t *obj)
+{
+    return kobj_new_with_type(obj, NULL, NULL);
+}
+
+struct kobj *kobj_ref(const struct kobj *o)
+{
+    struct kobj *m = (struct kobj *)o; /* only the count is mutable */
+    if (m)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void kobj_unref(const struct kobj *o)
+{
+    struct kobj *m = (struct kobj *)o;
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        free(m);
+}
+
+const char *kobj_namespace(const struct kobj *o)
+{
+    return o->ns;
+}
+
+const char *kobj_name(const struct kobj *o)
+{
+    return o->name;
+}
+
+const char *kobj_uid(const struct kobj *o)
+{
+    return o->uid;
+}
+
+const char *kobj_resource_version(const struct kobj *o)
+{
+    return o->rv;
+}
+
+const char *kobj_kind(const struct kobj *o)
+{
+    return o->kind;
+}
+
+const char *kobj_api_version(const struct kobj *o)
+{
+    return o->api_version;
+}
+
+long long kobj_generation(const struct kobj *o)
+{
+    return o->generation;
+}
+
+bool kobj_deleting(const struct kobj *o)
+{
+    return o->deleting;
+}
+
+const char *kobj_label(const struct kobj *o, const char *key)
+{
+    for (size_t i = 0; i < o->nlabels; i++)
+        if (strcmp(o->labels[2 * i], key) == 0)
+            return o->labels[2 * i + 1];
+    return NULL;
+}
+
+size_t kobj_label_count(const struct kobj *o)
+{
+    return o->nlabels;
+}
+
+const char *kobj_label_key(const struct kobj *o, size_t i)
+{
+    return i < o->nlabels ? o->labels[2 * i] : NULL;
+}
+
+const char *kobj_label_value(const struct kobj *o, size_t i)
+{
+    return i < o->nlabels ? o->labels[2 * i + 1] : NULL;
+}
+
+bool kobj_owned_by(const struct kobj *o, const char *uid)
+{
+    for (size_t i = 0; i < o->nowners; i++)
+        if (strcmp(o->owners[i], uid) == 0)
+            return true;
+    return false;
+}
+
+const char *kobj_controller_uid(const struct kobj *o)
+{
+    return o->controller_idx >= 0 ? o->owners[o->controller_idx] : NULL;
+}
+
+size_t kobj_owner_count(const struct kobj *o)
+{
+    return o->nowners;
+}
+
+const char *kobj_owner_uid(const struct kobj *o, size_t i)
+{
+    return i < o->nowners ? o->owners[i] : NULL;
+}
+
+const char *kobj_text(const struct kobj *o)
+{
+    return o->text;
+}
+
+size_t kobj_text_len(const struct kobj *o)
+{
+    return o->text_len;
+}
+
+json_t *kobj_json(const struct kobj *o)
+{
+    return json_loadb(o->text, o->text_len, 0, NULL);
+}
+
+/* Parse a decimal RV; false if it is not one. */
+static bool kobj_rv_num(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    *out = strtoull(s, &end, 10);
+    return end && *end == '\0';
+}
+
+int kobj_rv_cmp(const char *a, const char *b)
+{
+    unsigned long long x = 0, y = 0;
+    if (kobj_rv_num(a, &x) && kobj_rv_num(b, &y))
+        return x < y ? -1 : (x > y ? 1 : 0);
+    if (a && b && strcmp(a, b) == 0)
+        return 0;
+    return 1;
+}

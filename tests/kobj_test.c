@@ -1,0 +1,235 @@
+/*
+ * kobj_test: managedFields stripping, accessors, labels and owners,
+ * reference counting, resourceVersion comparison.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kobj.h"
+
+static const char *DEPLOY =
+    "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"web\","
+    "\"namespace\":\"shop\",\"uid\":\"u-1\",\"resourceVersion\":\"42\",\"generation\":3,"
+    "\"labels\":{\"app\":\"web\",\"grace.dev/service\":\"peeps\"},"
+    "\"ownerReferences\":[{\"apiVersion\":\"grace.dev/v1alpha1\",\"kind\":\"GraceService\","
+    "\"name\":\"peeps\",\"uid\":\"owner-a\"},{\"apiVersion\":\"grace.dev/v1alpha1\","
+    "\"kind\":\"GraceService\",\"name\":\"p2\",\"uid\":\"owner-b\",\"controller\":true}],"
+    "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\","
+    "\"fieldsV1\":{\"f:spec\":{\"f:replicas\":{}}}}]},"
+    "\"spec\":{\"replicas\":2},\"status\":{\"readyReplicas\":2}}";
+
+static json_t *load(const char *s)
+{
+    json_t *j = json_loads(s, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+START_TEST(kobj_strips_managed_fields_and_keeps_the_rest)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_null(strstr(kobj_text(o), "managedFields"));
+    ck_assert_ptr_null(strstr(kobj_text(o), "kubectl"));
+    ck_assert_ptr_null(strchr(kobj_text(o), ' '));
+    ck_assert_uint_eq(kobj_text_len(o), strlen(kobj_text(o)));
+    /* The input is not modified. */
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(in, "metadata"), "managedFields"));
+    json_t *back = kobj_json(o);
+    ck_assert_ptr_nonnull(back);
+    json_t *expect = json_deep_copy(in);
+    json_object_del(json_object_get(expect, "metadata"), "managedFields");
+    ck_assert(json_equal(back, expect));
+    /* Key order is kept: kind first, as the server sent it. */
+    ck_assert_int_eq(strncmp(kobj_text(o), "{\"kind\":\"Deployment\"", 20), 0);
+    json_decref(expect);
+    json_decref(back);
+    json_decref(in);
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_accessors_read_metadata)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in); /* the kobj does not depend on the tree */
+    ck_assert_str_eq(kobj_namespace(o), "shop");
+    ck_assert_str_eq(kobj_name(o), "web");
+    ck_assert_str_eq(kobj_uid(o), "u-1");
+    ck_assert_str_eq(kobj_resource_version(o), "42");
+    ck_assert_str_eq(kobj_kind(o), "Deployment");
+    ck_assert_str_eq(kobj_api_version(o), "apps/v1");
+    ck_assert_int_eq(kobj_generation(o), 3);
+    ck_assert(!kobj_deleting(o));
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_labels_and_owner_references)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in);
+    ck_assert_str_eq(kobj_label(o, "app"), "web");
+    ck_assert_str_eq(kobj_label(o, "grace.dev/service"), "peeps");
+    ck_assert_ptr_null(kobj_label(o, "missing"));
+    ck_assert_uint_eq(kobj_label_count(o), 2);
+    ck_assert_str_eq(kobj_label_key(o, 0), "app");
+    ck_assert_str_eq(kobj_label_value(o, 1), "peeps");
+    ck_assert_ptr_null(kobj_label_key(o, 2));
+    ck_assert(kobj_owned_by(o, "owner-a"));
+    ck_assert(kobj_owned_by(o, "owner-b"));
+    ck_assert(!kobj_owned_by(o, "owner-c"));
+    ck_assert_str_eq(kobj_controller_uid(o), "owner-b");
+    ck_assert_uint_eq(kobj_owner_count(o), 2);
+    ck_assert_str_eq(kobj_owner_uid(o, 0), "owner-a");
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_minimal_object_reads_empty_fields)
+{
+    json_t *in = load("{\"metadata\":{\"name\":\"x\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"}}");
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in);
+    ck_assert_str_eq(kobj_namespace(o), "");
+    ck_assert_str_eq(kobj_uid(o), "");
+    ck_assert_str_eq(kobj_kind(o), "");
+    ck_assert_int_eq(kobj_generation(o), 0);
+    ck_assert(kobj_deleting(o));
+    ck_assert_uint_eq(kobj_label_count(o), 0);
+    ck_assert_ptr_null(kobj_controller_uid(o));
+    ck_assert(!kobj_owned_by(o, ""));
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_rejects_non_objects_and_nameless_objects)
+{
+    json_t *a = load("[1,2]");
+    json_t *b = load("{\"metadata\":{\"namespace\":\"x\"}}");
+    json_t *c = load("{\"metadata\":{\"name\":7}}");
+    ck_assert_ptr_null(kobj_new_from_json(a));
+    ck_assert_ptr_null(kobj_new_from_json(b));
+    ck_assert_ptr_null(kobj_new_from_json(c));
+    ck_assert_ptr_null(kobj_new_from_json(NULL));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+END_TEST
+
+START_TEST(kobj_with_type_fills_missing_kind_only)
+{
+    json_t *in = load("{\"metadata\":{\"name\":\"cm\",\"namespace\":\"d\"},\"data\":{}}");
+    struct kobj *o = kobj_new_with_type(in, "v1", "ConfigMap");
+    ck_assert_str_eq(kobj_kind(o), "ConfigMap");
+    ck_assert_str_eq(kobj_api_version(o), "v1");
+    ck_assert_int_eq(strncmp(kobj_text(o), "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\"", 37), 0);
+    kobj_unref(o);
+    json_decref(in);
+    in = load(DEPLOY);
+    o = kobj_new_with_type(in, "v9", "Other");
+    ck_assert_str_eq(kobj_kind(o), "Deployment");
+    ck_assert_str_eq(kobj_api_version(o), "apps/v1");
+    kobj_unref(o);
+    json_decref(in);
+}
+END_TEST
+
+START_TEST(kobj_json_returns_a_private_tree)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in);
+    json_t *a = kobj_json(o);
+    json_object_set_new(a, "spec", json_string("edited"));
+    json_t *b = kobj_json(o);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(b, "spec"), "replicas")), 2);
+    ck_assert_ptr_ne(a, b);
+    json_decref(a);
+    json_decref(b);
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_refcount_keeps_object_until_last_unref)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in);
+    ck_assert_ptr_eq(kobj_ref(o), o);
+    kobj_unref(o);
+    ck_assert_str_eq(kobj_name(o), "web"); /* still alive: one reference left */
+    kobj_unref(o);
+    kobj_unref(NULL);
+    ck_assert_ptr_null(kobj_ref(NULL));
+}
+END_TEST
+
+static void *ref_churn(void *arg)
+{
+    for (int i = 0; i < 100000; i++) {
+        kobj_ref(arg);
+        kobj_unref(arg);
+    }
+    return NULL;
+}
+
+START_TEST(kobj_refcount_is_thread_safe)
+{
+    json_t *in = load(DEPLOY);
+    struct kobj *o = kobj_new_from_json(in);
+    json_decref(in);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, ref_churn, o);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_str_eq(kobj_uid(o), "u-1");
+    kobj_unref(o);
+}
+END_TEST
+
+START_TEST(kobj_rv_cmp_is_numeric_then_opaque)
+{
+    ck_assert_int_lt(kobj_rv_cmp("9", "10"), 0);
+    ck_assert_int_gt(kobj_rv_cmp("100", "99"), 0);
+    ck_assert_int_eq(kobj_rv_cmp("42", "42"), 0);
+    ck_assert_int_eq(kobj_rv_cmp("abc", "abc"), 0);
+    ck_assert_int_gt(kobj_rv_cmp("abc", "abd"), 0);
+    ck_assert_int_gt(kobj_rv_cmp("5", ""), 0);
+    ck_assert_int_gt(kobj_rv_cmp("12x", "12"), 0);
+}
+END_TEST
+
+static Suite *kobj_suite(void)
+{
+    Suite *s = suite_create("kobj");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, kobj_strips_managed_fields_and_keeps_the_rest);
+    tcase_add_test(tc, kobj_accessors_read_metadata);
+    tcase_add_test(tc, kobj_labels_and_owner_references);
+    tcase_add_test(tc, kobj_minimal_object_reads_empty_fields);
+    tcase_add_test(tc, kobj_rejects_non_objects_and_nameless_objects);
+    tcase_add_test(tc, kobj_with_type_fills_missing_kind_only);
+    tcase_add_test(tc, kobj_json_returns_a_private_tree);
+    tcase_add_test(tc, kobj_refcount_keeps_object_until_last_unref);
+    tcase_add_test(tc, kobj_refcount_is_thread_safe);
+    tcase_add_test(tc, kobj_rv_cmp_is_numeric_then_opaque);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(kobj_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
