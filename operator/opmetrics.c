@@ -1,0 +1,450 @@
+/*
+ * opmetrics: registers the operator's metric families and offers typed
+ * helpers for the manager, workers, REST client observer and status code.
+ * The process_* metrics are sampled from /proc at each scrape. See
+ * opmetrics.h for the list of names.
+ */
+#include "opmetrics.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* controller-runtime's reconcile_time_seconds buckets. */
+static const double reconcile_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5, 1.75, 2.0, 2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,  20,   25,  30,  40,   50,  60};
+/* client-go workqueue: ExponentialBuckets(10e-9, 10, 10). */
+static const double wq_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+/* client-go rest_client_request_duration_seconds. */
+static const double rest_buckets[] = {0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60};
+
+struct opm_wq {
+    struct opm *o;
+    char *name;
+    struct wq *q;
+    struct opm_wq *next;
+};
+
+struct opm {
+    struct metrics *m;
+    char rest_host[256]; /* set before threads start, read-only afterwards */
+    struct opm_wq *queues;
+    pthread_mutex_t mu; /* guards `queues` */
+    struct metrics_family *rec_total, *rec_errors, *rec_time, *active, *max_conc;
+    struct metrics_family *wq_depth, *wq_adds, *wq_retries, *wq_queue_dur, *wq_work_dur;
+    struct metrics_family *wq_unfinished, *wq_longest;
+    struct metrics_family *rest_total, *rest_dur, *leader;
+    struct metrics_family *svc_ready, *svc_cond, *build_info;
+    struct metrics_family *p_rss, *p_vsz, *p_cpu, *p_start, *p_fds, *p_maxfds;
+};
+
+#define L(...) ((const char *const[]){__VA_ARGS__})
+#define NL(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+static struct metrics_family *reg(struct metrics *m, const char *name, const char *help,
+                                  enum metrics_type type, const char *const *labels,
+                                  size_t nlabels, const double *buckets, size_t nbuckets)
+{
+    struct metrics_desc d = {name, help, type, labels, nlabels, buckets, nbuckets};
+    struct metrics_family *f = NULL;
+    struct kerr_info err;
+    if (metrics_register(m, &d, &f, &err) != KERR_OK) {
+        fprintf(stderr, "grace-operator: metrics: %s\n", err.message);
+        abort(); /* a duplicate or malformed built-in name is a programming error */
+    }
+    return f;
+}
+
+#define COUNTER(name, help, ...) reg(o->m, name, help, METRICS_COUNTER, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
+#define GAUGE(name, help, ...) reg(o->m, name, help, METRICS_GAUGE, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
+#define HIST(name, help, b, ...)                                                              \
+    reg(o->m, name, help, METRICS_HISTOGRAM, L(__VA_ARGS__), NL(__VA_ARGS__), b,             \
+        sizeof b / sizeof b[0])
+#define PLAIN(name, help, type) reg(o->m, name, help, type, NULL, 0, NULL, 0)
+
+static void register_controller(struct opm *o)
+{
+    o->rec_total = COUNTER("controller_runtime_reconcile_total",
+                           "Total number of reconciliations per controller", "controller", "result");
+    o->rec_errors = COUNTER("controller_runtime_reconcile_errors_total",
+                            "Total number of reconciliation errors per controller", "controller");
+    o->rec_time = HIST("controller_runtime_reconcile_time_seconds",
+                       "Length of time per reconciliation per controller", reconcile_buckets,
+                       "controller");
+    o->active = GAUGE("controller_runtime_active_workers",
+                      "Number of currently used workers per controller", "controller");
+    o->max_conc = GAUGE("controller_runtime_max_concurrent_reconciles",
+                        "Maximum number of concurrent reconciles per controller", "controller");
+}
+
+static void register_workqueue(struct opm *o)
+{
+    o->wq_depth = GAUGE("workqueue_depth", "Current depth of workqueue", "name");
+    o->wq_adds = COUNTER("workqueue_adds_total", "Total number of adds handled by workqueue", "name");
+    o->wq_retries = COUNTER("workqueue_retries_total", "Total number of retries handled by workqueue",
+                            "name");
+    o->wq_queue_dur = HIST("workqueue_queue_duration_seconds",
+                           "How long in seconds an item stays in workqueue before being requested",
+                           wq_buckets, "name");
+    o->wq_work_dur = HIST("workqueue_work_duration_seconds",
+                          "How long in seconds processing an item from workqueue takes",
+                          wq_buckets, "name");
+    o->wq_unfinished = GAUGE("workqueue_unfinished_work_seconds",
+                             "How many seconds of work has been done that is in progress and "
+                             "hasn't been observed by work_duration",
+                             "name");
+    o->wq_longest = GAUGE("workqueue_longest_running_processor_seconds",
+                          "How many seconds has the longest running processor for workqueue "
+                          "been running",
+                          "name");
+}
+
+static void register_rest_and_service(struct opm *o)
+{
+    o->rest_total = COUNTER("rest_client_requests_total",
+                            "Number of HTTP requests, partitioned by status code, method, and host",
+                            "code", "method", "host");
+    o->rest_dur = HIST("rest_client_request_duration_seconds",
+                       "Request latency in seconds, broken down by verb and host", rest_buckets,
+                       "verb", "host");
+    o->leader = GAUGE("leader_election_master_status",
+                      "Gauge of if the reporting system is master of the relevant lease, 0 "
+                      "indicates backup, 1 indicates master",
+                      "name");
+    o->svc_ready = GAUGE("grace_service_ready",
+                         "Whether the GraceService is Ready (1) or not (0)", "namespace", "name");
+    o->svc_cond = GAUGE("grace_service_condition",
+                        "The condition of a GraceService: 1 for the current status of each type",
+                        "namespace", "name", "type", "status");
+    o->build_info = GAUGE("grace_build_info", "Build information of grace-operator", "version");
+}
+
+static void process_collect(void *ctx);
+
+static void register_process(struct opm *o)
+{
+    o->p_cpu = PLAIN("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
+                     METRICS_COUNTER);
+    o->p_rss = PLAIN("process_resident_memory_bytes", "Resident memory size in bytes",
+                     METRICS_GAUGE);
+    o->p_vsz = PLAIN("process_virtual_memory_bytes", "Virtual memory size in bytes",
+                     METRICS_GAUGE);
+    o->p_start = PLAIN("process_start_time_seconds",
+                       "Start time of the process since unix epoch in seconds", METRICS_GAUGE);
+    o->p_fds = PLAIN("process_open_fds", "Number of open file descriptors", METRICS_GAUGE);
+    o->p_maxfds = PLAIN("process_max_fds", "Maximum number of open file descriptors",
+                        METRICS_GAUGE);
+    metrics_add_collector(o->m, process_collect, o);
+}
+
+struct opm *opm_new(struct metrics *m, const char *version)
+{
+    struct opm *o = kerr_xcalloc(1, sizeof *o);
+    o->m = m;
+    pthread_mutex_init(&o->mu, NULL);
+    register_controller(o);
+    register_workqueue(o);
+    register_rest_and_service(o);
+    register_process(o);
+    metrics_gauge_set(o->build_info, L(version ? version : "unknown"), 1);
+    return o;
+}
+
+void opm_free(struct opm *o)
+{
+    if (!o)
+        return;
+    struct opm_wq *w = o->queues;
+    while (w) {
+        struct opm_wq *next = w->next;
+        free(w->name);
+        free(w);
+        w = next;
+    }
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}
+
+struct metrics *opm_registry(struct opm *o)
+{
+    return o ? o->m : NULL;
+}
+
+const char *opm_result_name(enum opm_result r)
+{
+    switch (r) {
+    case OPM_SUCCESS: return "success";
+    case OPM_ERROR: return "error";
+    case OPM_REQUEUE: return "requeue";
+    case OPM_REQUEUE_AFTER: return "requeue_after";
+    }
+    return "error";
+}
+
+void opm_controller_init(struct opm *o, const char *controller, int max_workers)
+{
+    if (!o)
+        return;
+    for (int r = OPM_SUCCESS; r <= OPM_REQUEUE_AFTER; r++)
+        metrics_counter_add(o->rec_total, L(controller, opm_result_name((enum opm_result)r)), 0);
+    metrics_counter_add(o->rec_errors, L(controller), 0);
+    metrics_gauge_add(o->active, L(controller), 0);
+    metrics_gauge_set(o->max_conc, L(controller), max_workers);
+}
+
+void opm_reconcile_done(struct opm *o, const char *controller, enum opm_result result,
+                        double seconds)
+{
+    if (!o)
+        return;
+    metrics_counter_add(o->rec_total, L(controller, opm_result_name(result)), 1);
+    if (result == OPM_ERROR)
+        metrics_counter_add(o->rec_errors, L(controller), 1);
+    metrics_histogram_observe(o->rec_time, L(controller), seconds);
+}
+
+void opm_active_workers(struct opm *o, const char *controller, int delta)
+{
+    if (o)
+        metrics_gauge_add(o->active, L(controller), delta);
+}
+
+void opm_workqueue(struct opm *o, const char *name, const struct wq_stats *st)
+{
+    if (!o)
+        return;
+    metrics_gauge_set(o->wq_depth, L(name), (double)st->depth);
+    metrics_counter_set(o->wq_adds, L(name), (double)st->adds);
+    metrics_counter_set(o->wq_retries, L(name), (double)st->retries);
+    metrics_gauge_set(o->wq_unfinished, L(name), st->unfinished_work_seconds);
+    metrics_gauge_set(o->wq_longest, L(name), st->longest_running_seconds);
+}
+
+static void wq_collect(void *ctx)
+{
+    struct opm_wq *w = ctx;
+    struct wq_stats st;
+    wq_stats(w->q, &st);
+    opm_workqueue(w->o, w->name, &st);
+}
+
+static void wq_observe(void *ctx, enum wq_obs what, double seconds)
+{
+    struct opm_wq *w = ctx;
+    struct metrics_family *f =
+        what == WQ_OBS_QUEUE_LATENCY ? w->o->wq_queue_dur : w->o->wq_work_dur;
+    metrics_histogram_observe(f, L(w->name), seconds);
+}
+
+void opm_attach_wq(struct opm *o, const char *name, struct wq *q)
+{
+    if (!o)
+        return;
+    struct opm_wq *w = kerr_xcalloc(1, sizeof *w);
+    w->o = o;
+    w->name = kerr_xstrdup(name);
+    w->q = q;
+    pthread_mutex_lock(&o->mu);
+    w->next = o->queues;
+    o->queues = w;
+    pthread_mutex_unlock(&o->mu);
+    wq_set_observer(q, wq_observe, w);
+    metrics_add_collector(o->m, wq_collect, w);
+}
+
+static const char *http_method(const char *verb)
+{
+    if (!verb)
+        return "GET";
+    if (strcmp(verb, "LIST") == 0 || strcmp(verb, "WATCH") == 0)
+        return "GET";
+    if (strcmp(verb, "APPLY") == 0)
+        return "PATCH";
+    return verb;
+}
+
+void opm_rest_request(struct opm *o, const char *verb, long code, const char *host,
+                      double seconds)
+{
+    if (!o)
+        return;
+    char codebuf[24];
+    if (code > 0)
+        snprintf(codebuf, sizeof codebuf, "%ld", code);
+    else
+        snprintf(codebuf, sizeof codebuf, "<error>");
+    const char *method = http_method(verb);
+    metrics_counter_add(o->rest_total, L(codebuf, method, host), 1);
+    metrics_histogram_observe(o->rest_dur, L(method, host), seconds);
+}
+
+void opm_set_rest_host(struct opm *o, const char *host)
+{
+    if (o)
+        snprintf(o->rest_host, sizeof o->rest_host, "%s", host ? host : "");
+}
+
+void opm_rest_observer(void *ctx, const char *verb, long code, double seconds)
+{
+    struct opm *o = ctx;
+    if (o)
+        opm_rest_request(o, verb, code, o->rest_host, seconds);
+}
+
+void opm_leader(struct opm *o, const char *name, bool leading)
+{
+    if (o)
+        metrics_gauge_set(o->leader, L(name), leading ? 1 : 0);
+}
+
+/* ---- GraceService status ---- */
+
+struct svc_match {
+    const char *ns;
+    const char *name;
+    const json_t *conditions; /* NULL: match every type */
+};
+
+static bool has_type(const json_t *conditions, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, type) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* values: namespace, name, type, status */
+static bool svc_stale(void *ctx, const char *const *values)
+{
+    const struct svc_match *m = ctx;
+    if (strcmp(values[0], m->ns) != 0 || strcmp(values[1], m->name) != 0)
+        return false;
+    return !m->conditions || !has_type(m->conditions, values[2]);
+}
+
+void opm_service_conditions(struct opm *o, const char *ns, const char *name,
+                            const json_t *conditions)
+{
+    static const char *const statuses[] = {"True", "False", "Unknown"};
+    if (!o)
+        return;
+    if (!json_is_array(conditions))
+        conditions = NULL;
+    bool ready = false;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        const char *status = json_string_value(json_object_get(c, "status"));
+        if (!type || !*type)
+            continue;
+        if (!status || (strcmp(status, "True") != 0 && strcmp(status, "False") != 0))
+            status = "Unknown";
+        for (size_t s = 0; s < 3; s++)
+            metrics_gauge_set(o->svc_cond, L(ns, name, type, statuses[s]),
+                              strcmp(status, statuses[s]) == 0 ? 1 : 0);
+        if (strcmp(type, "Ready") == 0 && strcmp(status, "True") == 0)
+            ready = true;
+    }
+    json_t *empty = conditions ? NULL : json_array();
+    struct svc_match m = {ns, name, conditions ? conditions : empty};
+    metrics_delete_if(o->svc_cond, svc_stale, &m);
+    json_decref(empty);
+    metrics_gauge_set(o->svc_ready, L(ns, name), ready ? 1 : 0);
+}
+
+static bool svc_any(void *ctx, const char *const *values)
+{
+    const struct svc_match *m = ctx;
+    return strcmp(values[0], m->ns) == 0 && strcmp(values[1], m->name) == 0;
+}
+
+void opm_service_delete(struct opm *o, const char *ns, const char *name)
+{
+    if (!o)
+        return;
+    struct svc_match m = {ns, name, NULL};
+    metrics_delete_if(o->svc_cond, svc_any, &m);
+    metrics_delete(o->svc_ready, L(ns, name));
+}
+
+/* ---- process metrics from /proc/self ---- */
+
+static double boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    double btime = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "btime ", 6) == 0) {
+            btime = strtod(line + 6, NULL);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return btime;
+}
+
+static void process_stat(struct opm *o)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* comm may contain spaces */
+    if (!p)
+        return;
+    /* fields after ")": 3=state ... 14=utime 15=stime 22=starttime 23=vsize 24=rss */
+    unsigned long long v[25] = {0};
+    char *end;
+    p += 2;
+    for (int field = 3; field <= 24 && *p; field++) {
+        while (*p == ' ')
+            p++;
+        v[field] = strtoull(p, &end, 10);
+        p = (end == p) ? p + 1 : end;
+        while (*p && *p != ' ')
+            p++;
+    }
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    double page = (double)sysconf(_SC_PAGESIZE);
+    metrics_counter_set(o->p_cpu, NULL, (double)(v[14] + v[15]) / tick);
+    metrics_gauge_set(o->p_start, NULL, boot_time() + (double)v[22] / tick);
+    metrics_gauge_set(o->p_vsz, NULL, (double)v[23]);
+    metrics_gauge_set(o->p_rss, NULL, (double)v[24] * page);
+}
+
+static void process_collect(void *ctx)
+{
+    struct opm *o = ctx;
+    process_stat(o);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.')
+                n++;
+        closedir(d);
+        metrics_gauge_set(o->p_fds, NULL, (double)(n - 1)); /* minus the dir's own fd */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        metrics_gauge_set(o->p_maxfds, NULL, (double)rl.rlim_cur);
+}
