@@ -22,6 +22,9 @@ struct kconfig {
     bool insecure_skip_tls_verify;
     char *token;           /* static bearer token, may be NULL */
     char *token_file;      /* re-read when it changes (in-cluster rotation); may be NULL */
+    /* Private to kconfig.c (token-file cache and its lock); NULL in a struct
+     * built by hand, which then re-reads token_file on every call. */
+    struct kconfig_priv *priv_;
 };
 
 /*
