@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "kerr.h"
 
@@ -49,5 +50,14 @@ enum kerr kyamljson_load_string(const char *buf, size_t len, json_t **docs_out,
 /* Same with `name` used in error messages instead of "<string>". */
 enum kerr kyamljson_load_named(const char *buf, size_t len, const char *name, json_t **docs_out,
                                struct kerr_info *err);
+
+/*
+ * Write each element of the JSON array `docs` to `out` as one YAML document
+ * ("---" before each), block style, object keys sorted. Strings that YAML
+ * 1.2 core or YAML 1.1 (kubectl) would read as something else ("true",
+ * "1", "yes", "null", "") are quoted, so the text loads back to the same
+ * JSON. KERR_IO when writing fails.
+ */
+enum kerr kyamljson_emit(FILE *out, const json_t *docs, struct kerr_info *err);
 
 #endif
