@@ -1,0 +1,623 @@
+/*
+ * kinformer: the informer store, its indexes and event dispatch (see
+ * kinformer.h). The list/watch transport is kwatch's; this file receives
+ * list items and watch events through the kwatch_sink callbacks and turns
+ * them into store changes and handler calls.
+ *
+ * Store: a chained hash map of entries keyed by namespace/name (the key is
+ * not stored: the entry's kobj has both parts). Each entry remembers the
+ * index buckets it sits in, so a replace or delete removes it from exactly
+ * those. An index is a hash map from index key to a bucket (an array of
+ * entries); empty buckets are freed.
+ *
+ * Relist: every list bumps `epoch`; entries seen in the list (or written
+ * through apply_write during it) carry the new epoch; after a complete list
+ * the entries with an older epoch are gone from the server and are removed
+ * with on_delete.
+ */
+#include "kinformer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kerr.h"
+
+struct kinf_bucket {
+    char *value;
+    uint64_t hash;
+    size_t index_id;
+    struct kinf_bucket *next; /* hash chain within the index */
+    struct kinf_entry **items;
+    size_t n, cap;
+};
+
+struct kinf_entry {
+    struct kobj *obj;
+    uint64_t hash;
+    struct kinf_entry *next; /* hash chain */
+    uint32_t epoch;          /* last list (or write during a list) that had it */
+    bool announced;          /* handlers were told about this key */
+    struct kinf_bucket **buckets;
+    size_t nbuckets;
+};
+
+struct kinf_index {
+    char *name;
+    kinformer_index_fn fn;
+    struct kinf_bucket **table;
+    size_t ntable, count;
+};
+
+struct kinformer {
+    struct kclient *client;
+    struct kwatcher *watcher;
+    char *group, *version, *plural, *ns, *selector, *api_version, *kind;
+    struct kres res;
+    pthread_rwlock_t lock; /* guards map, entries, indexes, epoch */
+    struct kinf_entry **map;
+    size_t nmap, count;
+    uint32_t epoch;
+    struct kinf_index *idx; /* set before start, then read-only */
+    size_t nidx;
+    struct kinformer_handlers *h; /* set before start, then read-only */
+    size_t nh;
+    atomic_bool synced;
+};
+
+/* What a store change asks the handlers to hear (references held). */
+enum kinf_kind { KINF_NONE, KINF_ADD, KINF_UPDATE, KINF_DELETE };
+struct kinf_action {
+    enum kinf_kind kind;
+    struct kobj *old_obj, *new_obj;
+};
+
+static uint64_t kinf_hash2(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = a; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = b; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- indexes (write lock held) ---- */
+
+static struct kinf_bucket *kinf_bucket_find(struct kinf_index *ix, const char *value, uint64_t h)
+{
+    for (struct kinf_bucket *b = ix->table[h % ix->ntable]; b; b = b->next)
+        if (b->hash == h && strcmp(b->value, value) == 0)
+            return b;
+    return NULL;
+}
+
+static void kinf_index_grow(struct kinf_index *ix)
+{
+    size_t n = ix->ntable * 2;
+    struct kinf_bucket **t = kerr_xcalloc(n, sizeof *t);
+    for (size_t i = 0; i < ix->ntable; i++) {
+        struct kinf_bucket *b = ix->table[i];
+        while (b) {
+            struct kinf_bucket *next = b->next;
+            b->next = t[b->hash % n];
+            t[b->hash % n] = b;
+            b = next;
+        }
+    }
+    free(ix->table);
+    ix->table = t;
+    ix->ntable = n;
+}
+
+static void kinf_index_put(struct kinformer *inf, size_t id, struct kinf_entry *e,
+                           const char *value)
+{
+    struct kinf_index *ix = &inf->idx[id];
+    uint64_t h = kinf_hash2(value, NULL);
+    struct kinf_bucket *b = kinf_bucket_find(ix, value, h);
+    if (!b) {
+        if (ix->count >= ix->ntable)
+            kinf_index_grow(ix);
+        b = kerr_xcalloc(1, sizeof *b);
+        b->value = kerr_xstrdup(value);
+        b->hash = h;
+        b->index_id = id;
+        b->next = ix->table[h % ix->ntable];
+        ix->table[h % ix->ntable] = b;
+        ix->count++;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i] == e)
+            return; /* the index function gave the same key twice */
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->items = kerr_xrealloc(b->items, b->cap * sizeof *b->items);
+    }
+    b->items[b->n++] = e;
+    e->buckets = kerr_xrealloc(e->buckets, (e->nbuckets + 1) * sizeof *e->buckets);
+    e->buckets[e->nbuckets++] = b;
+}
+
+static void kinf_bucket_remove(struct kinformer *inf, struct kinf_bucket *b, struct kinf_entry *e)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i] == e) {
+            b->items[i] = b->items[--b->n];
+            break;
+        }
+    }
+    if (b->n > 0)
+        return;
+    struct kinf_index *ix = &inf->idx[b->index_id];
+    struct kinf_bucket **pp = &ix->table[b->hash % ix->ntable];
+    while (*pp != b)
+        pp = &(*pp)->next;
+    *pp = b->next;
+    ix->count--;
+    free(b->items);
+    free(b->value);
+    free(b);
+}
+
+static void kinf_unindex(struct kinformer *inf, struct kinf_entry *e)
+{
+    for (size_t i = 0; i < e->nbuckets; i++)
+        kinf_bucket_remove(inf, e->buckets[i], e);
+    free(e->buckets);
+    e->buckets = NULL;
+    e->nbuckets = 0;
+}
+
+/* Index `e` under indexes [from, nidx). Index functions run under the
+ * write lock: they must be pure and must not call back into the informer. */
+static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const json_t *obj,
+                             size_t from)
+{
+    char keys[KINFORMER_MAX_INDEX_KEYS][256];
+    for (size_t id = from; id < inf->nidx; id++) {
+        size_t n = inf->idx[id].fn(obj, keys, KINFORMER_MAX_INDEX_KEYS);
+        for (size_t k = 0; k < n && k < KINFORMER_MAX_INDEX_KEYS; k++) {
+            keys[k][255] = '\0';
+            kinf_index_put(inf, id, e, keys[k]);
+        }
+    }
+}
+
+/* ---- map (write lock held for changes) ---- */
+
+static struct kinf_entry **kinf_slot(struct kinformer *inf, const char *ns, const char *name)
+{
+    uint64_t h = kinf_hash2(ns, name);
+    struct kinf_entry **pp = &inf->map[h % inf->nmap];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == h && strcmp(kobj_name((*pp)->obj), name) == 0 &&
+            strcmp(kobj_namespace((*pp)->obj), ns) == 0)
+            return pp;
+    return pp;
+}
+
+static void kinf_map_grow(struct kinformer *inf)
+{
+    size_t n = inf->nmap * 2;
+    struct kinf_entry **m = kerr_xcalloc(n, sizeof *m);
+    for (size_t i = 0; i < inf->nmap; i++) {
+        struct kinf_entry *e = inf->map[i];
+        while (e) {
+            struct kinf_entry *next = e->next;
+            e->next = m[e->hash % n];
+            m[e->hash % n] = e;
+            e = next;
+        }
+    }
+    free(inf->map);
+    inf->map = m;
+    inf->nmap = n;
+}
+
+static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o, const json_t *obj)
+{
+    if (inf->count >= inf->nmap)
+        kinf_map_grow(inf);
+    struct kinf_entry *e = kerr_xcalloc(1, sizeof *e);
+    e->obj = o;
+    e->hash = kinf_hash2(kobj_namespace(o), kobj_name(o));
+    e->next = inf->map[e->hash % inf->nmap];
+    inf->map[e->hash % inf->nmap] = e;
+    inf->count++;
+    kinf_index_entry(inf, e, obj, 0);
+    return e;
+}
+
+static void kinf_replace(struct kinformer *inf, struct kinf_entry *e, struct kobj *o,
+                         const json_t *obj)
+{
+    kinf_unindex(inf, e);
+    e->obj = o;
+    kinf_index_entry(inf, e, obj, 0);
+}
+
+/* Unlink *pp and return its object (the entry's reference). */
+static struct kobj *kinf_unlink(struct kinformer *inf, struct kinf_entry **pp)
+{
+    struct kinf_entry *e = *pp;
+    struct kobj *o = e->obj;
+    *pp = e->next;
+    inf->count--;
+    kinf_unindex(inf, e);
+    free(e);
+    return o;
+}
+
+/* ---- handlers ---- */
+
+static void kinf_dispatch(struct kinformer *inf, struct kinf_action *a)
+{
+    for (size_t i = 0; i < inf->nh; i++) {
+        const struct kinformer_handlers *h = &inf->h[i];
+        if (a->kind == KINF_ADD && h->on_add)
+            h->on_add(h->ctx, a->new_obj);
+        else if (a->kind == KINF_UPDATE && h->on_update)
+            h->on_update(h->ctx, a->old_obj, a->new_obj);
+        else if (a->kind == KINF_DELETE && h->on_delete)
+            h->on_delete(h->ctx, a->old_obj);
+    }
+    kobj_unref(a->old_obj);
+    kobj_unref(a->new_obj);
+    a->old_obj = a->new_obj = NULL;
+    a->kind = KINF_NONE;
+}
+
+/* ---- ingest ---- */
+
+enum kinf_mode { KINF_EVENT, KINF_LIST, KINF_APPLY };
+
+/* Tell handlers about entry `e`, whose previous object was `old` (a
+ * reference handed over, or NULL when old is the current object). */
+static void kinf_announce(struct kinf_entry *e, struct kobj *old, struct kinf_action *a)
+{
+    if (e->announced) {
+        a->kind = KINF_UPDATE;
+        a->old_obj = old ? old : kobj_ref(e->obj);
+    } else {
+        a->kind = KINF_ADD;
+        kobj_unref(old);
+    }
+    a->new_obj = kobj_ref(e->obj);
+    e->announced = true;
+}
+
+/*
+ * Existing entry `e`, incoming `n` (owned), under the write lock:
+ *   event: older -> ignored; same RV -> reported, store kept; newer -> replace
+ *   list:  older or same -> kept (reported only if never announced); newer -> replace
+ *   apply: newer -> replace silently; else ignored
+ */
+static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj *n,
+                       const json_t *obj, enum kinf_mode mode, struct kinf_action *a)
+{
+    int cmp = kobj_rv_cmp(kobj_resource_version(n), kobj_resource_version(e->obj));
+    e->epoch = inf->epoch;
+    if (cmp < 0 || (cmp == 0 && mode != KINF_EVENT)) {
+        if (mode == KINF_LIST && !e->announced)
+            kinf_announce(e, NULL, a);
+        kobj_unref(n);
+        return;
+    }
+    if (cmp == 0) {
+        kinf_announce(e, NULL, a);
+        kobj_unref(n);
+        return;
+    }
+    struct kobj *old = e->obj;
+    kinf_replace(inf, e, n, obj);
+    if (mode == KINF_APPLY)
+        kobj_unref(old);
+    else
+        kinf_announce(e, old, a);
+}
+
+/* Put `obj` (borrowed) into the store, then call handlers as decided. */
+static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
+{
+    struct kinf_action a = {KINF_NONE, NULL, NULL};
+    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
+    if (!n)
+        return;
+    pthread_rwlock_wrlock(&inf->lock);
+    struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(n), kobj_name(n));
+    if (*pp) {
+        kinf_merge(inf, *pp, n, obj, mode, &a);
+    } else {
+        struct kinf_entry *e = kinf_insert(inf, n, obj);
+        e->epoch = inf->epoch;
+        if (mode != KINF_APPLY)
+            kinf_announce(e, NULL, &a);
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    if (a.kind != KINF_NONE)
+        kinf_dispatch(inf, &a);
+}
+
+/* A DELETED event: remove unless we hold a newer incarnation; on_delete
+ * always gets the object the event carries (its last state). */
+static void kinf_event_delete(struct kinformer *inf, const json_t *obj)
+{
+    struct kinf_action a = {KINF_DELETE, NULL, NULL};
+    struct kobj *gone = kobj_new_with_type(obj, inf->api_version, inf->kind);
+    struct kobj *old = NULL;
+    if (!gone)
+        return;
+    pthread_rwlock_wrlock(&inf->lock);
+    struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(gone), kobj_name(gone));
+    if (*pp && kobj_rv_cmp(kobj_resource_version((*pp)->obj), kobj_resource_version(gone)) <= 0)
+        old = kinf_unlink(inf, pp);
+    pthread_rwlock_unlock(&inf->lock);
+    kobj_unref(old);
+    a.old_obj = gone;
+    kinf_dispatch(inf, &a);
+}
+
+/* After a complete list: remove what the list did not contain. */
+static void kinf_sweep(struct kinformer *inf)
+{
+    struct kobj **gone = NULL;
+    size_t n = 0, cap = 0;
+    pthread_rwlock_wrlock(&inf->lock);
+    for (size_t i = 0; i < inf->nmap; i++) {
+        struct kinf_entry **pp = &inf->map[i];
+        while (*pp) {
+            if ((*pp)->epoch == inf->epoch) {
+                pp = &(*pp)->next;
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                gone = kerr_xrealloc(gone, cap * sizeof *gone);
+            }
+            gone[n++] = kinf_unlink(inf, pp);
+        }
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct kinf_action a = {KINF_DELETE, gone[i], NULL};
+        kinf_dispatch(inf, &a);
+    }
+    free(gone);
+}
+
+/* ---- kwatch sink ---- */
+
+static int kinf_list_item(void *ctx, json_t *item)
+{
+    struct kinformer *inf = ctx;
+    if (kwatcher__stopping(inf->watcher))
+        return 1;
+    kinf_upsert(inf, item, KINF_LIST);
+    return 0;
+}
+
+static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
+{
+    struct kinformer *inf = ctx;
+    pthread_rwlock_wrlock(&inf->lock);
+    inf->epoch++;
+    pthread_rwlock_unlock(&inf->lock);
+    enum kerr e = kclient_list(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
+                               kinf_list_item, inf, rv, err);
+    if (e != KERR_OK)
+        return e;
+    kinf_sweep(inf);
+    atomic_store(&inf->synced, true);
+    return KERR_OK;
+}
+
+static void kinf_event(void *ctx, enum kwatch_event_type type, const json_t *obj)
+{
+    struct kinformer *inf = ctx;
+    if (type == KWATCH_DELETED)
+        kinf_event_delete(inf, obj);
+    else
+        kinf_upsert(inf, obj, KINF_EVENT);
+}
+
+/* ---- public API ---- */
+
+static char *kinf_dup(const char *s)
+{
+    return (s && *s) ? kerr_xstrdup(s) : NULL;
+}
+
+struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const struct kres *r,
+                                const char *ns, const char *label_selector)
+{
+    struct kinformer *inf = kerr_xcalloc(1, sizeof *inf);
+    char av[256];
+    inf->client = c;
+    inf->watcher = w;
+    inf->group = kerr_xstrdup(r->group ? r->group : "");
+    inf->version = kerr_xstrdup(r->version);
+    inf->plural = kerr_xstrdup(r->plural);
+    inf->res = (struct kres){inf->group, inf->version, inf->plural};
+    inf->ns = kinf_dup(ns);
+    inf->selector = kinf_dup(label_selector);
+    if (*inf->group)
+        snprintf(av, sizeof av, "%s/%s", inf->group, inf->version);
+    else
+        snprintf(av, sizeof av, "%s", inf->version);
+    inf->api_version = kerr_xstrdup(av);
+    pthread_rwlock_init(&inf->lock, NULL);
+    inf->nmap = 64;
+    inf->map = kerr_xcalloc(inf->nmap, sizeof *inf->map);
+    atomic_init(&inf->synced, false);
+    struct kwatch_sink sink = {kinf_list, kinf_event};
+    kwatcher__add(w, &inf->res, inf->ns, inf->selector, &sink, inf);
+    return inf;
+}
+
+static void kinf_free_index(struct kinf_index *ix)
+{
+    for (size_t i = 0; i < ix->ntable; i++) {
+        struct kinf_bucket *b = ix->table[i];
+        while (b) {
+            struct kinf_bucket *next = b->next;
+            free(b->items);
+            free(b->value);
+            free(b);
+            b = next;
+        }
+    }
+    free(ix->table);
+    free(ix->name);
+}
+
+void kinformer_free(struct kinformer *inf)
+{
+    if (!inf)
+        return;
+    for (size_t i = 0; i < inf->nmap; i++) {
+        struct kinf_entry *e = inf->map[i];
+        while (e) {
+            struct kinf_entry *next = e->next;
+            kobj_unref(e->obj);
+            free(e->buckets);
+            free(e);
+            e = next;
+        }
+    }
+    for (size_t i = 0; i < inf->nidx; i++)
+        kinf_free_index(&inf->idx[i]);
+    free(inf->idx);
+    free(inf->h);
+    free(inf->map);
+    pthread_rwlock_destroy(&inf->lock);
+    free(inf->group);
+    free(inf->version);
+    free(inf->plural);
+    free(inf->ns);
+    free(inf->selector);
+    free(inf->api_version);
+    free(inf->kind);
+    free(inf);
+}
+
+void kinformer_set_kind(struct kinformer *inf, const char *kind)
+{
+    free(inf->kind);
+    inf->kind = kinf_dup(kind);
+}
+
+void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handlers *h)
+{
+    pthread_rwlock_wrlock(&inf->lock);
+    inf->h = kerr_xrealloc(inf->h, (inf->nh + 1) * sizeof *inf->h);
+    inf->h[inf->nh++] = *h;
+    pthread_rwlock_unlock(&inf->lock);
+}
+
+void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
+{
+    pthread_rwlock_wrlock(&inf->lock);
+    inf->idx = kerr_xrealloc(inf->idx, (inf->nidx + 1) * sizeof *inf->idx);
+    struct kinf_index *ix = &inf->idx[inf->nidx];
+    memset(ix, 0, sizeof *ix);
+    ix->name = kerr_xstrdup(index_name);
+    ix->fn = fn;
+    ix->ntable = 64;
+    ix->table = kerr_xcalloc(ix->ntable, sizeof *ix->table);
+    /* Objects already cached (an index added late) are indexed now. */
+    size_t id = inf->nidx++;
+    for (size_t i = 0; i < inf->nmap; i++) {
+        for (struct kinf_entry *e = inf->map[i]; e; e = e->next) {
+            json_t *j = kobj_json(e->obj);
+            if (j)
+                kinf_index_entry(inf, e, j, id);
+            json_decref(j);
+        }
+    }
+    pthread_rwlock_unlock(&inf->lock);
+}
+
+size_t kinformer_by_index(struct kinformer *inf, const char *index_name, const char *key,
+                          struct kobj ***out)
+{
+    size_t n = 0;
+    *out = NULL;
+    pthread_rwlock_rdlock(&inf->lock);
+    for (size_t id = 0; id < inf->nidx; id++) {
+        if (strcmp(inf->idx[id].name, index_name) != 0)
+            continue;
+        struct kinf_bucket *b = kinf_bucket_find(&inf->idx[id], key, kinf_hash2(key, NULL));
+        if (b && b->n > 0) {
+            *out = kerr_xmalloc(b->n * sizeof **out);
+            for (n = 0; n < b->n; n++)
+                (*out)[n] = kobj_ref(b->items[n]->obj);
+        }
+        break;
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    return n;
+}
+
+struct kobj *kinformer_get(struct kinformer *inf, const char *ns, const char *name)
+{
+    pthread_rwlock_rdlock(&inf->lock);
+    struct kinf_entry *e = *kinf_slot(inf, ns ? ns : "", name);
+    struct kobj *o = e ? kobj_ref(e->obj) : NULL;
+    pthread_rwlock_unlock(&inf->lock);
+    return o;
+}
+
+void kinformer_foreach(struct kinformer *inf, kinformer_foreach_fn fn, void *ctx)
+{
+    struct kobj **snap = NULL;
+    size_t n = 0;
+    pthread_rwlock_rdlock(&inf->lock);
+    if (inf->count > 0)
+        snap = kerr_xmalloc(inf->count * sizeof *snap);
+    for (size_t i = 0; i < inf->nmap; i++)
+        for (struct kinf_entry *e = inf->map[i]; e; e = e->next)
+            snap[n++] = kobj_ref(e->obj);
+    pthread_rwlock_unlock(&inf->lock);
+    for (size_t i = 0; i < n; i++) {
+        fn(ctx, snap[i]);
+        kobj_unref(snap[i]);
+    }
+    free(snap);
+}
+
+size_t kinformer_count(struct kinformer *inf)
+{
+    pthread_rwlock_rdlock(&inf->lock);
+    size_t n = inf->count;
+    pthread_rwlock_unlock(&inf->lock);
+    return n;
+}
+
+bool kinformer_has_synced(struct kinformer *inf)
+{
+    return atomic_load(&inf->synced);
+}
+
+void kinformer_apply_write(struct kinformer *inf, const json_t *obj)
+{
+    if (obj)
+        kinf_upsert(inf, obj, KINF_APPLY);
+}
+
+void kinformer_apply_delete(struct kinformer *inf, const char *ns, const char *name)
+{
+    struct kobj *old = NULL;
+    if (!name)
+        return;
+    pthread_rwlock_wrlock(&inf->lock);
+    struct kinf_entry **pp = kinf_slot(inf, ns ? ns : "", name);
+    if (*pp)
+        old = kinf_unlink(inf, pp);
+    pthread_rwlock_unlock(&inf->lock);
+    kobj_unref(old);
+}

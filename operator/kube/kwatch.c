@@ -1,0 +1,624 @@
+/*
+ * kwatch: one thread, one libcurl multi handle, every watch stream (see
+ * kwatch.h for the list/watch cycle).
+ *
+ * Ownership: the thread owns `streams` and every curl easy handle; other
+ * threads only append to `pending` (under mu) and set the atomic flags, then
+ * wake the thread with curl_multi_wakeup. A stream's state machine:
+ *
+ *   NEED_LIST --list ok--> NEED_WATCH --request started--> WATCHING
+ *       ^  \--list failed: backoff, stay                      |
+ *       |                                                      v
+ *       +------- 410 (HTTP or ERROR event) / resync ------ transfer done
+ *                         normal end: NEED_WATCH now; failure: NEED_WATCH after backoff
+ *
+ * Watch bodies go through a kjsonstream splitter in KJS_DOCS mode, so each
+ * event is parsed on its own once complete; a partial event left when the
+ * stream breaks is discarded with the splitter's state.
+ */
+#include "kwatch.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kjsonstream.h"
+
+#ifndef GRACE_VERSION
+#define GRACE_VERSION "dev"
+#endif
+
+#define KW_ERRBODY_MAX 65536
+#define KW_POLL_MAX_MS 1000
+#define KW_SHORT_WATCH_S 1.0
+
+enum kw_state { KW_NEED_LIST, KW_NEED_WATCH, KW_WATCHING };
+
+struct kw_stream {
+    struct kwatcher *w;
+    char *path;       /* collection path, e.g. /api/v1/namespaces/x/configmaps */
+    char *selector_q; /* "&labelSelector=<escaped>" or "" */
+    struct kwatch_sink sink;
+    void *ctx;
+    enum kw_state state;
+    double next_at; /* monotonic seconds: when NEED_* acts */
+    int fails;      /* consecutive failures (backoff exponent) */
+    char *rv;       /* last resourceVersion seen ("" before the first list) */
+    bool listed_once, watched_once;
+    /* the current watch transfer */
+    CURL *easy;
+    struct curl_slist *hdrs;
+    struct kjs *split;
+    bool gone;      /* a 410 ERROR event arrived */
+    bool bad_event; /* an event could not be decoded, or an ERROR event */
+    size_t nevents;
+    double started;
+    char *errbody;
+    size_t errlen;
+    char errbuf[CURL_ERROR_SIZE];
+    struct kw_stream *next;
+};
+
+struct kwatcher {
+    struct kclient *client;
+    const struct kconfig *cfg;
+    CURLM *multi;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    atomic_bool resync;
+    pthread_mutex_t mu;       /* guards pending and st */
+    struct kw_stream *pending; /* registered, not yet adopted by the thread */
+    struct kw_stream *streams; /* owned by the thread once started */
+    struct kwatcher_stats st;
+    long backoff_base_ms, backoff_max_ms, watch_timeout_s;
+    unsigned int seed; /* rand_r state, thread only */
+};
+
+static double kw_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- stats ---- */
+
+static void kw_count(struct kwatcher *w, uint64_t *field)
+{
+    pthread_mutex_lock(&w->mu);
+    (*field)++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void kw_fail(struct kwatcher *w, uint64_t *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void kw_fail(struct kwatcher *w, uint64_t *field, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&w->mu);
+    if (field)
+        (*field)++;
+    va_start(ap, fmt);
+    vsnprintf(w->st.last_error, sizeof w->st.last_error, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Jittered exponential backoff: d = base * 2^(fails-1) capped, in [d/2, d]. */
+static double kw_backoff_s(struct kwatcher *w, int fails)
+{
+    double d = (double)w->backoff_base_ms;
+    for (int i = 1; i < fails && d < (double)w->backoff_max_ms; i++)
+        d *= 2;
+    if (d > (double)w->backoff_max_ms)
+        d = (double)w->backoff_max_ms;
+    double r = (double)rand_r(&w->seed) / (double)RAND_MAX;
+    return (d / 2 + r * d / 2) / 1000.0;
+}
+
+static void kw_retry_later(struct kw_stream *s, enum kw_state state)
+{
+    s->fails++;
+    s->state = state;
+    s->next_at = kw_now() + kw_backoff_s(s->w, s->fails);
+}
+
+/* ---- watch events ---- */
+
+static void kw_set_rv(struct kw_stream *s, const json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (rv && *rv) {
+        free(s->rv);
+        s->rv = kerr_xstrdup(rv);
+    }
+}
+
+/* An ERROR event: a Status. 410 means relist; anything else is a failure. */
+static int kw_error_event(struct kw_stream *s, const json_t *status)
+{
+    long long code = json_integer_value(json_object_get(status, "code"));
+    const char *msg = json_string_value(json_object_get(status, "message"));
+    if (code == 410) {
+        s->gone = true;
+        kw_count(s->w, &s->w->st.gone);
+    } else {
+        s->bad_event = true;
+        kw_fail(s->w, &s->w->st.errors, "watch %s: ERROR event %lld: %s", s->path, code,
+                msg ? msg : "");
+    }
+    return 1; /* stop reading this stream */
+}
+
+/* kjs item callback: one complete watch event. */
+static int kw_on_event(void *ctx, const char *text, size_t len)
+{
+    struct kw_stream *s = ctx;
+    json_error_t jerr;
+    int stop = 0;
+    json_t *ev = json_loadb(text, len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const json_t *obj = json_object_get(ev, "object");
+    if (!type || !json_is_object(obj)) {
+        s->bad_event = true;
+        kw_fail(s->w, &s->w->st.errors, "watch %s: undecodable event: %s", s->path,
+                ev ? "no type or object" : jerr.text);
+        json_decref(ev);
+        return 1;
+    }
+    if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
+        strcmp(type, "DELETED") == 0) {
+        enum kwatch_event_type t = type[0] == 'A'   ? KWATCH_ADDED
+                                   : type[0] == 'M' ? KWATCH_MODIFIED
+                                                    : KWATCH_DELETED;
+        s->sink.event(s->ctx, t, obj);
+        kw_set_rv(s, obj);
+        s->nevents++;
+        kw_count(s->w, &s->w->st.events);
+    } else if (strcmp(type, "BOOKMARK") == 0) {
+        kw_set_rv(s, obj);
+        s->nevents++;
+        kw_count(s->w, &s->w->st.bookmarks);
+    } else if (strcmp(type, "ERROR") == 0) {
+        stop = kw_error_event(s, obj);
+    }
+    json_decref(ev);
+    return stop;
+}
+
+static size_t kw_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct kw_stream *s = ud;
+    size_t n = size * nmemb;
+    long code = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code != 200) { /* keep the (capped) body of an HTTP error */
+        size_t room = KW_ERRBODY_MAX - s->errlen;
+        size_t take = n < room ? n : room;
+        s->errbody = kerr_xrealloc(s->errbody, s->errlen + take + 1);
+        memcpy(s->errbody + s->errlen, data, take);
+        s->errlen += take;
+        s->errbody[s->errlen] = '\0';
+        return n;
+    }
+    struct kerr_info err = {0};
+    enum kerr e = kjs_feed(s->split, data, n, &err);
+    if (e == KERR_PARSE) {
+        s->bad_event = true;
+        kw_fail(s->w, &s->w->st.errors, "watch %s: %s", s->path, err.message);
+    }
+    return e == KERR_OK ? n : 0;
+}
+
+/* ---- starting and ending a watch ---- */
+
+static long kw_timeout_s(struct kwatcher *w)
+{
+    if (w->watch_timeout_s > 0)
+        return w->watch_timeout_s;
+    return 300 + rand_r(&w->seed) % 300; /* client-go: [5 min, 10 min) */
+}
+
+static bool kw_url(struct kw_stream *s, long timeout_s, char *buf, size_t size)
+{
+    char *rv = curl_easy_escape(NULL, s->rv ? s->rv : "", 0);
+    if (!rv)
+        kerr_oom();
+    int n = snprintf(buf, size,
+                     "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+                     "&timeoutSeconds=%ld%s",
+                     s->w->cfg->server, s->path, rv, timeout_s, s->selector_q);
+    curl_free(rv);
+    return n > 0 && (size_t)n < size;
+}
+
+/* TLS and authentication exactly as kclient sets them up. */
+static void kw_tls_auth(struct kw_stream *s, CURL *h)
+{
+    const struct kconfig *cfg = s->w->cfg;
+    if (cfg->ca_pem) {
+        struct curl_blob b = {cfg->ca_pem, cfg->ca_len, CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (cfg->cert_pem && cfg->key_pem) {
+        struct curl_blob c = {cfg->cert_pem, cfg->cert_len, CURL_BLOB_COPY};
+        struct curl_blob k = {cfg->key_pem, cfg->key_len, CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &c);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (cfg->insecure_skip_tls_verify) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    s->hdrs = curl_slist_append(NULL, "Accept: application/json");
+    char *tok = kconfig_bearer_token(cfg);
+    if (tok) {
+        size_t n = strlen(tok) + 32;
+        char *hdr = kerr_xmalloc(n);
+        snprintf(hdr, n, "Authorization: Bearer %s", tok);
+        s->hdrs = curl_slist_append(s->hdrs, hdr);
+        memset(hdr, 0, n);
+        memset(tok, 0, strlen(tok));
+        free(hdr);
+        free(tok);
+    }
+    if (!s->hdrs)
+        kerr_oom();
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->hdrs);
+}
+
+static void kw_start_watch(struct kw_stream *s)
+{
+    struct kwatcher *w = s->w;
+    char url[8192];
+    long timeout_s = kw_timeout_s(w);
+    if (!kw_url(s, timeout_s, url, sizeof url)) {
+        kw_fail(w, &w->st.errors, "watch %s: URL too long", s->path);
+        kw_retry_later(s, KW_NEED_WATCH);
+        return;
+    }
+    CURL *h = curl_easy_init();
+    if (!h)
+        kerr_oom();
+    s->easy = h;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "grace-operator/" GRACE_VERSION);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    /* The server ends the watch after timeoutSeconds; this only guards
+     * against a peer that vanished without closing. */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s + 60);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 150L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kw_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    kw_tls_auth(s, h);
+    s->errbuf[0] = '\0';
+    s->gone = s->bad_event = false;
+    s->nevents = 0;
+    s->errlen = 0;
+    s->started = kw_now();
+    kjs_reset(s->split);
+    curl_multi_add_handle(w->multi, h);
+    s->state = KW_WATCHING;
+    pthread_mutex_lock(&w->mu);
+    w->st.watches++;
+    if (s->watched_once)
+        w->st.reconnects++;
+    pthread_mutex_unlock(&w->mu);
+    s->watched_once = true;
+}
+
+/* Drop the transfer (done or aborted). */
+static void kw_release(struct kw_stream *s)
+{
+    if (!s->easy)
+        return;
+    curl_multi_remove_handle(s->w->multi, s->easy);
+    curl_easy_cleanup(s->easy);
+    curl_slist_free_all(s->hdrs);
+    s->easy = NULL;
+    s->hdrs = NULL;
+    free(s->errbody);
+    s->errbody = NULL;
+    s->errlen = 0;
+}
+
+static void kw_http_error(struct kw_stream *s, long code)
+{
+    json_t *st = s->errbody ? json_loads(s->errbody, 0, NULL) : NULL;
+    const char *msg = json_string_value(json_object_get(st, "message"));
+    kw_fail(s->w, &s->w->st.errors, "watch %s: HTTP %ld: %s", s->path, code, msg ? msg : "");
+    json_decref(st);
+}
+
+/* A watch transfer ended with curl result `res`: decide what comes next. */
+static void kw_watch_done(struct kw_stream *s, CURLcode res)
+{
+    struct kwatcher *w = s->w;
+    long code = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+    bool cut = res == CURLE_OK && code == 200 && kjs_finish(s->split, NULL) != KERR_OK;
+    double lasted = kw_now() - s->started;
+    if (s->gone || code == 410) {
+        if (code == 410)
+            kw_count(w, &w->st.gone);
+        s->state = KW_NEED_LIST; /* resourceVersion too old: relist at once */
+        s->next_at = 0;
+    } else if (s->bad_event) {
+        kw_retry_later(s, KW_NEED_WATCH);
+    } else if (res != CURLE_OK || cut) {
+        kw_fail(w, &w->st.errors, "watch %s: %s", s->path,
+                cut ? "stream ended inside an event"
+                    : (s->errbuf[0] ? s->errbuf : curl_easy_strerror(res)));
+        kw_retry_later(s, KW_NEED_WATCH);
+    } else if (code != 200) {
+        kw_http_error(s, code);
+        kw_retry_later(s, KW_NEED_WATCH);
+    } else if (s->nevents == 0 && lasted < KW_SHORT_WATCH_S) {
+        /* A watch that closes at once with nothing in it would otherwise
+         * be reopened in a tight loop. */
+        kw_fail(w, &w->st.errors, "watch %s: very short watch (%.3f s, no events)", s->path,
+                lasted);
+        kw_retry_later(s, KW_NEED_WATCH);
+    } else {
+        s->fails = 0;
+        s->state = KW_NEED_WATCH; /* normal end (server timeout): resume now */
+        s->next_at = 0;
+    }
+    kw_release(s);
+}
+
+static void kw_reap(struct kwatcher *w)
+{
+    CURLMsg *m;
+    int left = 0;
+    while ((m = curl_multi_info_read(w->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct kw_stream *s = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (s)
+            kw_watch_done(s, m->data.result);
+    }
+}
+
+/* ---- lists ---- */
+
+static void kw_list(struct kw_stream *s)
+{
+    struct kwatcher *w = s->w;
+    struct kerr_info err = {0};
+    char *rv = NULL;
+    enum kerr e = s->sink.list(s->ctx, &rv, &err);
+    if (atomic_load(&w->stop)) {
+        free(rv);
+        return;
+    }
+    if (e != KERR_OK) {
+        free(rv);
+        kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(e),
+                err.message);
+        kw_retry_later(s, KW_NEED_LIST);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->st.lists++;
+    if (s->listed_once)
+        w->st.relists++;
+    pthread_mutex_unlock(&w->mu);
+    s->listed_once = true;
+    free(s->rv);
+    s->rv = rv ? rv : kerr_xstrdup("");
+    s->fails = 0;
+    s->state = KW_NEED_WATCH;
+    s->next_at = 0;
+}
+
+/* ---- the thread ---- */
+
+static void kw_adopt(struct kwatcher *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->pending) {
+        struct kw_stream *s = w->pending;
+        w->pending = s->next;
+        s->next = w->streams;
+        w->streams = s;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Run every stream whose time has come; return ms until the next one. */
+static long kw_step(struct kwatcher *w)
+{
+    if (atomic_exchange(&w->resync, false)) {
+        for (struct kw_stream *s = w->streams; s; s = s->next) {
+            kw_release(s);
+            s->state = KW_NEED_LIST;
+            s->next_at = 0;
+        }
+    }
+    double soonest = kw_now() + KW_POLL_MAX_MS / 1000.0;
+    for (struct kw_stream *s = w->streams; s && !atomic_load(&w->stop); s = s->next) {
+        if (s->state == KW_NEED_LIST && kw_now() >= s->next_at)
+            kw_list(s);
+        if (s->state == KW_NEED_WATCH && kw_now() >= s->next_at)
+            kw_start_watch(s);
+        if (s->state != KW_WATCHING && s->next_at < soonest)
+            soonest = s->next_at;
+    }
+    double ms = (soonest - kw_now()) * 1000.0;
+    return ms <= 0 ? 0 : (long)ms + 1;
+}
+
+static void *kw_main(void *arg)
+{
+    struct kwatcher *w = arg;
+    while (!atomic_load(&w->stop)) {
+        int running = 0;
+        kw_adopt(w);
+        long wait_ms = kw_step(w);
+        curl_multi_perform(w->multi, &running);
+        kw_reap(w);
+        if (atomic_load(&w->stop))
+            break;
+        /* A watch that just ended may be due again at once. */
+        for (struct kw_stream *s = w->streams; s; s = s->next)
+            if (s->state != KW_WATCHING && s->next_at <= kw_now())
+                wait_ms = 0;
+        curl_multi_poll(w->multi, NULL, 0, (int)wait_ms, NULL);
+    }
+    for (struct kw_stream *s = w->streams; s; s = s->next)
+        kw_release(s);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+enum kerr kwatcher_new(struct kclient *c, struct kwatcher **out)
+{
+    *out = NULL;
+    struct kwatcher *w = kerr_xcalloc(1, sizeof *w);
+    w->multi = curl_multi_init();
+    if (!w->multi) {
+        free(w);
+        return KERR_IO;
+    }
+    curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    w->client = c;
+    w->cfg = kclient_config(c);
+    pthread_mutex_init(&w->mu, NULL);
+    atomic_init(&w->stop, false);
+    atomic_init(&w->resync, false);
+    w->backoff_base_ms = 200;
+    w->backoff_max_ms = 30000;
+    w->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+    *out = w;
+    return KERR_OK;
+}
+
+enum kerr kwatcher_start(struct kwatcher *w)
+{
+    if (w->started)
+        return KERR_INVAL;
+    if (pthread_create(&w->thread, NULL, kw_main, w) != 0)
+        return KERR_IO;
+    w->started = true;
+    return KERR_OK;
+}
+
+void kwatcher_resync(struct kwatcher *w)
+{
+    atomic_store(&w->resync, true);
+    curl_multi_wakeup(w->multi);
+}
+
+void kwatcher_stop(struct kwatcher *w)
+{
+    atomic_store(&w->stop, true);
+    if (!w->started)
+        return;
+    curl_multi_wakeup(w->multi);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+static void kw_free_streams(struct kw_stream *s)
+{
+    while (s) {
+        struct kw_stream *next = s->next;
+        kw_release(s);
+        kjs_free(s->split);
+        free(s->path);
+        free(s->selector_q);
+        free(s->rv);
+        free(s);
+        s = next;
+    }
+}
+
+void kwatcher_free(struct kwatcher *w)
+{
+    if (!w)
+        return;
+    kwatcher_stop(w);
+    kw_free_streams(w->streams);
+    kw_free_streams(w->pending);
+    curl_multi_cleanup(w->multi);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+void kwatcher_stats(struct kwatcher *w, struct kwatcher_stats *st)
+{
+    pthread_mutex_lock(&w->mu);
+    *st = w->st;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void kwatcher_set_backoff(struct kwatcher *w, long base_ms, long max_ms)
+{
+    w->backoff_base_ms = base_ms > 0 ? base_ms : 1;
+    w->backoff_max_ms = max_ms >= w->backoff_base_ms ? max_ms : w->backoff_base_ms;
+}
+
+void kwatcher_set_watch_timeout(struct kwatcher *w, long watch_timeout_s)
+{
+    w->watch_timeout_s = watch_timeout_s;
+}
+
+void kwatcher__add(struct kwatcher *w, const struct kres *r, const char *ns,
+                   const char *label_selector, const struct kwatch_sink *sink, void *ctx)
+{
+    struct kw_stream *s = kerr_xcalloc(1, sizeof *s);
+    char path[2048];
+    if (kclient_path(path, sizeof path, r, ns, NULL, NULL) != KERR_OK)
+        path[0] = '\0'; /* every watch will fail and say so */
+    s->w = w;
+    s->path = kerr_xstrdup(path);
+    if (label_selector && *label_selector) {
+        char *esc = curl_easy_escape(NULL, label_selector, 0);
+        size_t n = strlen(esc) + 32;
+        s->selector_q = kerr_xmalloc(n);
+        snprintf(s->selector_q, n, "&labelSelector=%s", esc);
+        curl_free(esc);
+    } else {
+        s->selector_q = kerr_xstrdup("");
+    }
+    s->sink = *sink;
+    s->ctx = ctx;
+    s->state = KW_NEED_LIST;
+    struct kjs_callbacks cb = {kw_on_event, NULL};
+    s->split = kjs_new(KJS_DOCS, NULL, 0, &cb, s);
+    pthread_mutex_lock(&w->mu);
+    s->next = w->pending;
+    w->pending = s;
+    pthread_mutex_unlock(&w->mu);
+    curl_multi_wakeup(w->multi);
+}
+
+bool kwatcher__stopping(const struct kwatcher *w)
+{
+    return atomic_load(&((struct kwatcher *)w)->stop);
+}
+
+struct kclient *kwatcher__client(const struct kwatcher *w)
+{
+    return w->client;
+}

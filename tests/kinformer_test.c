@@ -1,0 +1,404 @@
+/*
+ * kinformer_test: the informer store against a fake list/watch endpoint
+ * (watchsrv): initial list then watch events, handlers, indexes,
+ * read-your-writes, relist differences, snapshots.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinformer.h"
+#include "watchsrv.h"
+
+static const struct kres CM = {"", "v1", "configmaps"};
+
+/* Handler calls, as one text log: "add:a@10 update:a@10->14 delete:b@15 ". */
+struct hlog {
+    pthread_mutex_t mu;
+    char text[16384];
+};
+
+struct fx {
+    struct watchsrv *ws;
+    struct kconfig cfg;
+    struct kclient *c;
+    struct kwatcher *w;
+    struct kinformer *inf;
+    struct hlog log;
+};
+
+static void hlog_add(struct hlog *l, const char *fmt, const char *a, const char *b,
+                     const char *c)
+{
+    pthread_mutex_lock(&l->mu);
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, fmt, a, b, c);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void on_add(void *ctx, const struct kobj *o)
+{
+    hlog_add(ctx, "add:%s@%s%s ", kobj_name(o), kobj_resource_version(o), "");
+}
+
+static void on_update(void *ctx, const struct kobj *old, const struct kobj *o)
+{
+    char who[300];
+    snprintf(who, sizeof who, "%s@%s", kobj_name(o), kobj_resource_version(old));
+    hlog_add(ctx, "update:%s->%s%s ", who, kobj_resource_version(o), old == o ? "=" : "");
+}
+
+static void on_delete(void *ctx, const struct kobj *o)
+{
+    hlog_add(ctx, "delete:%s@%s%s ", kobj_name(o), kobj_resource_version(o), "");
+}
+
+static bool hlog_has(struct hlog *l, const char *what)
+{
+    pthread_mutex_lock(&l->mu);
+    bool r = strstr(l->text, what) != NULL;
+    pthread_mutex_unlock(&l->mu);
+    return r;
+}
+
+static void fx_setup(struct fx *f, const char *selector)
+{
+    struct kerr_info err = {0};
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->log.mu, NULL);
+    f->ws = watchsrv_start();
+    f->cfg.server = (char *)watchsrv_url(f->ws);
+    ck_assert_int_eq(kclient_new(&f->cfg, NULL, &f->c, &err), KERR_OK);
+    ck_assert_int_eq(kwatcher_new(f->c, &f->w), KERR_OK);
+    kwatcher_set_backoff(f->w, 10, 100);
+    f->inf = kinformer_new(f->c, f->w, &CM, "ns", selector);
+    struct kinformer_handlers h = {on_add, on_update, on_delete, &f->log};
+    kinformer_add_handlers(f->inf, &h);
+}
+
+static void fx_teardown(struct fx *f)
+{
+    kwatcher_stop(f->w);
+    kinformer_free(f->inf);
+    kwatcher_free(f->w);
+    kclient_free(f->c);
+    watchsrv_stop(f->ws);
+    pthread_mutex_destroy(&f->log.mu);
+}
+
+struct wait_log {
+    struct fx *f;
+    const char *what;
+};
+
+static bool pred_log(void *ctx)
+{
+    struct wait_log *w = ctx;
+    return hlog_has(&w->f->log, w->what);
+}
+
+static void wait_log(struct fx *f, const char *what)
+{
+    struct wait_log w = {f, what};
+    ck_assert_msg(watchsrv_wait(pred_log, &w, 5000), "no '%s' in handler log: %s", what,
+                  f->log.text);
+}
+
+static bool pred_synced(void *ctx)
+{
+    return kinformer_has_synced(ctx);
+}
+
+static char *join2(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    ck_assert_ptr_nonnull(s);
+    snprintf(s, n, "%s%s%s", a, *a && *b ? "," : "", b);
+    return s;
+}
+
+/* "a@10" -> rv of cached ns/a, or "" when absent. */
+static void expect_rv(struct fx *f, const char *name, const char *rv)
+{
+    struct kobj *o = kinformer_get(f->inf, "ns", name);
+    if (!rv) {
+        ck_assert_msg(o == NULL, "%s should be gone", name);
+        return;
+    }
+    ck_assert_msg(o != NULL, "%s missing", name);
+    ck_assert_str_eq(kobj_resource_version(o), rv);
+    kobj_unref(o);
+}
+
+START_TEST(informer_lists_then_applies_watch_events)
+{
+    struct fx f;
+    char body[8192], rv[32];
+    fx_setup(&f, NULL);
+    kinformer_set_kind(f.inf, "ConfigMap");
+    char *items = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "1"));
+    watchsrv_set_list(f.ws, "12", items);
+    free(items);
+    snprintf(body, sizeof body, "%s%s%s", watchsrv_event("ADDED", "ns", "c", "13", "1"),
+             watchsrv_event("MODIFIED", "ns", "a", "14", "2"),
+             watchsrv_event("DELETED", "ns", "b", "15", "1"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 0);
+    watchsrv_set_idle_rv(f.ws, "15");
+    ck_assert(!kinformer_has_synced(f.inf));
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_log(&f, "delete:b@15");
+    ck_assert(kinformer_has_synced(f.inf));
+    ck_assert_str_eq(watchsrv_watch_rv(f.ws, 0, rv, sizeof rv), "12");
+    expect_rv(&f, "a", "14");
+    expect_rv(&f, "b", NULL);
+    expect_rv(&f, "c", "13");
+    ck_assert_uint_eq(kinformer_count(f.inf), 2);
+    ck_assert(hlog_has(&f.log, "add:a@10 "));
+    ck_assert(hlog_has(&f.log, "add:b@11 "));
+    ck_assert(hlog_has(&f.log, "add:c@13 "));
+    ck_assert(hlog_has(&f.log, "update:a@10->14 "));
+    struct kobj *a = kinformer_get(f.inf, "ns", "a");
+    ck_assert_ptr_null(strstr(kobj_text(a), "managedFields"));
+    ck_assert_str_eq(kobj_kind(a), "ConfigMap");
+    ck_assert_str_eq(kobj_label(a, "app"), "a");
+    kobj_unref(a);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_list_items_without_kind_get_api_version)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    struct kobj *a = kinformer_get(f.inf, "ns", "a");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(kobj_api_version(a), "v1");
+    ck_assert_str_eq(kobj_kind(a), "");
+    kobj_unref(a);
+    fx_teardown(&f);
+}
+END_TEST
+
+static size_t index_x(const json_t *obj, char keys[][256], size_t max)
+{
+    const char *x = json_string_value(json_object_get(json_object_get(obj, "data"), "x"));
+    if (!x || max < 2)
+        return 0;
+    snprintf(keys[0], 256, "%s", x);
+    snprintf(keys[1], 256, "%s", x); /* a duplicate key is indexed once */
+    return 2;
+}
+
+static size_t by_x(struct fx *f, const char *x)
+{
+    struct kobj **objs = NULL;
+    size_t n = kinformer_by_index(f->inf, "x", x, &objs);
+    for (size_t i = 0; i < n; i++)
+        kobj_unref(objs[i]);
+    if (n == 0)
+        ck_assert_ptr_null(objs);
+    free(objs);
+    return n;
+}
+
+START_TEST(informer_index_follows_updates_and_deletes)
+{
+    struct fx f;
+    char body[8192];
+    fx_setup(&f, NULL);
+    kinformer_add_index(f.inf, "x", index_x);
+    char *items = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "1"));
+    watchsrv_set_list(f.ws, "12", items);
+    free(items);
+    snprintf(body, sizeof body, "%s", watchsrv_event("MODIFIED", "ns", "a", "14", "2"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 300);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("DELETED", "ns", "b", "15", "1"), 0, 300);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    ck_assert_uint_eq(by_x(&f, "1"), 2);
+    ck_assert_uint_eq(by_x(&f, "2"), 0);
+    wait_log(&f, "update:a@10->14");
+    ck_assert_uint_eq(by_x(&f, "1"), 1);
+    ck_assert_uint_eq(by_x(&f, "2"), 1);
+    wait_log(&f, "delete:b@15");
+    ck_assert_uint_eq(by_x(&f, "1"), 0);
+    struct kobj **objs = NULL;
+    ck_assert_uint_eq(kinformer_by_index(f.inf, "nosuch", "2", &objs), 0);
+    ck_assert_ptr_null(objs);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_index_added_late_covers_cached_objects)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "7"));
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    kwatcher_stop(f.w);
+    kinformer_add_index(f.inf, "x", index_x);
+    ck_assert_uint_eq(by_x(&f, "7"), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_apply_write_is_visible_at_once_and_echo_is_recognised)
+{
+    struct fx f;
+    char body[8192];
+    fx_setup(&f, NULL);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    /* The watch echoes our writes 400 ms later. */
+    snprintf(body, sizeof body, "%s%s", watchsrv_event("MODIFIED", "ns", "a", "20", "w"),
+             watchsrv_event("ADDED", "ns", "n", "21", "new"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 400);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    json_error_t je;
+    json_t *wa = json_loads(watchsrv_item("ns", "a", "20", "w"), 0, &je);
+    json_t *wn = json_loads(watchsrv_item("ns", "n", "21", "new"), 0, &je);
+    json_t *old = json_loads(watchsrv_item("ns", "a", "5", "old"), 0, &je);
+    kinformer_apply_write(f.inf, wa);
+    kinformer_apply_write(f.inf, wn);
+    kinformer_apply_write(f.inf, old); /* older than the cache: ignored */
+    kinformer_apply_write(f.inf, NULL);
+    expect_rv(&f, "a", "20");
+    expect_rv(&f, "n", "21");
+    ck_assert(!hlog_has(&f.log, "update:"));
+    ck_assert(!hlog_has(&f.log, "add:n"));
+    wait_log(&f, "add:n@21 ");
+    wait_log(&f, "update:a@20->20= "); /* same object: the echo of our write */
+    expect_rv(&f, "a", "20");
+    json_decref(wa);
+    json_decref(wn);
+    json_decref(old);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_apply_delete_removes_without_handlers)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    char *items = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "1"));
+    watchsrv_set_list(f.ws, "12", items);
+    free(items);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("DELETED", "ns", "b", "15", "1"), 0, 400);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    kinformer_apply_delete(f.inf, "ns", "b");
+    kinformer_apply_delete(f.inf, "ns", "never");
+    expect_rv(&f, "b", NULL);
+    ck_assert_uint_eq(kinformer_count(f.inf), 1);
+    ck_assert(!hlog_has(&f.log, "delete:"));
+    wait_log(&f, "delete:b@15 "); /* the watch still reports it */
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_relist_reports_only_differences)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    char *ab = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "1"));
+    char *abc = join2(ab, watchsrv_item("ns", "c", "12", "1"));
+    watchsrv_set_list(f.ws, "12", abc);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    /* Now the server moves on: b changed, c gone, d new; our RV is too old. */
+    char *ab2 = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "25", "2"));
+    char *abd = join2(ab2, watchsrv_item("ns", "d", "26", "1"));
+    watchsrv_set_list(f.ws, "30", abd);
+    watchsrv_push_watch(f.ws, 200,
+                        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                        "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
+                        "version: 12 (28)\",\"reason\":\"Expired\",\"code\":410}}\n",
+                        0, 0);
+    wait_log(&f, "delete:c@12 ");
+    ck_assert(hlog_has(&f.log, "update:b@11->25 "));
+    ck_assert(hlog_has(&f.log, "add:d@26 "));
+    ck_assert(!hlog_has(&f.log, "update:a"));
+    expect_rv(&f, "c", NULL);
+    expect_rv(&f, "b", "25");
+    ck_assert_uint_eq(kinformer_count(f.inf), 3);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.relists, 1);
+    ck_assert_uint_ge(st.gone, 1);
+    free(ab);
+    free(abc);
+    free(ab2);
+    free(abd);
+    fx_teardown(&f);
+}
+END_TEST
+
+static void collect(void *ctx, const struct kobj *o)
+{
+    char *names = ctx;
+    strncat(names, kobj_name(o), 63 - strlen(names));
+}
+
+START_TEST(informer_foreach_count_and_get)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    char names[64] = "";
+    kinformer_foreach(f.inf, collect, names); /* empty store */
+    ck_assert_str_eq(names, "");
+    char *items = join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "1"));
+    watchsrv_set_list(f.ws, "12", items);
+    free(items);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    kinformer_foreach(f.inf, collect, names);
+    ck_assert_uint_eq(strlen(names), 2);
+    ck_assert_ptr_nonnull(strchr(names, 'a'));
+    ck_assert_ptr_nonnull(strchr(names, 'b'));
+    ck_assert_uint_eq(kinformer_count(f.inf), 2);
+    ck_assert_ptr_null(kinformer_get(f.inf, "ns", "zz"));
+    ck_assert_ptr_null(kinformer_get(f.inf, "other", "a"));
+    ck_assert_ptr_null(kinformer_get(f.inf, NULL, "a"));
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(informer_free_accepts_null)
+{
+    kinformer_free(NULL);
+}
+END_TEST
+
+static Suite *kinformer_suite(void)
+{
+    Suite *s = suite_create("kinformer");
+    TCase *tc = tcase_create("store");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, informer_lists_then_applies_watch_events);
+    tcase_add_test(tc, informer_list_items_without_kind_get_api_version);
+    tcase_add_test(tc, informer_index_follows_updates_and_deletes);
+    tcase_add_test(tc, informer_index_added_late_covers_cached_objects);
+    tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
+    tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
+    tcase_add_test(tc, informer_relist_reports_only_differences);
+    tcase_add_test(tc, informer_foreach_count_and_get);
+    tcase_add_test(tc, informer_free_accepts_null);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(kinformer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
