@@ -1,0 +1,84 @@
+/*
+ * kclient_http: the libcurl transport under kclient (internal to
+ * operator/kube/; the public API is kclient.h).
+ *
+ * One curl easy handle per (client, thread), created on first use and kept
+ * in a pthread key, so connections (HTTP/2 over TLS where offered) are
+ * reused per thread. Handles share DNS and TLS sessions through one CURLSH.
+ * A request is retried on 429 and 5xx with exponential backoff (or the
+ * server's Retry-After), and every exchange is reported to the observer.
+ *
+ * Other kube modules use it for requests kclient.h does not cover
+ * (discovery with its own Accept header, watches that stream), and
+ * kclient_http_setup() configures an easy handle that the caller drives
+ * itself (the watch module's multi handle).
+ */
+#ifndef GRACE_KCLIENT_HTTP_H
+#define GRACE_KCLIENT_HTTP_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kclient.h"
+#include "kjsonstream.h"
+
+#define KCLIENT_MAX_BODY ((size_t)64 << 20) /* buffered response bodies */
+#define KCLIENT_BACKOFF_BASE_MS 100
+#define KCLIENT_BACKOFF_CAP_MS 5000
+#define KCLIENT_RETRY_AFTER_CAP_S 30
+
+struct kclient_request {
+    const char *verb;         /* observer label: "GET", "LIST", "POST", "APPLY"... */
+    const char *method;       /* HTTP method: GET POST PUT PATCH DELETE */
+    const char *path;         /* "/api/v1/...?query" (already escaped) */
+    const char *accept;       /* NULL = "application/json" */
+    const char *content_type; /* required with a body */
+    const char *body;         /* may be NULL */
+    size_t body_len;
+    struct kjs *stream;       /* non-NULL: a 2xx body is fed to it (and
+                                 kjs_finish'ed) instead of being buffered */
+};
+
+struct kclient_response {
+    long status;        /* last HTTP status, 0 if none */
+    char *body;         /* buffered body (NUL-terminated; error bodies always) */
+    size_t len;
+    char *content_type; /* may be NULL */
+};
+
+/*
+ * Perform `req` (with retries). KERR_OK for a 2xx; otherwise the error the
+ * status maps to (decoded Status: reason, message), KERR_TIMEOUT / KERR_IO
+ * for transport failures, KERR_PARSE for an over-long or (streamed)
+ * malformed body, or the stream's own error (e.g. KERR_STOPPED). `resp` is
+ * filled in every case and must be released with kclient_response_free().
+ */
+enum kerr kclient_http_do(struct kclient *c, const struct kclient_request *req,
+                          struct kclient_response *resp, struct kerr_info *err);
+
+void kclient_response_free(struct kclient_response *r);
+
+/* Map a non-2xx response to the enum, filling err from a Status body when
+ * there is one, else from the body's first line. */
+enum kerr kclient_status_error(long status, const char *body, size_t len,
+                               struct kerr_info *err);
+
+/*
+ * Configure a caller-owned easy handle for a request to `path` on this
+ * client's server: URL, TLS material, HTTP version, connect timeout, user
+ * agent, Accept and the current bearer token. No request timeout is set
+ * (watches run long). `*headers` receives a list the caller must keep until
+ * the transfer ends and then free with curl_slist_free_all().
+ */
+enum kerr kclient_http_setup(struct kclient *c, CURL *easy, const char *path,
+                             struct curl_slist **headers, struct kerr_info *err);
+
+/* Report an exchange to the observer (for transfers driven elsewhere). */
+void kclient_http_observe(struct kclient *c, const char *verb, long code, double seconds);
+
+/* The backoff before retry number `attempt` (0-based): base doubling,
+ * capped, with "equal jitter" (half fixed, half random) from `*seed`. */
+long kclient_backoff_ms(int attempt, unsigned *seed);
+
+#endif
