@@ -1,0 +1,279 @@
+"""Object storage, the global resourceVersion, watch history and persistence.
+
+The Store holds every object in dicts indexed by storage key, namespace and
+name, so a read or a write is O(1) and a namespaced list only walks that
+namespace.  Stored objects are never mutated: a write stores a fresh dict, so
+readers may serialise what they got without holding the lock.
+
+Every write gets the next global resourceVersion and is appended to a bounded
+history (the stand-in's "watch cache"); watchers registered for a storage key
+receive the events under the same lock that assigns the resourceVersion, so a
+watcher that sees an empty queue knows it is current.  `compact()` empties the
+history, which makes older resourceVersions answer 410.
+
+State is written to DIR/state.json (debounced, atomic rename) by a background
+thread; `load()` restores it, keeping the resourceVersion counter.
+"""
+
+import json
+import os
+import threading
+import time
+from collections import deque
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+class Event:
+    __slots__ = ("rv", "key", "ns", "type", "obj", "prev", "cache")
+
+    def __init__(self, rv, key, ns, etype, obj, prev):
+        self.rv = rv
+        self.key = key
+        self.ns = ns
+        self.type = etype
+        self.obj = obj
+        self.prev = prev
+        self.cache = {}
+
+
+class Watcher:
+    """A queue of events for one storage key (optionally one namespace)."""
+
+    def __init__(self, key, ns):
+        self.key = key
+        self.ns = ns
+        self.q = deque()
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def push(self, ev):
+        with self.cond:
+            self.q.append(ev)
+            self.cond.notify()
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+
+    def get(self, timeout):
+        """Next event, None on timeout; raises EOFError once closed."""
+        with self.cond:
+            if not self.q and not self.closed:
+                self.cond.wait(timeout)
+            if self.closed:
+                raise EOFError()
+            if self.q:
+                return self.q.popleft()
+            return None
+
+    def empty(self):
+        with self.cond:
+            return not self.q
+
+
+class Store:
+    def __init__(self, path=None, history_max=10000):
+        self.lock = threading.RLock()
+        self.path = path
+        self.rv = 1
+        self.data = {}        # key -> {ns: {name: obj}}
+        self.uids = {}        # uid -> (key, ns, name)
+        self.history = deque()
+        self.history_max = history_max
+        self.floor = 1        # every event with rv > floor is in history
+        self.watchers = {}    # key -> set(Watcher)
+        self.listeners = []   # callables(ev) run under the lock (GC, CRD controller)
+        self.dirty = False
+        self.last_change = 0.0
+        self._stop = threading.Event()
+        self._writer = None
+
+    # -- reads ------------------------------------------------------------
+    def get(self, key, ns, name):
+        return self.data.get(key, {}).get(ns or "", {}).get(name)
+
+    def items(self, key, ns=None):
+        """Objects of a key (one namespace or all), sorted by namespace/name."""
+        with self.lock:
+            byns = self.data.get(key, {})
+            if ns is not None:
+                d = byns.get(ns, {})
+                return [d[n] for n in sorted(d)]
+            out = []
+            for n in sorted(byns):
+                d = byns[n]
+                out.extend(d[m] for m in sorted(d))
+            return out
+
+    def count(self, key, ns=None):
+        byns = self.data.get(key, {})
+        if ns is not None:
+            return len(byns.get(ns, {}))
+        return sum(len(d) for d in byns.values())
+
+    def by_uid(self, uid):
+        loc = self.uids.get(uid)
+        if loc is None:
+            return None, None
+        return loc, self.get(*loc)
+
+    def namespaces_with(self, ns):
+        """Storage keys that hold at least one object in namespace ns."""
+        return [k for k, byns in self.data.items() if byns.get(ns)]
+
+    # -- writes (callers hold self.lock) ------------------------------------
+    def next_rv(self):
+        self.rv += 1
+        return self.rv
+
+    def put(self, key, ns, name, obj, etype):
+        """Store obj (fresh dict) with the next resourceVersion; emit etype."""
+        with self.lock:
+            rv = self.next_rv()
+            obj["metadata"]["resourceVersion"] = str(rv)
+            d = self.data.setdefault(key, {}).setdefault(ns or "", {})
+            prev = d.get(name)
+            d[name] = obj
+            uid = obj["metadata"].get("uid")
+            if uid:
+                self.uids[uid] = (key, ns or "", name)
+            self._emit(Event(rv, key, ns or "", etype, obj, prev))
+            return obj
+
+    def remove(self, key, ns, name, last):
+        """Delete; `last` (a fresh copy of the stored state) gets the new RV."""
+        with self.lock:
+            d = self.data.get(key, {}).get(ns or "", {})
+            prev = d.pop(name, None)
+            if prev is None:
+                return None
+            if not d:
+                self.data[key].pop(ns or "", None)
+            rv = self.next_rv()
+            last["metadata"]["resourceVersion"] = str(rv)
+            self.uids.pop(prev["metadata"].get("uid"), None)
+            self._emit(Event(rv, key, ns or "", DELETED, last, prev))
+            return last
+
+    def _emit(self, ev):
+        if len(self.history) >= self.history_max:
+            self.floor = self.history.popleft().rv
+        self.history.append(ev)
+        for w in self.watchers.get(ev.key, ()):
+            if w.ns is None or w.ns == ev.ns:
+                w.push(ev)
+        for fn in self.listeners:
+            fn(ev)
+        self.dirty = True
+        self.last_change = time.monotonic()
+
+    # -- watch support -------------------------------------------------------
+    def oldest(self):
+        """Oldest resourceVersion a watch may start from."""
+        return self.floor
+
+    def compact(self):
+        with self.lock:
+            self.history.clear()
+            self.floor = self.rv
+
+    def subscribe(self, key, ns, since_rv):
+        """Register a watcher; replay history after since_rv (None = none)."""
+        with self.lock:
+            w = Watcher(key, ns)
+            if since_rv is not None:
+                for ev in self.history:
+                    if ev.rv > since_rv and ev.key == key and (ns is None or ev.ns == ns):
+                        w.q.append(ev)
+            self.watchers.setdefault(key, set()).add(w)
+            return w
+
+    def unsubscribe(self, w):
+        with self.lock:
+            s = self.watchers.get(w.key)
+            if s:
+                s.discard(w)
+
+    def all_watchers(self):
+        with self.lock:
+            return [w for s in self.watchers.values() for w in s]
+
+    def snapshot(self, key, ns, rv):
+        """Objects of key as of resourceVersion rv (rv >= floor), sorted."""
+        with self.lock:
+            cur = {}
+            byns = self.data.get(key, {})
+            spaces = [ns] if ns is not None else list(byns)
+            for n in spaces:
+                for name, o in byns.get(n, {}).items():
+                    cur[(n, name)] = o
+            for ev in reversed(self.history):
+                if ev.rv <= rv:
+                    break
+                if ev.key != key or (ns is not None and ev.ns != ns):
+                    continue
+                name = ev.obj["metadata"]["name"]
+                if ev.prev is None:
+                    cur.pop((ev.ns, name), None)
+                else:
+                    cur[(ev.ns, name)] = ev.prev
+            return [cur[k] for k in sorted(cur)]
+
+    # -- persistence ---------------------------------------------------------
+    def load(self):
+        if not self.path or not os.path.exists(self.path):
+            return False
+        with open(self.path) as f:
+            st = json.load(f)
+        with self.lock:
+            self.rv = int(st["rv"])
+            self.floor = self.rv
+            for ks, byns in st["objects"].items():
+                g, plural = ks.split("/", 1)
+                key = (g, plural)
+                self.data[key] = byns
+                for ns, d in byns.items():
+                    for name, o in d.items():
+                        uid = o["metadata"].get("uid")
+                        if uid:
+                            self.uids[uid] = (key, ns, name)
+        return True
+
+    def save(self):
+        if not self.path:
+            return
+        with self.lock:
+            snap = {"%s/%s" % k: {ns: dict(d) for ns, d in byns.items()}
+                    for k, byns in self.data.items()}
+            rv = self.rv
+            self.dirty = False
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"rv": rv, "objects": snap}, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def start_writer(self, debounce=0.3):
+        def run():
+            last_save = time.monotonic()
+            while not self._stop.is_set():
+                self._stop.wait(0.1)
+                now = time.monotonic()
+                if self.dirty and (now - self.last_change >= debounce
+                                   or now - last_save >= 2.0):
+                    try:
+                        self.save()
+                    except OSError:
+                        pass
+                    last_save = time.monotonic()
+        self._writer = threading.Thread(target=run, name="state-writer", daemon=True)
+        self._writer.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._writer:
+            self._writer.join(2)
+        self.save()
