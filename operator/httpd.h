@@ -1,0 +1,103 @@
+/*
+ * httpd: the operator's HTTP(S) server, one libwebsockets context serving on
+ * its own thread:
+ *
+ *   health listener  (--health-addr,  default 127.0.0.1:8081, plain HTTP)
+ *       GET /healthz   200 "ok"
+ *       GET /readyz    200 "ok" when the ready callback says so, else 503
+ *                      with the callback's reason
+ *   metrics listener (--metrics-addr, default 127.0.0.1:8080, plain HTTP;
+ *                     may be the same address as health: then one listener
+ *                     serves both, unless the port is 0)
+ *       GET /metrics   the metrics callback's text, version=0.0.4
+ *   webhook listener (--webhook-addr, default :9443, HTTPS, HTTP/1.1)
+ *       POST /validate-graceservice, POST /mutate-graceservice (or the paths
+ *       given): the request body goes to the webhook callback, whose answer
+ *       is the response body
+ *
+ * Anything else: unknown path 404, wrong method 405 (with Allow), request
+ * body larger than max_body 413. Addresses are "host:port", ":port" (all
+ * interfaces) or "[v6]:port"; port 0 picks a free port (see httpd_port);
+ * "0" (or "") as the whole address disables that listener.
+ *
+ * Threads (the libuv rule): httpd_new, httpd_start, httpd_free are called
+ * from the owning thread; httpd_stop is the only call safe from any other
+ * thread. Callbacks run on the server thread, one at a time; they must not
+ * block for long (the webhook's API-server deadline is 10 s by default).
+ */
+#ifndef GRACE_HTTPD_H
+#define GRACE_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kerr.h"
+
+struct httpd;
+
+enum httpd_listener {
+    HTTPD_HEALTH,
+    HTTPD_METRICS,
+    HTTPD_WEBHOOK,
+};
+
+/* Readiness: true when ready; otherwise write a short reason into `reason`
+ * (NUL-terminated, at most `size` bytes), sent with the 503. */
+typedef bool (*httpd_ready_fn)(void *ctx, char *reason, size_t size);
+
+/* Metrics text: return a malloc'd buffer (freed by the server with free())
+ * and its length in *len; NULL means 500. metrics_render() fits. */
+typedef char *(*httpd_metrics_fn)(void *ctx, size_t *len);
+
+/* Webhook: `path` is the request path, `body` the request body (`len` bytes,
+ * NUL-terminated for convenience). Return a malloc'd NUL-terminated response
+ * body and set *status (200 -> application/json, otherwise text/plain).
+ * NULL means 500. webhook_handle() fits behind a small adapter. */
+typedef char *(*httpd_webhook_fn)(void *ctx, const char *path, const char *body, size_t len,
+                                  int *status);
+
+struct httpd_options {
+    const char *health_addr;  /* NULL: "127.0.0.1:8081" */
+    const char *metrics_addr; /* NULL: "127.0.0.1:8080" */
+    const char *webhook_addr; /* NULL: ":9443"; the listener exists only with a webhook callback */
+
+    /* Webhook TLS: certificate and key files (tls.crt may hold a chain), or,
+     * when cert_file is NULL, PEM in memory (e.g. from tlsgen). Borrowed:
+     * read during httpd_new only. */
+    const char *cert_file;
+    const char *key_file;
+    const char *cert_pem;
+    const char *key_pem;
+
+    const char *const *webhook_paths; /* NULL-terminated; NULL: the two defaults */
+    size_t max_body;                  /* request body cap; 0: 1 MiB */
+
+    httpd_ready_fn ready;     /* NULL: always ready */
+    httpd_metrics_fn metrics; /* NULL: /metrics answers 404 */
+    httpd_webhook_fn webhook; /* NULL: no webhook listener */
+    void *ctx;                /* passed to the three callbacks */
+};
+
+/*
+ * Create the server and bind every listener (so httpd_port works at once).
+ * Nothing is served until httpd_start. Errors (KERR_INVAL, KERR_IO, KERR_CONFIG)
+ * name the flag and address, e.g. "health-addr 127.0.0.1:8081: address
+ * already in use", or the certificate problem. On error *out is NULL.
+ */
+enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct kerr_info *err);
+
+/* Start the server thread. KERR_INVAL if already started. */
+enum kerr httpd_start(struct httpd *h, struct kerr_info *err);
+
+/* Ask the server thread to finish (it stops at the next loop turn, within
+ * milliseconds). Safe from any thread, idempotent, does not block. */
+void httpd_stop(struct httpd *h);
+
+/* Stop, join the thread, close every listener and connection, free. NULL ok. */
+void httpd_free(struct httpd *h);
+
+/* The bound TCP port of a listener (useful with port 0), or -1 if that
+ * listener is disabled. */
+int httpd_port(const struct httpd *h, enum httpd_listener which);
+
+#endif

@@ -1,0 +1,582 @@
+/*
+ * httpd_test: the libwebsockets server on ephemeral 127.0.0.1 ports, driven
+ * with libcurl: health and readiness, metrics, routing errors, the webhook
+ * over HTTPS verified against the tlsgen CA, body caps, listener sharing,
+ * bind errors and cross-thread stop.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "tlsgen.h"
+#include "webhook.h"
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    b->data = realloc(b->data, b->len + size * n + 1);
+    memcpy(b->data + b->len, p, size * n);
+    b->len += size * n;
+    b->data[b->len] = '\0';
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    return on_data(p, size, n, b);
+}
+
+struct reply {
+    long status; /* -1: transport failure */
+    struct buf body;
+    struct buf headers;
+};
+
+static void reply_free(struct reply *r)
+{
+    free(r->body.data);
+    free(r->headers.data);
+}
+
+/* One request with a fresh handle (or `reuse` to test keep-alive). */
+static struct reply fetch_with(CURL *c, const char *method, const char *url, const char *body,
+                               size_t len, const char *ca_pem)
+{
+    struct reply r = {0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    if (method)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (ca_pem) {
+        struct curl_blob blob = {(void *)ca_pem, strlen(ca_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    else
+        r.status = -1;
+    curl_slist_free_all(hdrs);
+    return r;
+}
+
+static struct reply fetch(const char *method, const char *url, const char *body, size_t len,
+                          const char *ca_pem)
+{
+    CURL *c = curl_easy_init();
+    struct reply r = fetch_with(c, method, url, body, len, ca_pem);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+static char *url(struct httpd *h, enum httpd_listener which, const char *scheme, const char *host,
+                 const char *path)
+{
+    static char u[8][256];
+    static int slot;
+    char *s = u[slot++ % 8];
+    snprintf(s, 256, "%s://%s:%d%s", scheme, host, httpd_port(h, which), path);
+    return s;
+}
+
+/* ---- callbacks ---- */
+
+struct fixture {
+    atomic_bool ready;
+    struct metrics *m;
+    struct metrics_family *hits;
+    size_t big_metrics; /* > 0: serve a body of this many bytes */
+};
+
+static bool ready_cb(void *ctx, char *reason, size_t size)
+{
+    struct fixture *f = ctx;
+    if (atomic_load(&f->ready))
+        return true;
+    snprintf(reason, size, "caches not synced: graceservices");
+    return false;
+}
+
+static char *metrics_cb(void *ctx, size_t *len)
+{
+    struct fixture *f = ctx;
+    if (f->big_metrics) {
+        char *b = malloc(f->big_metrics + 1);
+        for (size_t i = 0; i < f->big_metrics; i++)
+            b[i] = (char)('a' + i % 26);
+        b[f->big_metrics] = '\0';
+        *len = f->big_metrics;
+        return b;
+    }
+    metrics_counter_add(f->hits, NULL, 1);
+    return metrics_render(f->m, len);
+}
+
+static void deny_taken(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
+{
+    (void)ctx;
+    const char *host = json_string_value(
+        json_object_get(json_object_get(req->object, "spec"), "hostname"));
+    if (host && strcmp(host, "taken.example.com") == 0)
+        webhook_deny(v, "hostname %s is already used by GraceService other/web", host);
+}
+
+static char *webhook_cb(void *ctx, const char *path, const char *body, size_t len, int *status)
+{
+    (void)ctx;
+    if (strcmp(path, "/validate-graceservice") == 0)
+        return webhook_handle(body, len, deny_taken, NULL, NULL, status);
+    return webhook_handle(body, len, NULL, NULL, NULL, status);
+}
+
+static struct fixture fx;
+static struct tlsgen_pem pem;
+
+static void setup(void)
+{
+    log_init(LOG_JSON, LOG_ERROR);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    memset(&fx, 0, sizeof fx);
+    fx.m = metrics_new();
+    struct metrics_desc d = {.name = "scrapes_total", .help = "Scrapes.", .type = METRICS_COUNTER};
+    ck_assert_int_eq(metrics_register(fx.m, &d, &fx.hits, NULL), KERR_OK);
+    const char *names[] = {"localhost", "127.0.0.1"};
+    ck_assert_int_eq(tlsgen_serving_cert(names, 2, &pem, NULL), KERR_OK);
+}
+
+static void teardown(void)
+{
+    tlsgen_free(&pem);
+    metrics_free(fx.m);
+    curl_global_cleanup();
+}
+
+static struct httpd_options base_opts(void)
+{
+    struct httpd_options o = {
+        .health_addr = "127.0.0.1:0",
+        .metrics_addr = "127.0.0.1:0",
+        .webhook_addr = "127.0.0.1:0",
+        .cert_pem = pem.cert_pem,
+        .key_pem = pem.key_pem,
+        .ready = ready_cb,
+        .metrics = metrics_cb,
+        .webhook = webhook_cb,
+        .ctx = &fx,
+    };
+    return o;
+}
+
+static struct httpd *start(const struct httpd_options *o)
+{
+    struct httpd *h = NULL;
+    struct kerr_info e = {0};
+    ck_assert_msg(httpd_new(o, &h, &e) == KERR_OK, "httpd_new: %s", e.message);
+    ck_assert_int_eq(httpd_start(h, NULL), KERR_OK);
+    return h;
+}
+
+/* ---- tests ---- */
+
+START_TEST(httpd_healthz_answers_ok)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    ck_assert_int_gt(httpd_port(h, HTTPD_HEALTH), 0);
+    struct reply r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, "ok\n");
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_readyz_is_503_with_reason_until_ready)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    const char *u = url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/readyz");
+    struct reply r = fetch(NULL, u, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(r.body.data, "caches not synced: graceservices\n");
+    reply_free(&r);
+    atomic_store(&fx.ready, true);
+    r = fetch(NULL, u, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, "ok\n");
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_metrics_served_in_text_format)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    ck_assert_int_ne(httpd_port(h, HTTPD_METRICS), httpd_port(h, HTTPD_HEALTH));
+    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "# TYPE scrapes_total counter\nscrapes_total 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "text/plain; version=0.0.4"));
+    reply_free(&r);
+    /* health paths are not served on the metrics listener */
+    r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 404);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_large_response_arrives_intact)
+{
+    fx.big_metrics = 700 * 1000 + 7;
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body.len, fx.big_metrics);
+    for (size_t i = 0; i < r.body.len; i += 4099)
+        ck_assert_int_eq(r.body.data[i], 'a' + (int)(i % 26));
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_unknown_path_404_and_wrong_method_405)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    struct reply r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/nope"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 404);
+    reply_free(&r);
+    r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), "x", 1, NULL);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "allow: GET"));
+    reply_free(&r);
+    r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), NULL, 0,
+              pem.ca_pem);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "allow: POST"));
+    reply_free(&r);
+    r = fetch("DELETE", url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/readyz"), NULL, 0, NULL);
+    ck_assert(r.status == 405 || r.status == 400);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+static const char *review =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+    "\"uid\":\"u-1\",\"operation\":\"CREATE\",\"namespace\":\"ns\",\"name\":\"api\","
+    "\"kind\":{\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"kind\":\"GraceService\"},"
+    "\"object\":{\"spec\":{\"hostname\":\"%s\"}}}}";
+
+START_TEST(httpd_webhook_over_https_verified_with_generated_ca)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    char body[1024];
+    snprintf(body, sizeof body, review, "free.example.com");
+    CURL *c = curl_easy_init();
+    struct reply r = fetch_with(c, NULL, url(h, HTTPD_WEBHOOK, "https", "localhost",
+                                             "/validate-graceservice?timeout=10s"),
+                                body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "application/json"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"uid\":\"u-1\""));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"allowed\":true"));
+    reply_free(&r);
+    snprintf(body, sizeof body, review, "taken.example.com");
+    r = fetch_with(c, NULL, url(h, HTTPD_WEBHOOK, "https", "127.0.0.1", "/validate-graceservice"),
+                   body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"allowed\":false"));
+    ck_assert_ptr_nonnull(strstr(r.body.data, "hostname taken.example.com is already used"));
+    reply_free(&r);
+    r = fetch_with(c, NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                   "{not json", 9, pem.ca_pem);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "malformed AdmissionReview JSON"));
+    reply_free(&r);
+    curl_easy_cleanup(c);
+    /* a client that does not trust the CA is refused */
+    const char *other[] = {"localhost"};
+    struct tlsgen_pem p2;
+    ck_assert_int_eq(tlsgen_serving_cert(other, 1, &p2, NULL), KERR_OK);
+    r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), body,
+              strlen(body), p2.ca_pem);
+    ck_assert_int_eq(r.status, -1);
+    reply_free(&r);
+    tlsgen_free(&p2);
+    /* plain HTTP on the TLS port does not reach the handler */
+    r = fetch(NULL, url(h, HTTPD_WEBHOOK, "http", "127.0.0.1", "/validate-graceservice"), body,
+              strlen(body), NULL);
+    ck_assert(r.status != 200);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_webhook_with_certificate_files)
+{
+    char dir[] = "/tmp/httpd_test_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(tlsgen_write_dir(&pem, dir, NULL), KERR_OK);
+    char crt[128], key[128], ca[128];
+    snprintf(crt, sizeof crt, "%s/tls.crt", dir);
+    snprintf(key, sizeof key, "%s/tls.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+    struct httpd_options o = base_opts();
+    o.cert_pem = o.key_pem = NULL;
+    o.cert_file = crt;
+    o.key_file = key;
+    struct httpd *h = start(&o);
+    char body[1024];
+    snprintf(body, sizeof body, review, "free.example.com");
+    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/mutate-graceservice"),
+                           body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "\"allowed\":true"));
+    reply_free(&r);
+    httpd_free(h);
+    /* a mismatched key is a clear start-up error */
+    o.key_file = crt;
+    struct kerr_info e;
+    ck_assert_int_eq(httpd_new(&o, &h, &e), KERR_CONFIG);
+    ck_assert_ptr_null(h);
+    ck_assert_ptr_nonnull(strstr(e.message, "tls.crt"));
+    unlink(crt);
+    unlink(key);
+    unlink(ca);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(httpd_oversize_body_is_413_and_connection_stays_usable)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    size_t n = 1024 * 1024 + 512 * 1024; /* over the 1 MiB default cap */
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    CURL *c = curl_easy_init();
+    const char *u = url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice");
+    struct reply r = fetch_with(c, NULL, u, big, n, pem.ca_pem);
+    ck_assert_int_eq(r.status, 413);
+    reply_free(&r);
+    char body[1024];
+    snprintf(body, sizeof body, review, "free.example.com");
+    r = fetch_with(c, NULL, u, body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    curl_easy_cleanup(c);
+    free(big);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_small_body_cap_is_honoured)
+{
+    struct httpd_options o = base_opts();
+    o.max_body = 64;
+    struct httpd *h = start(&o);
+    char body[1024];
+    snprintf(body, sizeof body, review, "free.example.com");
+    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                           body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 413);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_same_address_serves_health_and_metrics_on_one_port)
+{
+    /* find a free port, then give the same fixed address to both flags */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    struct httpd_options o = base_opts();
+    o.health_addr = o.metrics_addr = addr;
+    o.webhook = NULL;
+    struct httpd *h = start(&o);
+    ck_assert_int_eq(httpd_port(h, HTTPD_HEALTH), httpd_port(h, HTTPD_METRICS));
+    ck_assert_int_eq(httpd_port(h, HTTPD_WEBHOOK), -1);
+    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_busy_port_gives_clear_error)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    char addr[64], want[128];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(want, sizeof want, "health-addr %s: address already in use", addr);
+    struct httpd_options o = base_opts();
+    o.health_addr = addr;
+    struct httpd *h = NULL;
+    struct kerr_info e;
+    ck_assert_int_eq(httpd_new(&o, &h, &e), KERR_IO);
+    ck_assert_ptr_null(h);
+    ck_assert_str_eq(e.message, want);
+    close(fd);
+}
+END_TEST
+
+START_TEST(httpd_bad_addresses_are_rejected)
+{
+    const char *bad[] = {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "::1:80", "[::1]80",
+                         "no-such-host.invalid:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct httpd_options o = base_opts();
+        o.metrics_addr = bad[i];
+        struct httpd *h = NULL;
+        struct kerr_info e;
+        ck_assert_msg(httpd_new(&o, &h, &e) == KERR_INVAL, "accepted %s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(e.message, "metrics-addr"));
+        ck_assert_ptr_nonnull(strstr(e.message, bad[i]));
+    }
+}
+END_TEST
+
+START_TEST(httpd_webhook_without_certificate_is_config_error)
+{
+    struct httpd_options o = base_opts();
+    o.cert_pem = NULL;
+    struct httpd *h = NULL;
+    struct kerr_info e;
+    ck_assert_int_eq(httpd_new(&o, &h, &e), KERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(e.message, "webhook-addr"));
+}
+END_TEST
+
+START_TEST(httpd_disabled_listener_has_no_port)
+{
+    struct httpd_options o = base_opts();
+    o.metrics_addr = "0";
+    o.webhook_addr = "";
+    struct httpd *h = start(&o);
+    ck_assert_int_eq(httpd_port(h, HTTPD_METRICS), -1);
+    ck_assert_int_eq(httpd_port(h, HTTPD_WEBHOOK), -1);
+    ck_assert_int_gt(httpd_port(h, HTTPD_HEALTH), 0);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_ipv6_loopback_listener)
+{
+    struct httpd_options o = base_opts();
+    o.health_addr = "[::1]:0";
+    struct httpd *h = start(&o);
+    struct reply r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "[::1]", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+static void *stopper(void *arg)
+{
+    httpd_stop(arg);
+    return NULL;
+}
+
+START_TEST(httpd_stop_from_another_thread_ends_serving)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    ck_assert_int_eq(httpd_start(h, NULL), KERR_INVAL);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, stopper, h), 0);
+    pthread_join(t, NULL);
+    char u[128];
+    snprintf(u, sizeof u, "%s", url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"));
+    httpd_free(h); /* joins the stopped thread and closes the listeners */
+    struct reply r = fetch(NULL, u, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, -1);
+    reply_free(&r);
+    httpd_free(NULL);
+}
+END_TEST
+
+static Suite *httpd_suite(void)
+{
+    Suite *s = suite_create("httpd");
+    TCase *tc = tcase_create("server");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, httpd_healthz_answers_ok);
+    tcase_add_test(tc, httpd_readyz_is_503_with_reason_until_ready);
+    tcase_add_test(tc, httpd_metrics_served_in_text_format);
+    tcase_add_test(tc, httpd_large_response_arrives_intact);
+    tcase_add_test(tc, httpd_unknown_path_404_and_wrong_method_405);
+    tcase_add_test(tc, httpd_webhook_over_https_verified_with_generated_ca);
+    tcase_add_test(tc, httpd_webhook_with_certificate_files);
+    tcase_add_test(tc, httpd_oversize_body_is_413_and_connection_stays_usable);
+    tcase_add_test(tc, httpd_small_body_cap_is_honoured);
+    tcase_add_test(tc, httpd_same_address_serves_health_and_metrics_on_one_port);
+    tcase_add_test(tc, httpd_busy_port_gives_clear_error);
+    tcase_add_test(tc, httpd_bad_addresses_are_rejected);
+    tcase_add_test(tc, httpd_webhook_without_certificate_is_config_error);
+    tcase_add_test(tc, httpd_disabled_listener_has_no_port);
+    tcase_add_test(tc, httpd_ipv6_loopback_listener);
+    tcase_add_test(tc, httpd_stop_from_another_thread_ends_serving);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(httpd_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
