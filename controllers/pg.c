@@ -25,8 +25,8 @@
 #define PG_FP_LEN 32
 
 struct pg_conn {
-    PGconn *conn;                 /* NULL until first use or after a failure */
-    unsigned char fp[PG_FP_LEN];  /* SHA-256 of the admin settings conn was made with */
+    PGconn *conn;                /* NULL until first use or after a failure */
+    unsigned char fp[PG_FP_LEN]; /* SHA-256 of the admin settings conn was made with */
 };
 
 /*
@@ -131,8 +131,7 @@ static void pg_fingerprint(const struct pg_admin *a, unsigned char out[PG_FP_LEN
 {
     char nums[64];
     const char *parts[] = {a->host, a->user, a->password, a->sslmode, a->dbname, nums};
-    snprintf(nums, sizeof nums, "%d/%d/%d", a->port, a->connect_timeout_s,
-             a->statement_timeout_ms);
+    snprintf(nums, sizeof nums, "%d/%d/%d", a->port, a->connect_timeout_s, a->statement_timeout_ms);
     unsigned int len = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md)
@@ -160,25 +159,26 @@ static PGconn *pg_open(const struct pg_admin *a, const char *user, const char *p
                        const char *dbname)
 {
     char port[16], timeout[16], options[128];
-    int st = a->statement_timeout_ms > 0 ? a->statement_timeout_ms : PG_DEFAULT_STATEMENT_TIMEOUT_MS;
+    int st =
+        a->statement_timeout_ms > 0 ? a->statement_timeout_ms : PG_DEFAULT_STATEMENT_TIMEOUT_MS;
     snprintf(port, sizeof port, "%d", pg_port(a));
     snprintf(timeout, sizeof timeout, "%d",
              a->connect_timeout_s > 0 ? a->connect_timeout_s : PG_DEFAULT_CONNECT_TIMEOUT_S);
     snprintf(options, sizeof options, "-c statement_timeout=%d -c client_min_messages=warning", st);
-    const char *const keys[] = {"host",    "port",    "user",           "password",
-                                "dbname",  "sslmode", "connect_timeout", "options",
-                                "gssencmode", "application_name", NULL};
-    const char *const vals[] = {a->host,
-                                port,
-                                user,
-                                password,
-                                dbname,
-                                pg_or(a->sslmode, "prefer"),
-                                timeout,
-                                options,
-                                "disable",
-                                "grace-operator",
+    const char *const keys[] = {"host",
+                                "port",
+                                "user",
+                                "password",
+                                "dbname",
+                                "sslmode",
+                                "connect_timeout",
+                                "options",
+                                "gssencmode",
+                                "application_name",
                                 NULL};
+    const char *const vals[] = {
+        a->host, port,    user,      password,         dbname, pg_or(a->sslmode, "prefer"),
+        timeout, options, "disable", "grace-operator", NULL};
     /* expand_dbname = 0: a database name is never parsed as a conninfo string. */
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
     if (!conn)
@@ -217,8 +217,8 @@ static enum kerr pg_connect_fail(const struct pg_ctx *x, PGconn *conn, bool as_a
     }
     if (strstr(m, "permission denied"))
         return kerr_set(err, KERR_DB, 0, PG_REASON_PERMISSION_DENIED,
-                        "user %s may not connect to database %s (needs CONNECT): %s", x->user,
-                        db, m);
+                        "user %s may not connect to database %s (needs CONNECT): %s", x->user, db,
+                        m);
     if (strstr(m, "database \"") && strstr(m, "does not exist"))
         return kerr_set(err, KERR_DB, 0, PG_REASON_DATABASE_ERROR,
                         "database %s does not exist on %s:%d%s", db, h, p,
@@ -268,8 +268,8 @@ static bool pg_state_is(const char *state, const char *want)
  * Turn a result into KERR_OK or a classified error. `what` says what was
  * being done ("create role x"), `need` which privilege that takes.
  */
-static enum kerr pg_check(const struct pg_ctx *x, PGresult *res, const char *what,
-                          const char *need, struct kerr_info *err)
+static enum kerr pg_check(const struct pg_ctx *x, PGresult *res, const char *what, const char *need,
+                          struct kerr_info *err)
 {
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -444,11 +444,15 @@ static enum kerr pg_db_create(const struct pg_ctx *x, const char *db, const char
     }
     if (!exists || strcmp(owner, role) == 0)
         goto out;
-    if (strcmp(owner, PQuser(x->conn)) != 0) {
+    /* Only a database named after the role (a derived name, unique to this
+     * service) is taken back from the admin; a requested name might be
+     * anybody's database. */
+    if (strcmp(owner, PQuser(x->conn)) != 0 || strcmp(db, role) != 0) {
         rc = kerr_set(err, KERR_DB, 0, PG_REASON_DATABASE_CONFLICT,
                       "database %s already exists and belongs to role %s, not %s; choose "
-                      "another spec.postgres.database",
-                      db, owner, role);
+                      "another spec.postgres.database (or, if it is this service's, run "
+                      "ALTER DATABASE ... OWNER TO %s)",
+                      db, owner, role, role);
         goto out;
     }
     free(sql);

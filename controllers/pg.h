@@ -96,8 +96,10 @@ void pg_conn_free(struct pg_conn *c);
  *   ALTER ROLE ... WITH LOGIN PASSWORD <verifier> (so it matches `password`);
  * - the admin is made a member of the role when it is not (PG15 needs that);
  * - database missing: CREATE DATABASE ... OWNER role, alone, in autocommit;
- *   present and owned by the admin (owner reassigned by hand): given back to
- *   role; owned by any other role: PG_REASON_DATABASE_CONFLICT, untouched;
+ *   present and owned by role: kept; owned by the admin and named like the
+ *   role (a derived name: its objects were reassigned by hand): given back
+ *   to role; otherwise (another service's, or a pre-existing database under
+ *   a requested name): PG_REASON_DATABASE_CONFLICT, left untouched;
  * - PUBLIC loses CONNECT and TEMPORARY on the database, the role keeps CONNECT;
  * - each extension: CREATE EXTENSION IF NOT EXISTS, over a short-lived admin
  *   connection to db (only when n_extensions > 0).

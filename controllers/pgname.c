@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PGNAME_HASH_HEX 16                                  /* 64 bits of SHA-256 */
+#define PGNAME_HASH_HEX 16                                    /* 64 bits of SHA-256 */
 #define PGNAME_PREFIX_MAX (PG_NAME_MAX - 2 - PGNAME_HASH_HEX) /* room before "__<hash>" */
 
 static bool pgname_plain_char(unsigned char ch)
@@ -74,8 +74,12 @@ static void pgname_hash(const char *ns, const char *name, char *hex)
         abort();
     }
     EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < PGNAME_HASH_HEX / 2; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < PGNAME_HASH_HEX / 2; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[PGNAME_HASH_HEX] = '\0';
 }
 
 static void pgname_derive(const char *ns, const char *name, char out[PG_NAME_MAX + 1])
@@ -141,7 +145,8 @@ enum kerr pg_derive_names(const char *ns, const char *name, const char *requeste
 
 void pg_password_new(char *buf, size_t n)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[256];
     if (!buf || n == 0)
         return;

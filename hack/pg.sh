@@ -187,7 +187,7 @@ start_watcher() {
   [ -n "$w" ] && kill -0 "$w" 2>/dev/null && return 0
   setsid bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 1; done
-    "$2" stop "$3" >/dev/null 2>&1
+    [ -f "$3/data/PG_VERSION" ] && "$2" stop "$3" >/dev/null 2>&1
   ' pg-watch "$PG_OWNER_PID" "$(cd "$(dirname "$0")" && pwd -P)/$PROG" "$DIR" \
     </dev/null >/dev/null 2>&1 &
   echo $! >"$DIR/watch.pid"

@@ -22,8 +22,8 @@
 
 #include "pg.h"
 
-static char g_dir[256];     /* the pg.sh directory */
-static char g_pgsh[512];    /* path of hack/pg.sh */
+static char g_dir[256];  /* the pg.sh directory */
+static char g_pgsh[512]; /* path of hack/pg.sh */
 static char g_host[64], g_user[64], g_password[128], g_dbname[64];
 static int g_port;
 static struct pg_admin g_admin;
@@ -138,14 +138,13 @@ static const char *admin_sql(const char *db, const char *sql, const char *param)
 
 static bool role_exists(const char *role)
 {
-    return strcmp(admin_sql("postgres", "SELECT 1 FROM pg_roles WHERE rolname=$1", role), "1") ==
-           0;
+    return strcmp(admin_sql("postgres", "SELECT 1 FROM pg_roles WHERE rolname=$1", role), "1") == 0;
 }
 
 static const char *db_owner(const char *db)
 {
-    return admin_sql("postgres",
-                     "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname=$1", db);
+    return admin_sql("postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname=$1",
+                     db);
 }
 
 /* Create a login role for use as a (limited) admin; attrs e.g. "CREATEDB". */
@@ -216,9 +215,8 @@ START_TEST(pg_ensure_twice_is_idempotent_and_keeps_data)
     ensure_ok(c, &g_admin, &s, NULL, 0);
     ensure_ok(c, &g_admin, &s, NULL, 0);
     ck_assert_str_eq(admin_sql(s.db, "SELECT count(*) FROM keep", NULL), "1");
-    ck_assert_str_eq(admin_sql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname=$1",
-                               s.role),
-                     "1");
+    ck_assert_str_eq(
+        admin_sql("postgres", "SELECT count(*) FROM pg_roles WHERE rolname=$1", s.role), "1");
     ck_assert_str_eq(db_owner(s.db), s.role);
     pg_conn_free(c);
 }
@@ -335,9 +333,8 @@ START_TEST(pg_public_cannot_connect_to_a_service_db)
     struct pg_conn *c = pg_conn_new();
     ensure_ok(c, &g_admin, &a, NULL, 0);
     ensure_ok(c, &g_admin, &b, NULL, 0);
-    ck_assert_str_eq(admin_sql("postgres", "SELECT has_database_privilege('public', $1, 'CONNECT')",
-                               a.db),
-                     "f");
+    ck_assert_str_eq(
+        admin_sql("postgres", "SELECT has_database_privilege('public', $1, 'CONNECT')", a.db), "f");
     ck_assert_int_eq(pg_check_login(&g_admin, b.role, b.pw, a.db, &err), KERR_DB);
     ck_assert_str_eq(err.reason, PG_REASON_PERMISSION_DENIED);
     PGconn *conn = connect_as(b.role, b.pw, a.db);
@@ -379,6 +376,23 @@ START_TEST(pg_requested_db_of_another_service_is_a_conflict)
     ck_assert_int_eq(pg_drop(c, &g_admin, b.role, b.db, &err), KERR_OK);
     ck_assert_str_eq(db_owner("shared_name"), a.role);
     ck_assert(!role_exists(b.role));
+    pg_conn_free(c);
+}
+END_TEST
+
+START_TEST(pg_requested_db_that_already_exists_is_not_taken_over)
+{
+    struct svc s;
+    struct kerr_info err;
+    admin_sql("postgres", "CREATE DATABASE platform_db", NULL); /* owned by the admin */
+    svc_init(&s, "team-a", "grabby", "platform_db");
+    struct pg_conn *c = pg_conn_new();
+    struct pg_want w = {s.role, s.db, s.pw, NULL, 0};
+    ck_assert_int_eq(pg_ensure(c, &g_admin, &w, &err), KERR_DB);
+    ck_assert_str_eq(err.reason, PG_REASON_DATABASE_CONFLICT);
+    ck_assert_str_eq(db_owner("platform_db"), g_user);
+    ck_assert_int_eq(pg_drop(c, &g_admin, s.role, s.db, &err), KERR_OK);
+    ck_assert_str_eq(db_owner("platform_db"), g_user);
     pg_conn_free(c);
 }
 END_TEST
@@ -629,6 +643,7 @@ static Suite *pg_suite(void)
     tcase_add_test(tc, pg_public_cannot_connect_to_a_service_db);
     tcase_add_test(tc, pg_hostile_service_names_are_escaped_end_to_end);
     tcase_add_test(tc, pg_requested_db_of_another_service_is_a_conflict);
+    tcase_add_test(tc, pg_requested_db_that_already_exists_is_not_taken_over);
     tcase_add_test(tc, pg_drop_removes_db_and_role_despite_open_sessions);
     tcase_add_test(tc, pg_plaintext_passwords_never_reach_the_server_log);
     tcase_add_test(tc, pg_wrong_admin_password_is_authentication_failed);
@@ -709,8 +724,9 @@ static int server_setup(const char *argv0, bool *own)
         fprintf(stderr, "pg_test: FAIL: cannot read the server settings from %s\n", path);
         return -1;
     }
-    g_admin = (struct pg_admin){g_host, g_port, g_user, g_password, "prefer",
-                                g_dbname[0] ? g_dbname : "postgres", 2, 10000};
+    g_admin = (struct pg_admin){g_host,     g_port,   g_user,
+                                g_password, "prefer", g_dbname[0] ? g_dbname : "postgres",
+                                2,          10000};
     return 0;
 }
 

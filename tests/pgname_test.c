@@ -84,7 +84,7 @@ START_TEST(pgname_hostile_characters_are_removed)
 {
     const char *hostile[] = {
         "x\"; DROP DATABASE postgres; --", "it's", "a b\tc\nd", "semi;colon", "back\\slash",
-        "caf\xc3\xa9-\xe2\x98\x83",        "$1",   "%s%n",     "\x7f\x01",   "\"\"",
+        "caf\xc3\xa9-\xe2\x98\x83",        "$1",   "%s%n",      "\x7f\x01",   "\"\"",
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         char role[64], db[64];
@@ -185,9 +185,9 @@ END_TEST
 
 START_TEST(pgname_invalid_requested_database_is_rejected)
 {
-    const char *bad[] = {"Peeps",     "9lives",   "a-b",       "a b",          "x\";drop",
-                         "caf\xc3\xa9", "postgres", "template0", "template1", "pg_catalog",
-                         "a.b",       "\"quoted\""};
+    const char *bad[] = {"Peeps",     "9lives",      "a-b",      "a b",
+                         "x\";drop",  "caf\xc3\xa9", "postgres", "template0",
+                         "template1", "pg_catalog",  "a.b",      "\"quoted\""};
     char role[64] = "r", db[64] = "d", toolong[65];
     struct kerr_info err;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -220,9 +220,8 @@ START_TEST(pgname_uri_percent_encodes_credentials)
     char buf[512];
     size_t n = pg_uri(buf, sizeof buf, "db.example.com", 5432, "peeps", "g_ns_svc", "p@ss:w/rd?#%",
                       "require");
-    ck_assert_str_eq(buf,
-                     "postgresql://g_ns_svc:p%40ss%3Aw%2Frd%3F%23%25@db.example.com:5432/peeps"
-                     "?sslmode=require");
+    ck_assert_str_eq(buf, "postgresql://g_ns_svc:p%40ss%3Aw%2Frd%3F%23%25@db.example.com:5432/peeps"
+                          "?sslmode=require");
     ck_assert_uint_eq(n, strlen(buf));
     pg_uri(buf, sizeof buf, "h", 1, "d", "u s\xc3\xa9r", "-_.~", NULL);
     ck_assert_str_eq(buf, "postgresql://u%20s%C3%A9r:-_.~@h:1/d");
