@@ -86,8 +86,8 @@ static void pg_scrub(char *s, size_t cap, const char *secret)
     size_t sl = secret ? strlen(secret) : 0;
     if (sl == 0)
         return;
-    char *hit;
-    while ((hit = strstr(s, secret)) != NULL) {
+    char *from = s, *hit;
+    while ((hit = strstr(from, secret)) != NULL) {
         size_t tail = strlen(hit + sl);
         size_t room = cap - (size_t)(hit - s) - 1; /* bytes available from hit */
         if (room < 3)
@@ -96,14 +96,14 @@ static void pg_scrub(char *s, size_t cap, const char *secret)
         memmove(hit + 3, hit + sl, keep);
         memcpy(hit, "***", 3);
         hit[3 + keep] = '\0';
+        from = hit + 3; /* never rescan the mask ("*" as a secret) */
     }
 }
 
 /*
  * Copy a server or libpq message into dst on one line: control characters
- * become spaces, runs of blanks collapse, the "FATAL:" prefix and the
- * "connection to server at ... failed:" preamble are kept, and every secret
- * of the context is scrubbed.
+ * become spaces, runs of blanks collapse, the result is truncated to fit,
+ * and every secret of the context is replaced by "***".
  */
 static void pg_clean(const struct pg_ctx *x, char *dst, size_t cap, const char *src)
 {
@@ -291,14 +291,20 @@ static enum kerr pg_check(const struct pg_ctx *x, PGresult *res, const char *wha
                     m, state ? state : "none");
 }
 
-/* Run a DDL statement alone. A failure with SQLSTATE `tolerate` counts as success. */
+/*
+ * Run a DDL statement alone. A failure with SQLSTATE `tolerate` (may be NULL)
+ * counts as success and sets *tolerated (may be NULL).
+ */
 static enum kerr pg_cmd(const struct pg_ctx *x, const char *sql, const char *tolerate,
-                        const char *what, const char *need, struct kerr_info *err)
+                        bool *tolerated, const char *what, const char *need, struct kerr_info *err)
 {
     PGresult *res = PQexec(x->conn, sql);
     enum kerr rc = KERR_OK;
-    if (!(tolerate && pg_state_is(PQresultErrorField(res, PG_DIAG_SQLSTATE), tolerate)))
+    bool hit = tolerate && pg_state_is(PQresultErrorField(res, PG_DIAG_SQLSTATE), tolerate);
+    if (!hit)
         rc = pg_check(x, res, what, need, err);
+    if (tolerated)
+        *tolerated = hit;
     PQclear(res);
     return rc;
 }
@@ -354,14 +360,15 @@ static enum kerr pg_role_password(const struct pg_ctx *x, const char *role, cons
         sql = pg_sqlf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s", ident,
                       lit);
         /* 42710: created meanwhile by someone else; set its password below. */
-        rc = pg_cmd(x, sql, "42710", what, "CREATEROLE", err);
-        if (rc != KERR_OK)
+        bool raced = false;
+        rc = pg_cmd(x, sql, "42710", &raced, what, "CREATEROLE", err);
+        if (rc != KERR_OK || !raced)
             goto out;
         free(sql);
     }
     snprintf(what, sizeof what, "set the password of role %s", role);
     sql = pg_sqlf("ALTER ROLE %s WITH LOGIN PASSWORD %s", ident, lit);
-    rc = pg_cmd(x, sql, NULL, what, "CREATEROLE", err);
+    rc = pg_cmd(x, sql, NULL, NULL, what, "CREATEROLE", err);
 out:
     free(sql);
     PQfreemem(lit);
@@ -385,7 +392,7 @@ static enum kerr pg_role_join(const struct pg_ctx *x, const char *role, struct k
     char *ident = pg_ident(x, role);
     char *sql = pg_sqlf("GRANT %s TO CURRENT_USER", ident);
     snprintf(what, sizeof what, "grant role %s to the admin user", role);
-    rc = pg_cmd(x, sql, NULL, what, "CREATEROLE", err);
+    rc = pg_cmd(x, sql, NULL, NULL, what, "CREATEROLE", err);
     free(sql);
     PQfreemem(ident);
     return rc;
@@ -436,7 +443,7 @@ static enum kerr pg_db_create(const struct pg_ctx *x, const char *db, const char
     if (!exists) {
         snprintf(what, sizeof what, "create database %s", db);
         sql = pg_sqlf("CREATE DATABASE %s OWNER %s", dbi, ri);
-        rc = pg_cmd(x, sql, "42P04", what, "CREATEDB", err);
+        rc = pg_cmd(x, sql, "42P04", NULL, what, "CREATEDB", err);
         if (rc == KERR_OK)
             rc = pg_db_owner(x, db, owner, &exists, err);
         if (rc != KERR_OK)
@@ -458,7 +465,7 @@ static enum kerr pg_db_create(const struct pg_ctx *x, const char *db, const char
     free(sql);
     snprintf(what, sizeof what, "give database %s to role %s", db, role);
     sql = pg_sqlf("ALTER DATABASE %s OWNER TO %s", dbi, ri);
-    rc = pg_cmd(x, sql, NULL, what, "ownership of the database", err);
+    rc = pg_cmd(x, sql, NULL, NULL, what, "ownership of the database", err);
 out:
     free(sql);
     PQfreemem(dbi);
@@ -481,7 +488,7 @@ static enum kerr pg_db_privileges(const struct pg_ctx *x, const char *db, const 
     if (rc == KERR_OK && strcmp(val, "t") == 0) {
         snprintf(what, sizeof what, "revoke CONNECT on database %s from PUBLIC", db);
         sql = pg_sqlf("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", dbi);
-        rc = pg_cmd(x, sql, NULL, what, "ownership of the database", err);
+        rc = pg_cmd(x, sql, NULL, NULL, what, "ownership of the database", err);
     }
     if (rc == KERR_OK)
         rc = pg_query(x, "SELECT pg_catalog.has_database_privilege($2, $1, 'CONNECT')", 2, params,
@@ -490,7 +497,7 @@ static enum kerr pg_db_privileges(const struct pg_ctx *x, const char *db, const 
         free(sql);
         snprintf(what, sizeof what, "grant CONNECT on database %s to %s", db, role);
         sql = pg_sqlf("GRANT CONNECT ON DATABASE %s TO %s", dbi, ri);
-        rc = pg_cmd(x, sql, NULL, what, "ownership of the database", err);
+        rc = pg_cmd(x, sql, NULL, NULL, what, "ownership of the database", err);
     }
     free(sql);
     PQfreemem(dbi);
@@ -513,7 +520,7 @@ static enum kerr pg_ext_one(const struct pg_ctx *x, const char *ext, const char 
     char *ident = pg_ident(x, ext);
     char *sql = pg_sqlf("CREATE EXTENSION IF NOT EXISTS %s", ident);
     snprintf(what, sizeof what, "create extension %s in database %s", ext, db);
-    rc = pg_cmd(x, sql, NULL, what,
+    rc = pg_cmd(x, sql, NULL, NULL, what,
                 "superuser (only trusted extensions can be created by a database owner)", err);
     free(sql);
     PQfreemem(ident);
@@ -558,9 +565,11 @@ static enum kerr pg_names_ok(const char *role, const char *db, struct kerr_info 
     return KERR_OK;
 }
 
-static enum kerr pg_ensure_once(struct pg_conn *c, const struct pg_admin *a,
-                                const struct pg_want *w, struct kerr_info *err)
+/* One pass of pg_ensure over the admin connection (everything but extensions). */
+static enum kerr pg_ensure_op(struct pg_conn *c, const struct pg_admin *a, const void *arg,
+                              struct kerr_info *err)
 {
+    const struct pg_want *w = arg;
     struct pg_ctx x = {c->conn, a, PQuser(c->conn), {a->password, w->password}};
     enum kerr rc = pg_role_ensure(&x, w->role, w->password, err);
     if (rc == KERR_OK)
@@ -590,12 +599,6 @@ static enum kerr pg_with_conn(struct pg_conn *c, const struct pg_admin *a, pg_op
         if (rc == KERR_OK || fresh || attempt > 0 || PQstatus(c->conn) == CONNECTION_OK)
             return rc;
     }
-}
-
-static enum kerr pg_ensure_op(struct pg_conn *c, const struct pg_admin *a, const void *arg,
-                              struct kerr_info *err)
-{
-    return pg_ensure_once(c, a, arg, err);
 }
 
 enum kerr pg_ensure(struct pg_conn *c, const struct pg_admin *a, const struct pg_want *w,
@@ -651,7 +654,7 @@ static enum kerr pg_drop_db(const struct pg_ctx *x, const char *role, const char
     char *dbi = pg_ident(x, db);
     char *sql = pg_sqlf("DROP DATABASE IF EXISTS %s%s", dbi, force ? " WITH (FORCE)" : "");
     snprintf(what, sizeof what, "drop database %s", db);
-    rc = pg_cmd(x, sql, NULL, what, "ownership of the database", err);
+    rc = pg_cmd(x, sql, NULL, NULL, what, "ownership of the database", err);
     free(sql);
     PQfreemem(dbi);
     return rc;
@@ -670,12 +673,12 @@ static enum kerr pg_drop_role(const struct pg_ctx *x, const char *role, struct k
     char *ri = pg_ident(x, role);
     char *sql = pg_sqlf("DROP OWNED BY %s", ri);
     snprintf(what, sizeof what, "drop objects owned by role %s", role);
-    rc = pg_cmd(x, sql, NULL, what, "membership in the role", err);
+    rc = pg_cmd(x, sql, NULL, NULL, what, "membership in the role", err);
     if (rc == KERR_OK) {
         free(sql);
         sql = pg_sqlf("DROP ROLE IF EXISTS %s", ri);
         snprintf(what, sizeof what, "drop role %s", role);
-        rc = pg_cmd(x, sql, NULL, what, "CREATEROLE", err);
+        rc = pg_cmd(x, sql, NULL, NULL, what, "CREATEROLE", err);
     }
     free(sql);
     PQfreemem(ri);
