@@ -8,7 +8,8 @@
  * answered at LWS_CALLBACK_HTTP_BODY_COMPLETION (the body is kept only for
  * a webhook route, up to max_body; beyond that it is drained and answered
  * 413, so the connection stays usable; a declared length beyond
- * HTTPD_HARD_LIMIT is answered 413 at once and the connection closed).
+ * HTTPD_HARD_LIMIT is answered 413 at once and the connection closed; a
+ * chunked body, which lws 4.1 cannot read, is answered 411 and closed).
  * Answers are written from LWS_CALLBACK_HTTP_WRITEABLE: headers first, then
  * the body in HTTPD_CHUNK pieces, one lws_write per callback.
  */
@@ -216,6 +217,13 @@ static int on_request(struct lws *wsi, struct listener *l, struct conn *c, const
         respond_text(wsi, c, 413, "request body too large");
         return 0;
     }
+    if (cl == 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* lws 4.1 reads request bodies by Content-Length only: refuse a
+         * chunked body and close, so its bytes are not parsed as a request */
+        c->close_after = true;
+        respond_text(wsi, c, 411, "Content-Length required");
+        return 0;
+    }
     c->too_big = (size_t)cl > l->h->max_body;
     c->want_body = cl > 0;
     if (!c->want_body)
@@ -315,7 +323,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return on_body(l, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         l = lws_vhost_user(lws_get_vhost(wsi));
-        if (!c->responding)
+        if (c->want_body && !c->responding)
             answer(wsi, l, c);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:

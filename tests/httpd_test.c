@@ -100,6 +100,51 @@ static struct reply fetch(const char *method, const char *url, const char *body,
     return r;
 }
 
+struct reader {
+    const char *p;
+    size_t left;
+};
+
+static size_t on_read(char *dst, size_t size, size_t n, void *ud)
+{
+    struct reader *r = ud;
+    size_t k = size * n < r->left ? size * n : r->left;
+    if (k > 100)
+        k = 100; /* several chunks */
+    memcpy(dst, r->p, k);
+    r->p += k;
+    r->left -= k;
+    return k;
+}
+
+/* POST with Transfer-Encoding: chunked (no Content-Length). */
+static struct reply fetch_chunked(const char *u, const char *body, const char *ca_pem)
+{
+    struct reply r = {0};
+    struct reader rd = {body, strlen(body)};
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    struct curl_blob blob = {(void *)ca_pem, strlen(ca_pem), CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &rd);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    else
+        r.status = -1;
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return r;
+}
+
 static char *url(struct httpd *h, enum httpd_listener which, const char *scheme, const char *host,
                  const char *path)
 {
@@ -328,6 +373,17 @@ START_TEST(httpd_webhook_over_https_verified_with_generated_ca)
                    "{not json", 9, pem.ca_pem);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(strstr(r.body.data, "malformed AdmissionReview JSON"));
+    reply_free(&r);
+    /* an empty POST is answered (400), not left hanging */
+    r = fetch_with(c, "POST", url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                   "", 0, pem.ca_pem);
+    ck_assert_int_eq(r.status, 400);
+    reply_free(&r);
+    /* a chunked body (no Content-Length) is refused with 411, not misread */
+    snprintf(body, sizeof body, review, "free.example.com");
+    r = fetch_chunked(url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), body,
+                      pem.ca_pem);
+    ck_assert_msg(r.status == 411, "chunked: %ld %s", r.status, r.body.data ? r.body.data : "");
     reply_free(&r);
     curl_easy_cleanup(c);
     /* a client that does not trust the CA is refused */
