@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -384,6 +385,8 @@ static void *ts_accept_main(void *arg)
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        int one = 1; /* small writes (head, then body) must not wait for delayed ACKs */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct ts_conn *c = calloc(1, sizeof *c);
         if (!c)
             abort();
