@@ -99,7 +99,9 @@ def join_causes(causes):
     parts = []
     for c in causes:
         f = c.get("field")
-        parts.append("%s: %s" % (f, c["message"]) if f else c["message"])
+        m = "%s: %s" % (f, c["message"]) if f else c["message"]
+        if m not in parts:
+            parts.append(m)
     if len(parts) == 1:
         return parts[0]
     return "[" + ", ".join(parts) + "]"

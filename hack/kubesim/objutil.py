@@ -167,6 +167,15 @@ def decode_body(raw, ctype, kind_hint):
             return yamlmini.load(text), []
         except ValueError as e:
             raise apierr.bad_request("error converting YAML to JSON: yaml: %s" % e)
+    if ct == "application/vnd.kubernetes.protobuf":
+        import proto
+        try:
+            return proto.decode(bytes(raw)), []
+        except proto.ProtoError as e:
+            if "not supported" in str(e):
+                raise apierr.ApiError(415, "UnsupportedMediaType", str(e))
+            raise apierr.bad_request("the object provided is unrecognized (must be of type "
+                                     "%s): %s" % (kind_hint, e))
     if ct not in ("application/json", "*/*", ""):
         raise apierr.unsupported_media(["application/json", "application/yaml",
                                         "application/vnd.kubernetes.protobuf"])

@@ -85,16 +85,34 @@ def _fields_of(obj, old):
     return out
 
 
+def list_types(rt):
+    """list_map_keys argument for ssa: the CRD schema's, or None (built-in tables)."""
+    if rt.is_cr and rt.schema is not None:
+        st = module("ssa_types")
+        if st is not None:
+            rs = getattr(rt, "_ssa_resolver", None)
+            if rs is None:
+                rs = st.schema_list_types(rt.schema)
+                rt._ssa_resolver = rs
+            return rs
+    return None
+
+
+def ignore_paths(rt, sub, obj):
+    if sub == "status":
+        return [k for k in (obj or {}) if k not in ("apiVersion", "kind", "metadata", "status")]
+    if rt.status:
+        return ["status"]
+    return []
+
+
 def managed_update(old, new, manager, operation, subresource, rt):
     """Record `manager`'s Update ownership of what changed; returns the object."""
     mod = module("ssa")
     if mod is not None and hasattr(mod, "update_managed_fields"):
-        res = mod.update_managed_fields(old, new, manager, operation, subresource)
-        if isinstance(res, dict) and "metadata" in res:
-            new = res
-        elif isinstance(res, list):
-            new["metadata"]["managedFields"] = res
-        return new
+        return mod.update_managed_fields(old, new, manager, operation, subresource, rt.gv,
+                                         None, list_types(rt),
+                                         ignore_paths(rt, subresource, new))
     md = new["metadata"]
     mfs = [dict(e) for e in (old or {}).get("metadata", {}).get("managedFields") or []]
     fields = _fields_of(new, old or {})
@@ -194,31 +212,13 @@ def _strategic(cur, body, rt):
 # server-side apply
 
 def conflict_error(conflicts):
-    items = []
-    for c in conflicts:
-        mgr = c.get("manager", "")
-        field = c.get("field") or c.get("path") or ""
-        op = c.get("operation")
-        av = c.get("apiVersion")
-        who = '"%s"' % mgr
-        if op == "Update" and av:
-            who += " using " + av
-        items.append((mgr, who, field))
-    if len(items) == 1:
-        text = "conflict with %s: %s" % (items[0][1], items[0][2])
+    """409 for FieldManagerConflict causes (as returned by ssa.apply)."""
+    mod = module("ssa")
+    if mod is not None and hasattr(mod, "format_conflict_message"):
+        msg = mod.format_conflict_message(conflicts)
     else:
-        lines, seen = [], {}
-        for mgr, who, field in sorted(items, key=lambda x: x[0]):
-            if who not in seen:
-                seen[who] = True
-                lines.append("conflicts with %s:" % who)
-            lines.append("- %s" % field)
-        text = "\n".join(lines)
-    msg = "Apply failed with %d conflict%s: %s" % (len(items), "" if len(items) == 1 else "s",
-                                                   text)
-    causes = [cause("FieldManagerConflict", "conflict with %s" % who, field)
-              for _, who, field in items]
-    return ApiError(409, "Conflict", msg, {"causes": causes})
+        msg = "Apply failed with %d conflict(s)" % len(conflicts)
+    return ApiError(409, "Conflict", msg, {"causes": conflicts})
 
 
 def apply(api, req, rt, ns, name, sub):
@@ -279,8 +279,9 @@ def apply(api, req, rt, ns, name, sub):
 def _ssa_apply(live, applied, manager, force, rt, sub):
     mod = module("ssa")
     if mod is not None and hasattr(mod, "apply"):
-        res = mod.apply(live, applied, manager, force, kind_info(rt, sub))
-        new, conflicts = res[0], res[1]
+        new, conflicts = mod.apply(live, applied, manager, force, list_types(rt),
+                                   subresource=sub, api_version=rt.gv,
+                                   ignore_paths=ignore_paths(rt, sub, live or applied))
         return new, conflicts or []
     base = live if live is not None else {}
     new = merge_patch(base, applied)

@@ -320,11 +320,12 @@ class Api:
         mod = patching.module("schema")
         if mod is None or rt.schema is None:
             return obj, [], [], []
-        res = mod.validate_and_default(rt.schema, obj, old, rt.kind, fv == "Strict")
-        nobj, errs, warns, unknown = res
+        nobj, errs, warns, unknown = mod.validate_and_default(rt.schema, obj, old, rt.kind,
+                                                              fv == "Strict")
         if only_unknown:
             self.unknown_fields(rt, fv, list(unknown), [])
-        return (nobj if nobj is not None else obj), errs, list(unknown), list(warns or [])
+        warns = [w for w in warns or [] if not w.startswith("unknown field")]
+        return (nobj if nobj is not None else obj), list(errs), list(unknown), warns
 
     def unknown_fields(self, rt, fv, unknown, dups):
         msgs = ['unknown field "%s"' % u for u in sorted(set(unknown))]
@@ -341,17 +342,16 @@ class Api:
 
     def admit(self, req, rt, obj, old, fv, dups):
         """Defaults and validation for a create (old None) or update."""
-        md = obj["metadata"]
-        unknown = ["metadata." + k for k in list(md) if k not in objutil.KNOWN_META]
-        for k in unknown:
-            md.pop(k[len("metadata."):], None)
-        causes, warnings = [], []
-        if rt.is_cr:
-            obj, errs, unk, warnings = self.check_schema(req, rt, obj, old, fv, dups)
-            unknown += unk
-            causes += errs
+        causes, warnings, unknown = [], [], []
+        if rt.is_cr and rt.schema is not None and patching.module("schema") is not None:
+            obj, causes, unknown, warnings = self.check_schema(req, rt, obj, old, fv, dups)
         else:
-            builtin.apply_defaults(rt, obj, old)
+            md = obj["metadata"]
+            unknown = ["metadata." + k for k in list(md) if k not in objutil.KNOWN_META]
+            for k in unknown:
+                md.pop(k[len("metadata."):], None)
+            if not rt.is_cr:
+                builtin.apply_defaults(rt, obj, old)
         warnings = self.unknown_fields(rt, fv, unknown, list(dups)) + warnings
         if old is None:
             causes = builtin.validate_name(rt, obj["metadata"].get("name", "")) + causes
