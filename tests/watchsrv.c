@@ -86,7 +86,7 @@ static void ws_answer_watch(struct watchsrv *ws, const struct testsrv_req *req,
     out->status = 200;
     out->body = ws->idle_body;
     out->chunked = true;
-    out->hold_ms = 150;
+    out->hold_ms = 50;
 }
 
 static void ws_handler(void *ctx, const struct testsrv_req *req, struct testsrv_resp *out)

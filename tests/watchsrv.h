@@ -6,7 +6,7 @@
  * watchsrv_set_list), or a scripted error for the next N lists. Watches
  * (GET with watch=1) take the next scripted watch response in order; when
  * none is left they answer an "idle" watch: one BOOKMARK at the idle
- * resourceVersion, held open ~150 ms, then a normal end. Every watch
+ * resourceVersion, held open ~50 ms, then a normal end. Every watch
  * request's resourceVersion parameter is recorded.
  *
  * Strings given are copied; everything is freed by watchsrv_stop.

@@ -444,8 +444,20 @@ static void kw_adopt(struct kwatcher *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Run every stream whose time has come; return ms until the next one. */
-static long kw_step(struct kwatcher *w)
+/* Milliseconds until the earliest stream that is not watching is due
+ * (at most KW_POLL_MAX_MS). */
+static long kw_wait_ms(struct kwatcher *w)
+{
+    double soonest = kw_now() + KW_POLL_MAX_MS / 1000.0;
+    for (struct kw_stream *s = w->streams; s; s = s->next)
+        if (s->state != KW_WATCHING && s->next_at < soonest)
+            soonest = s->next_at;
+    double ms = (soonest - kw_now()) * 1000.0;
+    return ms <= 0 ? 0 : (long)ms + 1;
+}
+
+/* Run every stream whose time has come. */
+static void kw_step(struct kwatcher *w)
 {
     if (atomic_exchange(&w->resync, false)) {
         for (struct kw_stream *s = w->streams; s; s = s->next) {
@@ -454,17 +466,12 @@ static long kw_step(struct kwatcher *w)
             s->next_at = 0;
         }
     }
-    double soonest = kw_now() + KW_POLL_MAX_MS / 1000.0;
     for (struct kw_stream *s = w->streams; s && !atomic_load(&w->stop); s = s->next) {
         if (s->state == KW_NEED_LIST && kw_now() >= s->next_at)
             kw_list(s);
         if (s->state == KW_NEED_WATCH && kw_now() >= s->next_at)
             kw_start_watch(s);
-        if (s->state != KW_WATCHING && s->next_at < soonest)
-            soonest = s->next_at;
     }
-    double ms = (soonest - kw_now()) * 1000.0;
-    return ms <= 0 ? 0 : (long)ms + 1;
 }
 
 static void *kw_main(void *arg)
@@ -473,16 +480,12 @@ static void *kw_main(void *arg)
     while (!atomic_load(&w->stop)) {
         int running = 0;
         kw_adopt(w);
-        long wait_ms = kw_step(w);
+        kw_step(w);
         curl_multi_perform(w->multi, &running);
         kw_reap(w);
         if (atomic_load(&w->stop))
             break;
-        /* A watch that just ended may be due again at once. */
-        for (struct kw_stream *s = w->streams; s; s = s->next)
-            if (s->state != KW_WATCHING && s->next_at <= kw_now())
-                wait_ms = 0;
-        curl_multi_poll(w->multi, NULL, 0, (int)wait_ms, NULL);
+        curl_multi_poll(w->multi, NULL, 0, (int)kw_wait_ms(w), NULL);
     }
     for (struct kw_stream *s = w->streams; s; s = s->next)
         kw_release(s);

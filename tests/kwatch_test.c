@@ -1,0 +1,385 @@
+/*
+ * kwatch_test: the watch engine against a fake endpoint (watchsrv):
+ * resourceVersion tracking through events and bookmarks, 410 as an ERROR
+ * event and as HTTP 410, a stream cut inside an event, HTTP and decode
+ * errors, list retries, resync, request parameters, stop.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinformer.h"
+#include "watchsrv.h"
+
+static const struct kres CM = {"", "v1", "configmaps"};
+
+static const char *ERROR_410 =
+    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+    "\"status\":\"Failure\",\"message\":\"too old resource version: 12 (30)\","
+    "\"reason\":\"Expired\",\"code\":410}}\n";
+
+struct fx {
+    struct watchsrv *ws;
+    struct kconfig cfg;
+    struct kclient *c;
+    struct kwatcher *w;
+    struct kinformer *inf;
+    pthread_mutex_t mu;
+    int updates; /* on_update calls */
+};
+
+static void on_update(void *ctx, const struct kobj *old, const struct kobj *o)
+{
+    struct fx *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    f->updates++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fx_setup(struct fx *f, const char *selector)
+{
+    struct kerr_info err = {0};
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    f->ws = watchsrv_start();
+    f->cfg.server = (char *)watchsrv_url(f->ws);
+    ck_assert_int_eq(kclient_new(&f->cfg, NULL, &f->c, &err), KERR_OK);
+    ck_assert_int_eq(kwatcher_new(f->c, &f->w), KERR_OK);
+    kwatcher_set_backoff(f->w, 10, 100);
+    f->inf = kinformer_new(f->c, f->w, &CM, "ns", selector);
+    struct kinformer_handlers h = {NULL, on_update, NULL, f};
+    kinformer_add_handlers(f->inf, &h);
+    watchsrv_set_list(f->ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    watchsrv_set_idle_rv(f->ws, "12");
+}
+
+static void fx_teardown(struct fx *f)
+{
+    kwatcher_stop(f->w);
+    kinformer_free(f->inf);
+    kwatcher_free(f->w);
+    kclient_free(f->c);
+    watchsrv_stop(f->ws);
+    pthread_mutex_destroy(&f->mu);
+}
+
+struct wait_n {
+    struct fx *f;
+    int n;
+};
+
+static bool pred_watches(void *ctx)
+{
+    struct wait_n *w = ctx;
+    return watchsrv_watches(w->f->ws) >= w->n;
+}
+
+static bool pred_lists(void *ctx)
+{
+    struct wait_n *w = ctx;
+    return watchsrv_lists(w->f->ws) >= w->n;
+}
+
+static void wait_watches(struct fx *f, int n)
+{
+    struct wait_n w = {f, n};
+    ck_assert_msg(watchsrv_wait(pred_watches, &w, 5000), "only %d watches, wanted %d",
+                  watchsrv_watches(f->ws), n);
+}
+
+static void wait_lists(struct fx *f, int n)
+{
+    struct wait_n w = {f, n};
+    ck_assert_msg(watchsrv_wait(pred_lists, &w, 5000), "only %d lists, wanted %d",
+                  watchsrv_lists(f->ws), n);
+}
+
+static const char *watch_rv(struct fx *f, int i)
+{
+    static char buf[64];
+    const char *rv = watchsrv_watch_rv(f->ws, i, buf, sizeof buf);
+    return rv ? rv : "(none)";
+}
+
+static const char *cached_rv(struct fx *f, const char *name)
+{
+    static char buf[64];
+    struct kobj *o = kinformer_get(f->inf, "ns", name);
+    snprintf(buf, sizeof buf, "%s", o ? kobj_resource_version(o) : "(absent)");
+    kobj_unref(o);
+    return buf;
+}
+
+START_TEST(kwatch_bookmark_moves_the_resource_version)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("BOOKMARK", NULL, NULL, "50", NULL), 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 0), "12");
+    ck_assert_str_eq(watch_rv(&f, 1), "50");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.bookmarks, 1);
+    ck_assert_uint_eq(st.lists, 1);
+    ck_assert_uint_eq(st.relists, 0);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_normal_end_rewatches_from_the_last_event)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("ADDED", "ns", "c", "13", "1"), 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "13");
+    ck_assert_str_eq(cached_rv(&f, "c"), "13");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_ge(st.reconnects, 1);
+    ck_assert_uint_eq(st.events, 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_error_event_410_relists)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, ERROR_410, 0, 300); /* answered after set_list */
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 1);
+    watchsrv_set_list(f.ws, "40", watchsrv_item("ns", "a", "10", "1"));
+    wait_watches(&f, 2);
+    ck_assert_int_eq(watchsrv_lists(f.ws), 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "40");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.gone, 1);
+    ck_assert_uint_eq(st.relists, 1);
+    pthread_mutex_lock(&f.mu);
+    ck_assert_int_eq(f.updates, 0); /* a relist of an unchanged object is silent */
+    pthread_mutex_unlock(&f.mu);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_http_410_relists)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 410, NULL, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_lists(&f, 2);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.gone, 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_stream_cut_inside_an_event_resumes_from_the_last_complete_one)
+{
+    struct fx f;
+    char body[4096];
+    fx_setup(&f, NULL);
+    const char *e1 = watchsrv_event("ADDED", "ns", "c", "13", "1");
+    size_t n1 = strlen(e1);
+    snprintf(body, sizeof body, "%s%s", e1, watchsrv_event("MODIFIED", "ns", "a", "14", "2"));
+    watchsrv_push_watch(f.ws, 200, body, (long)n1 + 60, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "13");
+    ck_assert_str_eq(cached_rv(&f, "c"), "13");
+    ck_assert_str_eq(cached_rv(&f, "a"), "10"); /* the half event was dropped */
+    ck_assert_int_eq(watchsrv_lists(f.ws), 1); /* no relist needed */
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.errors, 1);
+    ck_assert_uint_ge(st.reconnects, 1);
+    ck_assert_str_ne(st.last_error, "");
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_http_error_retries_from_the_same_version)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 500, NULL, 0, 0);
+    watchsrv_push_watch(f.ws, 403, NULL, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 3);
+    ck_assert_str_eq(watch_rv(&f, 1), "12");
+    ck_assert_str_eq(watch_rv(&f, 2), "12");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.errors, 2);
+    ck_assert_int_eq(watchsrv_lists(f.ws), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_undecodable_event_reconnects)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, "{\"type\":\"ADDED\"}\n", 0, 0);
+    watchsrv_push_watch(f.ws, 200, "{\"type\":\"ADDED\",\"object\":{]]\n", 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 3);
+    ck_assert_str_eq(watch_rv(&f, 2), "12");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.errors, 2);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_error_event_other_than_410_backs_off_and_rewatches)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200,
+                        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,"
+                        "\"message\":\"etcd hiccup\"}}\n",
+                        0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "12");
+    ck_assert_int_eq(watchsrv_lists(f.ws), 1);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_ptr_nonnull(strstr(st.last_error, "etcd hiccup"));
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_pretty_printed_event_is_decoded)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200,
+                        "{\n  \"type\": \"ADDED\",\n  \"object\": {\n    \"metadata\": {\n"
+                        "      \"name\": \"p\",\n      \"namespace\": \"ns\",\n"
+                        "      \"resourceVersion\": \"77\"\n    }\n  }\n}\n",
+                        0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(cached_rv(&f, "p"), "77");
+    ck_assert_str_eq(watch_rv(&f, 1), "77");
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_list_errors_are_retried_until_synced)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_fail_lists(f.ws, 403, 2);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 1);
+    ck_assert(kinformer_has_synced(f.inf));
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.list_errors, 2);
+    ck_assert_uint_eq(st.lists, 1);
+    ck_assert_int_eq(watchsrv_lists(f.ws), 3);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_resync_relists_every_informer_quietly)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    struct kinformer *inf2 = kinformer_new(f.c, f.w, &CM, "other", NULL);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_int_eq(watchsrv_lists(f.ws), 2);
+    kwatcher_resync(f.w);
+    wait_lists(&f, 4);
+    wait_watches(&f, 4);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.relists, 2);
+    pthread_mutex_lock(&f.mu);
+    ck_assert_int_eq(f.updates, 0);
+    pthread_mutex_unlock(&f.mu);
+    kwatcher_stop(f.w);
+    kinformer_free(inf2);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_request_asks_for_bookmarks_selector_and_timeout)
+{
+    struct fx f;
+    char path[2048];
+    fx_setup(&f, "app=web");
+    kwatcher_set_watch_timeout(f.w, 7);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 1);
+    ck_assert_ptr_nonnull(watchsrv_watch_path(f.ws, 0, path, sizeof path));
+    ck_assert_ptr_nonnull(strstr(path, "/api/v1/namespaces/ns/configmaps?"));
+    ck_assert_ptr_nonnull(strstr(path, "watch=1"));
+    ck_assert_ptr_nonnull(strstr(path, "allowWatchBookmarks=true"));
+    ck_assert_ptr_nonnull(strstr(path, "timeoutSeconds=7"));
+    ck_assert_ptr_nonnull(strstr(path, "labelSelector=app%3Dweb"));
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_stop_is_idempotent_and_start_twice_fails)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    kwatcher_stop(f.w); /* never started */
+    fx_teardown(&f);
+    fx_setup(&f, NULL);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_INVAL);
+    wait_watches(&f, 1);
+    kwatcher_stop(f.w);
+    kwatcher_stop(f.w);
+    fx_teardown(&f);
+    kwatcher_free(NULL);
+}
+END_TEST
+
+static Suite *kwatch_suite(void)
+{
+    Suite *s = suite_create("kwatch");
+    TCase *tc = tcase_create("watch");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, kwatch_bookmark_moves_the_resource_version);
+    tcase_add_test(tc, kwatch_normal_end_rewatches_from_the_last_event);
+    tcase_add_test(tc, kwatch_error_event_410_relists);
+    tcase_add_test(tc, kwatch_http_410_relists);
+    tcase_add_test(tc, kwatch_stream_cut_inside_an_event_resumes_from_the_last_complete_one);
+    tcase_add_test(tc, kwatch_http_error_retries_from_the_same_version);
+    tcase_add_test(tc, kwatch_undecodable_event_reconnects);
+    tcase_add_test(tc, kwatch_error_event_other_than_410_backs_off_and_rewatches);
+    tcase_add_test(tc, kwatch_pretty_printed_event_is_decoded);
+    tcase_add_test(tc, kwatch_list_errors_are_retried_until_synced);
+    tcase_add_test(tc, kwatch_resync_relists_every_informer_quietly);
+    tcase_add_test(tc, kwatch_request_asks_for_bookmarks_selector_and_timeout);
+    tcase_add_test(tc, kwatch_stop_is_idempotent_and_start_twice_fails);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(kwatch_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
