@@ -1,10 +1,13 @@
 /*
  * main: the grace-operator command line. Subcommands: (none) runs the
- * manager; `render` prints the objects for a GraceService offline;
+ * manager; `render` prints, offline, the objects a GraceService becomes;
  * `version`. See --help.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include "cmd_render.h"
+#include "manager.h"
 
 #ifndef GRACE_VERSION
 #define GRACE_VERSION "dev"
@@ -12,12 +15,15 @@
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("grace-operator %s\n", GRACE_VERSION);
-            return 0;
-        }
+    if (argc > 1 && strcmp(argv[1], "render") == 0)
+        return cmd_render(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "version") == 0) {
+        printf("grace-operator %s\n", GRACE_VERSION);
+        return 0;
     }
-    printf("usage: grace-operator [--help] [--version]\n");
-    return 0;
+    if (argc > 1 && strcmp(argv[1], "help") == 0) {
+        char *help[] = {argv[0], "--help", NULL};
+        return manager_main(2, help);
+    }
+    return manager_main(argc, argv);
 }

@@ -1,0 +1,513 @@
+/*
+ * graceservice: the reconcile loop of one GraceService (see graceservice.h):
+ * finalizer first, then render -> claims -> database -> apply -> prune ->
+ * readiness -> status. Children and status are in gsapply.c, gsdb.c and
+ * gsstatus.c.
+ */
+#include "graceservice.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gsclaims.h"
+#include "gsctl.h"
+#include "kobj.h"
+#include "log.h"
+
+static const char *const concern_types[GC__N] = {
+    [GC_WORKLOAD] = "WorkloadReady",   [GC_ROUTE] = "RouteReady",
+    [GC_CERT] = "CertificateReady",    [GC_TAILSCALE] = "TailscaleReady",
+    [GC_DATABASE] = "DatabaseReady",   [GC_KAFKA] = "KafkaReady",
+    [GC_BACKUP] = "BackupReady",       [GC_EGRESS] = "EgressReady",
+};
+
+const char *gs_concern_type(enum gs_concern c)
+{
+    return concern_types[c];
+}
+
+const char *gs_meta(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(o, "metadata"), key));
+    return s ? s : "";
+}
+
+const json_t *gs_spec(const json_t *gs, const char *key)
+{
+    return json_object_get(json_object_get(gs, "spec"), key);
+}
+
+bool gs_enabled(const json_t *gs, const char *key, bool dflt)
+{
+    const json_t *v = json_object_get(gs_spec(gs, key), "enabled");
+    return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reason,
+                     const char *fmt, ...)
+{
+    s->state = READY_FALSE;
+    s->terminal = s->terminal || terminal;
+    snprintf(s->reason, sizeof s->reason, "%s", reason);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->message, sizeof s->message, fmt, ap);
+    va_end(ap);
+}
+
+enum gs_concern gs_concern_of(const json_t *obj)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    kind = kind ? kind : "";
+    if (strcmp(kind, "Service") == 0) {
+        const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+        const char *lbc = json_string_value(
+            json_object_get(json_object_get(obj, "spec"), "loadBalancerClass"));
+        if (json_object_get(ann, "tailscale.com/expose") || (lbc && !strcmp(lbc, "tailscale")))
+            return GC_TAILSCALE;
+        return GC_WORKLOAD;
+    }
+    if (!strcmp(kind, "IngressRoute") || !strcmp(kind, "Ingress"))
+        return GC_ROUTE;
+    if (!strcmp(kind, "Certificate"))
+        return GC_CERT;
+    if (!strcmp(kind, "Secret"))
+        return GC_DATABASE;
+    if (!strncmp(kind, "Kafka", 5))
+        return GC_KAFKA;
+    if (!strcmp(kind, "Schedule"))
+        return GC_BACKUP;
+    if (!strcmp(kind, "NetworkPolicy"))
+        return GC_EGRESS;
+    if (!strcmp(kind, "Connector") || !strcmp(kind, "ProxyGroup"))
+        return GC_TAILSCALE;
+    return GC_WORKLOAD;
+}
+
+/* ---- controller and workers ---- */
+
+struct gs_controller *gs_controller_new(const struct gs_deps *deps)
+{
+    struct gs_controller *c = kerr_xcalloc(1, sizeof *c);
+    c->d = *deps;
+    c->tmpl_config = json_deep_copy(grace_config_json(deps->cfg));
+    struct childkind *kt = childkinds_by_kind("KafkaTopic");
+    if (kt && kt->served) {
+        char av[64];
+        childkinds_api_version(kt, av, sizeof av);
+        json_t *kafka = json_object_get(c->tmpl_config, "kafka");
+        if (json_is_object(kafka))
+            json_object_set_new(kafka, "apiVersion", json_string(av));
+    }
+    const char *bd = grace_config_base_domain(deps->cfg);
+    snprintf(c->base_domain, sizeof c->base_domain, "%s", bd ? bd : "");
+    for (size_t i = 0; i < childkinds_count(); i++)
+        if (deps->child_inf[i])
+            gs_child_indexes(deps->child_inf[i]);
+    pthread_mutex_init(&c->admin_mu, NULL);
+    gsclaims_add_indexes(deps->gs_inf);
+    return c;
+}
+
+void gs_controller_free(struct gs_controller *c)
+{
+    if (!c)
+        return;
+    json_decref(c->tmpl_config);
+    json_decref(c->admin_secret);
+    pthread_mutex_destroy(&c->admin_mu);
+    free(c);
+}
+
+enum kerr gs_worker_new(struct gs_controller *c, struct gs_worker **out, struct kerr_info *err)
+{
+    struct render *r = NULL;
+    enum kerr e = render_new(c->d.templates_dir, &r, err);
+    if (e != KERR_OK)
+        return e;
+    struct gs_worker *w = kerr_xcalloc(1, sizeof *w);
+    w->c = c;
+    w->render = r;
+    w->pg = pg_conn_new();
+    *out = w;
+    return KERR_OK;
+}
+
+void gs_worker_free(struct gs_worker *w)
+{
+    if (!w)
+        return;
+    render_free(w->render);
+    pg_conn_free(w->pg);
+    free(w);
+}
+
+/* ---- event handlers: map objects to GraceService keys ---- */
+
+static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", kobj_namespace(o), kobj_name(o));
+    wq_add(c->q, key);
+}
+
+/* Requeue every other claimant of this object's hostname and topics (a
+ * claim may have been freed). */
+static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
+{
+    json_t *gs = kobj_json(o);
+    const char *host = gsclaims_hostname(gs);
+    struct kobj **objs = NULL;
+    size_t n = kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_HOST, host, &objs);
+    for (size_t i = 0; i < n; i++) {
+        if (objs[i] != o)
+            enqueue_obj(c, objs[i]);
+        kobj_unref(objs[i]);
+    }
+    free(objs);
+    const json_t *topics = json_object_get(gs_spec(gs, "kafka"), "topics");
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t) {
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        objs = NULL;
+        n = tn ? kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, &objs) : 0;
+        for (size_t j = 0; j < n; j++) {
+            enqueue_obj(c, objs[j]);
+            kobj_unref(objs[j]);
+        }
+        free(objs);
+    }
+    json_decref(gs);
+}
+
+static void gs_on_add(void *ctx, const struct kobj *o)
+{
+    enqueue_obj(ctx, o);
+}
+
+/* Our own status writes change neither generation nor metadata we act on:
+ * skipping them avoids a self-triggered reconcile storm. */
+static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
+{
+    if (kobj_generation(old) != kobj_generation(o) || kobj_deleting(old) != kobj_deleting(o))
+        enqueue_obj(ctx, o);
+    else {
+        json_t *a = kobj_json(old), *b = kobj_json(o);
+        json_t *fa = json_object_get(json_object_get(a, "metadata"), "finalizers");
+        json_t *fb = json_object_get(json_object_get(b, "metadata"), "finalizers");
+        if (!json_equal(fa, fb) && (fa || fb))
+            enqueue_obj(ctx, o);
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
+static void gs_on_delete(void *ctx, const struct kobj *o)
+{
+    enqueue_obj(ctx, o); /* clears its metrics */
+    enqueue_claimants(ctx, o);
+}
+
+static void child_enqueue(struct gs_controller *c, const struct kobj *o)
+{
+    const char *svc = kobj_label(o, "grace.dev/service");
+    const char *ns = kobj_label(o, "grace.dev/namespace");
+    if (!svc || !ns)
+        return;
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", ns, svc);
+    wq_add(c->q, key);
+}
+
+static void child_on_add(void *ctx, const struct kobj *o)
+{
+    child_enqueue(ctx, o);
+}
+
+static void child_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
+{
+    (void)old;
+    child_enqueue(ctx, o);
+}
+
+static void child_on_delete(void *ctx, const struct kobj *o)
+{
+    child_enqueue(ctx, o);
+}
+
+void gs_controller_watch(struct gs_controller *c, struct wq *q)
+{
+    c->q = q;
+    struct kinformer_handlers gh = {.on_add = gs_on_add, .on_update = gs_on_update,
+                                    .on_delete = gs_on_delete, .ctx = c};
+    kinformer_add_handlers(c->d.gs_inf, &gh);
+    struct kinformer_handlers ch = {.on_add = child_on_add, .on_update = child_on_update,
+                                    .on_delete = child_on_delete, .ctx = c};
+    for (size_t i = 0; i < childkinds_count(); i++)
+        if (c->d.child_inf[i])
+            kinformer_add_handlers(c->d.child_inf[i], &ch);
+}
+
+/* ---- finalizer ---- */
+
+static bool has_finalizer(const json_t *gs)
+{
+    const json_t *f = json_object_get(json_object_get(gs, "metadata"), "finalizers");
+    size_t i;
+    json_t *v;
+    json_array_foreach(f, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), GS_FINALIZER) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Add or remove our finalizer with a merge patch carrying the
+ * resourceVersion: a concurrent change gives 409 and we retry. */
+static enum kerr patch_finalizers(struct gs_run *r, bool add, struct kerr_info *err)
+{
+    const json_t *old = json_object_get(json_object_get(r->gs, "metadata"), "finalizers");
+    json_t *list = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(old, i, v) {
+        if (!(json_is_string(v) && strcmp(json_string_value(v), GS_FINALIZER) == 0))
+            json_array_append(list, v);
+    }
+    if (add)
+        json_array_append_new(list, json_string(GS_FINALIZER));
+    json_t *patch = json_pack("{s:{s:o, s:s}}", "metadata", "finalizers", list,
+                              "resourceVersion", gs_meta(r->gs, "resourceVersion"));
+    struct kres res = {"grace.dev", "v1alpha1", "graceservices"};
+    json_t *out = NULL;
+    enum kerr e = kclient_merge_patch(r->c->d.client, &res, r->ns, r->name, NULL, patch, &out, err);
+    json_decref(patch);
+    if (e == KERR_OK) {
+        kinformer_apply_write(r->c->d.gs_inf, out);
+        json_decref(r->gs);
+        r->gs = out;
+        r->ns = gs_meta(r->gs, "namespace");
+        r->name = gs_meta(r->gs, "name");
+    }
+    return e;
+}
+
+/* Deletion: children outside the namespace, then the database (per its
+ * deletionPolicy), then the finalizer. Same-namespace children go with the
+ * garbage collector. */
+static enum gs_result finalize(struct gs_run *r, long *after_ms)
+{
+    struct kerr_info err = {0};
+    if (!has_finalizer(r->gs))
+        return GS_DONE;
+    bool remaining = false;
+    enum kerr e = gs_delete_foreign_children(r, &remaining);
+    if (e != KERR_OK)
+        return GS_RETRY;
+    if (remaining) {
+        *after_ms = 1000;
+        return GS_REQUEUE_AFTER;
+    }
+    if (gs_spec(r->gs, "postgres") && gs_db_cleanup(r, &err) != KERR_OK) {
+        log_msg(LOG_WARN, "database cleanup failed; keeping the finalizer", "reason", err.reason,
+                "error", err.message, NULL);
+        if (r->c->d.rec)
+            krecorder_event(r->c->d.rec, r->gs, "Warning", "CleanupFailed", "Delete",
+                            "database cleanup failed: %s", err.message);
+        return GS_RETRY;
+    }
+    e = patch_finalizers(r, false, &err);
+    if (e != KERR_OK && e != KERR_NOTFOUND) {
+        log_msg(LOG_WARN, "removing the finalizer failed", "error", err.message, NULL);
+        return GS_RETRY;
+    }
+    log_msg(LOG_INFO, "cleaned up", NULL);
+    return GS_DONE;
+}
+
+/* ---- render and claims ---- */
+
+static void drop_concern(json_t *desired, enum gs_concern which)
+{
+    for (size_t i = json_array_size(desired); i-- > 0;)
+        if (gs_concern_of(json_array_get(desired, i)) == which)
+            json_array_remove(desired, i);
+}
+
+static void drop_topic(json_t *desired, const char *topic)
+{
+    for (size_t i = json_array_size(desired); i-- > 0;) {
+        json_t *o = json_array_get(desired, i);
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const json_t *spec = json_object_get(o, "spec");
+        const char *tn = json_string_value(json_object_get(spec, "topicName"));
+        if (!tn)
+            tn = gs_meta(o, "name");
+        if (kind && strcmp(kind, "KafkaTopic") == 0 && strcmp(tn, topic) == 0)
+            json_array_remove(desired, i);
+    }
+}
+
+static void apply_claims(struct gs_run *r)
+{
+    char winner[512];
+    struct kinformer *inf = r->c->d.gs_inf;
+    if (gsclaims_loses(inf, GSCLAIMS_INDEX_HOST, gsclaims_hostname(r->gs), r->gs, winner,
+                       sizeof winner)) {
+        drop_concern(r->desired, GC_ROUTE);
+        drop_concern(r->desired, GC_CERT);
+        drop_concern(r->desired, GC_TAILSCALE);
+        gs_concern_fail(&r->cs[GC_ROUTE], true, "HostnameConflict",
+                        "hostname %s is already claimed by the older GraceService %s",
+                        gsclaims_hostname(r->gs), winner);
+    }
+    const json_t *topics = json_object_get(gs_spec(r->gs, "kafka"), "topics");
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t) {
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        if (tn && gsclaims_loses(inf, GSCLAIMS_INDEX_TOPIC, tn, r->gs, winner, sizeof winner)) {
+            drop_topic(r->desired, tn);
+            gs_concern_fail(&r->cs[GC_KAFKA], true, "TopicConflict",
+                            "topic %s is already owned by the older GraceService %s", tn, winner);
+        }
+    }
+}
+
+static void mark_enabled(struct gs_run *r)
+{
+    r->cs[GC_WORKLOAD].enabled = true;
+    r->cs[GC_ROUTE].enabled = gs_enabled(r->gs, "ingress", true);
+    r->cs[GC_CERT].enabled = gs_enabled(r->gs, "tls", true) && r->cs[GC_ROUTE].enabled;
+    r->cs[GC_TAILSCALE].enabled = gs_enabled(r->gs, "tailscale", true) &&
+                                  grace_config_tailscale_mode(r->c->d.cfg) != GRACE_TAILSCALE_OFF;
+    r->cs[GC_DATABASE].enabled = gs_spec(r->gs, "postgres") != NULL;
+    r->cs[GC_KAFKA].enabled = gs_spec(r->gs, "kafka") != NULL;
+    r->cs[GC_BACKUP].enabled =
+        grace_config_backup(r->c->d.cfg)->enabled && gs_enabled(r->gs, "backup", true);
+    const json_t *eg = json_object_get(gs_spec(r->gs, "egress"), "restricted");
+    r->cs[GC_EGRESS].enabled = json_is_true(eg);
+    for (int i = 0; i < GC__N; i++)
+        r->cs[i].state = READY_TRUE;
+}
+
+static bool render_children(struct gs_run *r)
+{
+    struct kerr_info err = {0};
+    json_t *objs = NULL;
+    enum kerr e = render_objects(r->w->render, r->gs, r->c->tmpl_config, &objs, &err);
+    if (e == KERR_OK)
+        e = render_finish(r->gs, r->c->d.cfg, objs, &err);
+    if (e != KERR_OK) {
+        json_decref(objs);
+        r->stalled = true;
+        snprintf(r->stalled_reason, sizeof r->stalled_reason, "TemplateError");
+        snprintf(r->stalled_message, sizeof r->stalled_message, "%s", err.message);
+        log_msg(LOG_ERROR, "template failed", "error", err.message, NULL);
+        if (r->c->d.rec)
+            krecorder_event(r->c->d.rec, r->gs, "Warning", "TemplateError", "Render", "%s",
+                            err.message);
+        return false;
+    }
+    r->desired = objs;
+    return true;
+}
+
+/* ---- the reconcile ---- */
+
+static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
+{
+    struct kerr_info err = {0};
+    if (!has_finalizer(r->gs)) {
+        enum kerr e = patch_finalizers(r, true, &err);
+        if (e != KERR_OK) {
+            log_msg(LOG_WARN, "adding the finalizer failed", "error", err.message, NULL);
+            return GS_RETRY;
+        }
+    }
+    r->generation = json_integer_value(json_object_get(json_object_get(r->gs, "metadata"),
+                                                       "generation"));
+    mark_enabled(r);
+    r->status_extra = json_object();
+    if (render_children(r)) {
+        apply_claims(r);
+        if (r->cs[GC_DATABASE].enabled)
+            gs_db_ensure(r);
+        gs_apply_children(r);
+        gs_prune_children(r);
+        gs_eval_children(r);
+    }
+    bool ready = false;
+    if (gs_write_status(r, &ready) != KERR_OK)
+        return GS_RETRY;
+    if (r->write_failed || r->cs[GC_DATABASE].state == READY_FALSE) {
+        if (!r->cs[GC_DATABASE].terminal)
+            return GS_RETRY;
+    }
+    (void)after_ms;
+    return GS_DONE;
+}
+
+enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const char *key,
+                            long *after_ms)
+{
+    char ns[256], name[256];
+    const char *slash = strchr(key, '/');
+    if (!slash || (size_t)(slash - key) >= sizeof ns || strlen(slash + 1) >= sizeof name)
+        return GS_DONE;
+    snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
+    snprintf(name, sizeof name, "%s", slash + 1);
+    struct kobj *o = kinformer_get(c->d.gs_inf, ns, name);
+    if (!o) {
+        if (c->d.opm)
+            opm_service_delete(c->d.opm, ns, name);
+        return GS_DONE;
+    }
+    struct gs_run r = {.c = c, .w = w};
+    r.gs = kobj_json(o);
+    kobj_unref(o);
+    r.ns = gs_meta(r.gs, "namespace");
+    r.name = gs_meta(r.gs, "name");
+    snprintf(r.key, sizeof r.key, "%s", key);
+    enum gs_result res;
+    if (*gs_meta(r.gs, "deletionTimestamp"))
+        res = finalize(&r, after_ms);
+    else
+        res = reconcile_live(&r, after_ms);
+    json_decref(r.desired);
+    json_decref(r.status_extra);
+    json_decref(r.gs);
+    return res;
+}
+
+/* ---- admission ---- */
+
+char *gs_admission_check(struct gs_controller *c, const json_t *gs)
+{
+    char winner[512], msg[1024];
+    if (gsclaims_loses(c->d.gs_inf, GSCLAIMS_INDEX_HOST, gsclaims_hostname(gs), gs, winner,
+                       sizeof winner)) {
+        snprintf(msg, sizeof msg,
+                 "spec.hostname: \"%s\" is already taken by GraceService %s; choose another "
+                 "hostname",
+                 gsclaims_hostname(gs), winner);
+        return kerr_xstrdup(msg);
+    }
+    const json_t *topics = json_object_get(gs_spec(gs, "kafka"), "topics");
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t) {
+        const char *tn = json_string_value(json_object_get(t, "name"));
+        if (tn && gsclaims_loses(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, gs, winner,
+                                 sizeof winner)) {
+            snprintf(msg, sizeof msg,
+                     "spec.kafka.topics[%zu].name: topic \"%s\" is owned by GraceService %s", i,
+                     tn, winner);
+            return kerr_xstrdup(msg);
+        }
+    }
+    return NULL;
+}

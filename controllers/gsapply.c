@@ -1,0 +1,231 @@
+/*
+ * gsapply: the children of one GraceService: server-side apply of what
+ * differs from the cache, pruning of what is no longer desired, readiness
+ * per concern, and (on deletion) removal of the children the garbage
+ * collector cannot see (other namespaces). See gsctl.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "childdiff.h"
+#include "gsctl.h"
+#include "kobj.h"
+#include "log.h"
+
+#define OWNER_INDEX "grace.dev/owner"
+
+struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
+                                    const char *kind, struct childkind **kind_out)
+{
+    struct childkind *k = childkinds_find(api_version, kind);
+    if (kind_out)
+        *kind_out = k;
+    if (!k)
+        return NULL;
+    return c->d.child_inf[k - childkinds_at(0)];
+}
+
+static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const char *ns = json_string_value(json_object_get(labels, "grace.dev/namespace"));
+    const char *svc = json_string_value(json_object_get(labels, "grace.dev/service"));
+    if (!ns || !svc || max < 1)
+        return 0;
+    snprintf(keys[0], 256, "%s/%s", ns, svc);
+    return 1;
+}
+
+void gs_child_indexes(struct kinformer *inf)
+{
+    kinformer_add_index(inf, OWNER_INDEX, owner_index);
+}
+
+/* ---- apply ---- */
+
+static void apply_one(struct gs_run *r, json_t *obj)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *ns = gs_meta(obj, "namespace"), *name = gs_meta(obj, "name");
+    struct gs_concern_state *cs = &r->cs[gs_concern_of(obj)];
+    cs->has_children = true;
+    struct childkind *k = NULL;
+    struct kinformer *inf = gs_child_informer(r->c, av, kind, &k);
+    if (!k || !inf) {
+        gs_concern_fail(cs, true, "KindNotServed",
+                        "%s %s: the API server does not serve %s (install its CRD, then restart "
+                        "the operator)",
+                        kind, name, av);
+        return;
+    }
+    struct kobj *cached = kinformer_get(inf, ns, name);
+    json_t *live = cached ? kobj_json(cached) : NULL;
+    bool same = childdiff_matches(obj, live);
+    json_decref(live);
+    kobj_unref(cached);
+    if (same)
+        return;
+    struct kres res;
+    childkinds_kres(k, &res);
+    json_t *out = NULL;
+    struct kerr_info err = {0};
+    /* Force only over objects we already manage (they are in our
+     * label-selected cache): never take over someone else's object. */
+    enum kerr e = kclient_apply(r->c->d.client, &res, ns, name, NULL, obj, GS_FIELD_MANAGER,
+                                cached != NULL, &out, &err);
+    if (e == KERR_OK) {
+        kinformer_apply_write(inf, out);
+        json_decref(out);
+        log_msg(LOG_DEBUG, "applied child", "kind", kind, "child", name, NULL);
+        return;
+    }
+    r->write_failed = true;
+    if (e == KERR_CONFLICT)
+        gs_concern_fail(cs, true, "ChildConflict",
+                        "%s %s/%s exists and is managed by another owner: %s", kind, ns, name,
+                        err.message);
+    else
+        gs_concern_fail(cs, e == KERR_INVALID || e == KERR_BADREQUEST, "ApplyFailed",
+                        "applying %s %s/%s failed: %s: %s", kind, ns, name, kerr_strerror(e),
+                        err.message);
+    log_msg(LOG_WARN, "apply failed", "kind", kind, "child", name, "error", err.message, NULL);
+}
+
+void gs_apply_children(struct gs_run *r)
+{
+    size_t i;
+    json_t *obj;
+    json_array_foreach(r->desired, i, obj) {
+        apply_one(r, obj);
+    }
+}
+
+/* ---- prune ---- */
+
+static bool is_desired(const json_t *desired, const struct kobj *o, const char *kind)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(desired, i, d) {
+        const char *dk = json_string_value(json_object_get(d, "kind"));
+        if (dk && strcmp(dk, kind) == 0 && strcmp(gs_meta(d, "name"), kobj_name(o)) == 0 &&
+            strcmp(gs_meta(d, "namespace"), kobj_namespace(o)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void delete_child(struct gs_run *r, size_t ki, const struct kobj *o)
+{
+    struct childkind *k = childkinds_at(ki);
+    struct kres res;
+    childkinds_kres(k, &res);
+    struct kerr_info err = {0};
+    enum kerr e = kclient_delete(r->c->d.client, &res, kobj_namespace(o), kobj_name(o),
+                                 "Background", kobj_uid(o), NULL, NULL, &err);
+    if (e == KERR_OK || e == KERR_NOTFOUND) {
+        log_msg(LOG_INFO, "pruned child", "kind", k->kind, "child", kobj_name(o), NULL);
+        return;
+    }
+    r->write_failed = true;
+    log_msg(LOG_WARN, "prune failed", "kind", k->kind, "child", kobj_name(o), "error",
+            err.message, NULL);
+}
+
+/* Call fn for every cached child of this GraceService, of every kind. */
+static void foreach_child(struct gs_run *r,
+                          void (*fn)(struct gs_run *, size_t, const struct kobj *, void *),
+                          void *ctx)
+{
+    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+        struct kinformer *inf = r->c->d.child_inf[ki];
+        if (!inf)
+            continue;
+        struct kobj **objs = NULL;
+        size_t n = kinformer_by_index(inf, OWNER_INDEX, r->key, &objs);
+        for (size_t i = 0; i < n; i++) {
+            fn(r, ki, objs[i], ctx);
+            kobj_unref(objs[i]);
+        }
+        free(objs);
+    }
+}
+
+static void prune_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ctx)
+{
+    (void)ctx;
+    if (kobj_deleting(o) || is_desired(r->desired, o, childkinds_at(ki)->kind))
+        return;
+    delete_child(r, ki, o);
+}
+
+void gs_prune_children(struct gs_run *r)
+{
+    foreach_child(r, prune_fn, NULL);
+}
+
+/* ---- foreign children on deletion ---- */
+
+struct foreign_ctx {
+    bool remaining;
+    bool failed;
+};
+
+static void foreign_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ctx)
+{
+    struct foreign_ctx *f = ctx;
+    if (strcmp(kobj_namespace(o), r->ns) == 0)
+        return;
+    f->remaining = true;
+    if (kobj_deleting(o))
+        return;
+    bool before = r->write_failed;
+    delete_child(r, ki, o);
+    if (r->write_failed && !before)
+        f->failed = true;
+}
+
+enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining)
+{
+    struct foreign_ctx f = {false, false};
+    foreach_child(r, foreign_fn, &f);
+    *remaining = f.remaining;
+    return f.failed ? KERR_IO : KERR_OK;
+}
+
+/* ---- readiness ---- */
+
+static void fold(struct gs_concern_state *cs, const struct ready_result *rr)
+{
+    if (cs->state == READY_FALSE)
+        return; /* keep the first failure */
+    if (rr->state == READY_TRUE)
+        return;
+    if (rr->state == READY_PENDING && cs->state == READY_PENDING)
+        return;
+    cs->state = rr->state;
+    snprintf(cs->reason, sizeof cs->reason, "%s", rr->reason);
+    snprintf(cs->message, sizeof cs->message, "%s", rr->message);
+}
+
+void gs_eval_children(struct gs_run *r)
+{
+    size_t i;
+    json_t *obj;
+    json_array_foreach(r->desired, i, obj) {
+        const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        struct kinformer *inf = gs_child_informer(r->c, av, kind, NULL);
+        if (!inf)
+            continue;
+        struct kobj *o = kinformer_get(inf, gs_meta(obj, "namespace"), gs_meta(obj, "name"));
+        json_t *live = o ? kobj_json(o) : NULL;
+        struct ready_result rr;
+        readiness_eval(live, kind, gs_meta(obj, "name"), &rr);
+        fold(&r->cs[gs_concern_of(obj)], &rr);
+        json_decref(live);
+        kobj_unref(o);
+    }
+}

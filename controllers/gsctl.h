@@ -1,0 +1,99 @@
+/*
+ * gsctl: internal state shared by the GraceService reconciler's files
+ * (graceservice.c, gsapply.c, gsdb.c, gsstatus.c). Not a public API.
+ */
+#ifndef GRACE_GSCTL_H
+#define GRACE_GSCTL_H
+
+#include <pthread.h>
+
+#include "graceservice.h"
+#include "pg.h"
+#include "pgname.h"
+#include "readiness.h"
+#include "render.h"
+
+enum gs_concern {
+    GC_WORKLOAD,
+    GC_ROUTE,
+    GC_CERT,
+    GC_TAILSCALE,
+    GC_DATABASE,
+    GC_KAFKA,
+    GC_BACKUP,
+    GC_EGRESS,
+    GC__N
+};
+
+/* The outcome of one concern in one reconcile. */
+struct gs_concern_state {
+    bool enabled;
+    bool has_children;
+    enum ready_state state;
+    bool terminal;      /* will not progress without a change (conflict, template) */
+    char reason[64];
+    char message[512];
+};
+
+struct gs_controller {
+    struct gs_deps d;
+    struct wq *q;          /* set by gs_controller_watch */
+    json_t *tmpl_config;   /* config JSON given to templates (+ discovered versions) */
+    char base_domain[256];
+    /* admin credentials cache (guarded by admin_mu) */
+    pthread_mutex_t admin_mu;
+    json_t *admin_secret;  /* the admin Secret's data, decoded; NULL until read */
+    long long admin_read_ms;
+};
+
+struct gs_worker {
+    struct gs_controller *c;
+    struct render *render;
+    struct pg_conn *pg;
+};
+
+/* One reconcile's working set. */
+struct gs_run {
+    struct gs_controller *c;
+    struct gs_worker *w;
+    json_t *gs;            /* the GraceService (owned) */
+    const char *ns, *name;
+    char key[512];
+    json_int_t generation;
+    json_t *desired;       /* array of desired children (owned) */
+    struct gs_concern_state cs[GC__N];
+    bool stalled;
+    char stalled_reason[64];
+    char stalled_message[512];
+    bool write_failed;
+    json_t *status_extra;  /* status fields besides conditions (owned object) */
+};
+
+const char *gs_concern_type(enum gs_concern c);
+enum gs_concern gs_concern_of(const json_t *obj);
+void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reason,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* gsapply.c */
+void gs_apply_children(struct gs_run *r);
+void gs_prune_children(struct gs_run *r);
+void gs_eval_children(struct gs_run *r);
+struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
+                                    const char *kind, struct childkind **kind_out);
+enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining);
+void gs_child_indexes(struct kinformer *inf);
+
+/* gsdb.c */
+void gs_db_ensure(struct gs_run *r);
+enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err);
+void gs_db_names(const json_t *gs, char role[64], char db[64]);
+
+/* gsstatus.c */
+enum kerr gs_write_status(struct gs_run *r, bool *ready);
+
+/* Helpers. */
+const char *gs_meta(const json_t *o, const char *key);
+const json_t *gs_spec(const json_t *gs, const char *key);
+bool gs_enabled(const json_t *gs, const char *key, bool dflt);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * gsdb: the database concern of a GraceService: role and database on the
+ * platform's PostgreSQL (through pg.c), and the Secret <name>-postgres that
+ * the workload reads. The password is reused from the existing Secret, so
+ * a reconcile never rotates it by accident; no secret value is logged or
+ * put into status or Events.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gsctl.h"
+#include "kobj.h"
+#include "log.h"
+
+#define ADMIN_TTL_MS 30000
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* base64 of n bytes, malloc'd. */
+static char *b64(const char *s, size_t n)
+{
+    char *out = kerr_xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+    return out;
+}
+
+/* Decode base64 text into a malloc'd NUL-terminated string, or NULL. */
+static char *unb64(const char *s)
+{
+    size_t n = strlen(s);
+    if (n % 4)
+        return NULL;
+    unsigned char *out = kerr_xmalloc(n / 4 * 3 + 1);
+    int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+    if (len < 0) {
+        free(out);
+        return NULL;
+    }
+    while (n > 0 && s[n - 1] == '=') {
+        len--;
+        n--;
+    }
+    out[len] = '\0';
+    return (char *)out;
+}
+
+/* Read (or reuse for ADMIN_TTL_MS) the admin Secret, decoded. Returns a new
+ * reference to an object of strings, or NULL with err filled. */
+static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
+{
+    json_t *out = NULL;
+    pthread_mutex_lock(&c->admin_mu);
+    if (c->admin_secret && now_ms() - c->admin_read_ms < ADMIN_TTL_MS)
+        out = json_incref(c->admin_secret);
+    pthread_mutex_unlock(&c->admin_mu);
+    if (out)
+        return out;
+    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    const char *sns = pc->admin_secret_namespace;
+    const char *sname = pc->admin_secret_name;
+    struct kres res = {"", "v1", "secrets"};
+    json_t *sec = NULL;
+    enum kerr e = kclient_get(c->d.client, &res, sns, sname, &sec, err);
+    if (e != KERR_OK) {
+        kerr_set(err, e, err ? err->http_status : 0, "AdminSecretUnavailable",
+                 "cannot read the PostgreSQL admin Secret %s/%s: %s", sns ? sns : "",
+                 sname ? sname : "", kerr_strerror(e));
+        return NULL;
+    }
+    out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(sec, "data"), k, v) {
+        char *plain = json_is_string(v) ? unb64(json_string_value(v)) : NULL;
+        if (plain)
+            json_object_set_new(out, k, json_string(plain));
+        free(plain);
+    }
+    json_decref(sec);
+    pthread_mutex_lock(&c->admin_mu);
+    json_decref(c->admin_secret);
+    c->admin_secret = json_incref(out);
+    c->admin_read_ms = now_ms();
+    pthread_mutex_unlock(&c->admin_mu);
+    return out;
+}
+
+/* The Secret's key, else the configured value, else dflt. */
+static const char *pick(const json_t *sec, const char *key, const char *cfg, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(sec, key));
+    if (s && *s)
+        return s;
+    return (cfg && *cfg) ? cfg : dflt;
+}
+
+/* Fill admin from the Secret (borrowed strings live as long as sec). */
+static void admin_from(const struct gs_controller *c, const json_t *sec, struct pg_admin *a,
+                       char *port_buf, size_t n)
+{
+    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    memset(a, 0, sizeof *a);
+    a->host = pick(sec, "host", pc->host, "127.0.0.1");
+    const char *port = json_string_value(json_object_get(sec, "port"));
+    snprintf(port_buf, n, "%s", port ? port : "");
+    a->port = port ? (int)strtol(port, NULL, 10) : (pc->port ? pc->port : 5432);
+    a->user = pick(sec, "user", NULL, pick(sec, "username", NULL, "postgres"));
+    a->password = pick(sec, "password", NULL, "");
+    a->sslmode = pick(sec, "sslmode", pc->sslmode, "prefer");
+    a->dbname = pick(sec, "dbname", NULL, "postgres");
+    a->connect_timeout_s = 5;
+    a->statement_timeout_ms = 30000;
+}
+
+void gs_db_names(const json_t *gs, char role[64], char db[64])
+{
+    const char *req =
+        json_string_value(json_object_get(gs_spec(gs, "postgres"), "database"));
+    if (pg_derive_names(gs_meta(gs, "namespace"), gs_meta(gs, "name"), req, role, db, NULL) !=
+        KERR_OK) {
+        role[0] = '\0';
+        db[0] = '\0';
+    }
+}
+
+/* The existing password from our Secret in the cache, malloc'd, or NULL. */
+static char *existing_password(struct gs_run *r, const char *secret_name)
+{
+    struct kinformer *inf = gs_child_informer(r->c, "v1", "Secret", NULL);
+    struct kobj *o = inf ? kinformer_get(inf, r->ns, secret_name) : NULL;
+    if (!o)
+        return NULL;
+    json_t *s = kobj_json(o);
+    kobj_unref(o);
+    const char *enc = json_string_value(json_object_get(json_object_get(s, "data"), "password"));
+    char *pw = enc ? unb64(enc) : NULL;
+    json_decref(s);
+    if (pw && !*pw) {
+        free(pw);
+        pw = NULL;
+    }
+    return pw;
+}
+
+static void put(json_t *data, const char *key, const char *val)
+{
+    char *e = b64(val, strlen(val));
+    json_object_set_new(data, key, json_string(e));
+    free(e);
+}
+
+static void add_secret(struct gs_run *r, const struct pg_admin *a, const char *secret_name,
+                       const char *role, const char *db, const char *pw)
+{
+    char port[16], uri[1024];
+    snprintf(port, sizeof port, "%d", a->port);
+    pg_uri(uri, sizeof uri, a->host, a->port, db, role, pw, a->sslmode);
+    json_t *data = json_object();
+    put(data, "host", a->host);
+    put(data, "port", port);
+    put(data, "database", db);
+    put(data, "username", role);
+    put(data, "password", pw);
+    put(data, "sslmode", a->sslmode);
+    put(data, "uri", uri);
+    json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:o}]", "apiVersion", "v1", "kind",
+                            "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
+                            "Opaque", "data", data);
+    struct kerr_info err = {0};
+    if (render_finish(r->gs, r->c->d.cfg, one, &err) == KERR_OK)
+        json_array_extend(r->desired, one);
+    json_decref(one);
+}
+
+void gs_db_ensure(struct gs_run *r)
+{
+    struct gs_concern_state *cs = &r->cs[GC_DATABASE];
+    char role[64], db[64], secret_name[300], port_buf[16];
+    struct kerr_info err = {0};
+    const char *req = json_string_value(json_object_get(gs_spec(r->gs, "postgres"), "database"));
+    if (pg_derive_names(r->ns, r->name, req, role, db, &err) != KERR_OK) {
+        gs_concern_fail(cs, true, "InvalidName", "%s", err.message);
+        return;
+    }
+    snprintf(secret_name, sizeof secret_name, "%s-postgres", r->name);
+    json_object_set_new(r->status_extra, "database",
+                        json_pack("{s:s, s:s}", "name", db, "secretName", secret_name));
+    char *pw = existing_password(r, secret_name);
+    bool fresh = pw == NULL;
+    json_t *sec = admin_secret(r->c, &err);
+    if (!sec) {
+        if (pw)
+            add_secret(r, &(struct pg_admin){.host = "", .sslmode = ""}, secret_name, role, db,
+                       pw);
+        gs_concern_fail(cs, false, err.reason, "%s", err.message);
+        goto out;
+    }
+    struct pg_admin a;
+    admin_from(r->c, sec, &a, port_buf, sizeof port_buf);
+    if (fresh) {
+        pw = kerr_xmalloc(64);
+        pg_password_new(pw, 64);
+    }
+    const char *exts[32];
+    size_t nexts = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(gs_spec(r->gs, "postgres"), "extensions"), i, x) {
+        if (json_is_string(x) && nexts < 32)
+            exts[nexts++] = json_string_value(x);
+    }
+    struct pg_want want = {role, db, pw, exts, nexts};
+    enum kerr e = pg_ensure(r->w->pg, &a, &want, &err);
+    if (e == KERR_OK)
+        e = pg_check_login(&a, role, pw, db, &err);
+    if (e == KERR_OK || !fresh)
+        add_secret(r, &a, secret_name, role, db, pw);
+    if (e != KERR_OK) {
+        gs_concern_fail(cs, false, err.reason[0] ? err.reason : "DatabaseError", "%s",
+                        err.message);
+        log_msg(LOG_WARN, "database not ready", "reason", err.reason, "error", err.message, NULL);
+    } else {
+        cs->has_children = true;
+        snprintf(cs->reason, sizeof cs->reason, "DatabaseReady");
+        snprintf(cs->message, sizeof cs->message, "database %s is ready for role %s", db, role);
+    }
+    json_decref(sec);
+out:
+    if (pw)
+        OPENSSL_cleanse(pw, strlen(pw));
+    free(pw);
+}
+
+enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
+{
+    const char *policy =
+        json_string_value(json_object_get(gs_spec(r->gs, "postgres"), "deletionPolicy"));
+    if (!policy || strcmp(policy, "Delete") != 0) {
+        log_msg(LOG_INFO, "deletionPolicy Retain: keeping the database and role", NULL);
+        return KERR_OK;
+    }
+    char role[64], db[64], port_buf[16];
+    gs_db_names(r->gs, role, db);
+    if (!role[0])
+        return KERR_OK;
+    json_t *sec = admin_secret(r->c, err);
+    if (!sec)
+        return KERR_CONFIG;
+    struct pg_admin a;
+    admin_from(r->c, sec, &a, port_buf, sizeof port_buf);
+    enum kerr e = pg_drop(r->w->pg, &a, role, db, err);
+    json_decref(sec);
+    if (e == KERR_OK)
+        log_msg(LOG_INFO, "dropped database and role (deletionPolicy Delete)", "database", db,
+                NULL);
+    return e;
+}

@@ -1,0 +1,224 @@
+/*
+ * gsstatus: GraceService status from one reconcile's concern states:
+ * one condition per enabled concern, the aggregate Ready, Reconciling and
+ * Stalled for GitOps tools (kstatus), observedGeneration, hostname, url.
+ * Written with a merge patch on /status only when it changed; Events and
+ * metrics follow the transitions.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conditions.h"
+#include "gsclaims.h"
+#include "gsctl.h"
+#include "log.h"
+#include "opmetrics.h"
+
+static const char *state_str(enum ready_state s)
+{
+    return s == READY_TRUE ? "True" : "False";
+}
+
+/* Fill defaults for concerns that are ready or childless. */
+static void settle_concerns(struct gs_run *r)
+{
+    struct gs_concern_state *ts = &r->cs[GC_TAILSCALE];
+    if (ts->enabled && !ts->has_children && ts->state == READY_TRUE) {
+        /* shared mode: the shared Traefik is on the tailnet; the service is
+         * reachable there once its route is. */
+        *ts = r->cs[GC_ROUTE];
+        ts->enabled = true;
+        if (ts->state == READY_TRUE)
+            snprintf(ts->reason, sizeof ts->reason, "SharedIngress");
+        snprintf(ts->message, sizeof ts->message, "reachable on the tailnet through the shared "
+                                                  "ingress once the route is ready");
+    }
+    for (int i = 0; i < GC__N; i++) {
+        struct gs_concern_state *s = &r->cs[i];
+        if (s->state == READY_TRUE && !s->reason[0]) {
+            snprintf(s->reason, sizeof s->reason, "Ready");
+            snprintf(s->message, sizeof s->message, "%s",
+                     s->has_children ? "all children are ready" : "nothing to provision");
+        } else if (s->state == READY_PENDING && !s->reason[0]) {
+            snprintf(s->reason, sizeof s->reason, "Progressing");
+        }
+    }
+}
+
+/* The aggregate: Ready, Reconciling, Stalled. */
+static void aggregate(struct gs_run *r, json_t *conds, const json_t *old, const char *now)
+{
+    const char *ready = "True", *reason = "AllComponentsReady";
+    char msg[600] = "all components are ready";
+    bool stalled = r->stalled, progressing = false;
+    const char *stall_reason = r->stalled_reason, *stall_msg = r->stalled_message;
+    for (int i = 0; i < GC__N && !r->stalled; i++) {
+        struct gs_concern_state *s = &r->cs[i];
+        if (!s->enabled || s->state == READY_TRUE)
+            continue;
+        if (s->state == READY_FALSE && s->terminal && !stalled) {
+            stalled = true;
+            stall_reason = s->reason;
+            stall_msg = s->message;
+        }
+        if (!s->terminal)
+            progressing = true;
+        if (strcmp(ready, "True") == 0) {
+            ready = "False";
+            reason = s->reason;
+            snprintf(msg, sizeof msg, "%s: %s", gs_concern_type(i), s->message);
+        }
+    }
+    if (r->stalled) {
+        ready = "False";
+        reason = r->stalled_reason;
+        snprintf(msg, sizeof msg, "%s", r->stalled_message);
+    }
+    conditions_set(conds, old, "Ready", ready, reason, msg, r->generation, now);
+    conditions_set(conds, old, "Reconciling", progressing && !stalled ? "True" : "False",
+                   progressing && !stalled ? "Progressing" : "Idle",
+                   progressing && !stalled ? msg : "", r->generation, now);
+    conditions_set(conds, old, "Stalled", stalled ? "True" : "False",
+                   stalled ? stall_reason : "Idle", stalled ? stall_msg : "", r->generation, now);
+}
+
+static json_t *build_conditions(struct gs_run *r, const json_t *old)
+{
+    char now[32];
+    conditions_now(now);
+    json_t *conds = json_array();
+    aggregate(r, conds, old, now);
+    if (!r->stalled) {
+        for (int i = 0; i < GC__N; i++) {
+            struct gs_concern_state *s = &r->cs[i];
+            if (s->enabled)
+                conditions_set(conds, old, gs_concern_type(i), state_str(s->state), s->reason,
+                               s->message, r->generation, now);
+        }
+    } else {
+        /* keep the previous per-concern conditions: nothing was evaluated */
+        size_t i;
+        json_t *c;
+        json_array_foreach(old, i, c) {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            if (t && !conditions_find(conds, t))
+                json_array_append(conds, c);
+        }
+    }
+    return conds;
+}
+
+static void status_fields(struct gs_run *r, json_t *st)
+{
+    const char *host = gsclaims_hostname(r->gs);
+    char fqdn[512], url[600];
+    if (r->c->base_domain[0])
+        snprintf(fqdn, sizeof fqdn, "%s.%s", host, r->c->base_domain);
+    else
+        snprintf(fqdn, sizeof fqdn, "%s", host);
+    json_object_set_new(st, "observedGeneration", json_integer(r->generation));
+    json_object_set_new(st, "hostname", json_string(fqdn));
+    if (r->cs[GC_ROUTE].enabled) {
+        snprintf(url, sizeof url, "%s://%s", gs_enabled(r->gs, "tls", true) ? "https" : "http",
+                 fqdn);
+        json_object_set_new(st, "url", json_string(url));
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(r->desired, i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        if (kind && strcmp(kind, "KafkaUser") == 0) {
+            json_object_set_new(st, "kafka", json_pack("{s:s, s:s}", "user", gs_meta(o, "name"),
+                                                       "secretName", gs_meta(o, "name")));
+            break;
+        }
+    }
+    json_object_update(st, r->status_extra);
+}
+
+static void emit_events(struct gs_run *r, const json_t *old, const json_t *conds)
+{
+    if (!r->c->d.rec)
+        return;
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c) {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        const char *status = json_string_value(json_object_get(c, "status"));
+        const char *reason = json_string_value(json_object_get(c, "reason"));
+        const json_t *p = conditions_find(old, type);
+        const char *ps = json_string_value(json_object_get(p, "status"));
+        const char *pr = json_string_value(json_object_get(p, "reason"));
+        bool changed = !ps || strcmp(ps, status) || !pr || strcmp(pr, reason);
+        if (!changed || !strcmp(type, "Reconciling") || !strcmp(type, "Stalled"))
+            continue;
+        bool good = strcmp(status, "True") == 0;
+        if (!strcmp(type, "Ready") && good)
+            krecorder_event(r->c->d.rec, r->gs, "Normal", "Ready", "Reconcile",
+                            "all components are ready");
+        else if (!good && (strcmp(type, "Ready") != 0) && strcmp(reason, "Progressing") &&
+                 strcmp(reason, "Creating") && strcmp(reason, "Pending"))
+            krecorder_event(r->c->d.rec, r->gs, "Warning", reason, "Reconcile", "%s: %s", type,
+                            json_string_value(json_object_get(c, "message")));
+    }
+}
+
+static bool status_same(const json_t *old_st, const json_t *st)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)st, k, v) {
+        if (strcmp(k, "conditions") == 0) {
+            if (!conditions_equal(json_object_get(old_st, k), v))
+                return false;
+        } else if (!json_equal(json_object_get(old_st, k), v)) {
+            return false;
+        }
+    }
+    json_object_foreach((json_t *)old_st, k, v) {
+        if (!json_object_get(st, k))
+            return false;
+    }
+    return true;
+}
+
+enum kerr gs_write_status(struct gs_run *r, bool *ready)
+{
+    const json_t *old_st = json_object_get(r->gs, "status");
+    const json_t *old = json_object_get(old_st, "conditions");
+    if (!r->stalled)
+        settle_concerns(r);
+    json_t *st = json_object();
+    status_fields(r, st);
+    json_t *conds = build_conditions(r, old);
+    json_object_set_new(st, "conditions", conds);
+    const json_t *rc = conditions_find(conds, "Ready");
+    *ready = strcmp(json_string_value(json_object_get(rc, "status")), "True") == 0;
+    if (r->c->d.opm)
+        opm_service_conditions(r->c->d.opm, r->ns, r->name, conds);
+    enum kerr e = KERR_OK;
+    if (!status_same(old_st, st)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)old_st, k, v) {
+            if (!json_object_get(st, k))
+                json_object_set_new(st, k, json_null());
+        }
+        emit_events(r, old, conds);
+        json_t *patch = json_pack("{s:O}", "status", st);
+        struct kres res = {"grace.dev", "v1alpha1", "graceservices"};
+        json_t *out = NULL;
+        struct kerr_info err = {0};
+        e = kclient_merge_patch(r->c->d.client, &res, r->ns, r->name, "status", patch, &out, &err);
+        json_decref(patch);
+        if (e == KERR_OK)
+            kinformer_apply_write(r->c->d.gs_inf, out);
+        else if (e != KERR_NOTFOUND)
+            log_msg(LOG_WARN, "status write failed", "error", err.message, NULL);
+        else
+            e = KERR_OK;
+        json_decref(out);
+    }
+    json_decref(st);
+    return e;
+}

@@ -1,0 +1,567 @@
+/*
+ * manager: wires the operator together (see manager.h). Threads: the
+ * watcher (informers), N workers, the leader elector, the HTTP server, and
+ * this main thread, which waits for a signal and runs the periodic resync.
+ * Globals: only the stop flag (set from the signal handler).
+ */
+#include "manager.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "childkinds.h"
+#include "config.h"
+#include "graceservice.h"
+#include "httpd.h"
+#include "kclient.h"
+#include "kconfig.h"
+#include "kdiscovery.h"
+#include "kinformer.h"
+#include "kleader.h"
+#include "kobj.h"
+#include "krecorder.h"
+#include "kwatch.h"
+#include "log.h"
+#include "mgrflags.h"
+#include "opmetrics.h"
+#include "tlsgen.h"
+#include "webhook.h"
+#include "cmd_render.h"
+#include "wq.h"
+
+#define MGR_CONTROLLER "graceservice"
+
+/* The stop flag: the only process-wide state (ARCHITECTURE.md, Globals). */
+static volatile sig_atomic_t mgr_stop;
+
+struct mgr {
+    struct mgr_flags f;
+    struct grace_config *cfg;
+    struct kconfig *kcfg;
+    struct kclient *client;
+    struct kdiscovery *disc;
+    struct kwatcher *watcher;
+    struct kinformer *gs_inf;
+    struct kinformer *child_inf[CHILDKINDS_MAX];
+    struct krecorder *rec;
+    struct gs_controller *ctl;
+    struct wq *q;
+    struct kleader *leader;
+    struct httpd *http;
+    struct metrics *metrics;
+    struct opm *opm;
+    struct webhook_routes routes;
+    pthread_t workers[256];
+    int nworkers;
+    atomic_int leading;     /* 1 while this replica may reconcile */
+    atomic_int lost_lease;  /* leadership was lost: exit non-zero */
+    atomic_int ready_ctl;   /* informers exist: readyz may look at them */
+    char identity[256];
+    char leader_ns[256];
+};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    mgr_stop = 1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- workers ---- */
+
+static enum opm_result result_kind(enum gs_result r)
+{
+    return r == GS_DONE ? OPM_SUCCESS : r == GS_RETRY ? OPM_ERROR : OPM_REQUEUE_AFTER;
+}
+
+static void process(struct mgr *m, struct gs_worker *w, const char *key)
+{
+    char rid[37];
+    char ns[256] = "", *slash = strchr(key, '/');
+    if (slash)
+        snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
+    log_ctx_set(MGR_CONTROLLER, ns, slash ? slash + 1 : key, log_new_reconcile_id(rid));
+    double t0 = mono_s();
+    long after = 0;
+    enum gs_result r = gs_reconcile(m->ctl, w, key, &after);
+    opm_reconcile_done(m->opm, MGR_CONTROLLER, result_kind(r), mono_s() - t0);
+    switch (r) {
+    case GS_DONE: wq_forget(m->q, key); break;
+    case GS_RETRY: wq_add_rate_limited(m->q, key); break;
+    case GS_REQUEUE_AFTER:
+        wq_forget(m->q, key);
+        wq_add_after(m->q, key, after);
+        break;
+    }
+    log_ctx_clear();
+}
+
+static void *worker_main(void *arg)
+{
+    struct mgr *m = arg;
+    struct gs_worker *w = NULL;
+    struct kerr_info err = {0};
+    if (gs_worker_new(m->ctl, &w, &err) != KERR_OK) {
+        log_msg(LOG_ERROR, "worker could not start", "error", err.message, NULL);
+        mgr_stop = 1;
+        return NULL;
+    }
+    char *key = NULL;
+    while (wq_get(m->q, &key)) {
+        opm_active_workers(m->opm, MGR_CONTROLLER, 1);
+        process(m, w, key);
+        opm_active_workers(m->opm, MGR_CONTROLLER, -1);
+        wq_done(m->q, key);
+        free(key);
+    }
+    gs_worker_free(w);
+    return NULL;
+}
+
+static void start_workers(struct mgr *m)
+{
+    if (m->nworkers)
+        return;
+    for (int i = 0; i < m->f.workers; i++) {
+        if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
+            log_msg(LOG_ERROR, "cannot start a worker thread", NULL);
+            break;
+        }
+        m->nworkers++;
+    }
+    log_msg(LOG_INFO, "workers started", "workers", m->f.workers > 0 ? "" : "0", NULL);
+}
+
+/* ---- leader election callbacks (leader thread) ---- */
+
+static void on_started_leading(void *ctx)
+{
+    struct mgr *m = ctx;
+    atomic_store(&m->leading, 1);
+    opm_leader(m->opm, m->f.leader_id, true);
+    log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity,
+            NULL);
+}
+
+static void on_stopped_leading(void *ctx)
+{
+    struct mgr *m = ctx;
+    opm_leader(m->opm, m->f.leader_id, false);
+    if (atomic_exchange(&m->leading, 0) && !mgr_stop) {
+        log_msg(LOG_ERROR, "lost the leader lease; exiting so that a restart begins clean",
+                "lease", m->f.leader_id, NULL);
+        atomic_store(&m->lost_lease, 1);
+        mgr_stop = 1;
+    }
+}
+
+/* ---- set-up ---- */
+
+static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
+{
+    const char *path = m->f.kubeconfig;
+    bool in_cluster = !path && !getenv("KUBECONFIG") && getenv("KUBERNETES_SERVICE_HOST");
+    enum kerr e = in_cluster ? kconfig_in_cluster(NULL, &m->kcfg, err)
+                             : kconfig_load_file(path, m->f.context, &m->kcfg, err);
+    if (e != KERR_OK)
+        return e;
+    if (m->f.leader_elect < 0)
+        m->f.leader_elect = in_cluster;
+    const char *ns = m->f.leader_ns ? m->f.leader_ns
+                     : m->kcfg->namespace_ ? m->kcfg->namespace_ : "default";
+    snprintf(m->leader_ns, sizeof m->leader_ns, "%s", ns);
+    struct kclient_options o = {.user_agent = "grace-operator/" GRACE_VERSION};
+    e = kclient_new(m->kcfg, &o, &m->client, err);
+    if (e == KERR_OK)
+        kclient_set_observer(m->client, opm_rest_observer, m->opm);
+    return e;
+}
+
+/* Wait until the API server serves GraceServices (the CRD may be applied
+ * after the operator, by GitOps), then resolve every child kind. */
+static enum kerr discover(struct mgr *m, struct kerr_info *err)
+{
+    enum kerr e = kdiscovery_new(m->client, &m->disc);
+    if (e != KERR_OK)
+        return e;
+    bool warned = false;
+    while (!mgr_stop) {
+        e = kdiscovery_refresh(m->disc, err);
+        if (e == KERR_OK && kdiscovery_has(m->disc, "grace.dev", "v1alpha1", "graceservices"))
+            break;
+        if (!warned || e != KERR_OK)
+            log_msg(LOG_WARN,
+                    e == KERR_OK ? "the API server does not serve grace.dev/v1alpha1 "
+                                   "graceservices yet: apply crds/graceservice.yaml; waiting"
+                                 : "discovery failed; retrying",
+                    "error", e == KERR_OK ? "" : err->message, NULL);
+        warned = true;
+        for (int i = 0; i < 20 && !mgr_stop; i++)
+            sleep_ms(100);
+    }
+    if (mgr_stop)
+        return KERR_STOPPED;
+    for (size_t i = 0; i < childkinds_count(); i++) {
+        struct childkind *k = childkinds_at(i);
+        struct kerr_info e2 = {0};
+        k->served = kdiscovery_pick_version(m->disc, k->group, k->plural, k->versions,
+                                            k->version, sizeof k->version, &e2) == KERR_OK;
+        if (!k->served)
+            log_msg(LOG_WARN, "child kind not served: concerns using it will report it",
+                    "kind", k->kind, "group", k->group, NULL);
+    }
+    return KERR_OK;
+}
+
+static void make_informers(struct mgr *m)
+{
+    struct kres gs = {"grace.dev", "v1alpha1", "graceservices"};
+    m->gs_inf = kinformer_new(m->client, m->watcher, &gs, m->f.namespace_, NULL);
+    kinformer_set_kind(m->gs_inf, "GraceService");
+    for (size_t i = 0; i < childkinds_count(); i++) {
+        struct childkind *k = childkinds_at(i);
+        if (!k->served)
+            continue;
+        struct kres r;
+        childkinds_kres(k, &r);
+        m->child_inf[i] = kinformer_new(m->client, m->watcher, &r, NULL,
+                                        "app.kubernetes.io/managed-by=grace-operator");
+        kinformer_set_kind(m->child_inf[i], k->kind);
+    }
+}
+
+static bool synced(struct mgr *m)
+{
+    if (!m->gs_inf || !kinformer_has_synced(m->gs_inf))
+        return false;
+    for (size_t i = 0; i < childkinds_count(); i++)
+        if (m->child_inf[i] && !kinformer_has_synced(m->child_inf[i]))
+            return false;
+    return true;
+}
+
+
+/* ---- HTTP: health, metrics, webhook ---- */
+
+static bool ready_cb(void *ctx, char *reason, size_t size)
+{
+    struct mgr *m = ctx;
+    if (!atomic_load(&m->ready_ctl) || !synced(m)) {
+        snprintf(reason, size, "informer caches have not synced yet");
+        return false;
+    }
+    return true;
+}
+
+static char *metrics_cb(void *ctx, size_t *len)
+{
+    struct mgr *m = ctx;
+    return metrics_render(m->metrics, len);
+}
+
+static void validate_cb(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
+{
+    struct mgr *m = ctx;
+    if (!req->object || strcmp(req->kind, "GraceService") != 0 || !atomic_load(&m->ready_ctl))
+        return;
+    json_t *gs = json_deep_copy(req->object);
+    json_t *meta = json_object_get(gs, "metadata");
+    if (json_is_object(meta) && !json_object_get(meta, "namespace") && req->ns)
+        json_object_set_new(meta, "namespace", json_string(req->ns));
+    char *msg = gs_admission_check(m->ctl, gs);
+    if (msg)
+        webhook_deny(v, "%s", msg);
+    free(msg);
+    json_decref(gs);
+}
+
+/* Defaulting: the CRD's defaults, as JSON patch "add" operations for the
+ * top-level spec fields that are missing (agents see them in the reply). */
+static void mutate_cb(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
+{
+    (void)ctx;
+    const json_t *spec = json_object_get(req->object, "spec");
+    if (!json_is_object(spec))
+        return;
+    json_t *gs = json_deep_copy(req->object);
+    cmd_render_apply_defaults(gs);
+    const char *k;
+    json_t *val;
+    json_object_foreach(json_object_get(gs, "spec"), k, val) {
+        if (!json_object_get(spec, k) && !strchr(k, '/') && !strchr(k, '~')) {
+            char path[300];
+            snprintf(path, sizeof path, "/spec/%s", k);
+            webhook_patch(v, "add", path, json_incref(val));
+        }
+    }
+    json_decref(gs);
+}
+
+static enum kerr webhook_tls(struct mgr *m, struct httpd_options *o, struct tlsgen_pem *pem,
+                             char *crt, char *key, size_t n, struct kerr_info *err)
+{
+    const char *dir = m->f.webhook_cert_dir;
+    if (dir && tlsgen_dir_has_cert(dir)) {
+        snprintf(crt, n, "%s/tls.crt", dir);
+        snprintf(key, n, "%s/tls.key", dir);
+        o->cert_file = crt;
+        o->key_file = key;
+        return tlsgen_check_files(crt, key, err);
+    }
+    const char *names[] = {"localhost", "127.0.0.1", "grace-operator-webhook",
+                           "grace-operator-webhook.grace-system.svc"};
+    enum kerr e = tlsgen_serving_cert(names, 4, pem, err);
+    if (e == KERR_OK && dir)
+        e = tlsgen_write_dir(pem, dir, err);
+    o->cert_pem = pem->cert_pem;
+    o->key_pem = pem->key_pem;
+    return e;
+}
+
+static enum kerr start_http(struct mgr *m, struct kerr_info *err)
+{
+    static const char *const paths[] = {"/validate-graceservice", "/mutate-graceservice", NULL};
+    struct httpd_options o = {.health_addr = m->f.health_addr,
+                              .metrics_addr = m->f.metrics_addr,
+                              .ready = ready_cb,
+                              .ready_ctx = m,
+                              .metrics = metrics_cb,
+                              .metrics_ctx = m};
+    struct tlsgen_pem pem = {0};
+    char crt[1024], key[1024];
+    bool webhook = strcmp(m->f.webhook_addr, "off") && strcmp(m->f.webhook_addr, "");
+    enum kerr e = KERR_OK;
+    if (webhook) {
+        m->routes = (struct webhook_routes){paths[0], validate_cb, paths[1], mutate_cb, m};
+        o.webhook_addr = m->f.webhook_addr;
+        o.webhook_paths = paths;
+        o.webhook = webhook_serve;
+        o.webhook_ctx = &m->routes;
+        e = webhook_tls(m, &o, &pem, crt, key, sizeof crt, err);
+    }
+    if (e == KERR_OK)
+        e = httpd_new(&o, &m->http, err);
+    if (e == KERR_OK)
+        e = httpd_start(m->http, err);
+    tlsgen_free(&pem);
+    if (e == KERR_OK) {
+        char hp[16], mp[16];
+        snprintf(hp, sizeof hp, "%d", httpd_port(m->http, HTTPD_HEALTH));
+        snprintf(mp, sizeof mp, "%d", httpd_port(m->http, HTTPD_METRICS));
+        log_msg(LOG_INFO, "http server listening", "healthPort", hp, "metricsPort", mp, NULL);
+    }
+    return e;
+}
+
+static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
+{
+    if (!m->f.leader_elect) {
+        atomic_store(&m->leading, 1);
+        opm_leader(m->opm, m->f.leader_id, true);
+        return KERR_OK;
+    }
+    struct kleader_options lo = {
+        .lease_namespace = m->leader_ns,
+        .lease_name = m->f.leader_id,
+        .identity = m->identity,
+        .on_started_leading = on_started_leading,
+        .on_stopped_leading = on_stopped_leading,
+        .ctx = m,
+    };
+    enum kerr e = kleader_new(m->client, &lo, &m->leader, err);
+    if (e == KERR_OK)
+        e = kleader_start(m->leader);
+    log_msg(LOG_INFO, "leader election on", "lease", m->f.leader_id, "namespace", m->leader_ns,
+            "identity", m->identity, NULL);
+    return e;
+}
+
+static void enqueue_all_fn(void *ctx, const struct kobj *o)
+{
+    struct mgr *m = ctx;
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", kobj_namespace(o), kobj_name(o));
+    wq_add(m->q, key);
+}
+
+/* The main thread: start workers once synced and leading, resync
+ * periodically, publish queue metrics, until a signal. */
+static void run_loop(struct mgr *m)
+{
+    double last_resync = mono_s();
+    bool announced = false;
+    while (!mgr_stop) {
+        sleep_ms(100);
+        if (!synced(m))
+            continue;
+        if (!announced) {
+            log_msg(LOG_INFO, "caches synced", NULL);
+            announced = true;
+        }
+        if (atomic_load(&m->leading) && !m->nworkers)
+            start_workers(m);
+        if (mono_s() - last_resync >= (double)m->f.resync_s) {
+            kinformer_foreach(m->gs_inf, enqueue_all_fn, m);
+            last_resync = mono_s();
+        }
+    }
+}
+
+static void shutdown_all(struct mgr *m)
+{
+    log_msg(LOG_INFO, "shutting down: finishing running reconciles", NULL);
+    if (m->q)
+        wq_shutdown(m->q);
+    for (int i = 0; i < m->nworkers; i++)
+        pthread_join(m->workers[i], NULL);
+    if (m->leader) {
+        kleader_stop(m->leader); /* releases the Lease */
+        kleader_free(m->leader);
+    }
+    if (m->http)
+        httpd_stop(m->http);
+    if (m->watcher)
+        kwatcher_stop(m->watcher);
+    httpd_free(m->http);
+    gs_controller_free(m->ctl);
+    kinformer_free(m->gs_inf);
+    for (size_t i = 0; i < childkinds_count(); i++)
+        kinformer_free(m->child_inf[i]);
+    kwatcher_free(m->watcher);
+    wq_free(m->q);
+    krecorder_free(m->rec);
+    kdiscovery_free(m->disc);
+    kclient_free(m->client);
+    kconfig_free(m->kcfg);
+    grace_config_free(m->cfg);
+    opm_free(m->opm);
+    metrics_free(m->metrics);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static enum kerr init_logging(struct mgr *m, struct kerr_info *err)
+{
+    enum log_level lvl;
+    enum log_format fmt;
+    enum kerr e = log_parse_level(m->f.log_level, &lvl, err);
+    if (e == KERR_OK)
+        e = log_parse_format(m->f.log_format, &fmt, err);
+    if (e == KERR_OK)
+        log_init(fmt, lvl);
+    return e;
+}
+
+static void make_identity(struct mgr *m)
+{
+    if (m->f.identity) {
+        snprintf(m->identity, sizeof m->identity, "%s", m->f.identity);
+        return;
+    }
+    char host[200] = "grace-operator";
+    gethostname(host, sizeof host - 1);
+    snprintf(m->identity, sizeof m->identity, "%s_%ld", host, (long)getpid());
+}
+
+static enum kerr setup(struct mgr *m, struct kerr_info *err)
+{
+    enum kerr e = grace_config_load(m->f.config, &m->cfg, err);
+    if (e != KERR_OK)
+        return e;
+    m->metrics = metrics_new();
+    m->opm = opm_new(m->metrics, GRACE_VERSION);
+    opm_controller_init(m->opm, MGR_CONTROLLER, m->f.workers);
+    if ((e = load_kube(m, err)) != KERR_OK)
+        return e;
+    if ((e = start_http(m, err)) != KERR_OK)
+        return e;
+    if ((e = discover(m, err)) != KERR_OK)
+        return e;
+    if ((e = kwatcher_new(m->client, &m->watcher)) != KERR_OK)
+        return kerr_set(err, e, 0, "", "cannot create the watcher");
+    make_informers(m);
+    m->rec = krecorder_new(m->client, "grace.dev/grace-operator", m->identity);
+    m->q = wq_new();
+    opm_attach_wq(m->opm, MGR_CONTROLLER, m->q);
+    const char *tdir = m->f.templates ? m->f.templates : grace_config_templates_dir(m->cfg);
+    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .cfg = m->cfg,
+                        .rec = m->rec, .opm = m->opm, .templates_dir = tdir};
+    memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
+    m->ctl = gs_controller_new(&d);
+    gs_controller_watch(m->ctl, m->q);
+    atomic_store(&m->ready_ctl, 1);
+    if ((e = kwatcher_start(m->watcher)) != KERR_OK)
+        return kerr_set(err, e, 0, "", "cannot start the watcher");
+    return start_leader(m, err);
+}
+
+int manager_main(int argc, char **argv)
+{
+    struct mgr *m = kerr_xcalloc(1, sizeof *m);
+    struct kerr_info err = {0};
+    int rc = 0;
+    if (mgrflags_parse(argc, argv, &m->f, &err) != KERR_OK) {
+        fprintf(stderr, "grace-operator: %s\n", err.message);
+        free(m);
+        return 2;
+    }
+    if (m->f.help || m->f.version) {
+        if (m->f.help)
+            mgrflags_usage(stdout);
+        else
+            printf("grace-operator %s\n", GRACE_VERSION);
+        free(m);
+        return 0;
+    }
+    if (init_logging(m, &err) != KERR_OK) {
+        fprintf(stderr, "grace-operator: %s\n", err.message);
+        free(m);
+        return 2;
+    }
+    install_signals();
+    make_identity(m);
+    log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, NULL);
+    enum kerr e = setup(m, &err);
+    if (e == KERR_OK) {
+        run_loop(m);
+    } else if (e != KERR_STOPPED) {
+        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e),
+                NULL);
+        rc = 1;
+    }
+    shutdown_all(m);
+    if (atomic_load(&m->lost_lease))
+        rc = 1;
+    log_msg(LOG_INFO, "stopped", NULL);
+    free(m);
+    return rc;
+}
