@@ -183,8 +183,8 @@ def _duration(s):
 _CHECKS = {
     "date-time": _date_time, "datetime": _date_time,
     "date": lambda s: bool(_DATE.fullmatch(s)) and _valid_date(*_DATE.fullmatch(s).groups()),
-    "uuid": lambda s: re.fullmatch(_UUID % ("", ""), s) is not None,
-    "uuid3": lambda s: re.fullmatch(_UUID % ("3", ""), s) is not None,
+    "uuid": lambda s: re.fullmatch(_UUID % ("[0-9a-fA-F]", "[0-9a-fA-F]"), s) is not None,
+    "uuid3": lambda s: re.fullmatch(_UUID % ("3", "[0-9a-fA-F]"), s) is not None,
     "uuid4": lambda s: re.fullmatch(_UUID % ("4", "[89aAbB]"), s) is not None,
     "uuid5": lambda s: re.fullmatch(_UUID % ("5", "[89aAbB]"), s) is not None,
     "ipv4": lambda s: _ip(s, 4) and "." in s,
