@@ -63,9 +63,11 @@ struct httpd {
     char **paths;
     size_t max_body;
     httpd_ready_fn ready;
+    void *ready_ctx;
     httpd_metrics_fn metrics;
+    void *metrics_ctx;
     httpd_webhook_fn webhook;
-    void *cb_ctx;
+    void *webhook_ctx;
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -143,13 +145,13 @@ static void answer_get(struct lws *wsi, struct listener *l, struct conn *c)
         respond_text(wsi, c, 200, "ok");
     } else if (c->route == R_READYZ) {
         char reason[256] = "not ready";
-        if (!h->ready || h->ready(h->cb_ctx, reason, sizeof reason))
+        if (!h->ready || h->ready(h->ready_ctx, reason, sizeof reason))
             respond_text(wsi, c, 200, "ok");
         else
             respond_text(wsi, c, 503, reason);
     } else {
         size_t len = 0;
-        char *text = h->metrics(h->cb_ctx, &len);
+        char *text = h->metrics(h->metrics_ctx, &len);
         if (text)
             respond(wsi, c, 200, HTTPD_METRICS_TYPE, text, len);
         else
@@ -161,7 +163,7 @@ static void answer_webhook(struct lws *wsi, struct listener *l, struct conn *c)
 {
     struct httpd *h = l->h;
     int status = 500;
-    char *out = h->webhook(h->cb_ctx, c->path, c->body ? c->body : "", c->body_len, &status);
+    char *out = h->webhook(h->webhook_ctx, c->path, c->body ? c->body : "", c->body_len, &status);
     if (!out) {
         respond_text(wsi, c, 500, "webhook failed");
         return;
@@ -578,9 +580,11 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     atomic_init(&h->stop, false);
     h->max_body = opts->max_body ? opts->max_body : HTTPD_DEFAULT_MAX_BODY;
     h->ready = opts->ready;
+    h->ready_ctx = opts->ready_ctx;
     h->metrics = opts->metrics;
+    h->metrics_ctx = opts->metrics_ctx;
     h->webhook = opts->webhook;
-    h->cb_ctx = opts->ctx;
+    h->webhook_ctx = opts->webhook_ctx;
     copy_paths(h, opts->webhook_paths);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
     enum kerr e = check_tls(opts, err);

@@ -52,7 +52,7 @@ typedef char *(*httpd_metrics_fn)(void *ctx, size_t *len);
 /* Webhook: `path` is the request path, `body` the request body (`len` bytes,
  * NUL-terminated for convenience). Return a malloc'd NUL-terminated response
  * body and set *status (200 -> application/json, otherwise text/plain).
- * NULL means 500. webhook_handle() fits behind a small adapter. */
+ * NULL means 500. webhook_serve() (webhook.h) fits, with webhook_routes as ctx. */
 typedef char *(*httpd_webhook_fn)(void *ctx, const char *path, const char *body, size_t len,
                                   int *status);
 
@@ -73,9 +73,11 @@ struct httpd_options {
     size_t max_body;                  /* request body cap; 0: 1 MiB */
 
     httpd_ready_fn ready;     /* NULL: always ready */
+    void *ready_ctx;
     httpd_metrics_fn metrics; /* NULL: /metrics answers 404 */
-    httpd_webhook_fn webhook; /* NULL: no webhook listener */
-    void *ctx;                /* passed to the three callbacks */
+    void *metrics_ctx;
+    httpd_webhook_fn webhook; /* NULL: no webhook listener (webhook_serve fits) */
+    void *webhook_ctx;
 };
 
 /*

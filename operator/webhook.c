@@ -212,3 +212,15 @@ char *webhook_handle(const char *body, size_t len, webhook_validate_fn validate,
     *http_status = 200;
     return out;
 }
+
+char *webhook_serve(void *routes, const char *path, const char *body, size_t len,
+                    int *http_status)
+{
+    const struct webhook_routes *r = routes;
+    if (r->validate_path && path && strcmp(path, r->validate_path) == 0)
+        return webhook_handle(body, len, r->validate, NULL, r->ctx, http_status);
+    if (r->mutate_path && path && strcmp(path, r->mutate_path) == 0)
+        return webhook_handle(body, len, NULL, r->mutate, r->ctx, http_status);
+    *http_status = 404;
+    return kerr_xstrdup("no admission webhook at this path");
+}

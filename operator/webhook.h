@@ -88,4 +88,22 @@ void webhook_patch(struct webhook_verdict *v, const char *op, const char *path, 
 char *webhook_handle(const char *body, size_t len, webhook_validate_fn validate,
                      webhook_default_fn mutate, void *ctx, int *http_status);
 
+/*
+ * Routing for the HTTP server: one validating and one defaulting endpoint.
+ * webhook_serve() has the shape of httpd_webhook_fn (pass the routes as the
+ * server's ctx): the validate path runs only `validate`, the mutate path
+ * only `mutate`, any other path answers 404. Borrowed; must outlive the
+ * server.
+ */
+struct webhook_routes {
+    const char *validate_path; /* e.g. "/validate-graceservice" */
+    webhook_validate_fn validate;
+    const char *mutate_path; /* e.g. "/mutate-graceservice" */
+    webhook_default_fn mutate;
+    void *ctx; /* passed to both callbacks */
+};
+
+char *webhook_serve(void *routes, const char *path, const char *body, size_t len,
+                    int *http_status);
+
 #endif

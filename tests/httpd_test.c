@@ -197,13 +197,8 @@ static void deny_taken(void *ctx, const struct webhook_request *req, struct webh
         webhook_deny(v, "hostname %s is already used by GraceService other/web", host);
 }
 
-static char *webhook_cb(void *ctx, const char *path, const char *body, size_t len, int *status)
-{
-    (void)ctx;
-    if (strcmp(path, "/validate-graceservice") == 0)
-        return webhook_handle(body, len, deny_taken, NULL, NULL, status);
-    return webhook_handle(body, len, NULL, NULL, NULL, status);
-}
+static struct webhook_routes routes = {"/validate-graceservice", deny_taken,
+                                      "/mutate-graceservice", NULL, NULL};
 
 static struct fixture fx;
 static struct tlsgen_pem pem;
@@ -236,9 +231,11 @@ static struct httpd_options base_opts(void)
         .cert_pem = pem.cert_pem,
         .key_pem = pem.key_pem,
         .ready = ready_cb,
+        .ready_ctx = &fx,
         .metrics = metrics_cb,
-        .webhook = webhook_cb,
-        .ctx = &fx,
+        .metrics_ctx = &fx,
+        .webhook = webhook_serve,
+        .webhook_ctx = &routes,
     };
     return o;
 }

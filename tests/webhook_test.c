@@ -305,6 +305,32 @@ START_TEST(webhook_body_need_not_be_nul_terminated)
 }
 END_TEST
 
+START_TEST(webhook_serve_routes_by_path)
+{
+    struct seen s = {0};
+    struct webhook_routes r = {"/validate-graceservice", demo_validate, "/mutate-graceservice",
+                               demo_default, &s};
+    char *body = review("CREATE", "taken.example.com", "null");
+    int status = 0;
+    char *out = webhook_serve(&r, "/validate-graceservice", body, strlen(body), &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"allowed\":false"));
+    ck_assert_int_eq(s.calls, 1);
+    ck_assert_int_eq(s.default_calls, 0);
+    free(out);
+    out = webhook_serve(&r, "/mutate-graceservice", body, strlen(body), &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_ptr_nonnull(strstr(out, "\"patchType\":\"JSONPatch\""));
+    ck_assert_int_eq(s.calls, 1); /* the mutate path does not validate */
+    ck_assert_int_eq(s.default_calls, 1);
+    free(out);
+    out = webhook_serve(&r, "/other", body, strlen(body), &status);
+    ck_assert_int_eq(status, 404);
+    free(out);
+    free(body);
+}
+END_TEST
+
 static Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
@@ -321,6 +347,7 @@ static Suite *webhook_suite(void)
     tcase_add_test(tc, webhook_request_without_uid_is_400);
     tcase_add_test(tc, webhook_wrong_envelope_is_400);
     tcase_add_test(tc, webhook_body_need_not_be_nul_terminated);
+    tcase_add_test(tc, webhook_serve_routes_by_path);
     suite_add_tcase(s, tc);
     return s;
 }
