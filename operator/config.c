@@ -313,8 +313,20 @@ static enum kerr check_field(struct walk *w, const struct cfg_field *f, json_t *
     if (f->allowed) {
         char probe[160];
         snprintf(probe, sizeof probe, "|%s|", json_string_value(v));
-        if (strchr(json_string_value(v), '|') || !strstr(f->allowed, probe))
-            return bad(w, f->path, "\"%s\" is not one of %s", json_string_value(v), f->allowed);
+        if (strchr(json_string_value(v), '|') || !strstr(f->allowed, probe)) {
+            char list[160];
+            size_t n = 0;
+            for (const char *p = f->allowed + 1; *p && n + 3 < sizeof list; p++) {
+                if (*p != '|') {
+                    list[n++] = *p;
+                } else if (p[1]) {
+                    list[n++] = ',';
+                    list[n++] = ' ';
+                }
+            }
+            list[n] = '\0';
+            return bad(w, f->path, "\"%s\" is not one of: %s", json_string_value(v), list);
+        }
     }
     const char *problem = f->check ? f->check(v) : NULL;
     if (problem)

@@ -189,7 +189,7 @@ END_TEST
 
 START_TEST(invalid_values_are_rejected)
 {
-    expect_error("route: {kind: Gateway}\n", "field \"route.kind\": \"Gateway\" is not one of");
+    expect_error("route: {kind: Gateway}\n", "field \"route.kind\": \"Gateway\" is not one of: IngressRoute, Ingress");
     expect_error("tailscale: {mode: magic}\n", "tailscale.mode");
     expect_error("postgres: {port: 70000}\n", "between 1 and 65535");
     expect_error("baseDomain: Not_A_Domain\n", "baseDomain");
