@@ -21,10 +21,17 @@ replaced.  Directives: `$patch: delete|replace` on maps and list items,
 same treatment with every list replaced.
 """
 
-import copy
-
 __all__ = ["PatchError", "json_merge_patch", "json_patch",
            "strategic_merge_patch", "smp_list_strategy"]
+
+
+def _clone(v):
+    t = type(v)
+    if t is dict:
+        return {k: _clone(x) for k, x in v.items()}
+    if t is list:
+        return [_clone(x) for x in v]
+    return v
 
 
 class PatchError(Exception):
@@ -36,7 +43,7 @@ class PatchError(Exception):
 def json_merge_patch(target, patch):
     """Returns target merged with patch per RFC 7386."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return _clone(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
@@ -141,7 +148,7 @@ def json_patch(target, ops):
     """Applies RFC 6902 operations to a deep copy of target; raises PatchError."""
     if not isinstance(ops, list):
         raise PatchError("a JSON patch must be a list of operations")
-    doc = copy.deepcopy(target)
+    doc = _clone(target)
     for op in ops:
         if not isinstance(op, dict):
             raise PatchError("operation is not an object")
@@ -150,19 +157,19 @@ def json_patch(target, ops):
         if kind in ("add", "replace", "test") and "value" not in op:
             raise PatchError("%s operation has no value" % kind)
         if kind == "add":
-            doc = _add(doc, tokens, copy.deepcopy(op["value"]))
+            doc = _add(doc, tokens, _clone(op["value"]))
         elif kind == "remove":
             _remove(doc, tokens)
         elif kind == "replace":
             if not tokens:
-                doc = copy.deepcopy(op["value"])
+                doc = _clone(op["value"])
                 continue
             _get(doc, tokens)
             p = _parent(doc, tokens)
             if isinstance(p, dict):
-                p[tokens[-1]] = copy.deepcopy(op["value"])
+                p[tokens[-1]] = _clone(op["value"])
             else:
-                p[_index(tokens[-1], len(p), False)] = copy.deepcopy(op["value"])
+                p[_index(tokens[-1], len(p), False)] = _clone(op["value"])
         elif kind in ("move", "copy"):
             src = _pointer(op.get("from"))
             if kind == "move" and tokens[:len(src)] == src and len(tokens) > len(src):
@@ -170,7 +177,7 @@ def json_patch(target, ops):
             val = _get(doc, src)
             if kind == "move":
                 _remove(doc, src)
-            doc = _add(doc, tokens, copy.deepcopy(val))
+            doc = _add(doc, tokens, _clone(val))
         elif kind == "test":
             if not _json_equal(_get(doc, tokens), op["value"]):
                 raise PatchError("testing value %s failed: test failed" % op.get("path"))
@@ -242,8 +249,8 @@ def strategic_merge_patch(target, patch, kind):
     """Applies a strategic merge patch for `kind`; raises PatchError."""
     if not isinstance(patch, dict):
         raise PatchError("a strategic merge patch must be an object")
-    base = copy.deepcopy(target) if isinstance(target, dict) else {}
-    out = _merge_map(base, copy.deepcopy(patch), kind, ())
+    base = _clone(target) if isinstance(target, dict) else {}
+    out = _merge_map(base, _clone(patch), kind, ())
     return {} if out is None else out
 
 
@@ -352,7 +359,7 @@ def _merge_list(orig, patch, kind, path, order):
                 _strip_directives(item)
                 result.append(item)
             else:
-                merged = _merge_map(copy.deepcopy(result[idx]), dict(item), kind, path)
+                merged = _merge_map(_clone(result[idx]), dict(item), kind, path)
                 if merged is None:
                     del result[idx]
                 else:

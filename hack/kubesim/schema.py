@@ -21,7 +21,6 @@ Public API:
     error_body(reason, value, detail) -> str
 """
 
-import copy
 import math
 
 import cel
@@ -105,6 +104,15 @@ _OWNER_REF_FIELDS = {"apiVersion", "kind", "name", "uid", "controller",
                      "blockOwnerDeletion"}
 _MANAGED_FIELDS = {"manager", "operation", "apiVersion", "time", "fieldsType",
                    "fieldsV1", "subresource"}
+
+
+def _clone(v):
+    t = type(v)
+    if t is dict:
+        return {k: _clone(x) for k, x in v.items()}
+    if t is list:
+        return [_clone(x) for x in v]
+    return v
 
 
 def _child(path, name):
@@ -196,14 +204,14 @@ def _default(x, s):
             if d is None:
                 continue
             if k not in x or (x[k] is None and not ps.get("nullable")):
-                x[k] = copy.deepcopy(d)
+                x[k] = _clone(d)
         addl = s.get("additionalProperties")
         for k in x:
             if k in props:
                 _default(x[k], props[k])
             elif isinstance(addl, dict):
                 if x[k] is None and not addl.get("nullable") and addl.get("default") is not None:
-                    x[k] = copy.deepcopy(addl["default"])
+                    x[k] = _clone(addl["default"])
                 _default(x[k], addl)
     elif isinstance(x, list):
         items = s.get("items")
@@ -211,7 +219,7 @@ def _default(x, s):
             return
         for i in range(len(x)):
             if x[i] is None and not items.get("nullable") and items.get("default") is not None:
-                x[i] = copy.deepcopy(items["default"])
+                x[i] = _clone(items["default"])
             _default(x[i], items)
 
 
@@ -538,7 +546,7 @@ def validate_and_default(schema, obj, old_obj=None, kind="", strict=False):
     'unknown field "<path>"' for each of them unless strict is true (the
     caller answers 400 with format_strict_message() then).
     """
-    obj = copy.deepcopy(obj)
+    obj = _clone(obj)
     schema = schema or {}
     unknown = []
     _prune(obj, schema, "", unknown, root=True)
