@@ -224,6 +224,10 @@ class Controllers:
         time.sleep(0.008)
         self.update(CRD_KEY, "", name, accept, sub="status", manager="kube-apiserver")
         time.sleep(0.008)
+        crd = self.store.get(CRD_KEY, "", name)
+        if crd is None:
+            return
+        self.reg.add_crd(crd)
 
         def establish(o):
             for c in o["status"]["conditions"]:
