@@ -8,7 +8,9 @@ defaults are applied (nested, inside array items too), then the object is
 validated the way kube-openapi + apiextensions do it, with the same 422
 cause shapes and texts.  x-kubernetes-validations (CEL) rules run only when
 no "blocking" OpenAPI error exists (type, required, enum, maxLength,
-maxItems/maxProperties); otherwise the extra `<nil>` cause is appended.  On
+maxItems/maxProperties); otherwise the extra `<nil>` cause is appended --
+only for schemas that have rules at all, as the real server has no CEL
+validator (and so no `<nil>` cause) for a schema without rules.  On
 updates, validation ratchets: unchanged values are not re-validated and
 transition rules (oldSelf) see the correlated old value.
 
@@ -531,6 +533,34 @@ def _list_types(s, x, path, v):
             _list_types(items, it, "%s[%d]" % (path, i), v)
 
 
+_RULES_CACHE = {}
+
+
+def _find_rules(s):
+    if isinstance(s, dict):
+        if s.get("x-kubernetes-validations"):
+            return True
+        return any(_find_rules(v) for k, v in s.items()
+                   if k in ("properties", "items", "additionalProperties", "allOf",
+                            "anyOf", "oneOf", "not") or isinstance(v, (dict, list))
+                   and k not in ("default", "enum", "example"))
+    if isinstance(s, list):
+        return any(_find_rules(x) for x in s)
+    return False
+
+
+def has_rules(schema):
+    """True if any node of the schema has x-kubernetes-validations (cached)."""
+    hit = _RULES_CACHE.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    r = _find_rules(schema)
+    if len(_RULES_CACHE) > 256:
+        _RULES_CACHE.clear()
+    _RULES_CACHE[id(schema)] = (schema, r)
+    return r
+
+
 # ---- public entry point ----------------------------------------------------
 
 def validate_and_default(schema, obj, old_obj=None, kind="", strict=False):
@@ -556,7 +586,9 @@ def validate_and_default(schema, obj, old_obj=None, kind="", strict=False):
     has_old = isinstance(old_obj, dict)
     v.node(schema, obj, "", old_obj if has_old else None, has_old)
     _list_types(schema, obj, None, v)
-    if any(c["reason"] in _BLOCKING for c in v.causes):
+    if not has_rules(schema):
+        pass    # no CEL validator at all: no <nil> cause either
+    elif any(c["reason"] in _BLOCKING for c in v.causes):
         v.add(INVALID, None, None, NIL_CAUSE_DETAIL)
     else:
         import schema_cel
