@@ -314,7 +314,7 @@ def index(v, k):
         elif tk is not int and tk is not UInt:
             raise no_overload()
         if k < 0 or k >= len(v):
-            raise CELEvalError("index out of bounds: %d" % k)
+            raise CELEvalError("index '%d' out of range in list size '%d'" % (k, len(v)))
         return v[k]
     if t is dict:
         if type(k) is str or type(k) is bool:

@@ -245,8 +245,9 @@ class _Entry:
 
 def _decode(obj):
     entries = []
-    mf = ((obj or {}).get("metadata") or {}).get("managedFields") or []
-    for e in mf:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    mf = meta.get("managedFields") if isinstance(meta, dict) else None
+    for e in mf if isinstance(mf, list) else ():
         if not isinstance(e, dict):
             continue
         entries.append(_Entry(e.get("manager", ""), e.get("operation", "Update"),
@@ -269,7 +270,9 @@ def _encode_into(obj, entries):
     entries = [e for e in entries if e.fields]
     entries.sort(key=lambda e: (e.operation, _epoch(e.time), e.manager,
                                 e.subresource, e.api_version))
-    meta = obj.setdefault("metadata", {})
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
     if entries:
         meta["managedFields"] = [e.encode() for e in entries]
     else:
