@@ -26,6 +26,7 @@ static char g_dir[256];  /* the pg.sh directory */
 static char g_pgsh[512]; /* path of hack/pg.sh */
 static char g_host[64], g_user[64], g_password[128], g_dbname[64];
 static int g_port;
+static char g_run[16]; /* per-run tag, so a reused (PG_ENV_FILE) server sees fresh names */
 static struct pg_admin g_admin;
 
 /* ------------------------------------------------------------- harness */
@@ -92,11 +93,22 @@ struct svc {
     char role[64], db[64], pw[PG_PASSWORD_BUFSZ];
 };
 
-/* Names for a test service, and a fresh password. */
+/* Like snprintf(buf, 64, "%s_%s", base, g_run): a per-run object name. */
+static const char *run_name(char buf[64], const char *base)
+{
+    snprintf(buf, 64, "%s_%s", base, g_run);
+    return buf;
+}
+
+/* Names for a test service (its namespace tagged with the run), and a fresh password. */
 static void svc_init(struct svc *s, const char *ns, const char *name, const char *db)
 {
     struct kerr_info err;
-    ck_assert_int_eq(pg_derive_names(ns, name, db, s->role, s->db, &err), KERR_OK);
+    char tagged[128], dbt[64];
+    snprintf(tagged, sizeof tagged, "%s%s", ns, g_run);
+    ck_assert_int_eq(
+        pg_derive_names(tagged, name, db ? run_name(dbt, db) : NULL, s->role, s->db, &err),
+        KERR_OK);
     pg_password_new(s->pw, sizeof s->pw);
 }
 
@@ -371,10 +383,10 @@ START_TEST(pg_requested_db_of_another_service_is_a_conflict)
     struct pg_want w = {b.role, b.db, b.pw, NULL, 0};
     ck_assert_int_eq(pg_ensure(c, &g_admin, &w, &err), KERR_DB);
     ck_assert_str_eq(err.reason, PG_REASON_DATABASE_CONFLICT);
-    ck_assert_str_eq(db_owner("shared_name"), a.role);
+    ck_assert_str_eq(db_owner(a.db), a.role);
     /* deleting the loser must not drop the winner's database */
     ck_assert_int_eq(pg_drop(c, &g_admin, b.role, b.db, &err), KERR_OK);
-    ck_assert_str_eq(db_owner("shared_name"), a.role);
+    ck_assert_str_eq(db_owner(a.db), a.role);
     ck_assert(!role_exists(b.role));
     pg_conn_free(c);
 }
@@ -384,15 +396,19 @@ START_TEST(pg_requested_db_that_already_exists_is_not_taken_over)
 {
     struct svc s;
     struct kerr_info err;
-    admin_sql("postgres", "CREATE DATABASE platform_db", NULL); /* owned by the admin */
+    char sql[128], plat[64];
+    run_name(plat, "platform_db");
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", plat); /* owned by the admin */
+    admin_sql("postgres", sql, NULL);
     svc_init(&s, "team-a", "grabby", "platform_db");
+    ck_assert_str_eq(s.db, plat);
     struct pg_conn *c = pg_conn_new();
     struct pg_want w = {s.role, s.db, s.pw, NULL, 0};
     ck_assert_int_eq(pg_ensure(c, &g_admin, &w, &err), KERR_DB);
     ck_assert_str_eq(err.reason, PG_REASON_DATABASE_CONFLICT);
-    ck_assert_str_eq(db_owner("platform_db"), g_user);
+    ck_assert_str_eq(db_owner(plat), g_user);
     ck_assert_int_eq(pg_drop(c, &g_admin, s.role, s.db, &err), KERR_OK);
-    ck_assert_str_eq(db_owner("platform_db"), g_user);
+    ck_assert_str_eq(db_owner(plat), g_user);
     pg_conn_free(c);
 }
 END_TEST
@@ -491,9 +507,10 @@ START_TEST(pg_admin_without_createrole_is_permission_denied)
     struct kerr_info err;
     char pw[PG_PASSWORD_BUFSZ];
     pg_password_new(pw, sizeof pw);
-    make_admin_role("limited_nocreaterole", pw, "CREATEDB NOCREATEROLE");
+    char user[64];
+    make_admin_role(run_name(user, "limited_nocreaterole"), pw, "CREATEDB NOCREATEROLE");
     struct pg_admin lim = g_admin;
-    lim.user = "limited_nocreaterole";
+    lim.user = user;
     lim.password = pw;
     svc_init(&s, "shop", "limited", NULL);
     struct pg_conn *c = pg_conn_new();
@@ -512,9 +529,10 @@ START_TEST(pg_admin_without_createdb_is_permission_denied)
     struct kerr_info err;
     char pw[PG_PASSWORD_BUFSZ];
     pg_password_new(pw, sizeof pw);
-    make_admin_role("limited_nocreatedb", pw, "NOCREATEDB CREATEROLE");
+    char user[64];
+    make_admin_role(run_name(user, "limited_nocreatedb"), pw, "NOCREATEDB CREATEROLE");
     struct pg_admin lim = g_admin;
-    lim.user = "limited_nocreatedb";
+    lim.user = user;
     lim.password = pw;
     svc_init(&s, "shop", "nodb", NULL);
     struct pg_conn *c = pg_conn_new();
@@ -752,6 +770,7 @@ int main(int argc, char **argv)
     (void)argc;
     bool own = false;
     double t0 = now_s();
+    snprintf(g_run, sizeof g_run, "%lx", (unsigned long)getpid());
     if (server_setup(argv[0], &own) != 0) {
         if (own)
             server_teardown(own);
