@@ -40,6 +40,12 @@ struct krecorder;
  * both copied. `c` borrowed. Aborts on OOM. */
 struct krecorder *krecorder_new(struct kclient *c, const char *controller, const char *instance);
 
+/* Tuning (tests use small values): the de-duplication window and the
+ * minimum interval between series updates of one Event, in seconds
+ * (defaults KRECORDER_DEDUP_WINDOW_S and KRECORDER_SERIES_INTERVAL_S).
+ * Call before the recorder is shared between threads. */
+void krecorder_set_timing(struct krecorder *rec, double window_s, double series_interval_s);
+
 /* Free; NULL allowed. */
 void krecorder_free(struct krecorder *rec);
 

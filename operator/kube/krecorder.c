@@ -1,0 +1,298 @@
+/*
+ * krecorder: events.k8s.io/v1 Event recorder with de-duplication (see
+ * krecorder.h).
+ *
+ * The de-duplication cache is a fixed array of KREC_CACHE entries, each
+ * identified by a 64-bit FNV-1a hash of (object, type, reason, action,
+ * note) rather than the strings themselves, so a full cache costs ~400 KB
+ * however long the notes are. Lookup is a linear scan: Events are rare
+ * (a few per reconcile at most) and 4096 comparisons are microseconds.
+ */
+#include "krecorder.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KREC_CACHE 4096
+
+static const struct kres krec_res = {"events.k8s.io", "v1", "events"};
+
+struct krec_entry {
+    uint64_t hash;   /* 0 = free slot */
+    double first_at; /* monotonic seconds of the Event's creation */
+    double patched_at;
+    long count; /* occurrences so far (the first included) */
+    char ns[64];
+    char name[254];
+};
+
+struct krecorder {
+    struct kclient *client;
+    char *controller, *instance;
+    pthread_mutex_t mu; /* guards cache and seq */
+    struct krec_entry *cache;
+    unsigned long seq;
+    double window_s, interval_s; /* set before sharing, then read-only */
+};
+
+static double krec_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void krec_microtime(char buf[48])
+{
+    struct timespec ts;
+    struct tm tm;
+    char secs[24];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, 48, "%s.%06dZ", secs, (int)((ts.tv_nsec / 1000) % 1000000));
+}
+
+static uint64_t krec_hash(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0x1f) * 1099511628211ULL; /* field separator */
+}
+
+/* Cut `s` to at most max bytes without splitting a UTF-8 sequence. */
+static void krec_truncate_utf8(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] is a continuation byte: its sequence started earlier */
+    s[n] = '\0';
+}
+
+static const char *krec_meta(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), key));
+}
+
+static json_t *krec_regarding(const json_t *obj)
+{
+    json_t *r = json_object();
+    const char *fields[][2] = {{"apiVersion", NULL}, {"kind", NULL},
+                               {"namespace", "m"},   {"name", "m"},
+                               {"uid", "m"},         {"resourceVersion", "m"}};
+    if (!r)
+        kerr_oom();
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *v = fields[i][1] ? krec_meta(obj, fields[i][0])
+                                     : json_string_value(json_object_get(obj, fields[i][0]));
+        if (v && *v)
+            json_object_set_new(r, fields[i][0], json_string(v));
+    }
+    return r;
+}
+
+/* Event name: "<object name>.<hex nanoseconds><seq>", at most 253 bytes. */
+static void krec_event_name(struct krecorder *rec, const char *obj_name, char out[254])
+{
+    struct timespec ts;
+    unsigned long seq;
+    char suffix[48];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&rec->mu);
+    seq = rec->seq++;
+    pthread_mutex_unlock(&rec->mu);
+    snprintf(suffix, sizeof suffix, ".%llx%lx",
+             (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec,
+             seq % 4096);
+    int room = 253 - (int)strlen(suffix);
+    snprintf(out, 254, "%.*s%s", room, obj_name, suffix);
+}
+
+/* ---- the cache (lock held) ---- */
+
+static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h, double now)
+{
+    for (size_t i = 0; i < KREC_CACHE; i++) {
+        struct krec_entry *e = &rec->cache[i];
+        if (e->hash == h && now - e->first_at < rec->window_s)
+            return e;
+    }
+    return NULL;
+}
+
+/* A free or expired slot, else the oldest one. */
+static struct krec_entry *krec_victim(struct krecorder *rec, double now)
+{
+    struct krec_entry *oldest = &rec->cache[0];
+    for (size_t i = 0; i < KREC_CACHE; i++) {
+        struct krec_entry *e = &rec->cache[i];
+        if (e->hash == 0 || now - e->first_at >= rec->window_s)
+            return e;
+        if (e->first_at < oldest->first_at)
+            oldest = e;
+    }
+    return oldest;
+}
+
+static void krec_forget(struct krecorder *rec, uint64_t h, const char *name)
+{
+    pthread_mutex_lock(&rec->mu);
+    for (size_t i = 0; i < KREC_CACHE; i++)
+        if (rec->cache[i].hash == h && strcmp(rec->cache[i].name, name) == 0)
+            rec->cache[i].hash = 0;
+    pthread_mutex_unlock(&rec->mu);
+}
+
+/* ---- writes ---- */
+
+struct krec_event {
+    const json_t *regarding;
+    const char *type, *reason, *action, *note, *ns;
+    char name[254];
+};
+
+static enum kerr krec_create(struct krecorder *rec, const struct krec_event *ev)
+{
+    char now[48];
+    krec_microtime(now);
+    json_t *body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+                             "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name",
+                             ev->name, "namespace", ev->ns, "eventTime", now,
+                             "reportingController", rec->controller, "reportingInstance",
+                             rec->instance, "action", ev->action, "reason", ev->reason, "type",
+                             ev->type, "note", ev->note, "regarding",
+                             krec_regarding(ev->regarding));
+    if (!body)
+        kerr_oom();
+    enum kerr e = kclient_create(rec->client, &krec_res, ev->ns, body, NULL, NULL);
+    json_decref(body);
+    return e;
+}
+
+static enum kerr krec_patch_series(struct krecorder *rec, const char *ns, const char *name,
+                                   long count)
+{
+    char now[48];
+    krec_microtime(now);
+    json_t *patch =
+        json_pack("{s:{s:I, s:s}}", "series", "count", (json_int_t)count, "lastObservedTime", now);
+    if (!patch)
+        kerr_oom();
+    enum kerr e = kclient_merge_patch(rec->client, &krec_res, ns, name, NULL, patch, NULL, NULL);
+    json_decref(patch);
+    return e;
+}
+
+/* ---- public API ---- */
+
+struct krecorder *krecorder_new(struct kclient *c, const char *controller, const char *instance)
+{
+    struct krecorder *rec = kerr_xcalloc(1, sizeof *rec);
+    rec->client = c;
+    rec->controller = kerr_xstrdup(controller ? controller : "");
+    rec->instance = kerr_xstrdup(instance ? instance : "");
+    rec->cache = kerr_xcalloc(KREC_CACHE, sizeof *rec->cache);
+    pthread_mutex_init(&rec->mu, NULL);
+    rec->window_s = KRECORDER_DEDUP_WINDOW_S;
+    rec->interval_s = KRECORDER_SERIES_INTERVAL_S;
+    return rec;
+}
+
+void krecorder_set_timing(struct krecorder *rec, double window_s, double series_interval_s)
+{
+    rec->window_s = window_s;
+    rec->interval_s = series_interval_s;
+}
+
+void krecorder_free(struct krecorder *rec)
+{
+    if (!rec)
+        return;
+    pthread_mutex_destroy(&rec->mu);
+    free(rec->cache);
+    free(rec->controller);
+    free(rec->instance);
+    free(rec);
+}
+
+static bool krec_valid(const char *type, const char *reason, const char *action,
+                       const json_t *regarding)
+{
+    if (!type || (strcmp(type, "Normal") != 0 && strcmp(type, "Warning") != 0))
+        return false;
+    if (!reason || !*reason || !action || !*action)
+        return false;
+    const char *name = krec_meta(regarding, "name");
+    return name && *name;
+}
+
+/* Record ev (hash h): a new Event, a series patch, or folded. */
+static enum kerr krec_record(struct krecorder *rec, struct krec_event *ev, uint64_t h)
+{
+    char ns[64], name[254];
+    double now = krec_now();
+    krec_event_name(rec, krec_meta(ev->regarding, "name"), ev->name);
+    pthread_mutex_lock(&rec->mu);
+    struct krec_entry *e = krec_find(rec, h, now);
+    if (e) {
+        long count = ++e->count;
+        bool due = now - e->patched_at >= rec->interval_s;
+        if (due) {
+            e->patched_at = now;
+            snprintf(ns, sizeof ns, "%s", e->ns);
+            snprintf(name, sizeof name, "%s", e->name);
+        }
+        pthread_mutex_unlock(&rec->mu);
+        if (!due)
+            return KERR_OK; /* folded into the next series update */
+        enum kerr err = krec_patch_series(rec, ns, name, count);
+        if (err != KERR_OK)
+            krec_forget(rec, h, name); /* e.g. the Event expired: start over */
+        return err;
+    }
+    e = krec_victim(rec, now);
+    *e = (struct krec_entry){.hash = h, .first_at = now, .patched_at = now, .count = 1};
+    snprintf(e->ns, sizeof e->ns, "%s", ev->ns);
+    snprintf(e->name, sizeof e->name, "%s", ev->name);
+    pthread_mutex_unlock(&rec->mu);
+    enum kerr err = krec_create(rec, ev);
+    if (err != KERR_OK)
+        krec_forget(rec, h, ev->name);
+    return err;
+}
+
+enum kerr krecorder_event(struct krecorder *rec, const json_t *regarding, const char *type,
+                          const char *reason, const char *action, const char *fmt, ...)
+{
+    char note[4096];
+    va_list ap;
+    if (!rec || !krec_valid(type, reason, action, regarding) || !fmt)
+        return KERR_INVAL;
+    va_start(ap, fmt);
+    vsnprintf(note, sizeof note, fmt, ap);
+    va_end(ap);
+    krec_truncate_utf8(note, KRECORDER_NOTE_MAX);
+    const char *ns = krec_meta(regarding, "namespace");
+    const char *uid = krec_meta(regarding, "uid");
+    struct krec_event ev = {.regarding = regarding, .type = type, .reason = reason,
+                            .action = action, .note = note, .ns = (ns && *ns) ? ns : "default"};
+    uint64_t h = 1469598103934665603ULL;
+    if (uid && *uid) {
+        h = krec_hash(h, uid);
+    } else {
+        h = krec_hash(h, ev.ns);
+        h = krec_hash(h, krec_meta(regarding, "name"));
+    }
+    h = krec_hash(krec_hash(krec_hash(krec_hash(h, type), reason), action), note);
+    if (h == 0)
+        h = 1; /* 0 marks a free slot */
+    return krec_record(rec, &ev, h);
+}
