@@ -3,21 +3,20 @@
 Standard CEL functions (size, contains, startsWith, endsWith, matches, type
 conversions, timestamp / duration), the Kubernetes extension libraries that
 CRD rules use (strings: lowerAscii, upperAscii, trim, replace, split, join,
-substring, charAt, indexOf, lastIndexOf, reverse; lists: isSorted, sum, min,
-max, indexOf, lastIndexOf; regex: find, findAll; sets.*; url / isURL;
-ip / cidr / isIP / isCIDR) and the optional helpers.  Every entry of FUNCS
+substring, charAt, indexOf, lastIndexOf, reverse, format; lists: isSorted,
+sum, min, max, indexOf, lastIndexOf; regex: find, findAll; sets.*) and the
+optional helpers; URL, IP / CIDR and quantity come from cel_k8s.py.  Every entry of FUNCS
 is fn(target, args): target is None for a global call.  Regular expressions
 are RE2 mapped onto Python `re` (partial match, like RE2 PartialMatch).
 """
 
-import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit, parse_qs
 
+import cel_k8s
 from cel_eval import (CELEvalError, UInt, CelType, Optional, NONE, equals,
                       compare, type_name, go_float, check_int, check_uint,
-                      no_overload, is_num, INT_MIN, INT_MAX)
+                      no_overload, is_num, INT_MIN)
 
 _RE_CACHE = {}
 
@@ -217,6 +216,54 @@ def f_quote(t, a):
     s = _str(a[0])
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace(
         "\n", "\\n").replace("\t", "\\t").replace("\r", "\\r") + '"'
+
+
+_FMT = re.compile(r"%(?:\.(\d+))?([sdfeExXobv%])")
+
+
+def _fmt_s(v):
+    if type(v) is list:
+        return "[" + ", ".join(_fmt_s(x) for x in v) + "]"
+    if type(v) is dict:
+        return "{" + ", ".join("%s:%s" % (_fmt_s(k), _fmt_s(x)) for k, x in v.items()) + "}"
+    if v is None:
+        return "null"
+    return f_string(None, [v])
+
+
+def f_format(t, a):
+    """strings.format: %s %d %f %e %x %X %o %b with optional .precision."""
+    _arity(a, 1)
+    s, args = _str(t), _list(a[0])
+    out, pos, i = [], 0, 0
+    for m in _FMT.finditer(s):
+        out.append(s[pos:m.start()])
+        pos = m.end()
+        prec, verb = m.group(1), m.group(2)
+        if verb == "%":
+            out.append("%")
+            continue
+        if i >= len(args):
+            raise CELEvalError("index %d out of range" % i)
+        v = args[i]
+        i += 1
+        if verb in "sv":
+            out.append(_fmt_s(v))
+        elif verb == "d" and type(v) in (int, UInt):
+            out.append(str(int(v)))
+        elif verb in "fe" and is_num(v) and type(v) is not bool:
+            out.append(("%." + (prec or "6") + verb) % float(v))
+        elif verb in "xXob" and type(v) in (int, UInt, str, bytes):
+            if type(v) in (str, bytes):
+                b = v.encode("utf-8") if type(v) is str else v
+                h = b.hex()
+                out.append(h.upper() if verb == "X" else h)
+            else:
+                out.append(format(int(v), {"x": "x", "X": "X", "o": "o", "b": "b"}[verb]))
+        else:
+            raise CELEvalError("error during formatting: unsupported value for %" + verb)
+    out.append(s[pos:])
+    return "".join(out)
 
 
 def _list(v):
@@ -497,167 +544,6 @@ def _dur_total(d):
     return d.days * 86400 + d.seconds + d.microseconds / 1e6
 
 
-# ---- URL / IP / CIDR (Kubernetes libraries) --------------------------------
-
-class URLValue:
-    cel_type = "kubernetes.URL"
-
-    def __init__(self, s, parts):
-        self.cel_string = s
-        self.parts = parts
-
-    def __eq__(self, other):
-        return isinstance(other, URLValue) and other.cel_string == self.cel_string
-
-
-def _parse_url(s):
-    if not s or any(c in s for c in " \t\n"):
-        return None
-    if s.startswith("/"):
-        return urlsplit(s)
-    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", s):
-        return None
-    try:
-        parts = urlsplit(s)
-        parts.port  # noqa: B018 - validates the port
-    except ValueError:
-        return None
-    return parts
-
-
-def f_is_url(t, a):
-    _arity(a, 1)
-    return _parse_url(_str(a[0])) is not None
-
-
-def f_url(t, a):
-    _arity(a, 1)
-    s = _str(a[0])
-    p = _parse_url(s)
-    if p is None:
-        raise CELEvalError("URL parse error during conversion from string: %s" % s)
-    return URLValue(s, p)
-
-
-def _url_part(fn):
-    def f(t, a):
-        _arity(a, 0)
-        if not isinstance(t, URLValue):
-            raise no_overload()
-        return fn(t.parts)
-    return f
-
-
-def _hostname(p):
-    h = p.netloc.rpartition("@")[2]
-    if h.startswith("["):
-        return h[1:h.index("]")]
-    return h.partition(":")[0]
-
-
-class IPValue:
-    cel_type = "net.IP"
-
-    def __init__(self, ip):
-        self.ip = ip
-        self.cel_string = str(ip)
-
-    def __eq__(self, other):
-        return isinstance(other, IPValue) and other.ip == self.ip
-
-
-class CIDRValue:
-    cel_type = "net.CIDR"
-
-    def __init__(self, ip, net):
-        self.ip, self.net = ip, net
-        self.cel_string = "%s/%d" % (ip, net.prefixlen)
-
-    def __eq__(self, other):
-        return isinstance(other, CIDRValue) and other.cel_string == self.cel_string
-
-
-def _parse_ip(s):
-    if "%" in s:
-        return None
-    try:
-        ip = ipaddress.ip_address(s)
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        return None
-    return ip
-
-
-def _parse_cidr(s):
-    ip_s, sep, _ = s.partition("/")
-    ip = _parse_ip(ip_s) if sep else None
-    if ip is None:
-        return None
-    try:
-        return ip, ipaddress.ip_network(s, strict=False)
-    except ValueError:
-        return None
-
-
-def f_is_ip(t, a):
-    _arity(a, 1)
-    return _parse_ip(_str(a[0])) is not None
-
-
-def f_ip(t, a):
-    if t is not None:   # cidr.ip()
-        _arity(a, 0)
-        if not isinstance(t, CIDRValue):
-            raise no_overload()
-        return IPValue(t.ip)
-    _arity(a, 1)
-    ip = _parse_ip(_str(a[0]))
-    if ip is None:
-        raise CELEvalError("IP Address %r parse error during conversion from string" % a[0])
-    return IPValue(ip)
-
-
-def f_is_cidr(t, a):
-    _arity(a, 1)
-    return _parse_cidr(_str(a[0])) is not None
-
-
-def f_cidr(t, a):
-    _arity(a, 1)
-    r = _parse_cidr(_str(a[0]))
-    if r is None:
-        raise CELEvalError("network address parse error during conversion from string")
-    return CIDRValue(*r)
-
-
-def f_contains_ip(t, a):
-    _arity(a, 1)
-    if not isinstance(t, CIDRValue):
-        raise no_overload()
-    ip = a[0].ip if isinstance(a[0], IPValue) else _parse_ip(_str(a[0]))
-    if ip is None:
-        raise CELEvalError("IP Address parse error")
-    return ip.version == t.net.version and ip in t.net
-
-
-def f_contains_cidr(t, a):
-    _arity(a, 1)
-    other = a[0] if isinstance(a[0], CIDRValue) else f_cidr(None, a)
-    if not isinstance(t, CIDRValue):
-        raise no_overload()
-    return other.net.version == t.net.version and other.net.subnet_of(t.net)
-
-
-def _ip_method(fn):
-    def f(t, a):
-        _arity(a, 0)
-        if not isinstance(t, IPValue):
-            raise no_overload()
-        return fn(t.ip)
-    return f
-
-
 # ---- optionals -----------------------------------------------------------
 
 def f_opt_of(t, a):
@@ -729,7 +615,7 @@ FUNCS = {
     "trim": f_trim, "replace": f_replace, "split": f_split, "join": f_join,
     "substring": f_substring, "charAt": f_char_at, "indexOf": f_index_of,
     "lastIndexOf": f_last_index_of, "reverse": f_reverse,
-    "strings.quote": f_quote,
+    "strings.quote": f_quote, "format": f_format,
     "isSorted": f_is_sorted, "sum": f_sum,
     "min": lambda t, a: _minmax(t, a, -1), "max": lambda t, a: _minmax(t, a, 1),
     "sets.contains": f_sets_contains, "sets.equivalent": f_sets_equivalent,
@@ -749,35 +635,9 @@ FUNCS = {
     "getSeconds": _getter(lambda d: d.second, lambda d: int(_dur_total(d))),
     "getMilliseconds": _getter(lambda d: d.microsecond // 1000,
                                lambda d: d.microseconds // 1000),
-    "isURL": f_is_url, "url": f_url,
-    "getScheme": _url_part(lambda p: p.scheme),
-    "getHost": _url_part(lambda p: p.netloc.rpartition("@")[2]),
-    "getHostname": _url_part(_hostname),
-    "getPort": _url_part(lambda p: p.netloc.rpartition("@")[2].rpartition("]")[2]
-                         .partition(":")[2]),
-    "getEscapedPath": _url_part(lambda p: p.path),
-    "getQuery": _url_part(lambda p: parse_qs(p.query, keep_blank_values=True)),
-    "isIP": f_is_ip, "ip": f_ip, "isCIDR": f_is_cidr, "cidr": f_cidr,
-    "containsIP": f_contains_ip, "containsCIDR": f_contains_cidr,
-    "family": _ip_method(lambda ip: ip.version),
-    "isUnspecified": _ip_method(lambda ip: ip.is_unspecified),
-    "isLoopback": _ip_method(lambda ip: ip.is_loopback),
-    "isLinkLocalMulticast": _ip_method(lambda ip: ip.is_multicast and ip.is_link_local
-                                       if ip.version == 6 else
-                                       ip in ipaddress.ip_network("224.0.0.0/24")),
-    "isLinkLocalUnicast": _ip_method(lambda ip: ip.is_link_local and not ip.is_multicast),
-    "isGlobalUnicast": _ip_method(lambda ip: not (ip.is_unspecified or ip.is_loopback
-                                                  or ip.is_multicast or ip.is_link_local
-                                                  or ip == ipaddress.ip_address(
-                                                      "255.255.255.255"))),
-    "prefixLength": lambda t, a: t.net.prefixlen if isinstance(t, CIDRValue) else _bad(),
-    "masked": lambda t, a: CIDRValue(t.net.network_address, t.net)
-    if isinstance(t, CIDRValue) else _bad(),
     "optional.of": f_opt_of, "optional.none": f_opt_none,
     "optional.ofNonZeroValue": f_opt_nonzero,
     "hasValue": f_has_value, "value": f_value, "orValue": f_or_value, "or": f_or,
 }
 
-
-def _bad():
-    raise no_overload()
+FUNCS.update(cel_k8s.FUNCS)

@@ -25,9 +25,8 @@ Public API:
 
 import math
 
-import cel
 import schema_fmt
-from schema_fmt import go_value, go_sharp_v, go_quote, go_num
+from schema_fmt import go_value, go_quote, go_num
 
 __all__ = ["validate_and_default", "format_invalid_message",
            "format_strict_message", "cause", "error_body"]

@@ -125,6 +125,11 @@ class Functions(unittest.TestCase):
         self.assertEqual(ev("'aaa'.replace('a', 'b', 2)"), "bba")
         self.assertEqual(ev("'abc123'.find('[0-9]+')"), "123")
 
+    def test_format(self):
+        self.assertEqual(ev("'%s has %d items (%.2f%%)'.format(['x', 3, 12.5])"),
+                         "x has 3 items (12.50%)")
+        self.assertEqual(ev("'%s'.format([[1, 'a']])"), "[1, a]")
+
     def test_bad_regex_is_an_evaluation_error(self):
         with self.assertRaisesRegex(cel.CELEvalError, "error parsing regexp"):
             ev("'a'.matches('(')")
@@ -149,6 +154,13 @@ class Functions(unittest.TestCase):
                            "timestamp('2026-01-02T00:00:00Z')"))
         self.assertEqual(ev("timestamp('2026-03-04T05:06:07Z').getFullYear()"), 2026)
         self.assertEqual(ev("string(duration('90s'))"), "90s")
+
+    def test_kubernetes_quantity(self):
+        self.assertTrue(ev("quantity('1Gi') == quantity('1024Mi')"))
+        self.assertTrue(ev("quantity('500m').isLessThan(quantity('1'))"))
+        self.assertEqual(ev("quantity('2k').asInteger()"), 2000)
+        self.assertEqual(ev("quantity('1.5').add(quantity('500m')).asInteger()"), 2)
+        self.assertTrue(ev("isQuantity('1e3') && !isQuantity('1 Gi')"))
 
     def test_kubernetes_url_and_ip(self):
         self.assertTrue(ev("isURL('https://example.com/x') && !isURL('not a url')"))
