@@ -117,7 +117,7 @@ def _walk_set(v, names, pp, out, lt, with_nodes):
             for item in v:
                 ipp = pp + (_item_pe(item, spec),)
                 out.add(ipp)
-                if isinstance(item, dict):
+                if isinstance(item, dict) and not spec.get("atomic_items"):
                     for k, cv in item.items():
                         _walk_set(cv, names + (k,), ipp + ("f:" + k,), out, lt, with_nodes)
         elif spec == "set":
@@ -334,10 +334,11 @@ def _compare(o, n, names, pp, lt, res):
         for pe in list(oi) + [pe for pe in ni if pe not in oi]:
             ipp = pp + (pe,)
             if pe not in ni:
-                _item_all(oi[pe], names, ipp, removed, lt)
+                _item_all(oi[pe], names, ipp, removed, lt, spec)
             elif pe not in oi:
-                _item_all(ni[pe], names, ipp, added, lt)
-            elif isinstance(oi[pe], dict) and isinstance(ni[pe], dict):
+                _item_all(ni[pe], names, ipp, added, lt, spec)
+            elif isinstance(oi[pe], dict) and isinstance(ni[pe], dict) and not (
+                    _is_map_spec(spec) and spec.get("atomic_items")):
                 _compare_item(oi[pe], ni[pe], names, ipp, lt, res)
             elif not _json_equal(oi[pe], ni[pe]):
                 modified.add(ipp)
@@ -350,9 +351,9 @@ def _compare(o, n, names, pp, lt, res):
             added.update(sub - {pp})
 
 
-def _item_all(item, names, ipp, out, lt):
+def _item_all(item, names, ipp, out, lt, spec):
     out.add(ipp)
-    if isinstance(item, dict):
+    if isinstance(item, dict) and not (_is_map_spec(spec) and spec.get("atomic_items")):
         for k, cv in item.items():
             _walk_set(cv, names + (k,), ipp + ("f:" + k,), out, lt, True)
 
@@ -392,8 +393,9 @@ def _merge(l, r, names, lt):
     return _clone(r)
 
 
-def _merge_item(l, r, names, lt):
-    if isinstance(l, dict) and isinstance(r, dict):
+def _merge_item(l, r, names, lt, spec):
+    if isinstance(l, dict) and isinstance(r, dict) and not (
+            _is_map_spec(spec) and spec.get("atomic_items")):
         out = dict(l)
         for k, rv in r.items():
             out[k] = _merge(l[k], rv, names + (k,), lt) if k in l else _clone(rv)
@@ -416,7 +418,7 @@ def _merge_list(lhs, rhs, names, spec, lt):
             pe = lpe[li]
             if pe == rpe[ri]:
                 done.add(pe)
-                out.append(_merge_item(lmap[pe], rmap[pe], names, lt))
+                out.append(_merge_item(lmap[pe], rmap[pe], names, lt, spec))
                 li += 1
                 ri += 1
                 nxt = shared.pop(0) if shared else None
@@ -436,7 +438,7 @@ def _merge_list(lhs, rhs, names, spec, lt):
         if ri < len(rpe):
             pe = rpe[ri]
             done.add(pe)
-            out.append(_merge_item(lmap[pe], rmap[pe], names, lt) if pe in lmap
+            out.append(_merge_item(lmap[pe], rmap[pe], names, lt, spec) if pe in lmap
                        else _clone(rmap[pe]))
             ri += 1
             if nxt is not None and nxt == pe:

@@ -11,7 +11,9 @@ A resolver returns one of:
     None                      default: atomic list / granular map
     "atomic"                  atomic list or map
     "set"                     list of scalars merged by value
-    {"keys": [...], "defaults": {...}}   list-map (key defaults, e.g. protocol TCP)
+    {"keys": [...], "defaults": {...}, "atomic_items": bool}
+                              list-map (key defaults, e.g. protocol TCP; items
+                              owned whole when atomic_items, e.g. ownerReferences)
 
     builtin_list_types(kind) -> resolver     the built-in kinds' Go markers
     schema_list_types(openapi_schema) -> resolver   a CRD version's schema
@@ -23,17 +25,22 @@ __all__ = ["builtin_list_types", "schema_list_types", "make_resolver",
            "normalize_spec"]
 
 _META = {"metadata.finalizers": "set",
-         "metadata.ownerReferences": {"keys": ["uid"], "defaults": {}}}
+         "metadata.ownerReferences": {"keys": ["uid"], "defaults": {},
+                                      "atomic_items": True}}
 
 
 def _map(*keys, **defaults):
     return {"keys": list(keys), "defaults": defaults}
 
 
+def _atomic_map(*keys):
+    return {"keys": list(keys), "defaults": {}, "atomic_items": True}
+
+
 _POD_SPEC = {
     "containers": _map("name"), "initContainers": _map("name"),
     "ephemeralContainers": _map("name"), "volumes": _map("name"),
-    "imagePullSecrets": _map("name"), "hostAliases": _map("ip"),
+    "imagePullSecrets": _atomic_map("name"), "hostAliases": _map("ip"),
     "topologySpreadConstraints": _map("topologyKey", "whenUnsatisfiable"),
     "resourceClaims": _map("name"), "schedulingGates": _map("name"),
     "nodeSelector": "atomic",
@@ -62,7 +69,10 @@ _KIND_PATHS = {
     "Node": {"status.addresses": _map("type")},
     "EndpointSlice": {"endpoints": "atomic", "ports": "atomic"},
 }
-_SELECTOR_NAMES = {"labelSelector", "namespaceSelector", "podSelector"}
+# fields whose Go struct is +structType=atomic wherever they appear
+_SELECTOR_NAMES = {"labelSelector", "namespaceSelector", "podSelector",
+                   "secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef",
+                   "involvedObject", "regarding", "related"}
 
 
 def builtin_list_types(kind):
@@ -136,7 +146,8 @@ def _from_schema(s):
             props = (s.get("items") or {}).get("properties") or {}
             defaults = {k: props[k]["default"] for k in keys
                         if isinstance(props.get(k), dict) and "default" in props[k]}
-            return {"keys": keys, "defaults": defaults}
+            atomic = (s.get("items") or {}).get("x-kubernetes-map-type") == "atomic"
+            return {"keys": keys, "defaults": defaults, "atomic_items": atomic}
         return "atomic"
     if s.get("x-kubernetes-map-type") == "atomic":
         return "atomic"
@@ -149,7 +160,8 @@ def normalize_spec(spec):
     if spec in ("atomic", "set"):
         return spec
     if isinstance(spec, dict) and "keys" in spec:
-        return {"keys": list(spec["keys"]), "defaults": dict(spec.get("defaults") or {})}
+        return {"keys": list(spec["keys"]), "defaults": dict(spec.get("defaults") or {}),
+                "atomic_items": bool(spec.get("atomic_items"))}
     if isinstance(spec, (list, tuple)):
         return {"keys": list(spec), "defaults": {}}
     return None

@@ -255,6 +255,13 @@ class Semantics(unittest.TestCase):
         out = ssa.update_managed_fields(live, new, "x", "Update", None, GV, T2, LT)
         self.assertEqual(mf(out), mf(live))
 
+    def test_owner_references_items_are_atomic(self):
+        obj = cfg({"ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "n",
+                                        "uid": "u1", "controller": True}]}, spec={"image": "i"})
+        out = ssa.update_managed_fields(None, obj, "m", "Update", None, GV, T, LT)
+        self.assertEqual(mf(out)[0][4]["f:metadata"],
+                         {"f:ownerReferences": {".": {}, "k:{\"uid\":\"u1\"}": {}}})
+
     def test_fields_v1_round_trip(self):
         paths = {("f:spec",), ("f:spec", "f:a"), ("f:status", "f:conditions", 'k:{"type":"R"}'),
                  ("f:status", "f:conditions", 'k:{"type":"R"}', "f:status"), ("f:m", "v:\"x\"")}
