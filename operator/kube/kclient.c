@@ -45,7 +45,8 @@ static void kc_buf_escaped(struct kc_buf *b, const char *s)
     char *e = curl_easy_escape(NULL, s, 0);
     if (!e)
         kerr_oom();
-    kc_buf_str(b, e);
+    else
+        kc_buf_str(b, e);
     curl_free(e);
 }
 
@@ -54,7 +55,7 @@ static void kc_query(struct kc_buf *b, const char *k, const char *v)
 {
     if (!v || !*v)
         return;
-    kc_buf_str(b, strchr(b->p, '?') ? "&" : "?");
+    kc_buf_str(b, b->p && strchr(b->p, '?') ? "&" : "?");
     kc_buf_str(b, k);
     kc_buf_str(b, "=");
     kc_buf_escaped(b, v);
@@ -100,11 +101,15 @@ static enum kerr kc_path_buf(struct kc_buf *b, const struct kres *r, const char 
                              struct kerr_info *err)
 {
     char path[KC_PATH_MAX];
-    if (need_name && (!name || !*name))
-        return kerr_set(err, KERR_INVAL, 0, "BadRequest", "kclient: an object name is required");
-    if (kclient_path(path, sizeof path, r, ns, name, sub) != KERR_OK)
-        return kerr_set(err, KERR_INVAL, 0, "BadRequest",
-                        "kclient: bad resource (group/version/plural) or path too long");
+    if (need_name && (!name || !*name)) {
+        kerr_set(err, KERR_INVAL, 0, "BadRequest", "kclient: an object name is required");
+        return KERR_INVAL;
+    }
+    if (kclient_path(path, sizeof path, r, ns, name, sub) != KERR_OK) {
+        kerr_set(err, KERR_INVAL, 0, "BadRequest",
+                 "kclient: bad resource (group/version/plural) or path too long");
+        return KERR_INVAL;
+    }
     b->len = 0;
     kc_buf_str(b, path);
     return KERR_OK;

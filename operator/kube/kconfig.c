@@ -137,7 +137,7 @@ static int kconfig_b64(const char *in, char **out, size_t *outlen)
     }
     buf[n1 + n2] = '\0';
     *out = (char *)buf;
-    *outlen = (size_t)(n1 + n2);
+    *outlen = (size_t)n1 + (size_t)n2;
     return 0;
 }
 
@@ -447,13 +447,16 @@ static enum kerr kconfig_default_path(char **out, struct kerr_info *err)
             }
         }
         free(copy);
-        return kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig",
-                        "kubeconfig: none of the files in $KUBECONFIG (%s) exists", env);
+        kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig",
+                 "kubeconfig: none of the files in $KUBECONFIG (%s) exists", env);
+        return KERR_CONFIG;
     }
     const char *home = getenv("HOME");
-    if (!home || !*home)
-        return kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig",
-                        "kubeconfig: neither $KUBECONFIG nor $HOME is set");
+    if (!home || !*home) {
+        kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig",
+                 "kubeconfig: neither $KUBECONFIG nor $HOME is set");
+        return KERR_CONFIG;
+    }
     size_t n = strlen(home) + sizeof "/.kube/config";
     *out = kerr_xmalloc(n);
     snprintf(*out, n, "%s/.kube/config", home);

@@ -140,9 +140,10 @@ static void kd_add_legacy(json_t *ix, const char *group, const char *version, js
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r)
+    json_array_foreach(json_object_get(list, "resources"), i, r) {
         kd_add(ix, group, version, json_string_value(json_object_get(r, "name")),
                json_is_true(json_object_get(r, "namespaced")));
+    }
 }
 
 /* Fetch /api/<v> or /apis/<g>/<v> and add it; failures are skipped. */
@@ -174,9 +175,10 @@ static enum kerr kd_load_root(struct kdiscovery *d, json_t *ix, const char *root
     if (kind && strcmp(kind, "APIGroupDiscoveryList") == 0) {
         kd_add_aggregated(ix, j);
     } else if (strcmp(root, "/api") == 0) {
-        json_array_foreach(json_object_get(j, "versions"), i, v)
+        json_array_foreach(json_object_get(j, "versions"), i, v) {
             if (json_is_string(v))
                 kd_legacy_gv(d, ix, "", json_string_value(v));
+        }
     } else {
         json_array_foreach(json_object_get(j, "groups"), i, g) {
             const char *name = json_string_value(json_object_get(g, "name"));
@@ -308,9 +310,10 @@ static const char *kd_pick(json_t *ix, const char *group, const char *plural,
     }
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(json_object_get(ix, "groups"), group ? group : ""), i, v)
+    json_array_foreach(json_object_get(json_object_get(ix, "groups"), group ? group : ""), i, v) {
         if (kd_lookup(ix, group, json_string_value(v), plural))
             return json_string_value(v);
+    }
     return NULL;
 }
 
