@@ -5,7 +5,10 @@
  * prints microseconds per render (render_objects) and per render plus
  * render_finish. Run from the repository root after `make`:
  *
- *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Ioperator -Ioperator/kube -Icontrollers $(pkg-config --cflags lua5.4) bench/render_bench.c build/libgrace.a $(pkg-config --libs lua5.4 yaml-0.1 jansson libcurl libwebsockets libpq openssl) -lpthread -lm -o build/render_bench && build/render_bench [N]
+ *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Ioperator -Ioperator/kube -Icontrollers
+ * $(pkg-config --cflags lua5.4) bench/render_bench.c build/libgrace.a $(pkg-config --libs lua5.4
+ * yaml-0.1 jansson libcurl libwebsockets libpq openssl) -lpthread -lm -o build/render_bench &&
+ * build/render_bench [N]
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -36,8 +36,8 @@ struct render {
     long steps, max_steps;
     int fn_ref[RENDER_NTEMPLATES];
     int env_ref;
-    int cfg_ref;       /* LUA_NOREF or the cached config proxy */
-    json_t *cfg_copy;  /* what cfg_ref was built from */
+    int cfg_ref;      /* LUA_NOREF or the cached config proxy */
+    json_t *cfg_copy; /* what cfg_ref was built from */
     char *dir;
     char chunk[RENDER_NTEMPLATES][96]; /* "templates/workload.lua" */
 };
@@ -187,9 +187,9 @@ static int sb_load(lua_State *L)
 }
 
 static const char *const sb_base[] = {
-    "assert", "error",  "getmetatable", "ipairs",   "next",   "pairs",    "pcall",  "rawequal",
-    "rawget", "rawlen", "select",       "setmetatable", "tonumber", "tostring", "type", "xpcall",
-    "_VERSION", NULL};
+    "assert",   "error",    "getmetatable", "ipairs", "next",     "pairs",
+    "pcall",    "rawequal", "rawget",       "rawlen", "select",   "setmetatable",
+    "tonumber", "tostring", "type",         "xpcall", "_VERSION", NULL};
 
 static void sb_copy_base(lua_State *L, int lib)
 {
@@ -274,13 +274,12 @@ static int sb_setup(lua_State *L)
 
 /* ---- loading templates ---- */
 
-static enum kerr read_template(const char *path, const char *shown, char **buf_out,
-                               size_t *len_out, struct kerr_info *err)
+static enum kerr read_template(const char *path, const char *shown, char **buf_out, size_t *len_out,
+                               struct kerr_info *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "%s: cannot open %s", shown,
-                        path);
+        return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "%s: cannot open %s", shown, path);
     char *buf = kerr_xmalloc(RENDER_MAX_FILE + 1);
     size_t len = fread(buf, 1, RENDER_MAX_FILE + 1, f);
     int bad = ferror(f);
@@ -329,8 +328,7 @@ static enum kerr error_from_lua(struct render *r, int status, const char *where,
     enum kerr rc;
     if (status == LUA_ERRMEM)
         rc = kerr_set(err, KERR_TEMPLATE, 0, "TemplateError",
-                      "%s: memory limit exceeded (%zu MiB per render)", where,
-                      r->max_bytes >> 20);
+                      "%s: memory limit exceeded (%zu MiB per render)", where, r->max_bytes >> 20);
     else if (!msg)
         rc = kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "%s: error object is a %s value",
                       where, luaL_typename(L, -1));
@@ -403,7 +401,8 @@ enum kerr render_new(const char *templates_dir, struct render **out, struct kerr
     r->env_ref = LUA_NOREF;
     for (int i = 0; i < RENDER_NTEMPLATES; i++)
         r->fn_ref[i] = LUA_NOREF;
-    r->dir = kerr_xstrdup(templates_dir ? templates_dir : render_default_dir(defdir, sizeof defdir));
+    r->dir =
+        kerr_xstrdup(templates_dir ? templates_dir : render_default_dir(defdir, sizeof defdir));
     r->L = lua_newstate(render_alloc, r);
     if (!r->L)
         kerr_oom();

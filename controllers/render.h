@@ -28,8 +28,8 @@
 #include "kerr.h"
 
 #define RENDER_NTEMPLATES 7
-#define RENDER_DEFAULT_MAX_STEPS 5000000L      /* VM instructions per render */
-#define RENDER_DEFAULT_MAX_BYTES (32u << 20)    /* Lua heap growth per render */
+#define RENDER_DEFAULT_MAX_STEPS 5000000L    /* VM instructions per render */
+#define RENDER_DEFAULT_MAX_BYTES (32u << 20) /* Lua heap growth per render */
 #define RENDER_SYSTEM_TEMPLATES "/usr/share/grace-operator/templates"
 
 struct render; /* opaque */

@@ -125,8 +125,8 @@ enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t
     {
         const char *p = shape_problem(o);
         if (p)
-            return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "rendered object %zu %s",
-                            i + 1, p);
+            return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "rendered object %zu %s", i + 1,
+                            p);
         json_t *md = json_object_get(o, "metadata");
         const char *ons = json_string_value(json_object_get(md, "namespace"));
         if (!ons || !*ons) {

@@ -66,8 +66,8 @@ static int ro_pairs(lua_State *L)
 /* Turn the table on top of the stack into a proxy (replaces it). */
 static void ro_wrap(lua_State *L, int is_array)
 {
-    lua_createtable(L, 0, 0);          /* T P */
-    lua_createtable(L, 0, 7);          /* T P M */
+    lua_createtable(L, 0, 0); /* T P */
+    lua_createtable(L, 0, 7); /* T P M */
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -3);
@@ -82,8 +82,8 @@ static void ro_wrap(lua_State *L, int is_array)
     lua_setfield(L, -2, "__pairs");
     lua_pushliteral(L, "read-only");
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);           /* T P */
-    lua_remove(L, -2);                 /* P */
+    lua_setmetatable(L, -2); /* T P */
+    lua_remove(L, -2);       /* P */
 }
 
 void render_json_protect(lua_State *L)
@@ -117,7 +117,9 @@ static void push_value(lua_State *L, const json_t *v, int depth, int skip_manage
     if (depth > RENDER_JSON_MAX_DEPTH)
         luaL_error(L, "input nested deeper than %d levels", RENDER_JSON_MAX_DEPTH);
     switch (json_typeof(v)) {
-    case JSON_OBJECT: push_object(L, v, depth, skip_managed); break;
+    case JSON_OBJECT:
+        push_object(L, v, depth, skip_managed);
+        break;
     case JSON_ARRAY: {
         size_t i;
         json_t *e;
@@ -130,12 +132,24 @@ static void push_value(lua_State *L, const json_t *v, int depth, int skip_manage
         ro_wrap(L, 1);
         break;
     }
-    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    default: lua_pushlightuserdata(L, (void *)&NULL_KEY); break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    default:
+        lua_pushlightuserdata(L, (void *)&NULL_KEY);
+        break;
     }
 }
 
@@ -169,10 +183,10 @@ static json_t *conv_fail(struct conv *c, const char *problem)
     char path[256];
     size_t len = (size_t)snprintf(path, sizeof path, "%s", c->root ? c->root : "");
     for (int i = 0; i < c->nsegs && len < sizeof path; i++) {
-        int n = c->segs[i].key
-                    ? snprintf(path + len, sizeof path - len, "%s%s", len ? "." : "", c->segs[i].key)
-                    : snprintf(path + len, sizeof path - len, "[%lld]",
-                               (long long)c->segs[i].index);
+        int n =
+            c->segs[i].key
+                ? snprintf(path + len, sizeof path - len, "%s%s", len ? "." : "", c->segs[i].key)
+                : snprintf(path + len, sizeof path - len, "[%lld]", (long long)c->segs[i].index);
         if (n < 0)
             break;
         len += (size_t)n;
@@ -311,7 +325,8 @@ static json_t *conv_value(struct conv *c, int idx, int depth)
     if (!lua_checkstack(L, 8))
         return conv_fail(c, "Lua stack exhausted");
     switch (lua_type(L, idx)) {
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx))
             return json_integer((json_int_t)lua_tointeger(L, idx));
@@ -328,8 +343,10 @@ static json_t *conv_value(struct conv *c, int idx, int depth)
         if (lua_touserdata(L, idx) == (void *)&NULL_KEY)
             return json_null();
         return conv_fail(c, "cannot convert a userdata value to JSON");
-    case LUA_TTABLE: return conv_table(c, idx, depth);
-    case LUA_TNIL: return conv_fail(c, "nil is not a value (use json.null)");
+    case LUA_TTABLE:
+        return conv_table(c, idx, depth);
+    case LUA_TNIL:
+        return conv_fail(c, "nil is not a value (use json.null)");
     default: {
         char msg[96];
         snprintf(msg, sizeof msg, "cannot convert a %s value to JSON",
@@ -339,8 +356,7 @@ static json_t *conv_value(struct conv *c, int idx, int depth)
     }
 }
 
-json_t *render_json_from_lua(lua_State *L, int idx, const char *path, char *errbuf,
-                             size_t errlen)
+json_t *render_json_from_lua(lua_State *L, int idx, const char *path, char *errbuf, size_t errlen)
 {
     struct conv c;
     memset(&c, 0, sizeof c);

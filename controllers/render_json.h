@@ -52,7 +52,6 @@ void render_json_push(lua_State *L, const json_t *v, int skip_managed);
  * returns NULL and writes "at PATH: problem" into errbuf. `path` names the
  * value in messages (e.g. "[2]"). Raises no Lua error.
  */
-json_t *render_json_from_lua(lua_State *L, int idx, const char *path, char *errbuf,
-                             size_t errlen);
+json_t *render_json_from_lua(lua_State *L, int idx, const char *path, char *errbuf, size_t errlen);
 
 #endif

@@ -140,8 +140,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             dst = &o->output;
         if (!dst || i + 1 >= argc) {
-            fprintf(stderr, "grace-operator render: %s %s\n%s", dst ? "missing value for" : "unknown option", a,
-                    cmd_render_usage);
+            fprintf(stderr, "grace-operator render: %s %s\n%s",
+                    dst ? "missing value for" : "unknown option", a, cmd_render_usage);
             return 2;
         }
         *dst = argv[++i];
@@ -150,7 +150,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "grace-operator render: -f FILE is required\n%s", cmd_render_usage);
         return 2;
     }
-    if (strcmp(o->output, "json") && strcmp(o->output, "yaml")) {
+    if (strcmp(o->output, "json") != 0 && strcmp(o->output, "yaml") != 0) {
         fprintf(stderr, "grace-operator render: -o must be json or yaml, not %s\n", o->output);
         return 2;
     }
@@ -217,8 +217,8 @@ static enum kerr render_all(const struct opts *o, json_t *docs, json_t *items,
     {
         const char *kind = json_string_value(json_object_get(doc, "kind"));
         if (!json_is_object(doc) || !kind || strcmp(kind, "GraceService") != 0) {
-            fprintf(stderr, "grace-operator render: %s: document %zu: skipping kind %s\n",
-                    o->file, i + 1, kind ? kind : "(none)");
+            fprintf(stderr, "grace-operator render: %s: document %zu: skipping kind %s\n", o->file,
+                    i + 1, kind ? kind : "(none)");
             continue;
         }
         found++;
@@ -227,8 +227,10 @@ static enum kerr render_all(const struct opts *o, json_t *docs, json_t *items,
             goto out;
     }
     if (!found)
-        rc = kerr_set(err, KERR_INVALID, 0, "Invalid", "%s: no GraceService (kind: GraceService, "
-                      "apiVersion: %s) found", o->file, GS_API_VERSION);
+        rc = kerr_set(err, KERR_INVALID, 0, "Invalid",
+                      "%s: no GraceService (kind: GraceService, "
+                      "apiVersion: %s) found",
+                      o->file, GS_API_VERSION);
 out:
     render_free(r);
     grace_config_free(cfg);

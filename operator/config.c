@@ -21,9 +21,9 @@ typedef const char *(*cfg_check)(const json_t *v);
 struct cfg_field {
     const char *path;
     enum cfg_type type;
-    const char *def;      /* T_STRING: the value; T_INT/T_BOOL: parsed; maps/lists: JSON */
-    const char *allowed;  /* T_STRING: "|a|b|" enum, or NULL */
-    cfg_check check;      /* NULL or returns a problem description */
+    const char *def;     /* T_STRING: the value; T_INT/T_BOOL: parsed; maps/lists: JSON */
+    const char *allowed; /* T_STRING: "|a|b|" enum, or NULL */
+    cfg_check check;     /* NULL or returns a problem description */
 };
 
 static const char *check_nonempty(const json_t *v)
@@ -121,7 +121,11 @@ static const char *check_strmap(const json_t *v)
 {
     const char *k;
     json_t *e;
-    json_object_foreach((json_t *)v, k, e) if (!json_is_string(e)) return "values must be strings";
+    json_object_foreach((json_t *)v, k, e)
+    {
+        if (!json_is_string(e))
+            return "values must be strings";
+    }
     return NULL;
 }
 
@@ -219,10 +223,14 @@ static const json_t *tree_get(const json_t *root, const char *path)
 static json_t *field_default(const struct cfg_field *f)
 {
     switch (f->type) {
-    case T_STRING: return json_string(f->def);
-    case T_INT: return json_integer(strtol(f->def, NULL, 10));
-    case T_BOOL: return json_boolean(!strcmp(f->def, "true"));
-    default: return json_loads(f->def, 0, NULL);
+    case T_STRING:
+        return json_string(f->def);
+    case T_INT:
+        return json_integer(strtol(f->def, NULL, 10));
+    case T_BOOL:
+        return json_boolean(!strcmp(f->def, "true"));
+    default:
+        return json_loads(f->def, 0, NULL);
     }
 }
 
@@ -262,14 +270,21 @@ static bool is_section(const char *path)
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "a mapping";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -278,23 +293,31 @@ static enum kerr bad(struct walk *w, const char *path, const char *fmt, const ch
 {
     char detail[256];
     snprintf(detail, sizeof detail, fmt, a, b ? b : "");
-    return kerr_set(w->err, KERR_CONFIG, 0, "InvalidConfig", "config %s: field \"%s\": %s",
-                    w->name, path, detail);
+    return kerr_set(w->err, KERR_CONFIG, 0, "InvalidConfig", "config %s: field \"%s\": %s", w->name,
+                    path, detail);
 }
 
 static bool type_ok(const struct cfg_field *f, const json_t *v)
 {
     switch (f->type) {
-    case T_STRING: return json_is_string(v);
-    case T_INT: return json_is_integer(v);
-    case T_BOOL: return json_is_boolean(v);
-    case T_STRMAP: return json_is_object(v);
+    case T_STRING:
+        return json_is_string(v);
+    case T_INT:
+        return json_is_integer(v);
+    case T_BOOL:
+        return json_is_boolean(v);
+    case T_STRMAP:
+        return json_is_object(v);
     case T_STRLIST: {
         size_t i;
         json_t *e;
         if (!json_is_array(v))
             return false;
-        json_array_foreach(v, i, e) if (!json_is_string(e)) return false;
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_string(e))
+                return false;
+        }
         return true;
     }
     }
@@ -352,8 +375,8 @@ static enum kerr walk_object(struct walk *w, const char *prefix, json_t *obj)
         else if (is_section(path) && !json_is_null(v))
             rc = bad(w, path, "expected a mapping, got %s%s", json_type_name(v), NULL);
         else if (!is_section(path))
-            rc = kerr_set(w->err, KERR_CONFIG, 0, "UnknownField",
-                          "config %s: unknown field \"%s\"", w->name, path);
+            rc = kerr_set(w->err, KERR_CONFIG, 0, "UnknownField", "config %s: unknown field \"%s\"",
+                          w->name, path);
         if (rc)
             return rc;
     }
@@ -374,8 +397,8 @@ static void fill_views(struct grace_config *c)
     c->issuer.name = str_at(j, "certificate.issuer.name");
     c->issuer.group = str_at(j, "certificate.issuer.group");
     c->route.kind_name = str_at(j, "route.kind");
-    c->route.kind = strcmp(c->route.kind_name, "Ingress") ? GRACE_ROUTE_INGRESSROUTE
-                                                          : GRACE_ROUTE_INGRESS;
+    c->route.kind =
+        strcmp(c->route.kind_name, "Ingress") ? GRACE_ROUTE_INGRESSROUTE : GRACE_ROUTE_INGRESS;
     c->route.entry_point = str_at(j, "route.entryPoint");
     c->route.ingress_class = str_at(j, "route.ingressClassName");
     const char *mode = str_at(j, "tailscale.mode");

@@ -19,12 +19,16 @@
 struct grace_config; /* opaque */
 
 enum grace_route_kind { GRACE_ROUTE_INGRESSROUTE, GRACE_ROUTE_INGRESS };
-enum grace_tailscale_mode { GRACE_TAILSCALE_SHARED, GRACE_TAILSCALE_PER_SERVICE, GRACE_TAILSCALE_OFF };
+enum grace_tailscale_mode {
+    GRACE_TAILSCALE_SHARED,
+    GRACE_TAILSCALE_PER_SERVICE,
+    GRACE_TAILSCALE_OFF
+};
 
 /* The views below borrow strings from the configuration: valid until
  * grace_config_free. */
 struct grace_config_issuer {
-    const char *kind;  /* "ClusterIssuer" | "Issuer" */
+    const char *kind; /* "ClusterIssuer" | "Issuer" */
     const char *name;
     const char *group; /* "cert-manager.io" */
 };
@@ -64,7 +68,7 @@ struct grace_config_egress {
     const char *gateway_namespace;
     const json_t *gateway_pod_labels; /* object of string → string, borrowed */
     const char *dns_namespace;
-    const json_t *dns_pod_labels;     /* borrowed */
+    const json_t *dns_pod_labels; /* borrowed */
 };
 
 /*

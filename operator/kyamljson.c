@@ -14,18 +14,18 @@
 #include <string.h>
 #include <yaml.h>
 
-#define KYAMLJSON_MAX_FILE (64u * 1024u * 1024u)
+#define KYAMLJSON_MAX_FILE ((size_t)64 << 20)
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 /* One open mapping or sequence. */
 struct frame {
-    json_t *node;       /* object or array being filled (owned) */
-    char *key;          /* object: the key waiting for its value (owned) */
+    json_t *node; /* object or array being filled (owned) */
+    char *key;    /* object: the key waiting for its value (owned) */
     yaml_mark_t key_mark;
-    bool merge_next;    /* object: the pending key is `<<` */
-    json_t *merges;     /* object: merge sources, applied at the end (owned) */
-    char *anchor;       /* anchor naming this node (owned) */
+    bool merge_next; /* object: the pending key is `<<` */
+    json_t *merges;  /* object: merge sources, applied at the end (owned) */
+    char *anchor;    /* anchor naming this node (owned) */
 };
 
 struct anchor {
@@ -48,8 +48,8 @@ struct loader {
 
 static enum kerr fail_at(struct loader *ld, yaml_mark_t m, const char *what, const char *detail)
 {
-    return kerr_set(ld->err, KERR_PARSE, 0, "YAMLError", "%s:%zu:%zu: %s%s%s", ld->name,
-                    m.line + 1, m.column + 1, what, detail ? ": " : "", detail ? detail : "");
+    return kerr_set(ld->err, KERR_PARSE, 0, "YAMLError", "%s:%zu:%zu: %s%s%s", ld->name, m.line + 1,
+                    m.column + 1, what, detail ? ": " : "", detail ? detail : "");
 }
 
 static size_t count_nodes(const json_t *v)
@@ -58,11 +58,17 @@ static size_t count_nodes(const json_t *v)
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) n += count_nodes(c);
+        json_object_foreach((json_t *)v, k, c)
+        {
+            n += count_nodes(c);
+        }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) n += count_nodes(c);
+        json_array_foreach(v, i, c)
+        {
+            n += count_nodes(c);
+        }
     }
     return n;
 }
@@ -144,8 +150,7 @@ static bool is_special_float(const char *s)
 
 static bool is_null_word(const char *s)
 {
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static int bool_word(const char *s)
@@ -362,13 +367,15 @@ static enum kerr on_scalar(struct loader *ld, const yaml_event_t *ev)
 
 static enum kerr on_start(struct loader *ld, const yaml_event_t *ev, bool map)
 {
-    const yaml_char_t *anchor = map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
-    const char *tag = (const char *)(map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag);
+    const yaml_char_t *anchor =
+        map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+    const char *tag =
+        (const char *)(map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag);
     if (wants_key(ld))
         return fail_at(ld, ev->start_mark, "mapping keys must be scalars", NULL);
     if (ld->depth == KYAMLJSON_MAX_DEPTH)
         return fail_at(ld, ev->start_mark, "nesting too deep", NULL);
-    if (tag && strcmp(tag, map ? TAG_PREFIX "map" : TAG_PREFIX "seq") != 0 && strcmp(tag, "!"))
+    if (tag && strcmp(tag, map ? TAG_PREFIX "map" : TAG_PREFIX "seq") != 0 && strcmp(tag, "!") != 0)
         return fail_at(ld, ev->start_mark, "unsupported tag", tag);
     enum kerr rc = charge(ld, 1, ev->start_mark);
     if (rc)
@@ -387,7 +394,10 @@ static enum kerr on_end(struct loader *ld, const yaml_event_t *ev)
     if (f->merges) {
         size_t i;
         json_t *src;
-        json_array_foreach(f->merges, i, src) json_object_update_missing(v, src);
+        json_array_foreach(f->merges, i, src)
+        {
+            json_object_update_missing(v, src);
+        }
         json_decref(f->merges);
     }
     free(f->key);
@@ -426,13 +436,19 @@ static enum kerr on_event(struct loader *ld, const yaml_event_t *ev)
         ld->root = NULL;
         anchors_clear(ld);
         return KERR_OK;
-    case YAML_SCALAR_EVENT: return on_scalar(ld, ev);
-    case YAML_MAPPING_START_EVENT: return on_start(ld, ev, true);
-    case YAML_SEQUENCE_START_EVENT: return on_start(ld, ev, false);
+    case YAML_SCALAR_EVENT:
+        return on_scalar(ld, ev);
+    case YAML_MAPPING_START_EVENT:
+        return on_start(ld, ev, true);
+    case YAML_SEQUENCE_START_EVENT:
+        return on_start(ld, ev, false);
     case YAML_MAPPING_END_EVENT:
-    case YAML_SEQUENCE_END_EVENT: return on_end(ld, ev);
-    case YAML_ALIAS_EVENT: return on_alias(ld, ev);
-    default: return KERR_OK;
+    case YAML_SEQUENCE_END_EVENT:
+        return on_end(ld, ev);
+    case YAML_ALIAS_EVENT:
+        return on_alias(ld, ev);
+    default:
+        return KERR_OK;
     }
 }
 
@@ -492,8 +508,7 @@ enum kerr kyamljson_load_string(const char *buf, size_t len, json_t **docs_out,
     return kyamljson_load_named(buf, len, NULL, docs_out, err);
 }
 
-static enum kerr read_file(const char *path, char **buf_out, size_t *len_out,
-                           struct kerr_info *err)
+static enum kerr read_file(const char *path, char **buf_out, size_t *len_out, struct kerr_info *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -504,7 +519,7 @@ static enum kerr read_file(const char *path, char **buf_out, size_t *len_out,
     for (;;) {
         if (len == cap) {
             if (cap >= KYAMLJSON_MAX_FILE) {
-                rc = kerr_set(err, KERR_IO, 0, "TooLarge", "%s: file larger than %u bytes", path,
+                rc = kerr_set(err, KERR_IO, 0, "TooLarge", "%s: file larger than %zu bytes", path,
                               KYAMLJSON_MAX_FILE);
                 break;
             }
@@ -559,8 +574,8 @@ static void emit_event(struct emit *e, yaml_event_t *ev)
 /* Would a plain `s` read back as something other than this string? */
 static bool needs_quotes(const char *s)
 {
-    static const char *const yaml11[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-                                         "NO", "on", "On", "ON", "off", "Off", "OFF", "<<", "="};
+    static const char *const yaml11[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",   "no", "No",
+                                         "NO", "on", "On",  "ON",  "off", "Off", "OFF", "<<", "="};
     const char *why = NULL;
     json_t *probe = resolve_scalar(s, WANT_ANY, &why);
     bool typed = !probe || !json_is_string(probe);
@@ -613,7 +628,10 @@ static void emit_node(struct emit *e, const json_t *v)
         const char **keys = kerr_xmalloc((n ? n : 1) * sizeof *keys);
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) keys[i++] = k;
+        json_object_foreach((json_t *)v, k, c)
+        {
+            keys[i++] = k;
+        }
         qsort(keys, n, sizeof *keys, cmp_str);
         yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
         emit_event(e, &ev);
@@ -631,20 +649,33 @@ static void emit_node(struct emit *e, const json_t *v)
         json_t *c;
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
         emit_event(e, &ev);
-        json_array_foreach(v, i, c) emit_node(e, c);
+        json_array_foreach(v, i, c)
+        {
+            emit_node(e, c);
+        }
         yaml_sequence_end_event_initialize(&ev);
         emit_event(e, &ev);
         break;
     }
-    case JSON_STRING: emit_scalar(e, json_string_value(v), json_string_length(v), true); break;
+    case JSON_STRING:
+        emit_scalar(e, json_string_value(v), json_string_length(v), true);
+        break;
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         emit_scalar(e, buf, strlen(buf), false);
         break;
-    case JSON_REAL: emit_real(e, json_real_value(v)); break;
-    case JSON_TRUE: emit_scalar(e, "true", 4, false); break;
-    case JSON_FALSE: emit_scalar(e, "false", 5, false); break;
-    default: emit_scalar(e, "null", 4, false); break;
+    case JSON_REAL:
+        emit_real(e, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        emit_scalar(e, "true", 4, false);
+        break;
+    case JSON_FALSE:
+        emit_scalar(e, "false", 5, false);
+        break;
+    default:
+        emit_scalar(e, "null", 4, false);
+        break;
     }
 }
 

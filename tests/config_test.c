@@ -143,7 +143,8 @@ START_TEST(every_field_is_read)
         json_string_value(json_object_get(json_object_get(j, "tailscale"), "dnsTarget")),
         "100.101.102.103");
     ck_assert_uint_eq(
-        json_array_size(json_object_get(json_object_get(j, "tailscale"), "externalDnsPrefixes")), 1);
+        json_array_size(json_object_get(json_object_get(j, "tailscale"), "externalDnsPrefixes")),
+        1);
     grace_config_free(c);
 }
 END_TEST
@@ -179,7 +180,8 @@ END_TEST
 
 START_TEST(wrong_type_names_the_field)
 {
-    expect_error("postgres: {port: \"5432\"}\n", "field \"postgres.port\": expected an integer, got a string");
+    expect_error("postgres: {port: \"5432\"}\n",
+                 "field \"postgres.port\": expected an integer, got a string");
     expect_error("backup: {enabled: yes}\n", "field \"backup.enabled\": expected a boolean");
     expect_error("kafka: 3\n", "field \"kafka\": expected a mapping");
     expect_error("egress: {gateway: {podLabels: {app: 1}}}\n", "values must be strings");
@@ -189,7 +191,8 @@ END_TEST
 
 START_TEST(invalid_values_are_rejected)
 {
-    expect_error("route: {kind: Gateway}\n", "field \"route.kind\": \"Gateway\" is not one of: IngressRoute, Ingress");
+    expect_error("route: {kind: Gateway}\n",
+                 "field \"route.kind\": \"Gateway\" is not one of: IngressRoute, Ingress");
     expect_error("tailscale: {mode: magic}\n", "tailscale.mode");
     expect_error("postgres: {port: 70000}\n", "between 1 and 65535");
     expect_error("baseDomain: Not_A_Domain\n", "baseDomain");

@@ -207,10 +207,10 @@ END_TEST
 
 START_TEST(emit_round_trips_tricky_strings)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:b, s:n, s:[], s:{}, s:s}",
-                            "t", "true", "n", "123", "y", "yes", "e", "", "nul", "null", "oct",
-                            "0755", "i", 5, "r", 2.0, "b", 1, "z", "list", "obj", "multi",
-                            "a\nb: c");
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:b, s:n, s:[], s:{}, s:s}", "t",
+                  "true", "n", "123", "y", "yes", "e", "", "nul", "null", "oct", "0755", "i", 5,
+                  "r", 2.0, "b", 1, "z", "list", "obj", "multi", "a\nb: c");
     json_t *docs = json_pack("[O]", doc);
     char *buf = NULL;
     size_t len = 0;

@@ -99,7 +99,11 @@ static const json_t *env_var(const json_t *deploy, const char *name)
     const json_t *env = path(deploy, "spec/template/spec/containers/0/env");
     size_t i;
     json_t *e;
-    json_array_foreach(env, i, e) if (!strcmp(str(e, "name"), name)) return e;
+    json_array_foreach(env, i, e)
+    {
+        if (!strcmp(str(e, "name"), name))
+            return e;
+    }
     return NULL;
 }
 
@@ -117,8 +121,9 @@ static const char *tdir(const char *name, const char *src)
         snprintf(p, sizeof p, "%s/%s.lua", dir, render_template_names[i]);
         FILE *f = fopen(p, "w");
         ck_assert_ptr_nonnull(f);
-        fputs(!strcmp(render_template_names[i], name) ? src
-                                                      : "return function(gs, config) return {} end\n",
+        fputs(!strcmp(render_template_names[i], name)
+                  ? src
+                  : "return function(gs, config) return {} end\n",
               f);
         fclose(f);
     }
@@ -285,34 +290,37 @@ START_TEST(route_and_certificate_follow_the_fqdn_and_config)
     ck_assert_ptr_null(find(objs, "IngressRoute", NULL));
     ck_assert_str_eq(str(ing, "spec/rules/0/host"), "peeps.grace.localhost");
     ck_assert_str_eq(str(ing, "spec/tls/0/secretName"), "peeps-tls");
-    ck_assert_ptr_null(json_object_get(path(ing, "metadata/annotations"),
-                                       "external-dns.kubernetes.io/hostname"));
+    ck_assert_ptr_null(
+        json_object_get(path(ing, "metadata/annotations"), "external-dns.kubernetes.io/hostname"));
     json_decref(objs);
 }
 END_TEST
 
 START_TEST(tailscale_per_service_adds_a_tailnet_service)
 {
-    json_t *objs = render_file("examples/peeps.yaml", "tailscale: {mode: per-service, tags: \"tag:k8s\"}\n");
+    json_t *objs =
+        render_file("examples/peeps.yaml", "tailscale: {mode: per-service, tags: \"tag:k8s\"}\n");
     const json_t *s = find(objs, "Service", "peeps-tailnet");
     ck_assert_ptr_nonnull(s);
     ck_assert_str_eq(str(s, "spec/loadBalancerClass"), "tailscale");
-    ck_assert_str_eq(
-        json_string_value(json_object_get(path(s, "metadata/annotations"), "tailscale.com/hostname")),
-        "peeps");
+    ck_assert_str_eq(json_string_value(json_object_get(path(s, "metadata/annotations"),
+                                                       "tailscale.com/hostname")),
+                     "peeps");
     json_decref(objs);
 }
 END_TEST
 
 START_TEST(kafka_topics_and_user_acls)
 {
-    json_t *objs = render_file("examples/full.yaml", "kafka: {apiVersion: kafka.strimzi.io/v1beta2}\n");
+    json_t *objs =
+        render_file("examples/full.yaml", "kafka: {apiVersion: kafka.strimzi.io/v1beta2}\n");
     const json_t *t = find(objs, "KafkaTopic", "ledger.entries");
     ck_assert_ptr_nonnull(t);
     ck_assert_str_eq(str(t, "apiVersion"), "kafka.strimzi.io/v1beta2");
     ck_assert_str_eq(str(t, "metadata/namespace"), "kafka");
-    ck_assert_str_eq(json_string_value(json_object_get(path(t, "metadata/labels"), "strimzi.io/cluster")),
-                     "kafka");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(t, "metadata/labels"), "strimzi.io/cluster")),
+        "kafka");
     ck_assert_int_eq(json_integer_value(path(t, "spec/partitions")), 6);
     ck_assert_ptr_null(path(t, "metadata/ownerReferences"));
     const json_t *u = find(objs, "KafkaUser", "finance-ledger");
@@ -358,8 +366,8 @@ START_TEST(backup_schedule_in_velero_namespace_with_overrides)
     ck_assert_str_eq(str(s, "spec/schedule"), "0 * * * *");
     ck_assert_str_eq(str(s, "spec/template/ttl"), "720h");
     ck_assert_str_eq(str(s, "spec/template/includedNamespaces/0"), "grace");
-    ck_assert_str_eq(json_string_value(json_object_get(path(s, "spec/template/labelSelector/matchLabels"),
-                                                       "grace.dev/service")),
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         path(s, "spec/template/labelSelector/matchLabels"), "grace.dev/service")),
                      "peeps");
     json_decref(objs);
     objs = render_file("examples/minimal.yaml", "backup: {defaultSchedule: \"@daily\"}\n");
@@ -437,8 +445,9 @@ END_TEST
 
 START_TEST(input_arrays_stay_arrays_even_when_empty)
 {
-    json_t *s = spec_of("{ args = gs.spec.args, cmd = gs.spec.command, copy = json.copy(gs.spec.args),"
-                        "  n = #gs.spec.command }");
+    json_t *s =
+        spec_of("{ args = gs.spec.args, cmd = gs.spec.command, copy = json.copy(gs.spec.args),"
+                "  n = #gs.spec.command }");
     ck_assert(json_is_array(json_object_get(s, "args")));
     ck_assert_uint_eq(json_array_size(json_object_get(s, "args")), 0);
     ck_assert(json_is_array(json_object_get(s, "copy")));
@@ -450,21 +459,26 @@ END_TEST
 
 START_TEST(mixed_keys_holes_and_functions_are_errors_with_a_path)
 {
-    expect_template_error("return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
-                          " spec = { a = { 1, x = 2 } } } } end\n",
-                          "at result[1].spec.a: table keys must be all strings");
-    expect_template_error("return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
-                          " spec = { [1] = 1, [3] = 3 } } } end\n",
-                          "result[1].spec");
-    expect_template_error("return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
-                          " spec = print or tostring } } end\n",
-                          "cannot convert a function");
-    expect_template_error("return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
-                          " spec = 0/0 } } end\n",
-                          "NaN");
-    expect_template_error("return function() local t = {} t.self = t\n"
-                          " return { { apiVersion='v1', kind='K', metadata={name='x'}, spec = t } } end\n",
-                          "nested too deep");
+    expect_template_error(
+        "return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
+        " spec = { a = { 1, x = 2 } } } } end\n",
+        "at result[1].spec.a: table keys must be all strings");
+    expect_template_error(
+        "return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
+        " spec = { [1] = 1, [3] = 3 } } } end\n",
+        "result[1].spec");
+    expect_template_error(
+        "return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
+        " spec = print or tostring } } end\n",
+        "cannot convert a function");
+    expect_template_error(
+        "return function() return { { apiVersion='v1', kind='K', metadata={name='x'},"
+        " spec = 0/0 } } end\n",
+        "NaN");
+    expect_template_error(
+        "return function() local t = {} t.self = t\n"
+        " return { { apiVersion='v1', kind='K', metadata={name='x'}, spec = t } } end\n",
+        "nested too deep");
 }
 END_TEST
 
@@ -472,12 +486,13 @@ END_TEST
 
 START_TEST(sandbox_has_no_io_os_require_or_debug)
 {
-    json_t *s = spec_of("{ io = type(io), os = type(os), require = type(require), dofile = type(dofile),"
-                        "  loadfile = type(loadfile), debug = type(debug), package = type(package),"
-                        "  dump = type(string.dump), random = type(math.random), print = type(print),"
-                        "  string = type(string), fmt = string.format('%d', 7), up = ('x'):upper() }");
-    const char *absent[] = {"io", "os", "require", "dofile", "loadfile", "debug", "package", "dump",
-                            "random", "print"};
+    json_t *s =
+        spec_of("{ io = type(io), os = type(os), require = type(require), dofile = type(dofile),"
+                "  loadfile = type(loadfile), debug = type(debug), package = type(package),"
+                "  dump = type(string.dump), random = type(math.random), print = type(print),"
+                "  string = type(string), fmt = string.format('%d', 7), up = ('x'):upper() }");
+    const char *absent[] = {"io",    "os",      "require", "dofile", "loadfile",
+                            "debug", "package", "dump",    "random", "print"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
         ck_assert_msg(!strcmp(str(s, absent[i]), "nil"), "%s is %s", absent[i], str(s, absent[i]));
     ck_assert_str_eq(str(s, "string"), "table");
@@ -546,7 +561,8 @@ START_TEST(syntax_error_names_file_and_line)
     ck_assert_int_eq(render_new(dir, &r, &err), KERR_TEMPLATE);
     rm_tdir(dir);
     ck_assert_ptr_null(r);
-    ck_assert_msg(strstr(err.message, "templates/route.lua:3: unexpected symbol"), "got %s", err.message);
+    ck_assert_msg(strstr(err.message, "templates/route.lua:3: unexpected symbol"), "got %s",
+                  err.message);
 }
 END_TEST
 
@@ -563,13 +579,17 @@ END_TEST
 
 START_TEST(wrong_result_shapes_are_template_errors)
 {
-    expect_template_error("return function() return 'x' end\n", "must return a list of objects, got string");
-    expect_template_error("return function() return { apiVersion = 'v1', kind = 'K', metadata = {name='x'} } end\n",
-                          "got a single object");
-    expect_template_error("return function() return { { apiVersion = 'v1', metadata = { name = 'x' } } } end\n",
-                          "templates/workload.lua: object 1 of the result has no kind string");
-    expect_template_error("return function() return { { apiVersion = 'v1', kind = 'K', metadata = {} } } end\n",
-                          "has no metadata.name string");
+    expect_template_error("return function() return 'x' end\n",
+                          "must return a list of objects, got string");
+    expect_template_error(
+        "return function() return { apiVersion = 'v1', kind = 'K', metadata = {name='x'} } end\n",
+        "got a single object");
+    expect_template_error(
+        "return function() return { { apiVersion = 'v1', metadata = { name = 'x' } } } end\n",
+        "templates/workload.lua: object 1 of the result has no kind string");
+    expect_template_error(
+        "return function() return { { apiVersion = 'v1', kind = 'K', metadata = {} } } end\n",
+        "has no metadata.name string");
     expect_template_error("return function() return { 42 } end\n", "is not an object");
 }
 END_TEST
@@ -657,7 +677,8 @@ START_TEST(finish_never_copies_gitops_tracking_metadata)
     json_t *gs = small_gs(), *objs = json_pack("[o]", child("ns1"));
     ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
     const json_t *md = path(objs, "0/metadata");
-    ck_assert_ptr_null(json_object_get(json_object_get(md, "labels"), "app.kubernetes.io/instance"));
+    ck_assert_ptr_null(
+        json_object_get(json_object_get(md, "labels"), "app.kubernetes.io/instance"));
     ck_assert_ptr_null(
         json_object_get(json_object_get(md, "annotations"), "argocd.argoproj.io/tracking-id"));
     ck_assert_str_eq(str(md, "annotations/note"), "x");
@@ -673,9 +694,9 @@ START_TEST(finish_owner_without_uid_offline_and_none_across_namespaces)
     ck_assert_ptr_nonnull(path(objs, "0/metadata/ownerReferences/0"));
     ck_assert_ptr_null(path(objs, "0/metadata/ownerReferences/0/uid"));
     ck_assert_ptr_null(path(objs, "1/metadata/ownerReferences"));
-    ck_assert_str_eq(json_string_value(json_object_get(path(objs, "1/metadata/labels"),
-                                                       "grace.dev/service")),
-                     "demo");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(objs, "1/metadata/labels"), "grace.dev/service")),
+        "demo");
     json_decref(objs);
     json_decref(gs);
 }
@@ -701,7 +722,8 @@ END_TEST
 
 START_TEST(finish_rejects_objects_without_identity)
 {
-    json_t *gs = small_gs(), *objs = json_pack("[{s:s, s:{s:s}}]", "kind", "K", "metadata", "name", "x");
+    json_t *gs = small_gs(),
+           *objs = json_pack("[{s:s, s:{s:s}}]", "kind", "K", "metadata", "name", "x");
     struct kerr_info err;
     ck_assert_int_eq(render_finish(gs, NULL, objs, &err), KERR_TEMPLATE);
     ck_assert_ptr_nonnull(strstr(err.message, "object 1 has no apiVersion"));
@@ -757,7 +779,8 @@ static int run_cmd(const char *a1, const char *a2, const char *a3, const char *a
 START_TEST(render_command_exit_codes)
 {
     ck_assert_int_eq(run_cmd("-f", "examples/peeps.yaml", "--templates", "templates"), 0);
-    ck_assert_int_eq(run_cmd("-f", "examples/invalid-hostname.yaml", "--templates", "templates"), 1);
+    ck_assert_int_eq(run_cmd("-f", "examples/invalid-hostname.yaml", "--templates", "templates"),
+                     1);
     ck_assert_int_eq(run_cmd("-f", "/nonexistent.yaml", "--templates", "templates"), 1);
     ck_assert_int_eq(run_cmd("--help", NULL, NULL, NULL), 0);
     ck_assert_int_eq(run_cmd("--bogus", NULL, NULL, NULL), 2);
