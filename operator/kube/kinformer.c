@@ -98,8 +98,8 @@ static struct kinf_bucket *kinf_bucket_find(struct kinf_index *ix, const char *v
 
 static void kinf_index_grow(struct kinf_index *ix)
 {
-    size_t n = ix->ntable * 2;
-    struct kinf_bucket **t = kerr_xcalloc(n, sizeof *t);
+    size_t n = ix->ntable ? ix->ntable * 2 : 64;
+    struct kinf_bucket **t = kerr_xcalloc(n, sizeof(struct kinf_bucket *));
     for (size_t i = 0; i < ix->ntable; i++) {
         struct kinf_bucket *b = ix->table[i];
         while (b) {
@@ -136,10 +136,10 @@ static void kinf_index_put(struct kinformer *inf, size_t id, struct kinf_entry *
             return; /* the index function gave the same key twice */
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
-        b->items = kerr_xrealloc(b->items, b->cap * sizeof *b->items);
+        b->items = kerr_xrealloc(b->items, b->cap * sizeof(struct kinf_entry *));
     }
     b->items[b->n++] = e;
-    e->buckets = kerr_xrealloc(e->buckets, (e->nbuckets + 1) * sizeof *e->buckets);
+    e->buckets = kerr_xrealloc(e->buckets, (e->nbuckets + 1) * sizeof(struct kinf_bucket *));
     e->buckets[e->nbuckets++] = b;
 }
 
@@ -203,8 +203,8 @@ static struct kinf_entry **kinf_slot(struct kinformer *inf, const char *ns, cons
 
 static void kinf_map_grow(struct kinformer *inf)
 {
-    size_t n = inf->nmap * 2;
-    struct kinf_entry **m = kerr_xcalloc(n, sizeof *m);
+    size_t n = inf->nmap ? inf->nmap * 2 : 64;
+    struct kinf_entry **m = kerr_xcalloc(n, sizeof(struct kinf_entry *));
     for (size_t i = 0; i < inf->nmap; i++) {
         struct kinf_entry *e = inf->map[i];
         while (e) {
@@ -377,7 +377,7 @@ static void kinf_sweep(struct kinformer *inf)
             }
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
-                gone = kerr_xrealloc(gone, cap * sizeof *gone);
+                gone = kerr_xrealloc(gone, cap * sizeof(struct kobj *));
             }
             gone[n++] = kinf_unlink(inf, pp);
         }
@@ -452,7 +452,7 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
     inf->api_version = kerr_xstrdup(av);
     pthread_rwlock_init(&inf->lock, NULL);
     inf->nmap = 64;
-    inf->map = kerr_xcalloc(inf->nmap, sizeof *inf->map);
+    inf->map = kerr_xcalloc(inf->nmap, sizeof(struct kinf_entry *));
     atomic_init(&inf->synced, false);
     struct kwatch_sink sink = {kinf_list, kinf_event};
     kwatcher__add(w, &inf->res, inf->ns, inf->selector, &sink, inf);
@@ -528,7 +528,7 @@ void kinformer_add_index(struct kinformer *inf, const char *index_name, kinforme
     ix->name = kerr_xstrdup(index_name);
     ix->fn = fn;
     ix->ntable = 64;
-    ix->table = kerr_xcalloc(ix->ntable, sizeof *ix->table);
+    ix->table = kerr_xcalloc(ix->ntable, sizeof(struct kinf_bucket *));
     /* Objects already cached (an index added late) are indexed now. */
     size_t id = inf->nidx++;
     for (size_t i = 0; i < inf->nmap; i++) {
@@ -553,7 +553,7 @@ size_t kinformer_by_index(struct kinformer *inf, const char *index_name, const c
             continue;
         struct kinf_bucket *b = kinf_bucket_find(&inf->idx[id], key, kinf_hash2(key, NULL));
         if (b && b->n > 0) {
-            *out = kerr_xmalloc(b->n * sizeof **out);
+            *out = kerr_xmalloc(b->n * sizeof(struct kobj *));
             for (n = 0; n < b->n; n++)
                 (*out)[n] = kobj_ref(b->items[n]->obj);
         }
@@ -577,10 +577,11 @@ void kinformer_foreach(struct kinformer *inf, kinformer_foreach_fn fn, void *ctx
     struct kobj **snap = NULL;
     size_t n = 0;
     pthread_rwlock_rdlock(&inf->lock);
-    if (inf->count > 0)
-        snap = kerr_xmalloc(inf->count * sizeof *snap);
-    for (size_t i = 0; i < inf->nmap; i++)
-        for (struct kinf_entry *e = inf->map[i]; e; e = e->next)
+    size_t total = inf->count;
+    if (total > 0)
+        snap = kerr_xmalloc(total * sizeof(struct kobj *));
+    for (size_t i = 0; i < inf->nmap && snap; i++)
+        for (struct kinf_entry *e = inf->map[i]; e && n < total; e = e->next)
             snap[n++] = kobj_ref(e->obj);
     pthread_rwlock_unlock(&inf->lock);
     for (size_t i = 0; i < n; i++) {

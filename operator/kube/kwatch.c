@@ -231,7 +231,7 @@ static bool kw_url(struct kw_stream *s, long timeout_s, char *buf, size_t size)
 {
     char *rv = curl_easy_escape(NULL, s->rv ? s->rv : "", 0);
     if (!rv)
-        kerr_oom();
+        return false;
     int n = snprintf(buf, size,
                      "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
                      "&timeoutSeconds=%ld%s",

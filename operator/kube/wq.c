@@ -88,8 +88,8 @@ static struct wq_item *wq_lookup(struct wq *q, const char *key)
 
 static void wq_rehash(struct wq *q)
 {
-    size_t n = q->nbuckets * 2;
-    struct wq_item **b = kerr_xcalloc(n, sizeof *b);
+    size_t n = q->nbuckets ? q->nbuckets * 2 : 64;
+    struct wq_item **b = kerr_xcalloc(n, sizeof(struct wq_item *));
     for (size_t i = 0; i < q->nbuckets; i++) {
         struct wq_item *it = q->buckets[i];
         while (it) {
@@ -172,7 +172,7 @@ static void wq_heap_push(struct wq *q, struct wq_item *it)
 {
     if (q->nheap == q->capheap) {
         q->capheap = q->capheap ? q->capheap * 2 : 16;
-        q->heap = kerr_xrealloc(q->heap, q->capheap * sizeof *q->heap);
+        q->heap = kerr_xrealloc(q->heap, q->capheap * sizeof(struct wq_item *));
     }
     it->heap_idx = q->nheap;
     it->delayed = true;
@@ -271,7 +271,7 @@ struct wq *wq_new(void)
     pthread_cond_init(&q->cv, &ca);
     pthread_condattr_destroy(&ca);
     q->nbuckets = 64;
-    q->buckets = kerr_xcalloc(q->nbuckets, sizeof *q->buckets);
+    q->buckets = kerr_xcalloc(q->nbuckets, sizeof(struct wq_item *));
     return q;
 }
 
