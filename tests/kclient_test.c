@@ -5,8 +5,16 @@
  * timeouts; connection reuse; streamed pagination and cut streams; the
  * observer.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +601,165 @@ START_TEST(kclient_token_file_is_sent_and_rotation_followed)
 }
 END_TEST
 
+
+/*
+ * TLS: a CA, a server certificate for 127.0.0.1 and an admin client
+ * certificate are made with the openssl CLI; `openssl s_server -WWW`
+ * (requiring a client certificate) serves ok.json from a temp dir. The
+ * client loads a kubeconfig with the material as base64 *-data fields.
+ */
+static char tls_dir[64];
+static pid_t tls_pid;
+static int tls_port;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void tls_setup(void)
+{
+    snprintf(tls_dir, sizeof tls_dir, "/tmp/kclient_tls.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tls_dir));
+    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    int rc = sh("cd %s && { printf 'subjectAltName=IP:127.0.0.1\\n' > san.cnf && "
+                "openssl req -x509 %s -keyout ca.key -out ca.crt -subj /CN=test-ca -days 1 && "
+                "openssl req %s -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 && "
+                "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+                "-out srv.crt -days 1 -extfile san.cnf && "
+                "openssl req %s -keyout cli.key -out cli.csr -subj /O=system:masters/CN=admin && "
+                "openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+                "-out cli.crt -days 1 && "
+                "openssl req -x509 %s -keyout other.key -out other.crt -subj /CN=other -days 1 && "
+                "printf '{\"major\":\"1\",\"minor\":\"32\"}' > ok.json && "
+                "for f in ca.crt cli.crt cli.key other.crt; do base64 -w0 $f > $f.b64; done; "
+                "} >/dev/null 2>&1",
+                tls_dir, ec, ec, ec, ec);
+    ck_assert_int_eq(rc, 0);
+    tls_port = free_port();
+    tls_pid = fork();
+    ck_assert_int_ge(tls_pid, 0);
+    if (tls_pid == 0) {
+        char accept[64];
+        snprintf(accept, sizeof accept, "127.0.0.1:%d", tls_port);
+        if (chdir(tls_dir) != 0)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("openssl", "openssl", "s_server", "-quiet", "-accept", accept, "-WWW", "-cert",
+               "srv.crt", "-key", "srv.key", "-CAfile", "ca.crt", "-Verify", "1", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && !port_open(tls_port); i++)
+        usleep(10000);
+    ck_assert_msg(port_open(tls_port), "openssl s_server did not start");
+}
+
+static void tls_teardown(void)
+{
+    if (tls_pid > 0) {
+        kill(tls_pid, SIGTERM);
+        waitpid(tls_pid, NULL, 0);
+    }
+    sh("rm -rf %s", tls_dir);
+}
+
+/* Write a kubeconfig for the TLS server; `ca` / `cert` name the .b64 files. */
+static void write_tls_kubeconfig(const char *ca, bool with_cert, bool insecure)
+{
+    int rc = sh("cd %s && { printf 'clusters:\\n- name: t\\n  cluster:\\n"
+                "    server: https://127.0.0.1:%d\\n"
+                "    insecure-skip-tls-verify: %s\\n"
+                "    certificate-authority-data: '; cat %s.b64; "
+                "printf '\\nusers:\\n- name: admin\\n  user:\\n'; %s "
+                "printf '    token: unused\\ncontexts:\\n- name: t\\n  context: {cluster: t, user: "
+                "admin}\\ncurrent-context: t\\n'; } > kubeconfig",
+                tls_dir, tls_port, insecure ? "true" : "false", ca,
+                with_cert ? "printf '    client-certificate-data: '; cat cli.crt.b64; "
+                            "printf '\\n    client-key-data: '; cat cli.key.b64; printf '\\n';"
+                          : "");
+    ck_assert_int_eq(rc, 0);
+}
+
+static enum kerr tls_get(struct kerr_info *err, json_t **out)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/kubeconfig", tls_dir);
+    struct kconfig *kcfg = NULL;
+    ck_assert_int_eq(kconfig_load_file(path, NULL, &kcfg, err), KERR_OK);
+    struct kclient *c = NULL;
+    ck_assert_int_eq(kclient_new(kcfg, &(struct kclient_options){.max_retries = -1}, &c, NULL),
+                     KERR_OK);
+    enum kerr rc = kclient_get_path(c, "/ok.json", out, err);
+    kclient_free(c);
+    kconfig_free(kcfg);
+    return rc;
+}
+
+START_TEST(kclient_tls_with_ca_and_client_certificate_from_kubeconfig_data)
+{
+    write_tls_kubeconfig("ca.crt", true, false);
+    json_t *out = NULL;
+    struct kerr_info err;
+    ck_assert_msg(tls_get(&err, &out) == KERR_OK, "%s", err.message);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "minor")), "32");
+    json_decref(out);
+}
+END_TEST
+
+START_TEST(kclient_tls_rejects_a_server_not_signed_by_the_ca)
+{
+    write_tls_kubeconfig("other.crt", true, false);
+    json_t *out = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(tls_get(&err, &out), KERR_IO);
+    ck_assert_ptr_null(out);
+    /* ...unless insecure-skip-tls-verify is set */
+    write_tls_kubeconfig("other.crt", true, true);
+    ck_assert_msg(tls_get(&err, &out) == KERR_OK, "%s", err.message);
+    json_decref(out);
+}
+END_TEST
+
+START_TEST(kclient_tls_without_client_certificate_is_refused)
+{
+    write_tls_kubeconfig("ca.crt", false, false);
+    json_t *out = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(tls_get(&err, &out), KERR_IO);
+}
+END_TEST
+
 static Suite *kclient_suite(void)
 {
     Suite *s = suite_create("kclient");
@@ -623,6 +790,13 @@ static Suite *kclient_suite(void)
     tcase_add_test(tc, kclient_list_of_many_items_streams);
     tcase_add_test(tc, kclient_token_file_is_sent_and_rotation_followed);
     suite_add_tcase(s, tc);
+    TCase *tls = tcase_create("tls");
+    tcase_set_timeout(tls, 30);
+    tcase_add_unchecked_fixture(tls, tls_setup, tls_teardown);
+    tcase_add_test(tls, kclient_tls_with_ca_and_client_certificate_from_kubeconfig_data);
+    tcase_add_test(tls, kclient_tls_rejects_a_server_not_signed_by_the_ca);
+    tcase_add_test(tls, kclient_tls_without_client_certificate_is_refused);
+    suite_add_tcase(s, tls);
     return s;
 }
 
