@@ -618,45 +618,56 @@ static void emit_real(struct emit *e, double d)
     emit_scalar(e, buf, strlen(buf), false);
 }
 
-static void emit_node(struct emit *e, const json_t *v)
+static void emit_node(struct emit *e, const json_t *v);
+
+static void emit_object(struct emit *e, const json_t *v)
 {
     yaml_event_t ev;
+    size_t n = json_object_size(v), i = 0;
+    const char **keys = kerr_xmalloc((n ? n : 1) * sizeof *keys);
+    const char *k;
+    json_t *c;
+    json_object_foreach((json_t *)v, k, c)
+    {
+        keys[i++] = k;
+    }
+    qsort(keys, n, sizeof *keys, cmp_str);
+    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    emit_event(e, &ev);
+    for (i = 0; i < n; i++) {
+        emit_scalar(e, keys[i], strlen(keys[i]), true);
+        emit_node(e, json_object_get(v, keys[i]));
+    }
+    free(keys);
+    yaml_mapping_end_event_initialize(&ev);
+    emit_event(e, &ev);
+}
+
+static void emit_array(struct emit *e, const json_t *v)
+{
+    yaml_event_t ev;
+    size_t i;
+    json_t *c;
+    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+    emit_event(e, &ev);
+    json_array_foreach(v, i, c)
+    {
+        emit_node(e, c);
+    }
+    yaml_sequence_end_event_initialize(&ev);
+    emit_event(e, &ev);
+}
+
+static void emit_node(struct emit *e, const json_t *v)
+{
     char buf[32];
     switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        size_t n = json_object_size(v), i = 0;
-        const char **keys = kerr_xmalloc((n ? n : 1) * sizeof *keys);
-        const char *k;
-        json_t *c;
-        json_object_foreach((json_t *)v, k, c)
-        {
-            keys[i++] = k;
-        }
-        qsort(keys, n, sizeof *keys, cmp_str);
-        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-        emit_event(e, &ev);
-        for (i = 0; i < n; i++) {
-            emit_scalar(e, keys[i], strlen(keys[i]), true);
-            emit_node(e, json_object_get(v, keys[i]));
-        }
-        free(keys);
-        yaml_mapping_end_event_initialize(&ev);
-        emit_event(e, &ev);
+    case JSON_OBJECT:
+        emit_object(e, v);
         break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *c;
-        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-        emit_event(e, &ev);
-        json_array_foreach(v, i, c)
-        {
-            emit_node(e, c);
-        }
-        yaml_sequence_end_event_initialize(&ev);
-        emit_event(e, &ev);
+    case JSON_ARRAY:
+        emit_array(e, v);
         break;
-    }
     case JSON_STRING:
         emit_scalar(e, json_string_value(v), json_string_length(v), true);
         break;
