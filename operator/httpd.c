@@ -32,7 +32,7 @@
 #include "log.h"
 #include "tlsgen.h"
 
-#define HTTPD_DEFAULT_MAX_BODY (1024 * 1024)
+#define HTTPD_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
 #define HTTPD_HARD_LIMIT (64L * 1024 * 1024)
 #define HTTPD_CHUNK 16384
 #define HTTPD_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -277,7 +277,7 @@ static int write_headers(struct lws *wsi, struct conn *c)
 static int finish(struct lws *wsi, struct conn *c)
 {
     bool close = c->close_after;
-    log_msg(LOG_DEBUG, "http request served", "path", c->path, NULL);
+    log_msg(LOG_DEBUG, "http request served", "path", c->path, LOG_END);
     conn_reset(c);
     if (close || lws_http_transaction_completed(wsi))
         return -1;
@@ -539,7 +539,7 @@ static void lws_log_emit(int level, const char *line)
     size_t n = strlen(buf);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail", buf, NULL);
+    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail", buf, LOG_END);
 }
 
 static void copy_paths(struct httpd *h, const char *const *paths)

@@ -69,13 +69,17 @@ const char *log_level_name(enum log_level lvl);
 /* True when a line at `lvl` would be written (to skip costly field building). */
 bool log_enabled(enum log_level lvl);
 
+/* The terminator of log_msg's key/value list. Plain NULL works too (it is
+ * ((void *)0) with glibc); LOG_END keeps cppcheck's varFuncNullUB quiet. */
+#define LOG_END ((const char *)0)
+
 /*
  * Write one line: `msg` and then string key/value pairs, terminated by a NULL
- * key: log_msg(LOG_INFO, "reconciled", "namespace", ns, "name", n, NULL).
+ * key: log_msg(LOG_INFO, "reconciled", "namespace", ns, "name", n, LOG_END).
  * A NULL value is written as an empty string. Keys given here override the
  * same keys from the thread's context. Never fails (a write error is dropped).
  */
-void log_msg(enum log_level lvl, const char *msg, ...);
+void log_msg(enum log_level lvl, const char *msg, ...) __attribute__((sentinel));
 void log_msgv(enum log_level lvl, const char *msg, va_list ap);
 
 /*

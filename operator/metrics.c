@@ -178,7 +178,7 @@ static struct metrics_family *family_new(const struct metrics_desc *d)
         memcpy(f->bounds, b, f->nbounds * sizeof *f->bounds);
     }
     f->tsize = 16;
-    f->table = kerr_xcalloc(f->tsize, sizeof *f->table);
+    f->table = kerr_xcalloc(f->tsize, sizeof(struct metrics_child *));
     return f;
 }
 
@@ -252,7 +252,7 @@ static bool same_values(const struct metrics_family *f, const struct metrics_chi
 static void table_grow(struct metrics_family *f)
 {
     size_t nsize = f->tsize * 2;
-    struct metrics_child **nt = kerr_xcalloc(nsize, sizeof *nt);
+    struct metrics_child **nt = kerr_xcalloc(nsize, sizeof(struct metrics_child *));
     for (struct metrics_child *c = f->head; c; c = c->next) {
         size_t b = (size_t)(c->hash % nsize);
         c->hnext = nt[b];

@@ -112,8 +112,8 @@ static bool add_patch(json_t *resp, const json_t *patch)
         return true;
     char *s = json_dumps(patch, JSON_COMPACT);
     if (!s)
-        kerr_oom();
-    char *b = base64(s, strlen(s));
+        kerr_oom(); /* json_dumps fails only on OOM */
+    char *b = base64(s, s ? strlen(s) : 0);
     free(s);
     json_object_set_new(resp, "patchType", json_string("JSONPatch"));
     json_object_set_new(resp, "patch", json_string(b));
