@@ -45,8 +45,8 @@ enum route { R_NONE, R_HEALTHZ, R_READYZ, R_METRICS, R_WEBHOOK };
 
 struct listener {
     struct httpd *h;
-    const char *flag;  /* "health-addr", for messages */
-    char addr[300];    /* as given */
+    const char *flag;            /* "health-addr", for messages */
+    char addr[300];              /* as given */
     char host[INET6_ADDRSTRLEN]; /* numeric; "" = every interface */
     int family;
     int port;
@@ -263,9 +263,9 @@ static int write_headers(struct lws *wsi, struct conn *c)
     if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype, c->resp_len, &p, end))
         return -1;
     if (c->allow && c->status == 405 &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-                                    (const unsigned char *)c->allow, (int)strlen(c->allow), &p,
-                                    end))
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"allow:", (const unsigned char *)c->allow,
+            (int)strlen(c->allow), &p, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;

@@ -72,7 +72,7 @@ struct httpd_options {
     const char *const *webhook_paths; /* NULL-terminated; NULL: the two defaults */
     size_t max_body;                  /* request body cap; 0: 1 MiB */
 
-    httpd_ready_fn ready;     /* NULL: always ready */
+    httpd_ready_fn ready; /* NULL: always ready */
     void *ready_ctx;
     httpd_metrics_fn metrics; /* NULL: /metrics answers 404 */
     void *metrics_ctx;

@@ -67,8 +67,11 @@ enum kerr log_parse_level(const char *s, enum log_level *out, struct kerr_info *
     static const struct {
         const char *name;
         enum log_level lvl;
-    } names[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO},   {"warn", LOG_WARN},
-                 {"warning", LOG_WARN}, {"error", LOG_ERROR}};
+    } names[] = {{"debug", LOG_DEBUG},
+                 {"info", LOG_INFO},
+                 {"warn", LOG_WARN},
+                 {"warning", LOG_WARN},
+                 {"error", LOG_ERROR}};
     for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++) {
         if (strcasecmp(s, names[i].name) == 0) {
             *out = names[i].lvl;
@@ -76,8 +79,7 @@ enum kerr log_parse_level(const char *s, enum log_level *out, struct kerr_info *
         }
     }
     return kerr_set(err, KERR_INVAL, 0, "BadLogLevel",
-                    "invalid log level \"%s\": expected debug, info, warn or error",
-                    s ? s : "");
+                    "invalid log level \"%s\": expected debug, info, warn or error", s ? s : "");
 }
 
 enum kerr log_parse_format(const char *s, enum log_format *out, struct kerr_info *err)
@@ -105,8 +107,7 @@ static void ctx_copy(char dst[LOG_CTX_MAX], const char *src)
     snprintf(dst, LOG_CTX_MAX, "%s", src ? src : "");
 }
 
-void log_ctx_set(const char *controller, const char *ns, const char *name,
-                 const char *reconcile_id)
+void log_ctx_set(const char *controller, const char *ns, const char *name, const char *reconcile_id)
 {
     ctx_copy(t_ctx.controller, controller);
     ctx_copy(t_ctx.ns, ns);
@@ -133,8 +134,7 @@ char *log_new_reconcile_id(char buf[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(buf, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
     return buf;
@@ -245,11 +245,21 @@ static void kv_put_value(FILE *f, const char *s)
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
             if (*p < ' ' || *p == 0x7f)
                 fprintf(f, "\\x%02x", *p);
@@ -292,7 +302,7 @@ static char *render_json(const json_t *obj, size_t *len)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
     if (!s)
-        kerr_oom(); /* json_dumps fails only on OOM */
+        kerr_oom();               /* json_dumps fails only on OOM */
     size_t n = s ? strlen(s) : 0; /* (the test keeps cppcheck quiet) */
     char *line = kerr_xmalloc(n + 2);
     if (n)

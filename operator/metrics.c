@@ -17,14 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                         0.5,   1,    2.5,   5,    10};
+static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 struct metrics_child {
-    struct metrics_child *hnext;      /* hash chain */
+    struct metrics_child *hnext;       /* hash chain */
     struct metrics_child *prev, *next; /* insertion order */
     uint64_t hash;
-    double value; /* counter, gauge; histogram sum */
+    double value;      /* counter, gauge; histogram sum */
     uint64_t count;    /* histogram observations */
     uint64_t *buckets; /* histogram: per-bucket counts (nbounds), not cumulative */
     char **values;     /* nlabels label values */
@@ -124,8 +123,8 @@ static enum kerr check_labels(const struct metrics_desc *d, struct kerr_info *er
                             "metric %s: histograms cannot have a label \"le\"", d->name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(d->labels[j], l) == 0)
-                return kerr_set(err, KERR_INVAL, 0, "BadLabel",
-                                "metric %s: duplicate label \"%s\"", d->name, l);
+                return kerr_set(err, KERR_INVAL, 0, "BadLabel", "metric %s: duplicate label \"%s\"",
+                                d->name, l);
     }
     return KERR_OK;
 }
@@ -270,8 +269,8 @@ static struct metrics_child *child_alloc(struct metrics_family *f, const char *c
     for (size_t i = 0; i < f->nlabels; i++)
         bytes += strlen(val_at(values, i)) + 1;
     size_t nb = f->type == METRICS_HISTOGRAM ? f->nbounds : 0;
-    size_t size = sizeof(struct metrics_child) + nb * sizeof(uint64_t) +
-                  f->nlabels * sizeof(char *) + bytes;
+    size_t size =
+        sizeof(struct metrics_child) + nb * sizeof(uint64_t) + f->nlabels * sizeof(char *) + bytes;
     struct metrics_child *c = kerr_xcalloc(1, size);
     unsigned char *p = (unsigned char *)(c + 1);
     c->buckets = nb ? (uint64_t *)p : NULL;

@@ -16,9 +16,9 @@
 
 /* controller-runtime's reconcile_time_seconds buckets. */
 static const double reconcile_buckets[] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
-    0.7,   0.8,  0.9,   1.0,  1.25, 1.5, 1.75, 2.0, 2.5, 3.0,  3.5, 4.0,  4.5, 5,
-    6,     7,    8,     9,    10,   15,  20,   25,  30,  40,   50,  60};
+    0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
 /* client-go workqueue: ExponentialBuckets(10e-9, 10, 10). */
 static const double wq_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
 /* client-go rest_client_request_duration_seconds. */
@@ -48,8 +48,8 @@ struct opm {
 #define NL(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static struct metrics_family *reg(struct metrics *m, const char *name, const char *help,
-                                  enum metrics_type type, const char *const *labels,
-                                  size_t nlabels, const double *buckets, size_t nbuckets)
+                                  enum metrics_type type, const char *const *labels, size_t nlabels,
+                                  const double *buckets, size_t nbuckets)
 {
     struct metrics_desc d = {name, help, type, labels, nlabels, buckets, nbuckets};
     struct metrics_family *f = NULL;
@@ -61,22 +61,25 @@ static struct metrics_family *reg(struct metrics *m, const char *name, const cha
     return f;
 }
 
-#define COUNTER(name, help, ...) reg(o->m, name, help, METRICS_COUNTER, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
-#define GAUGE(name, help, ...) reg(o->m, name, help, METRICS_GAUGE, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
-#define HIST(name, help, b, ...)                                                              \
-    reg(o->m, name, help, METRICS_HISTOGRAM, L(__VA_ARGS__), NL(__VA_ARGS__), b,             \
+#define COUNTER(name, help, ...)                                                                   \
+    reg(o->m, name, help, METRICS_COUNTER, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
+#define GAUGE(name, help, ...)                                                                     \
+    reg(o->m, name, help, METRICS_GAUGE, L(__VA_ARGS__), NL(__VA_ARGS__), NULL, 0)
+#define HIST(name, help, b, ...)                                                                   \
+    reg(o->m, name, help, METRICS_HISTOGRAM, L(__VA_ARGS__), NL(__VA_ARGS__), b,                   \
         sizeof b / sizeof b[0])
 #define PLAIN(name, help, type) reg(o->m, name, help, type, NULL, 0, NULL, 0)
 
 static void register_controller(struct opm *o)
 {
-    o->rec_total = COUNTER("controller_runtime_reconcile_total",
-                           "Total number of reconciliations per controller", "controller", "result");
+    o->rec_total =
+        COUNTER("controller_runtime_reconcile_total",
+                "Total number of reconciliations per controller", "controller", "result");
     o->rec_errors = COUNTER("controller_runtime_reconcile_errors_total",
                             "Total number of reconciliation errors per controller", "controller");
-    o->rec_time = HIST("controller_runtime_reconcile_time_seconds",
-                       "Length of time per reconciliation per controller", reconcile_buckets,
-                       "controller");
+    o->rec_time =
+        HIST("controller_runtime_reconcile_time_seconds",
+             "Length of time per reconciliation per controller", reconcile_buckets, "controller");
     o->active = GAUGE("controller_runtime_active_workers",
                       "Number of currently used workers per controller", "controller");
     o->max_conc = GAUGE("controller_runtime_max_concurrent_reconciles",
@@ -86,15 +89,16 @@ static void register_controller(struct opm *o)
 static void register_workqueue(struct opm *o)
 {
     o->wq_depth = GAUGE("workqueue_depth", "Current depth of workqueue", "name");
-    o->wq_adds = COUNTER("workqueue_adds_total", "Total number of adds handled by workqueue", "name");
-    o->wq_retries = COUNTER("workqueue_retries_total", "Total number of retries handled by workqueue",
-                            "name");
+    o->wq_adds =
+        COUNTER("workqueue_adds_total", "Total number of adds handled by workqueue", "name");
+    o->wq_retries =
+        COUNTER("workqueue_retries_total", "Total number of retries handled by workqueue", "name");
     o->wq_queue_dur = HIST("workqueue_queue_duration_seconds",
                            "How long in seconds an item stays in workqueue before being requested",
                            wq_buckets, "name");
-    o->wq_work_dur = HIST("workqueue_work_duration_seconds",
-                          "How long in seconds processing an item from workqueue takes",
-                          wq_buckets, "name");
+    o->wq_work_dur =
+        HIST("workqueue_work_duration_seconds",
+             "How long in seconds processing an item from workqueue takes", wq_buckets, "name");
     o->wq_unfinished = GAUGE("workqueue_unfinished_work_seconds",
                              "How many seconds of work has been done that is in progress and "
                              "hasn't been observed by work_duration",
@@ -117,8 +121,8 @@ static void register_rest_and_service(struct opm *o)
                       "Gauge of if the reporting system is master of the relevant lease, 0 "
                       "indicates backup, 1 indicates master",
                       "name");
-    o->svc_ready = GAUGE("grace_service_ready",
-                         "Whether the GraceService is Ready (1) or not (0)", "namespace", "name");
+    o->svc_ready = GAUGE("grace_service_ready", "Whether the GraceService is Ready (1) or not (0)",
+                         "namespace", "name");
     o->svc_cond = GAUGE("grace_service_condition",
                         "The condition of a GraceService: 1 for the current status of each type",
                         "namespace", "name", "type", "status");
@@ -131,15 +135,14 @@ static void register_process(struct opm *o)
 {
     o->p_cpu = PLAIN("process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                      METRICS_COUNTER);
-    o->p_rss = PLAIN("process_resident_memory_bytes", "Resident memory size in bytes",
-                     METRICS_GAUGE);
-    o->p_vsz = PLAIN("process_virtual_memory_bytes", "Virtual memory size in bytes",
-                     METRICS_GAUGE);
+    o->p_rss =
+        PLAIN("process_resident_memory_bytes", "Resident memory size in bytes", METRICS_GAUGE);
+    o->p_vsz = PLAIN("process_virtual_memory_bytes", "Virtual memory size in bytes", METRICS_GAUGE);
     o->p_start = PLAIN("process_start_time_seconds",
                        "Start time of the process since unix epoch in seconds", METRICS_GAUGE);
     o->p_fds = PLAIN("process_open_fds", "Number of open file descriptors", METRICS_GAUGE);
-    o->p_maxfds = PLAIN("process_max_fds", "Maximum number of open file descriptors",
-                        METRICS_GAUGE);
+    o->p_maxfds =
+        PLAIN("process_max_fds", "Maximum number of open file descriptors", METRICS_GAUGE);
     metrics_add_collector(o->m, process_collect, o);
 }
 
@@ -179,10 +182,14 @@ struct metrics *opm_registry(struct opm *o)
 const char *opm_result_name(enum opm_result r)
 {
     switch (r) {
-    case OPM_SUCCESS: return "success";
-    case OPM_ERROR: return "error";
-    case OPM_REQUEUE: return "requeue";
-    case OPM_REQUEUE_AFTER: return "requeue_after";
+    case OPM_SUCCESS:
+        return "success";
+    case OPM_ERROR:
+        return "error";
+    case OPM_REQUEUE:
+        return "requeue";
+    case OPM_REQUEUE_AFTER:
+        return "requeue_after";
     }
     return "error";
 }
@@ -269,8 +276,7 @@ static const char *http_method(const char *verb)
     return verb;
 }
 
-void opm_rest_request(struct opm *o, const char *verb, long code, const char *host,
-                      double seconds)
+void opm_rest_request(struct opm *o, const char *verb, long code, const char *host, double seconds)
 {
     if (!o)
         return;

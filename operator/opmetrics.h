@@ -80,8 +80,7 @@ void opm_attach_wq(struct opm *o, const char *name, struct wq *q);
 /* One HTTP exchange with the API server. verb as kclient reports it ("GET",
  * "LIST", "WATCH", "APPLY", ...): the method label is the HTTP method (LIST,
  * WATCH -> GET; APPLY -> PATCH). code 0 (no response) is labelled "<error>". */
-void opm_rest_request(struct opm *o, const char *verb, long code, const char *host,
-                      double seconds);
+void opm_rest_request(struct opm *o, const char *verb, long code, const char *host, double seconds);
 
 /* kclient_observer_fn-compatible adapter: ctx is the struct opm *, host is
  * the one set with opm_set_rest_host (copied). */

@@ -104,8 +104,8 @@ static int cert_base(X509 *x, EVP_PKEY *key, const char *cn, X509 *issuer, long 
            X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) && X509_set_pubkey(x, key) &&
            X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8,
                                       (const unsigned char *)"grace-operator", -1, -1, 0) &&
-           X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-                                      -1, 0) &&
+           X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+                                      0) &&
            X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subj);
 }
 
@@ -177,11 +177,12 @@ static char *key_pem(EVP_PKEY *k, size_t *len)
 static enum kerr check_names(const char *const *names, size_t n, struct kerr_info *err)
 {
     if (!names || n == 0)
-        return kerr_set(err, KERR_INVAL, 0, "NoNames", "a serving certificate needs at least one name");
+        return kerr_set(err, KERR_INVAL, 0, "NoNames",
+                        "a serving certificate needs at least one name");
     for (size_t i = 0; i < n; i++)
         if (!valid_name(names[i]))
-            return kerr_set(err, KERR_INVAL, 0, "BadName",
-                            "invalid certificate name \"%s\"", names[i] ? names[i] : "");
+            return kerr_set(err, KERR_INVAL, 0, "BadName", "invalid certificate name \"%s\"",
+                            names[i] ? names[i] : "");
     return KERR_OK;
 }
 

@@ -19,9 +19,9 @@
 #include "kerr.h"
 
 struct tlsgen_pem {
-    char *cert_pem; /* serving certificate ("-----BEGIN CERTIFICATE-----") */
-    char *key_pem;  /* its private key, PKCS#8 ("-----BEGIN PRIVATE KEY-----") */
-    char *ca_pem;   /* the CA certificate that signed it */
+    char *cert_pem;                   /* serving certificate ("-----BEGIN CERTIFICATE-----") */
+    char *key_pem;                    /* its private key, PKCS#8 ("-----BEGIN PRIVATE KEY-----") */
+    char *ca_pem;                     /* the CA certificate that signed it */
     size_t cert_len, key_len, ca_len; /* strlen of each */
 };
 

@@ -134,8 +134,8 @@ static json_t *build_response(const char *uid, struct webhook_verdict *v)
         json_object_set_new(resp, "allowed", json_false());
     }
     if (!v->allowed) {
-        json_t *st = json_pack("{s:s, s:i, s:s}", "status", "Failure", "code", v->code,
-                               "message", v->message[0] ? v->message : "denied");
+        json_t *st = json_pack("{s:s, s:i, s:s}", "status", "Failure", "code", v->code, "message",
+                               v->message[0] ? v->message : "denied");
         if (!st)
             kerr_oom();
         if (v->reason[0])
@@ -157,9 +157,8 @@ static char *check_review(const json_t *review, const json_t **request, int *htt
     if (strcmp(kind, "AdmissionReview") != 0)
         return text_error(http_status, "expected kind AdmissionReview, got \"%s\"", kind);
     if (strcmp(api, WEBHOOK_API_VERSION) != 0)
-        return text_error(http_status,
-                          "unsupported AdmissionReview apiVersion \"%s\": expected %s", api,
-                          WEBHOOK_API_VERSION);
+        return text_error(http_status, "unsupported AdmissionReview apiVersion \"%s\": expected %s",
+                          api, WEBHOOK_API_VERSION);
     *request = obj_at(review, "request");
     if (!*request)
         return text_error(http_status, "AdmissionReview has no request");
@@ -213,8 +212,7 @@ char *webhook_handle(const char *body, size_t len, webhook_validate_fn validate,
     return out;
 }
 
-char *webhook_serve(void *routes, const char *path, const char *body, size_t len,
-                    int *http_status)
+char *webhook_serve(void *routes, const char *path, const char *body, size_t len, int *http_status)
 {
     const struct webhook_routes *r = routes;
     if (r->validate_path && path && strcmp(path, r->validate_path) == 0)

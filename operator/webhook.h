@@ -46,12 +46,12 @@ struct webhook_request {
  */
 struct webhook_verdict {
     bool allowed;
-    int code;          /* status.code of a denial (403 for a policy refusal,
-                          500 when the webhook could not decide) */
-    char reason[64];   /* status.reason of a denial (a metav1.StatusReason) */
+    int code;        /* status.code of a denial (403 for a policy refusal,
+                        500 when the webhook could not decide) */
+    char reason[64]; /* status.reason of a denial (a metav1.StatusReason) */
     char message[1024];
-    json_t *warnings;  /* array of strings, or NULL */
-    json_t *patch;     /* JSON Patch (RFC 6902) operations array, or NULL */
+    json_t *warnings; /* array of strings, or NULL */
+    json_t *patch;    /* JSON Patch (RFC 6902) operations array, or NULL */
 };
 
 typedef void (*webhook_validate_fn)(void *ctx, const struct webhook_request *req,
@@ -103,7 +103,6 @@ struct webhook_routes {
     void *ctx; /* passed to both callbacks */
 };
 
-char *webhook_serve(void *routes, const char *path, const char *body, size_t len,
-                    int *http_status);
+char *webhook_serve(void *routes, const char *path, const char *body, size_t len, int *http_status);
 
 #endif

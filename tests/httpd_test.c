@@ -191,14 +191,14 @@ static char *metrics_cb(void *ctx, size_t *len)
 static void deny_taken(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
 {
     (void)ctx;
-    const char *host = json_string_value(
-        json_object_get(json_object_get(req->object, "spec"), "hostname"));
+    const char *host =
+        json_string_value(json_object_get(json_object_get(req->object, "spec"), "hostname"));
     if (host && strcmp(host, "taken.example.com") == 0)
         webhook_deny(v, "hostname %s is already used by GraceService other/web", host);
 }
 
-static struct webhook_routes routes = {"/validate-graceservice", deny_taken,
-                                      "/mutate-graceservice", NULL, NULL};
+static struct webhook_routes routes = {"/validate-graceservice", deny_taken, "/mutate-graceservice",
+                                       NULL, NULL};
 
 static struct fixture fx;
 static struct tlsgen_pem pem;
@@ -256,7 +256,8 @@ START_TEST(httpd_healthz_answers_ok)
     struct httpd_options o = base_opts();
     struct httpd *h = start(&o);
     ck_assert_int_gt(httpd_port(h, HTTPD_HEALTH), 0);
-    struct reply r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body.data, "ok\n");
     reply_free(&r);
@@ -287,7 +288,8 @@ START_TEST(httpd_metrics_served_in_text_format)
     struct httpd_options o = base_opts();
     struct httpd *h = start(&o);
     ck_assert_int_ne(httpd_port(h, HTTPD_METRICS), httpd_port(h, HTTPD_HEALTH));
-    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body.data, "# TYPE scrapes_total counter\nscrapes_total 1\n"));
     ck_assert_ptr_nonnull(strstr(r.headers.data, "text/plain; version=0.0.4"));
@@ -305,7 +307,8 @@ START_TEST(httpd_large_response_arrives_intact)
     fx.big_metrics = 700 * 1000 + 7;
     struct httpd_options o = base_opts();
     struct httpd *h = start(&o);
-    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(r.body.len, fx.big_metrics);
     for (size_t i = 0; i < r.body.len; i += 4099)
@@ -351,9 +354,9 @@ START_TEST(httpd_webhook_over_https_verified_with_generated_ca)
     char body[1024];
     snprintf(body, sizeof body, review, "free.example.com");
     CURL *c = curl_easy_init();
-    struct reply r = fetch_with(c, NULL, url(h, HTTPD_WEBHOOK, "https", "localhost",
-                                             "/validate-graceservice?timeout=10s"),
-                                body, strlen(body), pem.ca_pem);
+    struct reply r = fetch_with(
+        c, NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice?timeout=10s"),
+        body, strlen(body), pem.ca_pem);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.headers.data, "application/json"));
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"uid\":\"u-1\""));
@@ -417,8 +420,9 @@ START_TEST(httpd_webhook_with_certificate_files)
     struct httpd *h = start(&o);
     char body[1024];
     snprintf(body, sizeof body, review, "free.example.com");
-    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/mutate-graceservice"),
-                           body, strlen(body), pem.ca_pem);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/mutate-graceservice"), body,
+              strlen(body), pem.ca_pem);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body.data, "\"allowed\":true"));
     reply_free(&r);
@@ -466,8 +470,9 @@ START_TEST(httpd_small_body_cap_is_honoured)
     struct httpd *h = start(&o);
     char body[1024];
     snprintf(body, sizeof body, review, "free.example.com");
-    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
-                           body, strlen(body), pem.ca_pem);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), body,
+              strlen(body), pem.ca_pem);
     ck_assert_int_eq(r.status, 413);
     reply_free(&r);
     httpd_free(h);
@@ -491,7 +496,8 @@ START_TEST(httpd_same_address_serves_health_and_metrics_on_one_port)
     struct httpd *h = start(&o);
     ck_assert_int_eq(httpd_port(h, HTTPD_HEALTH), httpd_port(h, HTTPD_METRICS));
     ck_assert_int_eq(httpd_port(h, HTTPD_WEBHOOK), -1);
-    struct reply r = fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics"), NULL, 0, NULL);
     ck_assert_int_eq(r.status, 200);
     reply_free(&r);
     r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
@@ -525,8 +531,8 @@ END_TEST
 
 START_TEST(httpd_bad_addresses_are_rejected)
 {
-    const char *bad[] = {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "::1:80", "[::1]80",
-                         "no-such-host.invalid:80"};
+    const char *bad[] = {"nonsense", "127.0.0.1:99999", "127.0.0.1:",
+                         "::1:80",   "[::1]80",         "no-such-host.invalid:80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct httpd_options o = base_opts();
         o.metrics_addr = bad[i];

@@ -53,8 +53,8 @@ static json_t *parse_line(const char *line)
 START_TEST(log_json_line_has_ts_level_msg_then_keys_in_order)
 {
     cap_start(LOG_JSON, LOG_INFO);
-    log_msg(LOG_INFO, "reconciled", "controller", "graceservice", "namespace", "ns1", "name",
-            "svc", NULL);
+    log_msg(LOG_INFO, "reconciled", "controller", "graceservice", "namespace", "ns1", "name", "svc",
+            NULL);
     char *out = cap_read();
     ck_assert_str_eq(out, strstr(out, "{\"ts\":\""));
     ck_assert_ptr_nonnull(strstr(out, "\"level\":\"info\",\"msg\":\"reconciled\","
@@ -62,7 +62,8 @@ START_TEST(log_json_line_has_ts_level_msg_then_keys_in_order)
                                       "\"name\":\"svc\"}\n"));
     json_t *j = parse_line(out);
     regex_t re;
-    ck_assert_int_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+    ck_assert_int_eq(regcomp(&re,
+                             "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
                              REG_EXTENDED | REG_NOSUB),
                      0);
     ck_assert_int_eq(regexec(&re, json_string_value(json_object_get(j, "ts")), 0, NULL, 0), 0);
@@ -76,8 +77,8 @@ END_TEST
 START_TEST(log_kv_line_quotes_only_when_needed)
 {
     cap_start(LOG_KV, LOG_DEBUG);
-    log_msg(LOG_WARN, "apply failed", "plain", "abc", "spaced", "a b", "quoted", "say \"hi\"",
-            "eq", "a=b", "empty", "", "nl", "x\ny", "nullval", NULL, NULL);
+    log_msg(LOG_WARN, "apply failed", "plain", "abc", "spaced", "a b", "quoted", "say \"hi\"", "eq",
+            "a=b", "empty", "", "nl", "x\ny", "nullval", NULL, NULL);
     char *out = cap_read();
     ck_assert_ptr_nonnull(strstr(out, " level=warn msg=\"apply failed\" plain=abc spaced=\"a b\""
                                       " quoted=\"say \\\"hi\\\"\" eq=\"a=b\" empty=\"\""
@@ -93,9 +94,9 @@ START_TEST(log_redacts_secret_keys_in_both_formats)
 {
     for (int fmt = LOG_JSON; fmt <= LOG_KV; fmt++) {
         cap_start((enum log_format)fmt, LOG_INFO);
-        log_msg(LOG_INFO, "connecting", "password", "hunter2", "Token", "tok-1", "SECRET",
-                "s3cr3t", "uri", "postgres://u:pw@h/db", "key", "k-9", "dbPassword", "pw-2",
-                "bearerToken", "bt-3", "user", "alice", NULL);
+        log_msg(LOG_INFO, "connecting", "password", "hunter2", "Token", "tok-1", "SECRET", "s3cr3t",
+                "uri", "postgres://u:pw@h/db", "key", "k-9", "dbPassword", "pw-2", "bearerToken",
+                "bt-3", "user", "alice", NULL);
         char *out = cap_read();
         const char *leaks[] = {"hunter2", "tok-1", "s3cr3t", "pw@h", "k-9", "pw-2", "bt-3"};
         for (size_t i = 0; i < sizeof leaks / sizeof leaks[0]; i++)
@@ -239,9 +240,10 @@ START_TEST(log_reconcile_ids_are_uuid_v4_and_distinct)
     log_new_reconcile_id(a);
     log_new_reconcile_id(b);
     regex_t re;
-    ck_assert_int_eq(regcomp(&re, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
-                             REG_EXTENDED | REG_NOSUB),
-                     0);
+    ck_assert_int_eq(
+        regcomp(&re, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+                REG_EXTENDED | REG_NOSUB),
+        0);
     ck_assert_int_eq(regexec(&re, a, 0, NULL, 0), 0);
     ck_assert_int_eq(regexec(&re, b, 0, NULL, 0), 0);
     regfree(&re);

@@ -24,8 +24,8 @@ static struct metrics_family *must_register(struct metrics *m, const char *name,
                                             enum metrics_type t, const char *const *labels,
                                             size_t n)
 {
-    struct metrics_desc d = {.name = name, .help = "Help text.", .type = t, .labels = labels,
-                             .nlabels = n};
+    struct metrics_desc d = {
+        .name = name, .help = "Help text.", .type = t, .labels = labels, .nlabels = n};
     struct metrics_family *f = NULL;
     ck_assert_int_eq(metrics_register(m, &d, &f, NULL), KERR_OK);
     return f;
@@ -58,8 +58,11 @@ END_TEST
 START_TEST(metrics_label_values_and_help_are_escaped)
 {
     struct metrics *m = metrics_new();
-    struct metrics_desc d = {.name = "x", .help = "line1\nback\\slash \"q\"", .type = METRICS_GAUGE,
-                             .labels = L("v"), .nlabels = 1};
+    struct metrics_desc d = {.name = "x",
+                             .help = "line1\nback\\slash \"q\"",
+                             .type = METRICS_GAUGE,
+                             .labels = L("v"),
+                             .nlabels = 1};
     struct metrics_family *f = NULL;
     ck_assert_int_eq(metrics_register(m, &d, &f, NULL), KERR_OK);
     metrics_gauge_set(f, L("a\"b\\c\nd"), 1);
@@ -76,8 +79,13 @@ START_TEST(metrics_histogram_buckets_are_cumulative_with_inf_sum_count)
 {
     struct metrics *m = metrics_new();
     const double b[] = {0.1, 1, 5};
-    struct metrics_desc d = {.name = "lat_seconds", .help = "h", .type = METRICS_HISTOGRAM,
-                             .labels = L("op"), .nlabels = 1, .buckets = b, .nbuckets = 3};
+    struct metrics_desc d = {.name = "lat_seconds",
+                             .help = "h",
+                             .type = METRICS_HISTOGRAM,
+                             .labels = L("op"),
+                             .nlabels = 1,
+                             .buckets = b,
+                             .nbuckets = 3};
     struct metrics_family *f = NULL;
     ck_assert_int_eq(metrics_register(m, &d, &f, NULL), KERR_OK);
     metrics_histogram_observe(f, L("get"), 0.05);
@@ -145,19 +153,22 @@ START_TEST(metrics_register_rejects_bad_descriptions)
     struct metrics_desc d = {.name = "1bad", .type = METRICS_GAUGE};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
     ck_assert_ptr_nonnull(strstr(e.message, "1bad"));
-    d = (struct metrics_desc){.name = "ok", .type = METRICS_GAUGE, .labels = L("a-b"), .nlabels = 1};
+    d = (struct metrics_desc){
+        .name = "ok", .type = METRICS_GAUGE, .labels = L("a-b"), .nlabels = 1};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
-    d = (struct metrics_desc){.name = "ok", .type = METRICS_GAUGE, .labels = L("__x"), .nlabels = 1};
+    d = (struct metrics_desc){
+        .name = "ok", .type = METRICS_GAUGE, .labels = L("__x"), .nlabels = 1};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
-    d = (struct metrics_desc){.name = "ok", .type = METRICS_GAUGE, .labels = L("a", "a"),
-                              .nlabels = 2};
+    d = (struct metrics_desc){
+        .name = "ok", .type = METRICS_GAUGE, .labels = L("a", "a"), .nlabels = 2};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
     ck_assert_ptr_nonnull(strstr(e.message, "duplicate"));
-    d = (struct metrics_desc){.name = "h", .type = METRICS_HISTOGRAM, .labels = L("le"),
-                              .nlabels = 1};
+    d = (struct metrics_desc){
+        .name = "h", .type = METRICS_HISTOGRAM, .labels = L("le"), .nlabels = 1};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
     const double bad[] = {1, 1};
-    d = (struct metrics_desc){.name = "h", .type = METRICS_HISTOGRAM, .buckets = bad, .nbuckets = 2};
+    d = (struct metrics_desc){
+        .name = "h", .type = METRICS_HISTOGRAM, .buckets = bad, .nbuckets = 2};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_INVAL);
     d = (struct metrics_desc){.name = "ns:ok_total", .type = METRICS_COUNTER};
     ck_assert_int_eq(metrics_register(m, &d, NULL, &e), KERR_OK);
@@ -324,7 +335,8 @@ static json_t *conds(const char *json)
 static double cond_value(struct metrics *m, const char *type, const char *status)
 {
     double v = -1;
-    if (!metrics_value(metrics_find(m, "grace_service_condition"), L("ns", "svc", type, status), &v))
+    if (!metrics_value(metrics_find(m, "grace_service_condition"), L("ns", "svc", type, status),
+                       &v))
         return -1;
     return v;
 }
@@ -417,14 +429,18 @@ START_TEST(opm_reconcile_results_and_errors_are_counted)
     ck_assert(metrics_value(t, L("graceservice", "requeue"), &v) && v == 0);
     ck_assert(metrics_value(t, L("graceservice", "error"), &v) && v == 1);
     ck_assert(metrics_value(metrics_find(m, "controller_runtime_reconcile_errors_total"),
-                            L("graceservice"), &v) && v == 1);
+                            L("graceservice"), &v) &&
+              v == 1);
     ck_assert(metrics_value(metrics_find(m, "controller_runtime_reconcile_time_seconds"),
-                            L("graceservice"), &v) && v == 3);
+                            L("graceservice"), &v) &&
+              v == 3);
     ck_assert(metrics_value(metrics_find(m, "controller_runtime_max_concurrent_reconciles"),
-                            L("graceservice"), &v) && v == 4);
+                            L("graceservice"), &v) &&
+              v == 4);
     opm_active_workers(o, "graceservice", 1);
-    ck_assert(metrics_value(metrics_find(m, "controller_runtime_active_workers"),
-                            L("graceservice"), &v) && v == 1);
+    ck_assert(metrics_value(metrics_find(m, "controller_runtime_active_workers"), L("graceservice"),
+                            &v) &&
+              v == 1);
     opm_reconcile_done(NULL, "x", OPM_SUCCESS, 1); /* NULL opm is a no-op */
     opm_free(o);
     metrics_free(m);
@@ -447,8 +463,10 @@ START_TEST(opm_attached_queue_is_sampled_at_scrape)
     char *out = metrics_render(m, NULL);
     ck_assert_ptr_nonnull(strstr(out, "\nworkqueue_depth{name=\"graceservice\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(out, "\nworkqueue_adds_total{name=\"graceservice\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(out, "\nworkqueue_queue_duration_seconds_count{name=\"graceservice\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(out, "\nworkqueue_work_duration_seconds_count{name=\"graceservice\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\nworkqueue_queue_duration_seconds_count{name=\"graceservice\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\nworkqueue_work_duration_seconds_count{name=\"graceservice\"} 1\n"));
     free(out);
     wq_shutdown(q);
     wq_free(q);
@@ -488,13 +506,16 @@ START_TEST(opm_render_passes_promtool_check_metrics)
     opm_controller_init(o, "graceservice", 4);
     opm_reconcile_done(o, "graceservice", OPM_SUCCESS, 0.2);
     opm_active_workers(o, "graceservice", 1);
-    struct wq_stats st = {.adds = 5, .retries = 1, .depth = 2, .unfinished_work_seconds = 0.5,
+    struct wq_stats st = {.adds = 5,
+                          .retries = 1,
+                          .depth = 2,
+                          .unfinished_work_seconds = 0.5,
                           .longest_running_seconds = 0.4};
     opm_workqueue(o, "graceservice", &st);
     struct metrics_family *qd = metrics_find(m, "workqueue_queue_duration_seconds");
     metrics_histogram_observe(qd, L("graceservice"), 0.001);
-    metrics_histogram_observe(metrics_find(m, "workqueue_work_duration_seconds"),
-                              L("graceservice"), 0.2);
+    metrics_histogram_observe(metrics_find(m, "workqueue_work_duration_seconds"), L("graceservice"),
+                              0.2);
     opm_rest_request(o, "GET", 200, "127.0.0.1:6443", 0.01);
     opm_leader(o, "grace-operator", true);
     json_t *c = conds("[{\"type\":\"Ready\",\"status\":\"True\"},"

@@ -16,7 +16,8 @@ static const char *review_tmpl =
     "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
     "\"request\":{\"uid\":\"705ab4f5-6393-11e8-b7cc-42010a800002\","
     "\"kind\":{\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"kind\":\"GraceService\"},"
-    "\"resource\":{\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"resource\":\"graceservices\"},"
+    "\"resource\":{\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"resource\":\"graceservices\"}"
+    ","
     "\"namespace\":\"team-a\",\"name\":\"api\",\"operation\":\"%s\","
     "\"userInfo\":{\"username\":\"alice\"},\"dryRun\":true,"
     "\"object\":{\"metadata\":{\"name\":\"api\"},\"spec\":{\"hostname\":\"%s\"}},"
@@ -50,8 +51,8 @@ static void demo_validate(void *ctx, const struct webhook_request *req, struct w
     snprintf(s->uid, sizeof s->uid, "%s", req->uid);
     s->dry_run = req->dry_run;
     s->has_old = req->old_object != NULL;
-    const char *host = json_string_value(
-        json_object_get(json_object_get(req->object, "spec"), "hostname"));
+    const char *host =
+        json_string_value(json_object_get(json_object_get(req->object, "spec"), "hostname"));
     if (host && strcmp(host, "taken.example.com") == 0)
         webhook_deny(v, "spec.hostname %s is already used by GraceService team-b/web", host);
     if (host && strstr(host, "legacy"))
@@ -66,8 +67,8 @@ static void demo_default(void *ctx, const struct webhook_request *req, struct we
         webhook_patch(v, "add", "/spec/replicas", json_integer(2));
 }
 
-static json_t *handle(const char *body, webhook_validate_fn val, webhook_default_fn def,
-                      void *ctx, int want_status)
+static json_t *handle(const char *body, webhook_validate_fn val, webhook_default_fn def, void *ctx,
+                      int want_status)
 {
     int status = 0;
     char *out = webhook_handle(body, strlen(body), val, def, ctx, &status);
@@ -173,7 +174,8 @@ START_TEST(webhook_defaulter_patch_is_base64_json_patch)
         n--;
     json_t *patch = json_loadb((const char *)dec, (size_t)n, 0, NULL);
     ck_assert_ptr_nonnull(patch);
-    json_t *want = json_loads("[{\"op\":\"add\",\"path\":\"/spec/replicas\",\"value\":2}]", 0, NULL);
+    json_t *want =
+        json_loads("[{\"op\":\"add\",\"path\":\"/spec/replicas\",\"value\":2}]", 0, NULL);
     ck_assert(json_equal(patch, want));
     json_decref(want);
     json_decref(patch);
@@ -248,8 +250,8 @@ static void expect_400(const char *body, const char *fragment)
 {
     int status = 0;
     struct seen s = {0};
-    char *out = webhook_handle(body, body ? strlen(body) : 0, demo_validate, demo_default, &s,
-                               &status);
+    char *out =
+        webhook_handle(body, body ? strlen(body) : 0, demo_validate, demo_default, &s, &status);
     ck_assert_int_eq(status, 400);
     ck_assert_msg(strstr(out, fragment) != NULL, "\"%s\" not in \"%s\"", fragment, out);
     ck_assert_int_eq(s.calls, 0);
