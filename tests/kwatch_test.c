@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kinformer.h"
 #include "watchsrv.h"
@@ -180,6 +181,22 @@ START_TEST(kwatch_http_410_relists)
     struct kwatcher_stats st;
     kwatcher_stats(f.w, &st);
     ck_assert_uint_eq(st.gone, 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+START_TEST(kwatch_repeated_410_backs_off_between_relists)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    for (int i = 0; i < 60; i++)
+        watchsrv_push_watch(f.ws, 200, ERROR_410, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    usleep(600000);
+    int lists = watchsrv_lists(f.ws);
+    /* Without backoff this would be a tight list/watch loop (hundreds). */
+    ck_assert_int_ge(lists, 3);
+    ck_assert_int_le(lists, 25);
     fx_teardown(&f);
 }
 END_TEST
@@ -362,6 +379,7 @@ static Suite *kwatch_suite(void)
     tcase_add_test(tc, kwatch_normal_end_rewatches_from_the_last_event);
     tcase_add_test(tc, kwatch_error_event_410_relists);
     tcase_add_test(tc, kwatch_http_410_relists);
+    tcase_add_test(tc, kwatch_repeated_410_backs_off_between_relists);
     tcase_add_test(tc, kwatch_stream_cut_inside_an_event_resumes_from_the_last_complete_one);
     tcase_add_test(tc, kwatch_http_error_retries_from_the_same_version);
     tcase_add_test(tc, kwatch_undecodable_event_reconnects);

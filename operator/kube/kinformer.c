@@ -63,8 +63,10 @@ struct kinformer {
     uint32_t epoch;
     struct kinf_index *idx; /* set before start, then read-only */
     size_t nidx;
-    struct kinformer_handlers *h; /* set before start, then read-only */
-    size_t nh;
+    /* Handler sets are published once and never change: an entry is
+     * written, then nh is raised (release), so dispatch needs no lock. */
+    struct kinformer_handlers h[KINFORMER_MAX_HANDLERS];
+    atomic_size_t nh;
     atomic_bool synced;
 };
 
@@ -257,7 +259,8 @@ static struct kobj *kinf_unlink(struct kinformer *inf, struct kinf_entry **pp)
 
 static void kinf_dispatch(struct kinformer *inf, struct kinf_action *a)
 {
-    for (size_t i = 0; i < inf->nh; i++) {
+    size_t nh = atomic_load_explicit(&inf->nh, memory_order_acquire);
+    for (size_t i = 0; i < nh; i++) {
         const struct kinformer_handlers *h = &inf->h[i];
         if (a->kind == KINF_ADD && h->on_add)
             h->on_add(h->ctx, a->new_obj);
@@ -454,6 +457,7 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
     inf->nmap = 64;
     inf->map = kerr_xcalloc(inf->nmap, sizeof(struct kinf_entry *));
     atomic_init(&inf->synced, false);
+    atomic_init(&inf->nh, 0);
     struct kwatch_sink sink = {kinf_list, kinf_event};
     kwatcher__add(w, &inf->res, inf->ns, inf->selector, &sink, inf);
     return inf;
@@ -492,7 +496,6 @@ void kinformer_free(struct kinformer *inf)
     for (size_t i = 0; i < inf->nidx; i++)
         kinf_free_index(&inf->idx[i]);
     free(inf->idx);
-    free(inf->h);
     free(inf->map);
     pthread_rwlock_destroy(&inf->lock);
     free(inf->group);
@@ -513,9 +516,14 @@ void kinformer_set_kind(struct kinformer *inf, const char *kind)
 
 void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handlers *h)
 {
-    pthread_rwlock_wrlock(&inf->lock);
-    inf->h = kerr_xrealloc(inf->h, (inf->nh + 1) * sizeof *inf->h);
-    inf->h[inf->nh++] = *h;
+    pthread_rwlock_wrlock(&inf->lock); /* serialises adders */
+    size_t n = atomic_load(&inf->nh);
+    if (n == KINFORMER_MAX_HANDLERS) {
+        fprintf(stderr, "kinformer: more than %d handler sets\n", KINFORMER_MAX_HANDLERS);
+        abort();
+    }
+    inf->h[n] = *h;
+    atomic_store_explicit(&inf->nh, n + 1, memory_order_release);
     pthread_rwlock_unlock(&inf->lock);
 }
 

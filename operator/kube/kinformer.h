@@ -71,10 +71,14 @@ void kinformer_free(struct kinformer *inf);
  * (copied). Call before kwatcher_start. */
 void kinformer_set_kind(struct kinformer *inf, const char *kind);
 
-/* Add a set of handlers (copied). Call before kwatcher_start. */
+/* Add a set of handlers (copied). Best before kwatcher_start (a set added
+ * later misses the events before it); safe at any time. At most
+ * KINFORMER_MAX_HANDLERS sets (more is a programming error: abort). */
+#define KINFORMER_MAX_HANDLERS 16
 void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handlers *h);
 
-/* Add a named index (name copied). Call before kwatcher_start. */
+/* Add a named index (name copied). Objects already cached are indexed at
+ * once, so it is safe at any time; best before kwatcher_start. */
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
 /*

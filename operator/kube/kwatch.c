@@ -49,6 +49,7 @@ struct kw_stream {
     enum kw_state state;
     double next_at; /* monotonic seconds: when NEED_* acts */
     int fails;      /* consecutive failures (backoff exponent) */
+    int gone_streak; /* 410s in a row with no event in between */
     char *rv;       /* last resourceVersion seen ("" before the first list) */
     bool listed_once, watched_once;
     /* the current watch transfer */
@@ -358,8 +359,11 @@ static void kw_watch_done(struct kw_stream *s, CURLcode res)
     if (s->gone || code == 410) {
         if (code == 410)
             kw_count(w, &w->st.gone);
-        s->state = KW_NEED_LIST; /* resourceVersion too old: relist at once */
-        s->next_at = 0;
+        /* resourceVersion too old: relist at once, but back off if a fresh
+         * list keeps being answered with 410 (a confused server). */
+        s->gone_streak = s->nevents > 0 ? 1 : s->gone_streak + 1;
+        s->state = KW_NEED_LIST;
+        s->next_at = s->gone_streak <= 1 ? 0 : kw_now() + kw_backoff_s(w, s->gone_streak - 1);
     } else if (s->bad_event) {
         kw_retry_later(s, KW_NEED_WATCH);
     } else if (res != CURLE_OK || cut) {
@@ -378,6 +382,7 @@ static void kw_watch_done(struct kw_stream *s, CURLcode res)
         kw_retry_later(s, KW_NEED_WATCH);
     } else {
         s->fails = 0;
+        s->gone_streak = 0;
         s->state = KW_NEED_WATCH; /* normal end (server timeout): resume now */
         s->next_at = 0;
     }
