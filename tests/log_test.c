@@ -3,7 +3,9 @@
  * file set with log_set_output() and checked field by field (JSON lines are
  * parsed back with jansson).
  */
+#define _XOPEN_SOURCE 700 /* posix_openpt and friends, for the terminal test */
 #include <check.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <regex.h>
@@ -234,6 +236,28 @@ START_TEST(log_auto_format_is_json_when_not_a_tty)
 }
 END_TEST
 
+START_TEST(log_auto_format_is_kv_on_a_terminal)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(master, 0);
+    ck_assert_int_eq(grantpt(master), 0);
+    ck_assert_int_eq(unlockpt(master), 0);
+    int tty = open(ptsname(master), O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(tty, 0);
+    log_set_output(tty);
+    log_init(LOG_AUTO, LOG_INFO);
+    log_msg(LOG_INFO, "on a tty", "k", "v", NULL);
+    char buf[512] = "";
+    ssize_t n = read(master, buf, sizeof buf - 1);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(strncmp(buf, "ts=", 3), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "msg=\"on a tty\" k=v"));
+    log_set_output(2);
+    close(tty);
+    close(master);
+}
+END_TEST
+
 START_TEST(log_reconcile_ids_are_uuid_v4_and_distinct)
 {
     char a[37], b[37];
@@ -317,6 +341,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, log_level_filters_lower_levels);
     tcase_add_test(tc, log_parse_level_accepts_names_and_rejects_others);
     tcase_add_test(tc, log_auto_format_is_json_when_not_a_tty);
+    tcase_add_test(tc, log_auto_format_is_kv_on_a_terminal);
     tcase_add_test(tc, log_reconcile_ids_are_uuid_v4_and_distinct);
     tcase_add_test(tc, log_invalid_utf8_value_still_gives_valid_json);
     tcase_add_test(tc, log_concurrent_lines_never_interleave);
