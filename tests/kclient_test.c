@@ -13,11 +13,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,8 +94,7 @@ START_TEST(kclient_path_builds_group_namespace_name_and_subresource)
     ck_assert_str_eq(p, "/api/v1/configmaps");
     ck_assert_int_eq(kclient_path(p, sizeof p, &DEPLOY, "ns", "web", "status"), KERR_OK);
     ck_assert_str_eq(p, "/apis/apps/v1/namespaces/ns/deployments/web/status");
-    ck_assert_int_eq(kclient_path(p, sizeof p, &(struct kres){NULL, "v1", "nodes"}, "", "n1",
-                                  NULL),
+    ck_assert_int_eq(kclient_path(p, sizeof p, &(struct kres){NULL, "v1", "nodes"}, "", "n1", NULL),
                      KERR_OK);
     ck_assert_str_eq(p, "/api/v1/nodes/n1");
     ck_assert_int_eq(kclient_path(p, sizeof p, &CM, "a b", "x/y?z#%", NULL), KERR_OK);
@@ -134,9 +133,9 @@ START_TEST(kclient_create_posts_compact_json_to_the_collection)
     json_t *obj = json_pack("{s:s,s:{s:s}}", "kind", "ConfigMap", "metadata", "name", "cm1");
     json_t *out = NULL;
     ck_assert_int_eq(kclient_create(kc, &CM, "ref", obj, &out, NULL), KERR_OK);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "metadata"),
-                                                       "resourceVersion")),
-                     "5");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion")),
+        "5");
     const struct testsrv_req *r = req_n(0);
     ck_assert_str_eq(r->method, "POST");
     ck_assert_str_eq(r->path, "/api/v1/namespaces/ref/configmaps");
@@ -161,9 +160,9 @@ START_TEST(kclient_apply_uses_patch_apply_yaml_field_manager_and_force)
         kclient_apply(kc, &DEPLOY, "ns", "web", NULL, obj, "grace-operator", true, &out, NULL),
         KERR_OK);
     json_decref(out);
-    ck_assert_int_eq(kclient_apply(kc, &DEPLOY, "ns", "web", "status", obj, "grace op", false,
-                                   NULL, NULL),
-                     KERR_OK);
+    ck_assert_int_eq(
+        kclient_apply(kc, &DEPLOY, "ns", "web", "status", obj, "grace op", false, NULL, NULL),
+        KERR_OK);
     const struct testsrv_req *r = req_n(0);
     ck_assert_str_eq(r->method, "PATCH");
     ck_assert_str_eq(r->path,
@@ -213,8 +212,8 @@ START_TEST(kclient_delete_sends_delete_options_only_when_needed)
     ck_assert_int_eq(kclient_delete(kc, &CM, "ns", "cm1", NULL, NULL, NULL, &out, NULL), KERR_OK);
     ck_assert_str_eq(json_string_value(json_object_get(out, "status")), "Success");
     json_decref(out);
-    ck_assert_int_eq(
-        kclient_delete(kc, &CM, "ns", "cm1", "Foreground", "uid-1", "207", NULL, NULL), KERR_OK);
+    ck_assert_int_eq(kclient_delete(kc, &CM, "ns", "cm1", "Foreground", "uid-1", "207", NULL, NULL),
+                     KERR_OK);
     const struct testsrv_req *r = req_n(0);
     ck_assert_str_eq(r->method, "DELETE");
     ck_assert_str_eq(r->path, "/api/v1/namespaces/ns/configmaps/cm1");
@@ -251,17 +250,21 @@ START_TEST(kclient_status_errors_map_to_the_enum_with_reason_and_message)
         const char *reason;
         enum kerr want;
     } cases[] = {
-        {404, "NotFound", KERR_NOTFOUND},      {409, "AlreadyExists", KERR_EXISTS},
-        {409, "Conflict", KERR_CONFLICT},      {422, "Invalid", KERR_INVALID},
-        {403, "Forbidden", KERR_FORBIDDEN},    {401, "Unauthorized", KERR_UNAUTHORIZED},
-        {400, "BadRequest", KERR_BADREQUEST},  {410, "Expired", KERR_GONE},
+        {404, "NotFound", KERR_NOTFOUND},
+        {409, "AlreadyExists", KERR_EXISTS},
+        {409, "Conflict", KERR_CONFLICT},
+        {422, "Invalid", KERR_INVALID},
+        {403, "Forbidden", KERR_FORBIDDEN},
+        {401, "Unauthorized", KERR_UNAUTHORIZED},
+        {400, "BadRequest", KERR_BADREQUEST},
+        {410, "Expired", KERR_GONE},
         {415, "UnsupportedMediaType", KERR_UNSUPPORTED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        testsrv_push(srv, &(struct testsrv_resp){
-                              .status = cases[i].code,
-                              .body = status_body(cases[i].code, cases[i].reason,
-                                                  "configmaps \\\"x\\\" says no")});
+        testsrv_push(srv,
+                     &(struct testsrv_resp){.status = cases[i].code,
+                                            .body = status_body(cases[i].code, cases[i].reason,
+                                                                "configmaps \\\"x\\\" says no")});
         json_t *out = (json_t *)0x1;
         struct kerr_info err;
         kerr_clear(&err);
@@ -277,7 +280,8 @@ END_TEST
 
 START_TEST(kclient_plain_text_404_is_notfound_with_the_text)
 {
-    testsrv_push(srv, &(struct testsrv_resp){.status = 404, .content_type = "text/plain",
+    testsrv_push(srv, &(struct testsrv_resp){.status = 404,
+                                             .content_type = "text/plain",
                                              .body = "404 page not found\n"});
     json_t *out = NULL;
     struct kerr_info err;
@@ -317,7 +321,8 @@ END_TEST
 
 START_TEST(kclient_retry_after_is_honoured)
 {
-    testsrv_push(srv, &(struct testsrv_resp){.status = 429, .headers = "Retry-After: 1\r\n",
+    testsrv_push(srv, &(struct testsrv_resp){.status = 429,
+                                             .headers = "Retry-After: 1\r\n",
                                              .body = status_body(429, "TooManyRequests", "slow")});
     testsrv_push_simple(srv, 200, "{}", 1);
     json_t *out = NULL;
@@ -459,10 +464,11 @@ static const char PAGE3[] = "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourc
 
 START_TEST(kclient_list_follows_continue_across_three_pages)
 {
-    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = PAGE1, .chunked = true,
-                                             .piece = 7});
-    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = PAGE2, .chunked = true,
-                                             .piece = 3, .piece_delay_ms = 1});
+    testsrv_push(srv,
+                 &(struct testsrv_resp){.status = 200, .body = PAGE1, .chunked = true, .piece = 7});
+    testsrv_push(
+        srv, &(struct testsrv_resp){
+                 .status = 200, .body = PAGE2, .chunked = true, .piece = 3, .piece_delay_ms = 1});
     testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = PAGE3});
     struct collected c = {json_array(), 0};
     char *rv = NULL;
@@ -492,8 +498,10 @@ END_TEST
 START_TEST(kclient_list_cut_in_the_middle_of_an_item_is_an_error)
 {
     size_t cut = (size_t)(strstr(PAGE1, "\"l2\"") - PAGE1);
-    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = PAGE1, .chunked = true,
-                                             .piece = 16, .cut_after = (long)cut});
+    testsrv_push(
+        srv,
+        &(struct testsrv_resp){
+            .status = 200, .body = PAGE1, .chunked = true, .piece = 16, .cut_after = (long)cut});
     struct collected c = {json_array(), 0};
     char *rv = (char *)0x1;
     struct kerr_info err;
@@ -534,7 +542,8 @@ END_TEST
 
 START_TEST(kclient_list_error_status_and_retry)
 {
-    testsrv_push(srv, &(struct testsrv_resp){.status = 504, .headers = "Retry-After: 1\r\n",
+    testsrv_push(srv, &(struct testsrv_resp){.status = 504,
+                                             .headers = "Retry-After: 1\r\n",
                                              .body = status_body(504, "Timeout", "later")});
     testsrv_push_simple(srv, 200, PAGE3, 1);
     testsrv_push_simple(srv, 410, status_body(410, "Expired", "too old resource version"), 1);
@@ -556,13 +565,14 @@ START_TEST(kclient_list_of_many_items_streams)
     /* 5000 items in one chunked page, fed in odd pieces */
     size_t cap = 5000 * 64 + 256, n = 0;
     char *body = malloc(cap);
-    n += (size_t)snprintf(body + n, cap - n, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[");
+    n += (size_t)snprintf(body + n, cap - n,
+                          "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[");
     for (int i = 0; i < 5000; i++)
         n += (size_t)snprintf(body + n, cap - n, "%s{\"metadata\":{\"name\":\"o%d\"}}",
                               i ? "," : "", i);
     n += (size_t)snprintf(body + n, cap - n, "]}");
-    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = body, .chunked = true,
-                                             .piece = 4093});
+    testsrv_push(
+        srv, &(struct testsrv_resp){.status = 200, .body = body, .chunked = true, .piece = 4093});
     free(body);
     struct collected c = {json_array(), 0};
     char *rv = NULL;
@@ -600,7 +610,6 @@ START_TEST(kclient_token_file_is_sent_and_rotation_followed)
     cfg.token_file = NULL;
 }
 END_TEST
-
 
 /*
  * TLS: a CA, a server certificate for 127.0.0.1 and an admin client

@@ -215,8 +215,8 @@ END_TEST
 
 START_TEST(kconfig_malformed_yaml_gives_the_line)
 {
-    expect_error("clusters:\n- name: a\n  cluster: [unclosed\n",
-                 NULL, (const char *const[]){"malformed YAML", "line ", NULL});
+    expect_error("clusters:\n- name: a\n  cluster: [unclosed\n", NULL,
+                 (const char *const[]){"malformed YAML", "line ", NULL});
     expect_error("just a string\n", NULL, (const char *const[]){"not a YAML mapping", NULL});
     expect_error("", NULL, (const char *const[]){"malformed YAML", NULL});
     expect_error("a: 1\na: 2\n", NULL, (const char *const[]){"duplicate", NULL});
@@ -251,11 +251,13 @@ START_TEST(kconfig_bad_credentials_name_the_user_and_field)
                        "contexts:\n- name: x\n  context: {cluster: c, user: admin}\n"
                        "current-context: x\nusers:\n- name: admin\n  user:\n";
     char text[1024];
-    snprintf(text, sizeof text, "%s    client-certificate-data: '%s'\n"
-                                "    client-key-data: 'not*base64!!'\n", head, "LS0tLS1CRUdJTiB4");
-    expect_error(text, NULL,
-                 (const char *const[]){"user \"admin\"", "client-key-data is not valid base64",
-                                       NULL});
+    snprintf(text, sizeof text,
+             "%s    client-certificate-data: '%s'\n"
+             "    client-key-data: 'not*base64!!'\n",
+             head, "LS0tLS1CRUdJTiB4");
+    expect_error(
+        text, NULL,
+        (const char *const[]){"user \"admin\"", "client-key-data is not valid base64", NULL});
     char *notpem = b64("just bytes");
     snprintf(text, sizeof text, "%s    client-certificate-data: %s\n", head, notpem);
     free(notpem);

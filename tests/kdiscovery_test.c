@@ -143,8 +143,8 @@ START_TEST(kdiscovery_legacy_walks_every_group_version)
     ck_assert_str_eq(testsrv_request(srv, 1)->path, "/api/v1");
     ck_assert_str_eq(testsrv_request(srv, 2)->path, "/apis");
     ck_assert_str_eq(testsrv_request(srv, 3)->path, "/apis/apps/v1");
-    ck_assert_ptr_nonnull(strstr(testsrv_header(testsrv_request(srv, 0), "Accept"),
-                                 "as=APIGroupDiscoveryList"));
+    ck_assert_ptr_nonnull(
+        strstr(testsrv_header(testsrv_request(srv, 0), "Accept"), "as=APIGroupDiscoveryList"));
 }
 END_TEST
 
@@ -153,24 +153,24 @@ START_TEST(kdiscovery_pick_version_follows_the_preference_list)
     char v[16];
     struct kerr_info err;
     const char *const strimzi[] = {"v1", "v1beta2", NULL};
-    ck_assert_int_eq(kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v,
-                                             sizeof v, &err),
-                     KERR_OK);
+    ck_assert_int_eq(
+        kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v, sizeof v, &err),
+        KERR_OK);
     ck_assert_str_eq(v, "v1beta2");
     /* NULL preference: the server's order (its preferred version first) */
-    ck_assert_int_eq(kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", NULL, v,
-                                             sizeof v, &err),
-                     KERR_OK);
+    ck_assert_int_eq(
+        kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", NULL, v, sizeof v, &err),
+        KERR_OK);
     ck_assert_str_eq(v, "v1beta2");
     const char *const only_v1[] = {"v1", NULL};
-    ck_assert_int_eq(kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", only_v1, v,
-                                             sizeof v, &err),
-                     KERR_NOTFOUND);
+    ck_assert_int_eq(
+        kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", only_v1, v, sizeof v, &err),
+        KERR_NOTFOUND);
     ck_assert_ptr_nonnull(strstr(err.message, "kafkatopics.kafka.strimzi.io"));
     ck_assert_ptr_nonnull(strstr(err.message, "v1"));
-    ck_assert_int_eq(kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v,
-                                             4, &err),
-                     KERR_INVAL);
+    ck_assert_int_eq(
+        kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v, 4, &err),
+        KERR_INVAL);
     ck_assert_int_eq(kdiscovery_pick_version(kd, "", "configmaps", NULL, v, sizeof v, &err),
                      KERR_OK);
     ck_assert_str_eq(v, "v1");
@@ -182,9 +182,9 @@ START_TEST(kdiscovery_aggregated_needs_two_requests)
     aggregated = true;
     char v[16];
     const char *const strimzi[] = {"v1", "v1beta2", NULL};
-    ck_assert_int_eq(kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v,
-                                             sizeof v, NULL),
-                     KERR_OK);
+    ck_assert_int_eq(
+        kdiscovery_pick_version(kd, "kafka.strimzi.io", "kafkatopics", strimzi, v, sizeof v, NULL),
+        KERR_OK);
     ck_assert_str_eq(v, "v1");
     ck_assert(kdiscovery_has(kd, "apps", "v1", "deployments"));
     ck_assert(kdiscovery_namespaced(kd, "apps", "v1", "deployments"));

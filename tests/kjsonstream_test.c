@@ -77,10 +77,9 @@ static void check_list_result(struct collect *c)
     ck_assert_str_eq(json_string_value(json_object_get(c->fields, "kind")), "ConfigMapList");
     ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.resourceVersion")),
                      "229");
-    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.continue")),
-                     "eyJ2\"x");
-    ck_assert_str_eq(
-        json_string_value(json_object_get(c->fields, "metadata.remainingItemCount")), "3");
+    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.continue")), "eyJ2\"x");
+    ck_assert_str_eq(json_string_value(json_object_get(c->fields, "metadata.remainingItemCount")),
+                     "3");
     ck_assert(json_is_null(json_object_get(c->fields, "metadata.nothing")));
     ck_assert_ptr_null(json_object_get(c->fields, "metadata.deep"));
     ck_assert_ptr_null(json_object_get(c->fields, "metadata.deep.x"));
@@ -145,8 +144,7 @@ START_TEST(kjs_item_text_is_minified_but_strings_keep_spaces)
     struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cb, texts);
     ck_assert_int_eq(kjs_feed(s, body, strlen(body), NULL), KERR_OK);
     ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
-    ck_assert_str_eq(json_string_value(json_array_get(texts, 0)),
-                     "{\"a\":[1,2],\"s\":\" x  y \"}");
+    ck_assert_str_eq(json_string_value(json_array_get(texts, 0)), "{\"a\":[1,2],\"s\":\" x  y \"}");
     kjs_free(s);
     json_decref(texts);
 }

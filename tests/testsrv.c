@@ -279,14 +279,22 @@ static void ts_pick(struct testsrv *s, const struct testsrv_req *r, struct tests
 static const char *ts_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 304: return "Not Modified";
-    case 404: return "Not Found";
-    case 409: return "Conflict";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 304:
+        return "Not Modified";
+    case 404:
+        return "Not Found";
+    case 409:
+        return "Conflict";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
@@ -328,8 +336,7 @@ static bool ts_respond(int fd, const struct testsrv_resp *r, bool head_only)
     size_t len = r->body_len ? r->body_len : strlen(body);
     char head[4096];
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s", r->status,
-                     ts_reason(r->status),
-                     r->content_type ? r->content_type : "application/json",
+                     ts_reason(r->status), r->content_type ? r->content_type : "application/json",
                      r->close ? "Connection: close\r\n" : "");
     if (r->chunked)
         n += snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n");

@@ -25,18 +25,18 @@
 struct testsrv;
 
 struct testsrv_resp {
-    int status;              /* HTTP status; 0 = close the connection without answering */
-    const char *headers;     /* extra header lines, each ending "\r\n"; may be NULL */
-    const char *body;        /* may be NULL (empty) */
-    size_t body_len;         /* 0 = strlen(body) */
+    int status;               /* HTTP status; 0 = close the connection without answering */
+    const char *headers;      /* extra header lines, each ending "\r\n"; may be NULL */
+    const char *body;         /* may be NULL (empty) */
+    size_t body_len;          /* 0 = strlen(body) */
     const char *content_type; /* NULL = "application/json" */
-    bool chunked;            /* Transfer-Encoding: chunked */
-    size_t piece;            /* send the body in pieces of this size (0 = at once) */
-    int delay_ms;            /* wait before sending anything */
-    int piece_delay_ms;      /* wait between pieces */
-    int hold_ms;             /* chunked: wait this long before the final 0-chunk */
-    long cut_after;          /* >0: close after this many body bytes (mid-body cut) */
-    bool close;              /* close the connection after this response */
+    bool chunked;             /* Transfer-Encoding: chunked */
+    size_t piece;             /* send the body in pieces of this size (0 = at once) */
+    int delay_ms;             /* wait before sending anything */
+    int piece_delay_ms;       /* wait between pieces */
+    int hold_ms;              /* chunked: wait this long before the final 0-chunk */
+    long cut_after;           /* >0: close after this many body bytes (mid-body cut) */
+    bool close;               /* close the connection after this response */
 };
 
 struct testsrv_req {
@@ -46,7 +46,7 @@ struct testsrv_req {
     char **names, **values;
     char *body; /* NUL-terminated; may contain NULs before body_len */
     size_t body_len;
-    int conn;   /* 1-based number of the TCP connection it came on */
+    int conn; /* 1-based number of the TCP connection it came on */
 };
 
 /* Fills `out` from `req`; `out` strings must stay valid until the response

@@ -167,8 +167,7 @@ enum kerr kclient_get(struct kclient *c, const struct kres *r, const char *ns, c
     return rc;
 }
 
-enum kerr kclient_get_path(struct kclient *c, const char *path, json_t **out,
-                           struct kerr_info *err)
+enum kerr kclient_get_path(struct kclient *c, const char *path, json_t **out, struct kerr_info *err)
 {
     if (out)
         *out = NULL;
@@ -178,33 +177,32 @@ enum kerr kclient_get_path(struct kclient *c, const char *path, json_t **out,
     return kc_exchange(c, &req, out, err);
 }
 
-enum kerr kclient_create(struct kclient *c, const struct kres *r, const char *ns,
-                         const json_t *obj, json_t **out, struct kerr_info *err)
+enum kerr kclient_create(struct kclient *c, const struct kres *r, const char *ns, const json_t *obj,
+                         json_t **out, struct kerr_info *err)
 {
     if (out)
         *out = NULL;
     struct kc_buf b = {0};
     enum kerr rc = kc_path_buf(&b, r, ns, NULL, NULL, false, err);
     if (rc == KERR_OK) {
-        struct kclient_request req = {.verb = "POST", .method = "POST", .path = b.p,
-                                      .content_type = "application/json"};
+        struct kclient_request req = {
+            .verb = "POST", .method = "POST", .path = b.p, .content_type = "application/json"};
         rc = kc_exchange_body(c, &req, obj, out, err);
     }
     free(b.p);
     return rc;
 }
 
-enum kerr kclient_update(struct kclient *c, const struct kres *r, const char *ns,
-                         const char *name, const char *sub, const json_t *obj, json_t **out,
-                         struct kerr_info *err)
+enum kerr kclient_update(struct kclient *c, const struct kres *r, const char *ns, const char *name,
+                         const char *sub, const json_t *obj, json_t **out, struct kerr_info *err)
 {
     if (out)
         *out = NULL;
     struct kc_buf b = {0};
     enum kerr rc = kc_path_buf(&b, r, ns, name, sub, true, err);
     if (rc == KERR_OK) {
-        struct kclient_request req = {.verb = "PUT", .method = "PUT", .path = b.p,
-                                      .content_type = "application/json"};
+        struct kclient_request req = {
+            .verb = "PUT", .method = "PUT", .path = b.p, .content_type = "application/json"};
         rc = kc_exchange_body(c, &req, obj, out, err);
     }
     free(b.p);
@@ -212,8 +210,8 @@ enum kerr kclient_update(struct kclient *c, const struct kres *r, const char *ns
 }
 
 enum kerr kclient_apply(struct kclient *c, const struct kres *r, const char *ns, const char *name,
-                        const char *sub, const json_t *obj, const char *field_manager,
-                        bool force, json_t **out, struct kerr_info *err)
+                        const char *sub, const json_t *obj, const char *field_manager, bool force,
+                        json_t **out, struct kerr_info *err)
 {
     if (out)
         *out = NULL;
@@ -227,7 +225,9 @@ enum kerr kclient_apply(struct kclient *c, const struct kres *r, const char *ns,
         if (force)
             kc_query(&b, "force", "true");
         /* JSON is YAML, so the compact JSON text is a valid apply body. */
-        struct kclient_request req = {.verb = "APPLY", .method = "PATCH", .path = b.p,
+        struct kclient_request req = {.verb = "APPLY",
+                                      .method = "PATCH",
+                                      .path = b.p,
                                       .content_type = "application/apply-patch+yaml"};
         rc = kc_exchange_body(c, &req, obj, out, err);
     }
@@ -236,15 +236,17 @@ enum kerr kclient_apply(struct kclient *c, const struct kres *r, const char *ns,
 }
 
 enum kerr kclient_merge_patch(struct kclient *c, const struct kres *r, const char *ns,
-                              const char *name, const char *sub, const json_t *patch,
-                              json_t **out, struct kerr_info *err)
+                              const char *name, const char *sub, const json_t *patch, json_t **out,
+                              struct kerr_info *err)
 {
     if (out)
         *out = NULL;
     struct kc_buf b = {0};
     enum kerr rc = kc_path_buf(&b, r, ns, name, sub, true, err);
     if (rc == KERR_OK) {
-        struct kclient_request req = {.verb = "PATCH", .method = "PATCH", .path = b.p,
+        struct kclient_request req = {.verb = "PATCH",
+                                      .method = "PATCH",
+                                      .path = b.p,
                                       .content_type = "application/merge-patch+json"};
         rc = kc_exchange_body(c, &req, patch, out, err);
     }
@@ -271,10 +273,9 @@ static json_t *kc_delete_options(const char *propagation, const char *uid, const
     return o;
 }
 
-enum kerr kclient_delete(struct kclient *c, const struct kres *r, const char *ns,
-                         const char *name, const char *propagation,
-                         const char *precondition_uid, const char *precondition_rv,
-                         json_t **out, struct kerr_info *err)
+enum kerr kclient_delete(struct kclient *c, const struct kres *r, const char *ns, const char *name,
+                         const char *propagation, const char *precondition_uid,
+                         const char *precondition_rv, json_t **out, struct kerr_info *err)
 {
     if (out)
         *out = NULL;
@@ -282,8 +283,8 @@ enum kerr kclient_delete(struct kclient *c, const struct kres *r, const char *ns
     json_t *opts = kc_delete_options(propagation, precondition_uid, precondition_rv);
     enum kerr rc = kc_path_buf(&b, r, ns, name, NULL, true, err);
     if (rc == KERR_OK) {
-        struct kclient_request req = {.verb = "DELETE", .method = "DELETE", .path = b.p,
-                                      .content_type = "application/json"};
+        struct kclient_request req = {
+            .verb = "DELETE", .method = "DELETE", .path = b.p, .content_type = "application/json"};
         rc = kc_exchange_body(c, &req, opts, out, err);
     }
     json_decref(opts);
@@ -295,9 +296,9 @@ enum kerr kclient_delete(struct kclient *c, const struct kres *r, const char *ns
 struct kc_list {
     kclient_item_fn fn;
     void *ctx;
-    char *rv;        /* metadata.resourceVersion of the last page */
-    char *cont;      /* metadata.continue of the current page */
-    enum kerr rc;    /* an item that did not parse, or KERR_STOPPED */
+    char *rv;     /* metadata.resourceVersion of the last page */
+    char *cont;   /* metadata.continue of the current page */
+    enum kerr rc; /* an item that did not parse, or KERR_STOPPED */
     struct kerr_info info;
 };
 
@@ -325,7 +326,7 @@ static int kc_list_field(void *ud, const char *path, const char *value)
     struct kc_list *l = ud;
     char **slot = strcmp(path, "metadata.resourceVersion") == 0 ? &l->rv
                   : strcmp(path, "metadata.continue") == 0      ? &l->cont
-                                                                 : NULL;
+                                                                : NULL;
     if (slot) {
         free(*slot);
         *slot = value && *value ? kerr_xstrdup(value) : NULL;
@@ -365,8 +366,7 @@ static enum kerr kc_list_page(struct kclient *c, const char *base, const char *l
 
 enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
                        const char *label_selector, const char *field_selector, long limit,
-                       kclient_item_fn item_fn, void *ctx, char **list_rv,
-                       struct kerr_info *err)
+                       kclient_item_fn item_fn, void *ctx, char **list_rv, struct kerr_info *err)
 {
     struct kc_buf base = {0};
     struct kc_list l = {.fn = item_fn, .ctx = ctx};

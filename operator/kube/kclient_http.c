@@ -40,7 +40,7 @@ struct kclient {
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST]; /* one per shared data kind */
     pthread_key_t key;                                /* -> struct kc_thread */
-    pthread_mutex_t lock; /* guards threads, observer, obs_ctx */
+    pthread_mutex_t lock;                             /* guards threads, observer, obs_ctx */
     struct kc_thread *threads;
     kclient_observer_fn observer;
     void *obs_ctx;
@@ -124,14 +124,13 @@ enum kerr kclient_new(const struct kconfig *cfg, const struct kclient_options *o
     struct kclient *c = kerr_xcalloc(1, sizeof *c);
     c->cfg = cfg;
     c->connect_timeout_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 5000;
-    c->request_timeout_ms =
-        opts && opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
+    c->request_timeout_ms = opts && opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
     /* 0 means "default"; a negative value disables retries. */
     c->max_retries = !opts || opts->max_retries == 0 ? 5 : opts->max_retries;
     if (c->max_retries < 0)
         c->max_retries = 0;
-    c->user_agent = kerr_xstrdup(opts && opts->user_agent ? opts->user_agent
-                                                          : "grace-operator/" GRACE_VERSION);
+    c->user_agent =
+        kerr_xstrdup(opts && opts->user_agent ? opts->user_agent : "grace-operator/" GRACE_VERSION);
     pthread_mutex_init(&c->lock, NULL);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
@@ -231,9 +230,9 @@ static void kc_set_blob(CURL *easy, CURLoption opt, char *data, size_t len)
 }
 
 /* Everything but the method, body and timeouts; see kclient_http_setup(). */
-static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path,
-                              const char *accept, const char *content_type,
-                              struct curl_slist **headers, struct kerr_info *err)
+static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, const char *accept,
+                              const char *content_type, struct curl_slist **headers,
+                              struct kerr_info *err)
 {
     const struct kconfig *cfg = c->cfg;
     size_t n = strlen(cfg->server) + strlen(path) + 1;
@@ -332,8 +331,7 @@ static size_t kc_write(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-enum kerr kclient_status_error(long status, const char *body, size_t len,
-                               struct kerr_info *err)
+enum kerr kclient_status_error(long status, const char *body, size_t len, struct kerr_info *err)
 {
     json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     const char *kind = json_string_value(json_object_get(j, "kind"));
@@ -392,8 +390,8 @@ static enum kerr kc_outcome(struct kc_thread *t, const struct kclient_request *r
         return kerr_set(err, KERR_TIMEOUT, r->status, "Timeout", "%s %s: %s", req->method,
                         req->path, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
     if (cc != CURLE_OK)
-        return kerr_set(err, KERR_IO, r->status, "Transport", "%s %s: %s", req->method,
-                        req->path, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
+        return kerr_set(err, KERR_IO, r->status, "Transport", "%s %s: %s", req->method, req->path,
+                        t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
     if (r->status >= 200 && r->status < 300) {
         if (req->stream)
             return kjs_finish(req->stream, err);
@@ -411,8 +409,8 @@ static enum kerr kc_perform(struct kclient *c, struct kc_thread *t,
     struct curl_slist *h = NULL;
     struct kc_xfer x = {e, req, resp, KERR_OK, {0}, false};
     curl_easy_reset(e);
-    enum kerr rc = kc_configure(c, e, req->path, req->accept,
-                                req->body ? req->content_type : NULL, &h, err);
+    enum kerr rc =
+        kc_configure(c, e, req->path, req->accept, req->body ? req->content_type : NULL, &h, err);
     if (rc != KERR_OK)
         goto out;
     t->errbuf[0] = '\0';

@@ -36,13 +36,13 @@ struct kclient_request {
     const char *content_type; /* required with a body */
     const char *body;         /* may be NULL */
     size_t body_len;
-    struct kjs *stream;       /* non-NULL: a 2xx body is fed to it (and
-                                 kjs_finish'ed) instead of being buffered */
+    struct kjs *stream; /* non-NULL: a 2xx body is fed to it (and
+                           kjs_finish'ed) instead of being buffered */
 };
 
 struct kclient_response {
-    long status;        /* last HTTP status, 0 if none */
-    char *body;         /* buffered body (NUL-terminated; error bodies always) */
+    long status; /* last HTTP status, 0 if none */
+    char *body;  /* buffered body (NUL-terminated; error bodies always) */
     size_t len;
     char *content_type; /* may be NULL */
 };
@@ -61,8 +61,7 @@ void kclient_response_free(struct kclient_response *r);
 
 /* Map a non-2xx response to the enum, filling err from a Status body when
  * there is one, else from the body's first line. */
-enum kerr kclient_status_error(long status, const char *body, size_t len,
-                               struct kerr_info *err);
+enum kerr kclient_status_error(long status, const char *body, size_t len, struct kerr_info *err);
 
 /*
  * Configure a caller-owned easy handle for a request to `path` on this

@@ -170,7 +170,8 @@ static bool kc_find(json_t *root, const char *list_key, const char *name, const 
     *inner_out = NULL;
     if (!json_is_array(list))
         return false;
-    json_array_foreach(list, i, e) {
+    json_array_foreach(list, i, e)
+    {
         const char *n = json_string_value(json_object_get(e, "name"));
         if (n && strcmp(n, name) == 0) {
             json_t *in = json_object_get(e, inner);
@@ -185,8 +186,8 @@ static bool kc_find(json_t *root, const char *list_key, const char *name, const 
  * PEM material from `<data_key>` (base64) or `<file_key>` (path relative
  * to the kubeconfig). Nothing given leaves *pem NULL.
  */
-static enum kerr kc_pem(struct kc_load *L, json_t *obj, const char *data_key,
-                        const char *file_key, const char *who, char **pem, size_t *len)
+static enum kerr kc_pem(struct kc_load *L, json_t *obj, const char *data_key, const char *file_key,
+                        const char *who, char **pem, size_t *len)
 {
     const char *data, *file;
     enum kerr rc;
@@ -314,8 +315,8 @@ char *kconfig_bearer_token(const struct kconfig *cfg)
     return out;
 }
 
-static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name,
-                            const char *ctxname, struct kconfig *cfg)
+static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name, const char *ctxname,
+                            struct kconfig *cfg)
 {
     char who[300];
     json_t *cl;
@@ -329,8 +330,8 @@ static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name,
     if ((rc = kc_str(L, cl, "server", who, &server)) != KERR_OK)
         return rc;
     if (!server)
-        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
-                        "kubeconfig %s: %s has no server", L->path, who);
+        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig %s: %s has no server",
+                        L->path, who);
     if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                         "kubeconfig %s: %s: server \"%s\" is not an http(s) URL", L->path, who,
@@ -345,8 +346,7 @@ static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name,
     return kc_bool(L, cl, "insecure-skip-tls-verify", who, &cfg->insecure_skip_tls_verify);
 }
 
-static enum kerr kc_user_token(struct kc_load *L, json_t *u, const char *who,
-                               struct kconfig *cfg)
+static enum kerr kc_user_token(struct kc_load *L, json_t *u, const char *who, struct kconfig *cfg)
 {
     const char *token, *file;
     enum kerr rc;
@@ -360,8 +360,8 @@ static enum kerr kc_user_token(struct kc_load *L, json_t *u, const char *who,
     cfg->token_file = kconfig_join(L->dir, file);
     struct kerr_info e;
     if (kconfig_prime_token(cfg, &e) != KERR_OK)
-        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
-                        "kubeconfig %s: %s: tokenFile %s", L->path, who, e.message);
+        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig %s: %s: tokenFile %s",
+                        L->path, who, e.message);
     return KERR_OK;
 }
 
@@ -373,12 +373,12 @@ static enum kerr kc_user(struct kc_load *L, json_t *root, const char *name, stru
     snprintf(who, sizeof who, "user \"%s\"", name);
     if (!kc_find(root, "users", name, "user", &u))
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
-                        "kubeconfig %s: user \"%s\" (of context \"%s\") not found", L->path,
-                        name, cfg->context);
-    if ((rc = kc_pem(L, u, "client-certificate-data", "client-certificate", who,
-                     &cfg->cert_pem, &cfg->cert_len)) != KERR_OK ||
-        (rc = kc_pem(L, u, "client-key-data", "client-key", who, &cfg->key_pem,
-                     &cfg->key_len)) != KERR_OK)
+                        "kubeconfig %s: user \"%s\" (of context \"%s\") not found", L->path, name,
+                        cfg->context);
+    if ((rc = kc_pem(L, u, "client-certificate-data", "client-certificate", who, &cfg->cert_pem,
+                     &cfg->cert_len)) != KERR_OK ||
+        (rc = kc_pem(L, u, "client-key-data", "client-key", who, &cfg->key_pem, &cfg->key_len)) !=
+            KERR_OK)
         return rc;
     if (!cfg->cert_pem != !cfg->key_pem)
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
@@ -537,12 +537,10 @@ enum kerr kconfig_in_cluster(const char *sa_dir, struct kconfig **out, struct ke
     cfg->token_file = kconfig_join(sa_dir, "token");
     struct kerr_info e;
     if (kconfig_prime_token(cfg, &e) != KERR_OK) {
-        rc = kerr_set(err, KERR_CONFIG, 0, "NoServiceAccount", "in-cluster config: %s",
-                      e.message);
+        rc = kerr_set(err, KERR_CONFIG, 0, "NoServiceAccount", "in-cluster config: %s", e.message);
         goto out;
     }
-    if ((rc = kconfig_sa_file(sa_dir, "ca.crt", true, &cfg->ca_pem, &cfg->ca_len, err)) !=
-        KERR_OK)
+    if ((rc = kconfig_sa_file(sa_dir, "ca.crt", true, &cfg->ca_pem, &cfg->ca_len, err)) != KERR_OK)
         goto out;
     size_t nslen = 0;
     kconfig_sa_file(sa_dir, "namespace", false, &cfg->namespace_, &nslen, NULL);

@@ -18,9 +18,9 @@
 
 #include "kclient_http.h"
 
-#define KD_ACCEPT_AGGREGATED                                                                    \
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"                    \
-    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"               \
+#define KD_ACCEPT_AGGREGATED                                                                       \
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"                        \
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"                   \
     "application/json"
 #define KD_FAILED_RETRY_S 1 /* no cache yet: at most one attempt per second */
 
@@ -120,12 +120,15 @@ static void kd_add_aggregated(json_t *ix, json_t *list)
 {
     size_t i, j, k;
     json_t *g, *v, *r;
-    json_array_foreach(json_object_get(list, "items"), i, g) {
-        const char *group = json_string_value(json_object_get(json_object_get(g, "metadata"),
-                                                              "name"));
-        json_array_foreach(json_object_get(g, "versions"), j, v) {
+    json_array_foreach(json_object_get(list, "items"), i, g)
+    {
+        const char *group =
+            json_string_value(json_object_get(json_object_get(g, "metadata"), "name"));
+        json_array_foreach(json_object_get(g, "versions"), j, v)
+        {
             const char *version = json_string_value(json_object_get(v, "version"));
-            json_array_foreach(json_object_get(v, "resources"), k, r) {
+            json_array_foreach(json_object_get(v, "resources"), k, r)
+            {
                 const char *scope = json_string_value(json_object_get(r, "scope"));
                 kd_add(ix, group ? group : "", version,
                        json_string_value(json_object_get(r, "resource")),
@@ -140,15 +143,15 @@ static void kd_add_legacy(json_t *ix, const char *group, const char *version, js
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r) {
+    json_array_foreach(json_object_get(list, "resources"), i, r)
+    {
         kd_add(ix, group, version, json_string_value(json_object_get(r, "name")),
                json_is_true(json_object_get(r, "namespaced")));
     }
 }
 
 /* Fetch /api/<v> or /apis/<g>/<v> and add it; failures are skipped. */
-static void kd_legacy_gv(struct kdiscovery *d, json_t *ix, const char *group,
-                         const char *version)
+static void kd_legacy_gv(struct kdiscovery *d, json_t *ix, const char *group, const char *version)
 {
     char path[600];
     json_t *list = NULL;
@@ -175,14 +178,17 @@ static enum kerr kd_load_root(struct kdiscovery *d, json_t *ix, const char *root
     if (kind && strcmp(kind, "APIGroupDiscoveryList") == 0) {
         kd_add_aggregated(ix, j);
     } else if (strcmp(root, "/api") == 0) {
-        json_array_foreach(json_object_get(j, "versions"), i, v) {
+        json_array_foreach(json_object_get(j, "versions"), i, v)
+        {
             if (json_is_string(v))
                 kd_legacy_gv(d, ix, "", json_string_value(v));
         }
     } else {
-        json_array_foreach(json_object_get(j, "groups"), i, g) {
+        json_array_foreach(json_object_get(j, "groups"), i, g)
+        {
             const char *name = json_string_value(json_object_get(g, "name"));
-            json_array_foreach(json_object_get(g, "versions"), k, v) {
+            json_array_foreach(json_object_get(g, "versions"), k, v)
+            {
                 const char *ver = json_string_value(json_object_get(v, "version"));
                 if (name && *name && ver)
                     kd_legacy_gv(d, ix, name, ver);
@@ -224,8 +230,7 @@ enum kerr kdiscovery_refresh(struct kdiscovery *d, struct kerr_info *err)
  * A reference to the current snapshot (caller decrefs), loading it when
  * there is none, or refreshing a stale one when `missed` is true.
  */
-static json_t *kd_snapshot(struct kdiscovery *d, bool missed, enum kerr *rc,
-                           struct kerr_info *err)
+static json_t *kd_snapshot(struct kdiscovery *d, bool missed, enum kerr *rc, struct kerr_info *err)
 {
     pthread_mutex_lock(&d->lock);
     time_t now = kd_now();
@@ -310,7 +315,8 @@ static const char *kd_pick(json_t *ix, const char *group, const char *plural,
     }
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(json_object_get(ix, "groups"), group ? group : ""), i, v) {
+    json_array_foreach(json_object_get(json_object_get(ix, "groups"), group ? group : ""), i, v)
+    {
         if (kd_lookup(ix, group, json_string_value(v), plural))
             return json_string_value(v);
     }
@@ -338,12 +344,10 @@ enum kerr kdiscovery_pick_version(struct kdiscovery *d, const char *group, const
         for (size_t i = 0, len = 0; preferred && preferred[i] && len < sizeof list; i++)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
                                     preferred[i]);
-        rc = kerr_set(err, KERR_NOTFOUND, 0, "NotServed",
-                      "discovery: %s%s%s is not served in %s%s", plural,
-                      group && *group ? "." : "", group ? group : "",
+        rc = kerr_set(err, KERR_NOTFOUND, 0, "NotServed", "discovery: %s%s%s is not served in %s%s",
+                      plural, group && *group ? "." : "", group ? group : "",
                       preferred ? "any of " : "any version", list);
-    }
-    else if (strlen(v) + 1 > n)
+    } else if (strlen(v) + 1 > n)
         rc = kerr_set(err, KERR_INVAL, 0, "BadRequest", "discovery: version buffer too small");
     else
         snprintf(buf, n, "%s", v);

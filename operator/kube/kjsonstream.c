@@ -53,8 +53,8 @@ struct kjs {
     bool top_done; /* KJS_ITEMS: the top-level object is complete */
 
     bool in_string, escape, in_bare, string_is_key;
-    bool collect_key;            /* copying the current key into keys[] */
-    char keys[2][KJS_KEY_MAX];   /* current key at depth 1 and in "metadata" */
+    bool collect_key;          /* copying the current key into keys[] */
+    char keys[2][KJS_KEY_MAX]; /* current key at depth 1 and in "metadata" */
     size_t key_len;
     bool key_overflow;
 
@@ -124,8 +124,7 @@ static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_
     if (s->len + n + 1 > s->max_value + 1) {
         s->failed = true;
         return kerr_set(err, KERR_PARSE, 0, "TooLarge",
-                        "JSON value larger than %zu bytes (at byte %zu)", s->max_value,
-                        s->offset);
+                        "JSON value larger than %zu bytes (at byte %zu)", s->max_value, s->offset);
     }
     if (s->len + n + 1 > s->alloc) {
         size_t want = s->alloc ? s->alloc : 4096;
@@ -166,9 +165,7 @@ static enum kerr kjs_emit_field(struct kjs *s, struct kerr_info *err)
     json_t *v = json_loadb(s->buf, s->len, JSON_DECODE_ANY, &jerr);
     if (!v)
         return kjs_fail(s, err, "bad scalar value");
-    const char *val = json_is_string(v) ? json_string_value(v)
-                      : json_is_null(v) ? NULL
-                                        : s->buf;
+    const char *val = json_is_string(v) ? json_string_value(v) : json_is_null(v) ? NULL : s->buf;
     int rc = s->cb.field ? s->cb.field(s->ctx, path, val) : 0;
     json_decref(v);
     if (rc != 0)
@@ -202,8 +199,7 @@ static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
 
 /* Decide what a value starting with `c` at the current depth is for:
  * returns the role of the frame it opens (if it is a container). */
-static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role,
-                                 struct kerr_info *err)
+static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role, struct kerr_info *err)
 {
     bool container = (c == '{' || c == '[');
     *role = R_NONE;
@@ -385,8 +381,8 @@ static bool kjs_is_ws(char c)
 
 static bool kjs_is_bare(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '+' || c == '-' || c == '.';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+           c == '-' || c == '.';
 }
 
 enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *err)
@@ -433,8 +429,8 @@ enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
         if (rc != KERR_OK)
             return rc;
     }
-    bool complete = !s->in_string && !s->in_bare && s->depth == 0 &&
-                    (s->mode == KJS_DOCS || s->top_done);
+    bool complete =
+        !s->in_string && !s->in_bare && s->depth == 0 && (s->mode == KJS_DOCS || s->top_done);
     if (!complete) {
         s->failed = true;
         return kerr_set(err, KERR_PARSE, 0, "Truncated",

@@ -98,8 +98,7 @@ static enum kerr kyaml_scalar(struct kyaml_walk *w, yaml_node_t *n, json_t **out
     return KERR_OK;
 }
 
-static enum kerr kyaml_sequence(struct kyaml_walk *w, yaml_node_t *n, unsigned depth,
-                                json_t **out)
+static enum kerr kyaml_sequence(struct kyaml_walk *w, yaml_node_t *n, unsigned depth, json_t **out)
 {
     json_t *arr = json_array();
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
@@ -116,8 +115,7 @@ static enum kerr kyaml_sequence(struct kyaml_walk *w, yaml_node_t *n, unsigned d
     return KERR_OK;
 }
 
-static enum kerr kyaml_mapping(struct kyaml_walk *w, yaml_node_t *n, unsigned depth,
-                               json_t **out)
+static enum kerr kyaml_mapping(struct kyaml_walk *w, yaml_node_t *n, unsigned depth, json_t **out)
 {
     json_t *obj = json_object();
     enum kerr rc = KERR_OK;
@@ -162,10 +160,14 @@ static enum kerr kyaml_node(struct kyaml_walk *w, yaml_node_t *n, unsigned depth
     if (++w->produced > KYAML_MAX_NODES)
         return kyaml_node_err(w, n, "too many values (alias expansion?)");
     switch (n->type) {
-    case YAML_SCALAR_NODE: return kyaml_scalar(w, n, out);
-    case YAML_SEQUENCE_NODE: return kyaml_sequence(w, n, depth, out);
-    case YAML_MAPPING_NODE: return kyaml_mapping(w, n, depth, out);
-    default: return kyaml_node_err(w, n, "empty node");
+    case YAML_SCALAR_NODE:
+        return kyaml_scalar(w, n, out);
+    case YAML_SEQUENCE_NODE:
+        return kyaml_sequence(w, n, depth, out);
+    case YAML_MAPPING_NODE:
+        return kyaml_mapping(w, n, depth, out);
+    default:
+        return kyaml_node_err(w, n, "empty node");
     }
 }
 
@@ -181,10 +183,9 @@ enum kerr kyaml_load_string_ex(const char *text, size_t len, unsigned flags, jso
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = kerr_set(err, KERR_PARSE, 0, "BadYAML", "line %zu, column %zu: %s%s%s",
-                      (size_t)parser.problem_mark.line + 1,
-                      (size_t)parser.problem_mark.column + 1,
-                      parser.problem ? parser.problem : "invalid YAML",
-                      parser.context ? " " : "", parser.context ? parser.context : "");
+                      (size_t)parser.problem_mark.line + 1, (size_t)parser.problem_mark.column + 1,
+                      parser.problem ? parser.problem : "invalid YAML", parser.context ? " " : "",
+                      parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return rc;
     }
@@ -218,8 +219,7 @@ enum kerr kyaml_read_file(const char *path, size_t max, char **out, size_t *len,
     for (;;) {
         if (n + 1 >= alloc) {
             if (alloc > max + 1) {
-                rc = kerr_set(err, KERR_IO, 0, "TooLarge", "%s: larger than %zu bytes", path,
-                              max);
+                rc = kerr_set(err, KERR_IO, 0, "TooLarge", "%s: larger than %zu bytes", path, max);
                 goto out;
             }
             alloc *= 2;

@@ -22,7 +22,7 @@
 
 #include "kerr.h"
 
-#define KYAML_TYPED 1u            /* resolve plain scalars to null/bool/number */
+#define KYAML_TYPED 1u             /* resolve plain scalars to null/bool/number */
 #define KYAML_MAX_FILE (16u << 20) /* files larger than this are refused */
 #define KYAML_MAX_NODES 1000000u   /* values produced, aliases expanded */
 #define KYAML_MAX_DEPTH 256u
