@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# e2e/run.sh: the end-to-end harness (`make e2e`).
+#
+# Without KUBECONFIG it starts, in a temporary directory:
+#   - hack/kubesim (the local API server; exports KUBECONFIG and KUBESIM_DIR),
+#   - hack/standins with --install-crds (the child CRDs and their controllers' status side),
+#   - PostgreSQL through hack/pg.sh (exports PG_ENV_FILE and the PG* variables),
+# then runs every e2e/conformance/NN-*.sh, then every e2e/scenarios/NN-*.sh (sorted; only
+# files whose name starts with a digit are scenarios, the rest are helpers), each under
+# `timeout`, with its output in a log that is printed when it fails. Exit code 77 = skip.
+#
+# With KUBECONFIG set it runs the same scenarios against that cluster: no kubesim
+# (KUBESIM_DIR is unset, so fault scenarios skip themselves), stand-ins only with
+# E2E_STANDINS=1, PostgreSQL still local.
+#
+# Environment:
+#   E2E_FILTER=REGEX     run only scenarios whose path (conformance/01-apply.sh) matches
+#   E2E_TIMEOUT=SECONDS  per-scenario timeout (default 180)
+#   E2E_KEEP=1           keep the temporary directory (logs, kubesim state)
+#   E2E_STANDINS=1       start the stand-ins even with KUBECONFIG set
+#   E2E_STANDINS_ARGS    extra flags for hack/standins/standins.py
+#   E2E_PG=0             do not start PostgreSQL
+#   E2E_VERBOSE=1        print every scenario's output, not only failures
+#
+# Everything it starts is stopped on exit, also on failure and on Ctrl-C. The last line
+# is exactly "N passed, N failed" (", N skipped" appended when some skipped). The exit
+# status is non-zero when a scenario failed, when none ran, or when setup failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TIMEOUT=${E2E_TIMEOUT:-180}
+FILTER=${E2E_FILTER:-}
+SIM_READY_TIMEOUT=20
+STANDINS_READY_TIMEOUT=60
+
+WORK=
+SIM_PID=
+STANDINS_PID=
+PG_DIR=
+CURRENT_PID=
+passed=0 failed=0 skipped=0
+
+say() { printf '%s\n' "$*"; }
+err() { printf 'e2e: %s\n' "$*" >&2; }
+
+# stop_group PID NAME: SIGTERM the process group led by PID, then SIGKILL after 10 s.
+stop_group() {
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 -- "-$pid" 2>/dev/null; then
+    err "$2 (pid $pid) ignored SIGTERM; killing it"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -n "$CURRENT_PID" ] && stop_group "$CURRENT_PID" "scenario"
+  stop_group "$STANDINS_PID" "stand-ins"
+  if [ -n "$PG_DIR" ]; then
+    "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"
+  fi
+  stop_group "$SIM_PID" "kubesim"
+  if [ -n "$WORK" ]; then
+    if [ "${E2E_KEEP:-0}" = 1 ]; then
+      err "kept $WORK"
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'err "interrupted"; exit 130' INT TERM
+
+# setup_failed MSG [LOG]: report, show the log tail, print the summary line, exit 2.
+setup_failed() {
+  err "setup failed: $1"
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then
+    err "last lines of $2:"
+    tail -n 30 "$2" | sed 's/^/    | /' >&2
+  fi
+  say "0 passed, 0 failed"
+  exit 2
+}
+
+# start_bg LOG CMD...: start CMD in its own process group (session); pid in BG_PID.
+# (setsid does not fork here: a background child of a script is no group leader.)
+start_bg() {
+  local log=$1
+  shift
+  setsid "$@" </dev/null >"$log" 2>&1 &
+  BG_PID=$!
+}
+
+# wait_file FILE PID SECONDS: until FILE is non-empty; fails if PID dies or time runs out.
+wait_file() {
+  local file=$1 pid=$2 end=$((SECONDS + $3))
+  while [ ! -s "$file" ]; do
+    kill -0 "$pid" 2>/dev/null || return 2
+    [ $SECONDS -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+start_kubesim() {
+  local sim=$ROOT/hack/kubesim/kubesim.py dir=$WORK/kubesim log=$WORK/logs/kubesim.log
+  [ -f "$sim" ] || setup_failed "$sim not found (the local API server)"
+  mkdir -p "$dir"
+  start_bg "$log" python3 "$sim" --dir "$dir"
+  SIM_PID=$BG_PID
+  wait_file "$dir/ready" "$SIM_PID" "$SIM_READY_TIMEOUT"
+  case $? in
+    0) ;;
+    1) setup_failed "kubesim did not write $dir/ready within ${SIM_READY_TIMEOUT}s" "$log" ;;
+    *) setup_failed "kubesim exited before it was ready" "$log" ;;
+  esac
+  [ -s "$dir/kubeconfig" ] || setup_failed "kubesim wrote no $dir/kubeconfig" "$log"
+  export KUBECONFIG=$dir/kubeconfig KUBESIM_DIR=$dir
+  say "kubesim: $(cat "$dir/url" 2>/dev/null || echo "port $(cat "$dir/ready")") ($dir)"
+}
+
+start_standins() {
+  local log=$WORK/logs/standins.log ready=$WORK/standins.ready
+  local -a extra=()
+  # shellcheck disable=SC2206
+  [ -n "${E2E_STANDINS_ARGS:-}" ] && extra=($E2E_STANDINS_ARGS)
+  start_bg "$log" python3 "$ROOT/hack/standins/standins.py" \
+    --kubeconfig "$KUBECONFIG" --install-crds --ready-file "$ready" "${extra[@]}"
+  STANDINS_PID=$BG_PID
+  wait_file "$ready" "$STANDINS_PID" "$STANDINS_READY_TIMEOUT"
+  case $? in
+    0) ;;
+    1) setup_failed "stand-ins not ready within ${STANDINS_READY_TIMEOUT}s" "$log" ;;
+    *) setup_failed "stand-ins exited during startup" "$log" ;;
+  esac
+  export E2E_STANDINS_RUNNING=1
+  say "stand-ins: running (child CRDs installed)"
+}
+
+start_pg() {
+  [ "${E2E_PG:-1}" = 0 ] && { say "postgresql: not started (E2E_PG=0)"; return 0; }
+  local log=$WORK/logs/pg.log
+  [ -x "$ROOT/hack/pg.sh" ] || setup_failed "hack/pg.sh not found"
+  PG_DIR=$WORK/pg
+  PG_OWNER_PID=$$ "$ROOT/hack/pg.sh" start "$PG_DIR" >"$log" 2>&1 ||
+    setup_failed "PostgreSQL did not start" "$log"
+  [ -s "$PG_DIR/pg.env" ] || setup_failed "hack/pg.sh wrote no $PG_DIR/pg.env" "$log"
+  # shellcheck disable=SC1091
+  . "$PG_DIR/pg.env"
+  export PG_ENV_FILE=$PG_DIR/pg.env PGHOST PGPORT PGUSER PGPASSWORD
+  say "postgresql: 127.0.0.1:$PGPORT"
+}
+
+# check_alive: a crashed helper makes every later scenario fail; say so once.
+check_alive() {
+  if [ -n "$SIM_PID" ] && ! kill -0 "$SIM_PID" 2>/dev/null; then
+    err "kubesim is no longer running; last lines of its log:"
+    tail -n 30 "$WORK/logs/kubesim.log" | sed 's/^/    | /' >&2
+    SIM_PID=
+  fi
+  if [ -n "$STANDINS_PID" ] && ! kill -0 "$STANDINS_PID" 2>/dev/null; then
+    err "the stand-ins are no longer running; last lines of their log:"
+    tail -n 30 "$WORK/logs/standins.log" | sed 's/^/    | /' >&2
+    STANDINS_PID=
+  fi
+}
+
+# run_one FILE: run one scenario under timeout in its own process group.
+run_one() {
+  local file=$1 rel=${1#"$ROOT"/e2e/} log start rc dur
+  log=$WORK/logs/$(printf '%s' "$rel" | tr '/' '_').log
+  start=$(date +%s%N)
+  # timeout puts itself and the scenario in a new process group (pgid = its pid): on
+  # expiry it signals the whole group, and afterwards we clean up whatever is left.
+  (cd "$ROOT" && exec timeout -k 10 "$TIMEOUT" bash "$file") </dev/null >"$log" 2>&1 &
+  CURRENT_PID=$!
+  wait "$CURRENT_PID"
+  rc=$?
+  kill -TERM -- "-$CURRENT_PID" 2>/dev/null || true
+  CURRENT_PID=
+  dur=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  case $rc in
+    0)
+      passed=$((passed + 1))
+      say "PASS $rel (${dur}s)"
+      [ "${E2E_VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$log"
+      ;;
+    77)
+      skipped=$((skipped + 1))
+      say "SKIP $rel: $(grep -h 'SKIP' "$log" | tail -n 1 | sed 's/^SKIP \[[^]]*\]: //')"
+      ;;
+    *)
+      failed=$((failed + 1))
+      if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        say "FAIL $rel (timed out after ${TIMEOUT}s)"
+      else
+        say "FAIL $rel (rc=$rc, ${dur}s)"
+      fi
+      sed 's/^/    | /' "$log"
+      ;;
+  esac
+  return 0
+}
+
+main() {
+  local f
+  for f in kubectl python3 timeout setsid; do
+    command -v "$f" >/dev/null || setup_failed "$f not found in PATH"
+  done
+  WORK=$(mktemp -d /tmp/grace-e2e.XXXXXX) || setup_failed "mktemp failed"
+  chmod 755 "$WORK" # hack/pg.sh runs the server as the postgres user below it
+  mkdir -p "$WORK/logs"
+  export E2E_WORK=$WORK E2E_LOG_DIR=$WORK/logs E2E_ROOT=$ROOT
+  export GRACE_BIN=${GRACE_BIN:-$ROOT/bin/grace-operator}
+  unset E2E_STANDINS_RUNNING
+
+  if [ -n "${KUBECONFIG:-}" ]; then
+    unset KUBESIM_DIR
+    say "cluster: KUBECONFIG=$KUBECONFIG (no local kubesim)"
+    if [ "${E2E_STANDINS:-0}" = 1 ]; then
+      start_standins
+    else
+      say "stand-ins: not started (set E2E_STANDINS=1 to start them)"
+    fi
+  else
+    start_kubesim
+    start_standins
+  fi
+  start_pg
+
+  local -a files=()
+  for f in "$ROOT"/e2e/conformance/[0-9]*.sh "$ROOT"/e2e/scenarios/[0-9]*.sh; do
+    [ -f "$f" ] || continue
+    if [ -n "$FILTER" ] && ! [[ ${f#"$ROOT"/e2e/} =~ $FILTER ]]; then
+      continue
+    fi
+    files+=("$f")
+  done
+  for f in "${files[@]}"; do
+    check_alive
+    run_one "$f"
+  done
+
+  if [ "$failed" -gt 0 ]; then
+    for f in standins kubesim; do
+      [ -s "$WORK/logs/$f.log" ] || continue
+      say "--- last lines of the $f log ($WORK/logs/$f.log):"
+      tail -n 20 "$WORK/logs/$f.log" | sed 's/^/    | /'
+    done
+  fi
+  [ $((passed + failed)) -gt 0 ] || err "no scenario ran${FILTER:+ (E2E_FILTER=$FILTER)}"
+  local summary="$passed passed, $failed failed"
+  [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+  say "$summary"
+  [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]
+}
+
+main "$@"
