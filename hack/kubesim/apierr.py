@@ -107,17 +107,22 @@ def join_causes(causes):
     return "[" + ", ".join(parts) + "]"
 
 
-def invalid(rt, name, causes, plural_kind=False):
-    """422 Invalid for an object: message names Kind[.group] unless plural_kind."""
+def invalid(rt, name, causes, plural_kind=False, core=False):
+    """422 Invalid for an object: message names Kind[.group] unless plural_kind.
+
+    core: validation ran on the internal core type (Events): no group shown.
+    """
     if plural_kind:
         qual = rt.qualified
         kind = rt.plural
     else:
-        qual = rt.kind + ("." + rt.group if rt.group else "")
+        qual = rt.kind + ("." + rt.group if rt.group and not core else "")
         kind = rt.kind
+    d = _details(rt, name, kind=kind, causes=causes)
+    if core:
+        d.pop("group", None)
     return ApiError(422, "Invalid", '%s "%s" is invalid: %s'
-                    % (qual, name or "", join_causes(causes)),
-                    _details(rt, name, kind=kind, causes=causes))
+                    % (qual, name or "", join_causes(causes)), d)
 
 
 def invalid_options(kind, causes):

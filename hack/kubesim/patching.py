@@ -98,12 +98,19 @@ def list_types(rt):
     return None
 
 
-def ignore_paths(rt, sub, obj):
+SERVER_SET = {"Namespace": ["spec", "status"],
+              "Service": ["spec.clusterIP", "spec.clusterIPs", "spec.ipFamilies",
+                          "spec.ipFamilyPolicy", "status"]}
+
+
+def ignore_paths(rt, sub, obj, for_apply=False):
+    """Top-level (or dotted) fields the endpoint resets or the server sets."""
     if sub == "status":
         return [k for k in (obj or {}) if k not in ("apiVersion", "kind", "metadata", "status")]
-    if rt.status:
-        return ["status"]
-    return []
+    out = ["status"] if rt.status else []
+    if not for_apply and not rt.is_cr:
+        out = sorted(set(out) | set(SERVER_SET.get(rt.kind, [])))
+    return out
 
 
 def managed_update(old, new, manager, operation, subresource, rt):
@@ -281,7 +288,7 @@ def _ssa_apply(live, applied, manager, force, rt, sub):
     if mod is not None and hasattr(mod, "apply"):
         new, conflicts = mod.apply(live, applied, manager, force, list_types(rt),
                                    subresource=sub, api_version=rt.gv,
-                                   ignore_paths=ignore_paths(rt, sub, live or applied))
+                                   ignore_paths=ignore_paths(rt, sub, live or applied, True))
         return new, conflicts or []
     base = live if live is not None else {}
     new = merge_patch(base, applied)

@@ -307,7 +307,7 @@ class Api:
         if managed is not None:
             obj["metadata"]["managedFields"] = managed
         else:
-            obj = patching.managed_update(None, obj, req.manager, "Update", None, rt)
+            obj = self.manage(rt, None, obj, req.manager, "Update", None)
         if not rt.is_cr:
             obj = order_obj(obj)
         else:
@@ -343,6 +343,7 @@ class Api:
     def admit(self, req, rt, obj, old, fv, dups):
         """Defaults and validation for a create (old None) or update."""
         causes, warnings, unknown = [], [], []
+        normalize(rt, obj)
         if rt.is_cr and rt.schema is not None and patching.module("schema") is not None:
             obj, causes, unknown, warnings = self.check_schema(req, rt, obj, old, fv, dups)
         else:
@@ -361,8 +362,26 @@ class Api:
             if rt.group == "events.k8s.io":
                 causes += builtin.validate_event(rt, obj, old)
         if causes:
-            raise apierr.invalid(rt, obj["metadata"].get("name", ""), causes)
+            raise apierr.invalid(rt, obj["metadata"].get("name", ""), causes,
+                                 core=rt.store_key == ("", "events"))
         return obj, warnings
+
+    def manage(self, rt, old, new, manager, op, sub):
+        """managedFields for an Update, computed on the version the client wrote."""
+        if rt.group != "events.k8s.io":
+            return patching.managed_update(old, new, manager, op, sub, rt)
+        def trim(o):
+            return {k: v for k, v in o.items()
+                    if v is not None and not (k == "deprecatedSource" and not v)}
+        res = patching.managed_update(trim(self.view(rt, old)) if old else None,
+                                      trim(self.view(rt, new)), manager, op, sub, rt)
+        mfs = res["metadata"].get("managedFields")
+        new["metadata"] = dict(new["metadata"])
+        if mfs:
+            new["metadata"]["managedFields"] = mfs
+        else:
+            new["metadata"].pop("managedFields", None)
+        return new
 
     # -- update -------------------------------------------------------------
     def update(self, req, rt, ns, name, sub=None):
@@ -450,8 +469,7 @@ class Api:
         if (rt.generation or rt.is_cr) and _spec_changed(rt, old, new):
             new["metadata"]["generation"] = omd.get("generation", 1) + 1
         if managed is None:
-            new = patching.managed_update(old, new, manager, op, sub if sub == "status" else None,
-                                          rt)
+            new = self.manage(rt, old, new, manager, op, sub if sub == "status" else None)
         new = order_obj(new) if not rt.is_cr else new
         if rt.is_cr:
             new["metadata"] = objutil.order_meta(new["metadata"])
@@ -611,6 +629,19 @@ def _spec_changed(rt, old, new):
         b = {k: v for k, v in new.items() if k not in skip + ("apiVersion", "kind")}
         return a != b
     return old.get("spec") != new.get("spec")
+
+
+def normalize(rt, obj):
+    """Drop what Go's omitempty drops: empty metadata maps/lists, empty data maps."""
+    md = obj["metadata"]
+    for k in ("labels", "annotations", "finalizers", "ownerReferences", "managedFields",
+              "generateName"):
+        if k in md and not md[k]:
+            del md[k]
+    if not rt.is_cr:
+        for k in ("data", "binaryData", "stringData"):
+            if k in obj and not obj[k] and isinstance(obj[k], (dict, type(None))):
+                del obj[k]
 
 
 def validate_meta(obj, old):
