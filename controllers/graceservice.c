@@ -73,8 +73,11 @@ enum gs_concern gs_concern_of(const json_t *obj)
         return GC_ROUTE;
     if (!strcmp(kind, "Certificate"))
         return GC_CERT;
-    if (!strcmp(kind, "Secret"))
-        return GC_DATABASE;
+    if (!strcmp(kind, "Secret")) {
+        const char *n = gs_meta(obj, "name");
+        size_t len = strlen(n);
+        return (len > 9 && !strcmp(n + len - 9, "-postgres")) ? GC_DATABASE : GC_KAFKA;
+    }
     if (!strncmp(kind, "Kafka", 5))
         return GC_KAFKA;
     if (!strcmp(kind, "Schedule"))
@@ -436,6 +439,8 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         apply_claims(r);
         if (r->cs[GC_DATABASE].enabled)
             gs_db_ensure(r);
+        if (r->cs[GC_KAFKA].enabled)
+            gs_kafka_secret(r);
         gs_apply_children(r);
         gs_prune_children(r);
         gs_eval_children(r);

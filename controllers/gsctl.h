@@ -83,6 +83,9 @@ struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_ver
 enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining);
 void gs_child_indexes(struct kinformer *inf);
 
+/* gskafka.c */
+void gs_kafka_secret(struct gs_run *r);
+
 /* gsdb.c */
 void gs_db_ensure(struct gs_run *r);
 enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err);

@@ -23,7 +23,6 @@ return function(gs, config)
       privateKey = { algorithm = "ECDSA", size = 256, rotationPolicy = "Always" },
       secretTemplate = {
         labels = {
-          ["app.kubernetes.io/managed-by"] = "grace-operator",
           ["grace.dev/service"] = name,
         },
       },
