@@ -29,8 +29,7 @@ struct fx {
     struct hlog log;
 };
 
-static void hlog_add(struct hlog *l, const char *fmt, const char *a, const char *b,
-                     const char *c)
+static void hlog_add(struct hlog *l, const char *fmt, const char *a, const char *b, const char *c)
 {
     pthread_mutex_lock(&l->mu);
     size_t n = strlen(l->text);

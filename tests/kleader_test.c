@@ -21,9 +21,9 @@ struct fake {
     json_t *lease; /* NULL: absent */
     long rv;
     int gets, creates, updates, conflicts, bad_times;
-    bool fail;          /* answer 403 to everything */
-    int conflict_puts;  /* answer 409 to this many PUTs */
-    bool other_renews;  /* each GET shows "other" renewing (new RV) */
+    bool fail;         /* answer 403 to everything */
+    int conflict_puts; /* answer 409 to this many PUTs */
+    bool other_renews; /* each GET shows "other" renewing (new RV) */
     char **keep;
     size_t nkeep;
     int started, stopped; /* callback counts */
@@ -185,8 +185,8 @@ static void fx_setup(struct fx *x, const char *preset)
     testsrv_set_handler(x->srv, handler, &x->f);
     x->cfg.server = (char *)testsrv_url(x->srv);
     ck_assert_int_eq(kclient_new(&x->cfg, NULL, &x->c, &err), KERR_OK);
-    struct kleader_options o = {"ns", "grace-operator", "me_1", 1000, 600, 100,
-                                on_started, on_stopped, &x->f};
+    struct kleader_options o = {"ns", "grace-operator", "me_1",     1000, 600,
+                                100,  on_started,       on_stopped, &x->f};
     ck_assert_int_eq(kleader_new(x->c, &o, &x->l, &err), KERR_OK);
 }
 
@@ -317,9 +317,10 @@ END_TEST
 START_TEST(kleader_takes_a_released_lease_at_once_despite_a_conflict)
 {
     struct fx x;
-    fx_setup(&x,
-             "{\"metadata\":{\"name\":\"grace-operator\",\"resourceVersion\":\"100\"},"
-             "\"spec\":{\"holderIdentity\":\"\",\"leaseDurationSeconds\":1,\"leaseTransitions\":1}}");
+    fx_setup(
+        &x,
+        "{\"metadata\":{\"name\":\"grace-operator\",\"resourceVersion\":\"100\"},"
+        "\"spec\":{\"holderIdentity\":\"\",\"leaseDurationSeconds\":1,\"leaseTransitions\":1}}");
     x.f.conflict_puts = 1; /* someone else writes first once */
     ck_assert_int_eq(kleader_start(x.l), KERR_OK);
     ck_assert(wait_leader(x.l, true, 900));

@@ -93,7 +93,8 @@ END_TEST
 
 START_TEST(kobj_minimal_object_reads_empty_fields)
 {
-    json_t *in = load("{\"metadata\":{\"name\":\"x\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"}}");
+    json_t *in =
+        load("{\"metadata\":{\"name\":\"x\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"}}");
     struct kobj *o = kobj_new_from_json(in);
     json_decref(in);
     ck_assert_str_eq(kobj_namespace(o), "");
@@ -149,7 +150,8 @@ START_TEST(kobj_json_returns_a_private_tree)
     json_t *a = kobj_json(o);
     json_object_set_new(a, "spec", json_string("edited"));
     json_t *b = kobj_json(o);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(b, "spec"), "replicas")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(b, "spec"), "replicas")),
+                     2);
     ck_assert_ptr_ne(a, b);
     json_decref(a);
     json_decref(b);

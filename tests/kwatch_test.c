@@ -215,7 +215,7 @@ START_TEST(kwatch_stream_cut_inside_an_event_resumes_from_the_last_complete_one)
     ck_assert_str_eq(watch_rv(&f, 1), "13");
     ck_assert_str_eq(cached_rv(&f, "c"), "13");
     ck_assert_str_eq(cached_rv(&f, "a"), "10"); /* the half event was dropped */
-    ck_assert_int_eq(watchsrv_lists(f.ws), 1); /* no relist needed */
+    ck_assert_int_eq(watchsrv_lists(f.ws), 1);  /* no relist needed */
     struct kwatcher_stats st;
     kwatcher_stats(f.w, &st);
     ck_assert_uint_ge(st.errors, 1);

@@ -263,8 +263,7 @@ const char *watchsrv_event(const char *type, const char *ns, const char *name, c
 const char *watchsrv_item(const char *ns, const char *name, const char *rv, const char *x)
 {
     char *b = ws_rot(), meta[1024];
-    snprintf(b, 2048, "{%s,\"data\":{\"x\":\"%s\"}}", ws_meta(meta, sizeof meta, ns, name, rv),
-             x);
+    snprintf(b, 2048, "{%s,\"data\":{\"x\":\"%s\"}}", ws_meta(meta, sizeof meta, ns, name, rv), x);
     return b;
 }
 

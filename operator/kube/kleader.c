@@ -68,9 +68,8 @@ static void kl_set_held(struct kleader *l, json_t *lease)
     json_decref(l->held);
     l->held = lease;
     if (lease)
-        atomic_store(&l->transitions,
-                     (long)json_integer_value(
-                         json_object_get(json_object_get(lease, "spec"), "leaseTransitions")));
+        atomic_store(&l->transitions, (long)json_integer_value(json_object_get(
+                                          json_object_get(lease, "spec"), "leaseTransitions")));
 }
 
 /* Remember when the Lease last changed, on our own clock. */
@@ -85,9 +84,8 @@ static void kl_observe(struct kleader *l, const json_t *lease)
         l->observed_rv = kerr_xstrdup(rv);
         l->observed_at = kl_now();
     }
-    atomic_store(&l->transitions,
-                 (long)json_integer_value(
-                     json_object_get(json_object_get(lease, "spec"), "leaseTransitions")));
+    atomic_store(&l->transitions, (long)json_integer_value(json_object_get(
+                                      json_object_get(lease, "spec"), "leaseTransitions")));
 }
 
 /* A copy of `lease` fit to PUT back: managedFields dropped, spec copied. */
@@ -107,12 +105,11 @@ static bool kl_create(struct kleader *l)
     char now[48];
     json_t *out = NULL;
     kl_microtime(now);
-    json_t *lease = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s, s:s, s:i}}", "apiVersion",
-        "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", l->name, "namespace",
-        l->ns, "spec", "holderIdentity", l->identity, "leaseDurationSeconds",
-        (json_int_t)kl_duration_s(l), "acquireTime", now, "renewTime", now, "leaseTransitions",
-        0);
+    json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s, s:s, s:i}}", "apiVersion",
+                              "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+                              l->name, "namespace", l->ns, "spec", "holderIdentity", l->identity,
+                              "leaseDurationSeconds", (json_int_t)kl_duration_s(l), "acquireTime",
+                              now, "renewTime", now, "leaseTransitions", 0);
     if (!lease)
         kerr_oom();
     enum kerr e = kclient_create(l->client, &kleader_res, l->ns, lease, &out, NULL);
@@ -154,8 +151,7 @@ static bool kl_put_holder(struct kleader *l, json_t *lease)
     }
     json_object_set_new(spec, "leaseDurationSeconds", json_integer(kl_duration_s(l)));
     json_object_set_new(spec, "renewTime", json_string(now));
-    enum kerr e =
-        kclient_update(l->client, &kleader_res, l->ns, l->name, NULL, lease, &out, NULL);
+    enum kerr e = kclient_update(l->client, &kleader_res, l->ns, l->name, NULL, lease, &out, NULL);
     if (e != KERR_OK) { /* KERR_CONFLICT: someone wrote it since we read it */
         kl_set_held(l, NULL);
         return false;

@@ -51,8 +51,8 @@ struct kleader_options {
 /* New elector (not started). Options and strings are copied; `c` is
  * borrowed and must outlive it. KERR_INVAL when a required option is
  * missing or renew_deadline >= lease_duration or retry >= renew_deadline. */
-enum kerr kleader_new(struct kclient *c, const struct kleader_options *opts,
-                      struct kleader **out, struct kerr_info *err);
+enum kerr kleader_new(struct kclient *c, const struct kleader_options *opts, struct kleader **out,
+                      struct kerr_info *err);
 
 /* Start the election thread. KERR_INVAL if already started. */
 enum kerr kleader_start(struct kleader *l);

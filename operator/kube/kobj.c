@@ -58,16 +58,16 @@ static json_t *kobj_strip(const json_t *obj, const char *api_version, const char
         json_object_set_new(top, "kind", json_string(kind));
     if (api_version && !json_object_get(obj, "apiVersion"))
         json_object_set_new(top, "apiVersion", json_string(api_version));
-    json_object_foreach ((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (strcmp(key, "metadata") == 0 && json_is_object(v)) {
             json_t *m = json_object();
             const char *mk;
             json_t *mv;
             if (!m)
                 kerr_oom();
-            json_object_foreach (v, mk, mv)
-                if (strcmp(mk, "managedFields") != 0)
-                    json_object_set(m, mk, mv);
+            json_object_foreach(v, mk, mv) if (strcmp(mk, "managedFields") != 0)
+                json_object_set(m, mk, mv);
             json_object_set_new(top, key, m);
         } else {
             json_object_set(top, key, v);
@@ -85,14 +85,16 @@ static size_t kobj_strings_size(const struct kobj_src *s, size_t *nlabels, size_
     for (i = 0; i < 6; i++)
         total += strlen(s->str[i]) + 1;
     *nlabels = 0;
-    json_object_foreach ((json_t *)s->labels, k, v) {
+    json_object_foreach((json_t *)s->labels, k, v)
+    {
         if (!json_is_string(v))
             continue;
         total += strlen(k) + 1 + json_string_length(v) + 1;
         (*nlabels)++;
     }
     *nowners = 0;
-    json_array_foreach (s->owners, i, v) {
+    json_array_foreach(s->owners, i, v)
+    {
         total += strlen(kobj_jstr(v, "uid")) + 1;
         (*nowners)++;
     }
@@ -118,7 +120,8 @@ static void kobj_fill(struct kobj *o, const struct kobj_src *s, char *p)
     o->text = kobj_put(&p, s->text, s->text_len);
     for (i = 0; i < 6; i++)
         *dst[i] = kobj_put(&p, s->str[i], strlen(s->str[i]));
-    json_object_foreach ((json_t *)s->labels, k, v) {
+    json_object_foreach((json_t *)s->labels, k, v)
+    {
         if (!json_is_string(v))
             continue;
         o->labels[2 * n] = kobj_put(&p, k, strlen(k));
@@ -126,7 +129,8 @@ static void kobj_fill(struct kobj *o, const struct kobj_src *s, char *p)
         n++;
     }
     o->controller_idx = -1;
-    json_array_foreach (s->owners, i, v) {
+    json_array_foreach(s->owners, i, v)
+    {
         const char *uid = kobj_jstr(v, "uid");
         o->owners[i] = kobj_put(&p, uid, strlen(uid));
         if (o->controller_idx < 0 && json_is_true(json_object_get(v, "controller")))
@@ -153,8 +157,8 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
     s.str[3] = kobj_jstr(meta, "resourceVersion");
     s.str[4] = kobj_jstr(stripped, "kind");
     s.str[5] = kobj_jstr(stripped, "apiVersion");
-    s.labels = json_is_object(json_object_get(meta, "labels")) ? json_object_get(meta, "labels")
-                                                                : NULL;
+    s.labels =
+        json_is_object(json_object_get(meta, "labels")) ? json_object_get(meta, "labels") : NULL;
     s.owners = json_is_array(json_object_get(meta, "ownerReferences"))
                    ? json_object_get(meta, "ownerReferences")
                    : NULL;

@@ -85,9 +85,8 @@ static const char *krec_meta(const json_t *o, const char *key)
 static json_t *krec_regarding(const json_t *obj)
 {
     json_t *r = json_object();
-    const char *fields[][2] = {{"apiVersion", NULL}, {"kind", NULL},
-                               {"namespace", "m"},   {"name", "m"},
-                               {"uid", "m"},         {"resourceVersion", "m"}};
+    const char *fields[][2] = {{"apiVersion", NULL}, {"kind", NULL}, {"namespace", "m"},
+                               {"name", "m"},        {"uid", "m"},   {"resourceVersion", "m"}};
     if (!r)
         kerr_oom();
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -163,13 +162,12 @@ static enum kerr krec_create(struct krecorder *rec, const struct krec_event *ev)
 {
     char now[48];
     krec_microtime(now);
-    json_t *body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
-                             "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name",
-                             ev->name, "namespace", ev->ns, "eventTime", now,
-                             "reportingController", rec->controller, "reportingInstance",
-                             rec->instance, "action", ev->action, "reason", ev->reason, "type",
-                             ev->type, "note", ev->note, "regarding",
-                             krec_regarding(ev->regarding));
+    json_t *body =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "apiVersion",
+                  "events.k8s.io/v1", "kind", "Event", "metadata", "name", ev->name, "namespace",
+                  ev->ns, "eventTime", now, "reportingController", rec->controller,
+                  "reportingInstance", rec->instance, "action", ev->action, "reason", ev->reason,
+                  "type", ev->type, "note", ev->note, "regarding", krec_regarding(ev->regarding));
     if (!body)
         kerr_oom();
     enum kerr e = kclient_create(rec->client, &krec_res, ev->ns, body, NULL, NULL);
@@ -282,8 +280,12 @@ enum kerr krecorder_event(struct krecorder *rec, const json_t *regarding, const 
     krec_truncate_utf8(note, KRECORDER_NOTE_MAX);
     const char *ns = krec_meta(regarding, "namespace");
     const char *uid = krec_meta(regarding, "uid");
-    struct krec_event ev = {.regarding = regarding, .type = type, .reason = reason,
-                            .action = action, .note = note, .ns = (ns && *ns) ? ns : "default"};
+    struct krec_event ev = {.regarding = regarding,
+                            .type = type,
+                            .reason = reason,
+                            .action = action,
+                            .note = note,
+                            .ns = (ns && *ns) ? ns : "default"};
     uint64_t h = 1469598103934665603ULL;
     if (uid && *uid) {
         h = krec_hash(h, uid);

@@ -19,8 +19,8 @@
 #include "kwatch.h"
 
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +47,10 @@ struct kw_stream {
     struct kwatch_sink sink;
     void *ctx;
     enum kw_state state;
-    double next_at; /* monotonic seconds: when NEED_* acts */
-    int fails;      /* consecutive failures (backoff exponent) */
+    double next_at;  /* monotonic seconds: when NEED_* acts */
+    int fails;       /* consecutive failures (backoff exponent) */
     int gone_streak; /* 410s in a row with no event in between */
-    char *rv;       /* last resourceVersion seen ("" before the first list) */
+    char *rv;        /* last resourceVersion seen ("" before the first list) */
     bool listed_once, watched_once;
     /* the current watch transfer */
     CURL *easy;
@@ -74,7 +74,7 @@ struct kwatcher {
     bool started;
     atomic_bool stop;
     atomic_bool resync;
-    pthread_mutex_t mu;       /* guards pending and st */
+    pthread_mutex_t mu;        /* guards pending and st */
     struct kw_stream *pending; /* registered, not yet adopted by the thread */
     struct kw_stream *streams; /* owned by the thread once started */
     struct kwatcher_stats st;
@@ -417,8 +417,7 @@ static void kw_list(struct kw_stream *s)
     }
     if (e != KERR_OK) {
         free(rv);
-        kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(e),
-                err.message);
+        kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(e), err.message);
         kw_retry_later(s, KW_NEED_LIST);
         return;
     }

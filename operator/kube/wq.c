@@ -32,7 +32,7 @@ struct wq_item {
     bool dirty;
     bool processing;
     bool queued;
-    bool delayed;     /* in the heap at heap_idx */
+    bool delayed; /* in the heap at heap_idx */
     size_t heap_idx;
     int requeues;
     double ready_at;   /* monotonic seconds, while delayed */
