@@ -132,7 +132,43 @@ def builtin_types():
           unconditional_update=False),
         T("coordination.k8s.io", "v1", "leases", "Lease", create_on_update=True,
           unconditional_update=False),
+        review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+        review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+               namespaced=True),
+        review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"),
+        review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"),
     ]
+
+
+def review(group, plural, kind, namespaced=False):
+    """A create-only review resource; the answer is computed, nothing stored."""
+    rt = RType(group, "v1", plural, kind, namespaced=namespaced, verbs=["create"])
+    rt.virtual = True
+    return rt
+
+
+RType.virtual = False
+ADMIN_GROUPS = ["system:masters", "system:authenticated"]
+
+
+def review_status(obj):
+    """Every authenticated user is an admin: allowed, all rules, who am I."""
+    kind = obj.get("kind")
+    out = {"kind": kind, "apiVersion": obj.get("apiVersion"),
+           "metadata": {"creationTimestamp": None}}
+    if "spec" in obj:
+        out["spec"] = obj["spec"]
+    if kind == "SelfSubjectRulesReview":
+        out["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"],
+                                            "resources": ["*"]}],
+                         "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                         "incomplete": False}
+    elif kind == "SelfSubjectReview":
+        out["status"] = {"userInfo": {"username": "kubesim-admin", "groups": ADMIN_GROUPS}}
+    else:
+        out["status"] = {"allowed": True,
+                         "reason": "kubesim: every authenticated user is an admin"}
+    return out
 
 
 # group order of the real server's /apis (built-in groups only)

@@ -139,11 +139,26 @@ M = {
     "Lease": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:LeaseSpec")},
     "LeaseSpec": {1: ("holderIdentity", S), 2: ("leaseDurationSeconds", I),
                   3: ("acquireTime", MT), 4: ("renewTime", MT), 5: ("leaseTransitions", I)},
+    "SelfSubjectAccessReview": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:SSARSpec")},
+    "SubjectAccessReview": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:SARSpec")},
+    "SSARSpec": {1: ("resourceAttributes", "m:ResourceAttributes"),
+                 2: ("nonResourceAttributes", "m:NonResourceAttributes")},
+    "SARSpec": {1: ("resourceAttributes", "m:ResourceAttributes"),
+                2: ("nonResourceAttributes", "m:NonResourceAttributes"), 3: ("user", S),
+                4: ("groups", S, True), 6: ("uid", S)},
+    "ResourceAttributes": {1: ("namespace", S), 2: ("verb", S), 3: ("group", S),
+                           4: ("version", S), 5: ("resource", S), 6: ("subresource", S),
+                           7: ("name", S)},
+    "NonResourceAttributes": {1: ("path", S), 2: ("verb", S)},
+    "SelfSubjectRulesReview": {1: ("metadata", "m:ObjectMeta"), 2: ("spec", "m:SSRRSpec")},
+    "SSRRSpec": {1: ("namespace", S)},
+    "SelfSubjectReview": {1: ("metadata", "m:ObjectMeta")},
     "Empty": {},
 }
 KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "Pod",
          "Job", "CronJob", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
-         "Ingress", "PodDisruptionBudget", "Lease"}
+         "Ingress", "PodDisruptionBudget", "Lease", "SelfSubjectAccessReview",
+         "SubjectAccessReview", "SelfSubjectRulesReview", "SelfSubjectReview"}
 ALIASES = {"ClusterRoleBinding": "RoleBinding"}
 KEEP_ZERO = {"replicas", "terminationGracePeriodSeconds", "revisionHistoryLimit",
              "progressDeadlineSeconds", "automountServiceAccountToken", "immutable",

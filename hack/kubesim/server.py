@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import apierr
+import builtin
 import patching
 import tables
 import watch as watchmod
@@ -316,6 +317,12 @@ class Handler(BaseHTTPRequestHandler):
             self.verb = "get"
             code, obj, _ = api.get(req, rt, ns, name, sub)
             return self.send_one(rt, code, obj, mode, [])
+        if rt.virtual:
+            if method != "POST" or name is not None:
+                raise apierr.method_not_allowed()
+            self.verb = "create"
+            obj, _ = api.decode(req, rt)
+            return self.send_obj(201, builtin.review_status(obj))
         if method == "POST":
             self.verb = "create"
             if name is not None or (rt.namespaced and ns is None):
