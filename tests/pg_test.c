@@ -348,7 +348,8 @@ START_TEST(pg_public_cannot_connect_to_a_service_db)
     ck_assert_str_eq(
         admin_sql("postgres", "SELECT has_database_privilege('public', $1, 'CONNECT')", a.db), "f");
     ck_assert_int_eq(pg_check_login(&g_admin, b.role, b.pw, a.db, &err), KERR_DB);
-    ck_assert_str_eq(err.reason, PG_REASON_PERMISSION_DENIED);
+    ck_assert_msg(strcmp(err.reason, PG_REASON_PERMISSION_DENIED) == 0, "%s: %s", err.reason,
+                  err.message);
     PGconn *conn = connect_as(b.role, b.pw, a.db);
     ck_assert_int_ne(PQstatus(conn), CONNECTION_OK);
     PQfinish(conn);
@@ -748,9 +749,15 @@ static int server_setup(const char *argv0, bool *own)
         fprintf(stderr, "pg_test: FAIL: cannot read the server settings from %s\n", path);
         return -1;
     }
-    g_admin = (struct pg_admin){g_host,     g_port,   g_user,
-                                g_password, "prefer", g_dbname[0] ? g_dbname : "postgres",
-                                2,          10000};
+    /* generous timeouts: SCRAM is slow under valgrind; the timeout tests set their own */
+    g_admin = (struct pg_admin){.host = g_host,
+                                .port = g_port,
+                                .user = g_user,
+                                .password = g_password,
+                                .sslmode = "prefer",
+                                .dbname = g_dbname[0] ? g_dbname : "postgres",
+                                .connect_timeout_s = 10,
+                                .statement_timeout_ms = 10000};
     return 0;
 }
 
