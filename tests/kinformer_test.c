@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,69 @@ START_TEST(informer_foreach_count_and_get)
 }
 END_TEST
 
+struct reader {
+    struct fx *f;
+    atomic_int stop;
+};
+
+static void count_obj(void *ctx, const struct kobj *o)
+{
+    (*(long *)ctx) += kobj_text_len(o) > 0;
+}
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    long seen = 0;
+    while (!atomic_load(&r->stop)) {
+        struct kobj *o = kinformer_get(r->f->inf, "ns", "a");
+        if (o)
+            ck_assert_str_eq(kobj_name(o), "a");
+        kobj_unref(o);
+        struct kobj **objs = NULL;
+        size_t n = kinformer_by_index(r->f->inf, "x", "1", &objs);
+        for (size_t i = 0; i < n; i++)
+            kobj_unref(objs[i]);
+        free(objs);
+        kinformer_foreach(r->f->inf, count_obj, &seen);
+    }
+    return NULL;
+}
+
+START_TEST(informer_reads_are_safe_during_updates)
+{
+    struct fx f;
+    static char body[200 * 1024];
+    size_t len = 0;
+    char rv[16], x[8];
+    fx_setup(&f, NULL);
+    kinformer_add_index(f.inf, "x", index_x);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    for (int i = 0; i < 300; i++) {
+        snprintf(rv, sizeof rv, "%d", 100 + i);
+        snprintf(x, sizeof x, "%d", i % 3);
+        const char *ev =
+            watchsrv_event(i % 2 ? "MODIFIED" : "ADDED", "ns", i % 2 ? "a" : "b", rv, x);
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s", ev);
+    }
+    len += (size_t)snprintf(body + len, sizeof body - len, "%s",
+                            watchsrv_event("DELETED", "ns", "b", "999", "0"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 50);
+    struct reader r = {&f, 0};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, reader_main, &r);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_log(&f, "delete:b@999");
+    atomic_store(&r.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    expect_rv(&f, "a", "399");
+    ck_assert_uint_eq(kinformer_count(f.inf), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(informer_free_accepts_null)
 {
     kinformer_free(NULL);
@@ -388,6 +452,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
     tcase_add_test(tc, informer_relist_reports_only_differences);
     tcase_add_test(tc, informer_foreach_count_and_get);
+    tcase_add_test(tc, informer_reads_are_safe_during_updates);
     tcase_add_test(tc, informer_free_accepts_null);
     suite_add_tcase(s, tc);
     return s;
