@@ -41,11 +41,14 @@ find_bin() {
     BIN=$PG_BIN
   else
     BIN=/usr/lib/postgresql/15/bin
-    [ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ ! -x "$BIN/postgres" ]; then # another major version, the newest
+      BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    fi
   fi
   for b in initdb pg_ctl pg_isready psql postgres; do
-    [ -n "$BIN" ] && [ -x "$BIN/$b" ] ||
-      die "PostgreSQL server binaries not found (looked for $b in ${BIN:-/usr/lib/postgresql/*/bin}); install Debian's postgresql package (hack/deps.sh) or set PG_BIN"
+    if [ ! -x "$BIN/$b" ]; then
+      die "PostgreSQL server binaries not found (no $b in $BIN); install Debian's postgresql package (hack/deps.sh) or set PG_BIN"
+    fi
   done
 }
 
@@ -80,8 +83,8 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 EOF
   # Fallback without python: a random high port that nobody answers on.
-  local p i
-  for i in $(seq 1 50); do
+  local p
+  for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 40000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
@@ -172,8 +175,8 @@ EOF
 }
 
 wait_ready() {
-  local port=$1 i
-  for i in $(seq 1 100); do
+  local port=$1
+  for _ in $(seq 1 100); do
     "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1 && return 0
     sleep 0.1
   done
@@ -185,6 +188,7 @@ start_watcher() {
   local w
   w=$(cat "$DIR/watch.pid" 2>/dev/null || true)
   [ -n "$w" ] && kill -0 "$w" 2>/dev/null && return 0
+  # shellcheck disable=SC2016 # expanded by the inner shell
   setsid bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 1; done
     [ -f "$3/data/PG_VERSION" ] && "$2" stop "$3" >/dev/null 2>&1
@@ -194,9 +198,9 @@ start_watcher() {
 }
 
 cmd_start() {
+  find_bin
   set_dir "$1"
   local port=${2:-}
-  find_bin
   if running; then
     port=$(cat "$PORTFILE")
     [ -z "${2:-}" ] || [ "$2" = "$port" ] || die "already running on port $port (asked for $2); stop it first"
@@ -228,8 +232,8 @@ cmd_start() {
 }
 
 cmd_stop() {
-  set_dir "$1"
   find_bin
+  set_dir "$1"
   if ! running; then
     echo "$PROG: not running ($DIR)" >&2
     return 0
@@ -239,8 +243,8 @@ cmd_stop() {
 }
 
 cmd_status() {
-  set_dir "$1"
   find_bin
+  set_dir "$1"
   if running; then
     echo "running on 127.0.0.1:$(cat "$PORTFILE") (data $DATA, env $ENV, log $LOG)"
     return 0
@@ -250,7 +254,10 @@ cmd_status() {
 }
 
 case ${1:-} in
-start) [ $# -ge 2 ] && [ $# -le 3 ] || usage; cmd_start "$2" "${3:-}" ;;
+start)
+  if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
+  cmd_start "$2" "${3:-}"
+  ;;
 stop) [ $# -eq 2 ] || usage; cmd_stop "$2" ;;
 restart) [ $# -eq 2 ] || usage; cmd_stop "$2"; cmd_start "$2" ;;
 status) [ $# -eq 2 ] || usage; cmd_status "$2" ;;
