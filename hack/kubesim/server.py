@@ -9,6 +9,7 @@ admin endpoints live under /_sim/ (see README.md).
 
 import json
 import random
+import select
 import socket
 import ssl
 import sys
@@ -388,8 +389,31 @@ class Handler(BaseHTTPRequestHandler):
             wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         enc = watchmod.Encoder(rt, mode if mode in ("table", "partial") else "json",
                                self.query.get("includeObject", "Metadata"))
-        watchmod.stream(api, rt, st, write, enc)
+        watchmod.stream(api, rt, st, write, enc, self.client_alive)
         self.wfile.write(b"0\r\n\r\n")
+
+    def client_alive(self):
+        """False once the client closed its side (checked while a watch is idle)."""
+        sock = self.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        if not readable:
+            return True
+        try:
+            sock.setblocking(False)
+            data = sock.recv(1)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return True
+        except OSError:
+            return False
+        finally:
+            try:
+                sock.setblocking(True)
+            except OSError:
+                pass
+        return bool(data)
 
     # -- discovery and openapi -------------------------------------------------
     def discovery_root(self, core):

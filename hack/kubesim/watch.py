@@ -126,8 +126,12 @@ class Encoder:
         return ('{"type":"%s","object":%s}\n' % (etype, dumps(t))).encode()
 
 
-def stream(api, rt, st, write, enc):
-    """Write events until the timeout; raises Dropped or OSError."""
+def stream(api, rt, st, write, enc, alive=None):
+    """Write events until the timeout; raises Dropped or OSError.
+
+    alive() is polled about once a second while idle; False ends the watch
+    (the client went away).
+    """
     store = api.store
     if st.error is not None:
         write(enc.line("ERROR", st.error))
@@ -153,6 +157,8 @@ def stream(api, rt, st, write, enc):
             except EOFError:
                 raise Dropped()
             if ev is None:
+                if alive is not None and not alive():
+                    return
                 if st.bookmarks and time.monotonic() - last_bm >= BOOKMARK_EVERY - 0.01:
                     _send_bookmark(store, rt, w, write, enc)
                     last_bm = time.monotonic()
