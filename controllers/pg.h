@@ -18,9 +18,10 @@
  * server restarted). A pg_conn must not be used by two threads at once.
  *
  * Required admin privileges: LOGIN, CREATEROLE, CREATEDB (a superuser also
- * works). On PostgreSQL 15 the admin makes itself a member of each role it
- * manages (GRANT role TO CURRENT_USER) so that it may create databases owned
- * by that role, create extensions in them and drop them.
+ * works). The admin makes itself a member of each role it manages (GRANT
+ * role TO CURRENT_USER; on PG16+ WITH INHERIT TRUE, SET TRUE) so that it may
+ * create databases owned by that role, create extensions in them and drop
+ * them. Tested against PostgreSQL 15.
  *
  * Errors: calls return KERR_OK, KERR_INVAL (bad argument; reason
  * "InvalidName") or KERR_DB, with kerr_info.reason set to one of the
