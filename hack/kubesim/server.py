@@ -193,6 +193,7 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         self.code = 0
         self.verb = "other"
+        self.anonymous = False
         u = urlsplit(self.path)
         self.query = dict(parse_qsl(u.query, keep_blank_values=True))
         path = u.path
@@ -244,8 +245,10 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         if path in ANON_PATHS:
             return
-        raise ApiError(403, "Forbidden", 'forbidden: User "system:anonymous" cannot get path '
-                       '"%s"' % path, {})
+        self.anonymous = True
+        if not (path.startswith("/api/") or path.startswith("/apis/")):
+            raise ApiError(403, "Forbidden", 'forbidden: User "system:anonymous" cannot %s path '
+                           '"%s"' % (self.command.lower(), path), {})
 
     # -- routing --------------------------------------------------------------
     def route(self, path, body):
@@ -263,6 +266,9 @@ class Handler(BaseHTTPRequestHandler):
         if not segs or segs[0] not in ("api", "apis"):
             return self.not_found_plain()
         self.verb = "discovery"
+        if self.anonymous and len(segs) <= 3 and not (segs[0] == "api" and len(segs) == 3):
+            raise ApiError(403, "Forbidden", 'forbidden: User "system:anonymous" cannot %s '
+                           'path "%s"' % (self.command.lower(), path), {})
         if segs == ["api"] or segs == ["apis"]:
             return self.discovery_root(segs[0] == "api")
         if segs[0] == "api":
@@ -298,8 +304,31 @@ class Handler(BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) > 2 else None
         if rt.namespaced and name is not None and ns is None:
             raise apierr.generic_not_found()
+        if self.anonymous:
+            raise self.forbidden(rt, ns, name, sub, watching)
         req = Req(method, path, self.query, self.headers, body)
         self.resource(app, req, rt, ns, name, sub, watching)
+
+    def forbidden(self, rt, ns, name, sub, watching):
+        m = self.command
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m)
+        if verb is None:
+            if m == "DELETE":
+                verb = "delete" if name else "deletecollection"
+            elif watching or self.query.get("watch") in ("1", "true"):
+                verb = "watch"
+            else:
+                verb = "get" if name else "list"
+        res = rt.plural + ("/" + sub if sub else "")
+        who = '%s "%s"' % (rt.qualified, name) if name else rt.qualified
+        where = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
+        details = {"name": name} if name else {}
+        if rt.group:
+            details["group"] = rt.group
+        details["kind"] = rt.plural
+        return ApiError(403, "Forbidden", '%s is forbidden: User "system:anonymous" cannot %s '
+                        'resource "%s" in API group "%s" %s' % (who, verb, res, rt.group, where),
+                        details)
 
     def resource(self, app, req, rt, ns, name, sub, watching):
         api = app.api
