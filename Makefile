@@ -24,7 +24,7 @@ TEST_HELPERS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 TEST_HOBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps check test e2e conformance run asan lint format clean bench help
+.PHONY: all deps check test e2e pytests run asan lint format clean bench help
 all: bin/grace-operator
 
 help:
@@ -64,8 +64,14 @@ check: $(TEST_BINS)
 e2e: bin/grace-operator
 	@bash e2e/run.sh
 
+# Python unit tests of the local API server and the stand-ins (stdlib unittest).
+pytests:
+	@sh hack/kubesim/tests/run.sh
+	@cd hack/standins && python3 -m unittest discover -s tests -t tests -p 'test_*.py'
+
 test: deps
 	$(MAKE) check
+	$(MAKE) pytests
 	$(MAKE) e2e
 
 run: bin/grace-operator
