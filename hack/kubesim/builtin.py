@@ -648,3 +648,85 @@ def event_from_core(obj):
         out["regarding"] = _order_ref(out["regarding"])
     out.setdefault("deprecatedSource", {})
     return _ordered(out, EXT_ORDER)
+
+
+# ---------------------------------------------------------------------------
+# known fields of built-in kinds (for fieldValidation Strict/Warn)
+
+_BASE = {"apiVersion", "kind", "metadata"}
+_TOP = {"ConfigMap": {"data", "binaryData", "immutable"},
+        "Secret": {"data", "stringData", "type", "immutable"},
+        "ServiceAccount": {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
+        "Role": {"rules"}, "ClusterRole": {"rules", "aggregationRule"},
+        "RoleBinding": {"subjects", "roleRef"}, "ClusterRoleBinding": {"subjects", "roleRef"},
+        "Endpoints": {"subsets"},
+        "Event": {"involvedObject", "reason", "message", "source", "firstTimestamp",
+                  "lastTimestamp", "count", "type", "eventTime", "series", "action",
+                  "related", "reportingComponent", "reportingInstance"}}
+_SPEC = {
+    "Deployment": {"replicas", "selector", "template", "strategy", "minReadySeconds",
+                   "revisionHistoryLimit", "paused", "progressDeadlineSeconds"},
+    "Service": {"ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs",
+                "sessionAffinity", "loadBalancerIP", "loadBalancerSourceRanges",
+                "externalName", "externalTrafficPolicy", "healthCheckNodePort",
+                "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies",
+                "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass",
+                "internalTrafficPolicy", "trafficDistribution"},
+    "NetworkPolicy": {"podSelector", "ingress", "egress", "policyTypes"},
+    "Ingress": {"defaultBackend", "ingressClassName", "tls", "rules"},
+    "Lease": {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime",
+              "leaseTransitions", "strategy", "preferredHolder"},
+    "Namespace": {"finalizers"},
+}
+_POD = {"volumes", "initContainers", "containers", "ephemeralContainers", "restartPolicy",
+        "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "nodeSelector",
+        "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "nodeName",
+        "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace", "securityContext",
+        "imagePullSecrets", "hostname", "subdomain", "affinity", "schedulerName",
+        "tolerations", "hostAliases", "priorityClassName", "priority", "dnsConfig",
+        "readinessGates", "runtimeClassName", "enableServiceLinks", "preemptionPolicy",
+        "overhead", "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers",
+        "schedulingGates", "resourceClaims", "resources"}
+_CONTAINER = {"name", "image", "command", "args", "workingDir", "ports", "envFrom", "env",
+              "resources", "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices",
+              "livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
+              "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
+              "securityContext", "stdin", "stdinOnce", "tty"}
+
+
+def _prune_keys(d, allowed, path, out):
+    if not isinstance(d, dict):
+        return
+    for k in list(d):
+        if k not in allowed:
+            out.append(path + k)
+            del d[k]
+
+
+def _prune_pod(spec, path, out):
+    _prune_keys(spec, _POD, path, out)
+    if not isinstance(spec, dict):
+        return
+    for field in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(field) or []):
+            _prune_keys(c, _CONTAINER, "%s%s[%d]." % (path, field, i), out)
+
+
+def unknown_fields(rt, obj):
+    """Drop unknown fields of a built-in object; returns their paths."""
+    out = []
+    kind = rt.kind
+    top = _TOP.get(kind, {"spec", "status"}) | _BASE
+    _prune_keys(obj, top, "", out)
+    spec = obj.get("spec")
+    if kind in _SPEC:
+        _prune_keys(spec, _SPEC[kind], "spec.", out)
+    if isinstance(spec, dict):
+        if kind == "Pod":
+            _prune_pod(spec, "spec.", out)
+        tpl = spec.get("template")
+        if isinstance(tpl, dict) and kind in ("Deployment", "ReplicaSet", "StatefulSet",
+                                              "DaemonSet", "Job"):
+            _prune_keys(tpl, {"metadata", "spec"}, "spec.template.", out)
+            _prune_pod(tpl.get("spec"), "spec.template.spec.", out)
+    return out

@@ -352,6 +352,8 @@ class Api:
             for k in unknown:
                 md.pop(k[len("metadata."):], None)
             if not rt.is_cr:
+                if not rt.group == "events.k8s.io":
+                    unknown += builtin.unknown_fields(rt, obj)
                 builtin.apply_defaults(rt, obj, old)
         warnings = self.unknown_fields(rt, fv, unknown, list(dups)) + warnings
         if old is None:
