@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # e2e/run.sh: the end-to-end harness (`make e2e`).
 #
-# Without KUBECONFIG it starts, in a temporary directory:
-#   - hack/kubesim (the local API server; exports KUBECONFIG and KUBESIM_DIR),
-#   - hack/standins with --install-crds (the child CRDs and their controllers' status side),
-#   - PostgreSQL through hack/pg.sh (exports PG_ENV_FILE and the PG* variables),
-# then runs every e2e/conformance/NN-*.sh, then every e2e/scenarios/NN-*.sh (sorted; only
-# files whose name starts with a digit are scenarios, the rest are helpers), each under
-# `timeout`, with its output in a log that is printed when it fails. Exit code 77 = skip.
+# Without KUBECONFIG it starts hack/kubesim (the local API server) in a temporary
+# directory, exports KUBECONFIG and KUBESIM_DIR, and runs every e2e/conformance/NN-*.sh:
+# those test the bare server, so nothing else runs yet. Before the first
+# e2e/scenarios/NN-*.sh it then applies the project's CRDs (crds/*.yaml), starts
+# hack/standins with --install-crds (the child CRDs and the status side of their
+# controllers) and PostgreSQL through hack/pg.sh (exports PG_ENV_FILE and PG*).
+# Scenarios run sorted (only files whose name starts with a digit; the rest are
+# helpers), each under `timeout`, with its output in a log that is printed when it
+# fails. Exit code 77 = skip.
 #
 # With KUBECONFIG set it runs the same scenarios against that cluster: no kubesim
 # (KUBESIM_DIR is unset, so fault scenarios skip themselves), stand-ins only with
@@ -20,6 +22,7 @@
 #   E2E_STANDINS=1       start the stand-ins even with KUBECONFIG set
 #   E2E_STANDINS_ARGS    extra flags for hack/standins/standins.py
 #   E2E_PG=0             do not start PostgreSQL
+#   E2E_INSTALL_CRDS=0   do not apply crds/*.yaml (the GraceService CRD)
 #   E2E_VERBOSE=1        print every scenario's output, not only failures
 #
 # Everything it starts is stopped on exit, also on failure and on Ctrl-C. The last line
@@ -159,6 +162,33 @@ start_pg() {
   say "postgresql: 127.0.0.1:$PGPORT"
 }
 
+# install_project_crds: kubectl apply crds/*.yaml and wait until Established.
+install_project_crds() {
+  [ "${E2E_INSTALL_CRDS:-1}" = 0 ] && return 0
+  local log=$WORK/logs/crds.log names
+  compgen -G "$ROOT/crds/*.yaml" >/dev/null || return 0
+  names=$(kubectl apply -f "$ROOT/crds/" -o name 2>"$log") ||
+    setup_failed "kubectl apply -f crds/ failed" "$log"
+  # shellcheck disable=SC2086
+  kubectl wait --for=condition=Established $names --timeout=30s >>"$log" 2>&1 ||
+    setup_failed "the project's CRDs did not become Established" "$log"
+  say "crds: $(echo $names | sed 's#customresourcedefinition.apiextensions.k8s.io/##g')"
+}
+
+# setup_scenarios: what operator scenarios need beyond the server (once).
+SCENARIO_SETUP_DONE=0
+setup_scenarios() {
+  [ "$SCENARIO_SETUP_DONE" = 1 ] && return 0
+  SCENARIO_SETUP_DONE=1
+  install_project_crds
+  if [ -n "${KUBESIM_DIR:-}" ] || [ "${E2E_STANDINS:-0}" = 1 ]; then
+    start_standins
+  else
+    say "stand-ins: not started (set E2E_STANDINS=1 to start them)"
+  fi
+  start_pg
+}
+
 # check_alive: a crashed helper makes every later scenario fail; say so once.
 check_alive() {
   if [ -n "$SIM_PID" ] && ! kill -0 "$SIM_PID" 2>/dev/null; then
@@ -225,16 +255,9 @@ main() {
   if [ -n "${KUBECONFIG:-}" ]; then
     unset KUBESIM_DIR
     say "cluster: KUBECONFIG=$KUBECONFIG (no local kubesim)"
-    if [ "${E2E_STANDINS:-0}" = 1 ]; then
-      start_standins
-    else
-      say "stand-ins: not started (set E2E_STANDINS=1 to start them)"
-    fi
   else
     start_kubesim
-    start_standins
   fi
-  start_pg
 
   local -a files=()
   for f in "$ROOT"/e2e/conformance/[0-9]*.sh "$ROOT"/e2e/scenarios/[0-9]*.sh; do
@@ -245,6 +268,7 @@ main() {
     files+=("$f")
   done
   for f in "${files[@]}"; do
+    case $f in "$ROOT"/e2e/scenarios/*) setup_scenarios ;; esac
     check_alive
     run_one "$f"
   done
