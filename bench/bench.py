@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""bench/bench.py: one benchmark run against a fresh API server stand-in.
+
+bench/run.sh starts hack/kubesim, the dependency stand-ins (and PostgreSQL),
+then calls this once per N:
+
+    bench.py --sim DIR --work DIR --bin bin/grace-operator --config C --n N \
+             --out run.json [--pg] [--sim-pid P] [--standins-pid P] [--k 50]
+
+Phases (each prints its figures; the JSON holds all of them):
+  idle       start the operator with no GraceService; RSS once /readyz is 200
+  create     N GraceServices POSTed (4 connections); a watch records when each
+             becomes Ready; then wait for the queue to drain. Requests by verb
+             from the operator's rest_client_requests_total, CPU, peak RSS
+  memory     count and raw JSON size of the objects the operator caches
+  latency    spec.image of K services patched one at a time; a watch on the
+             Deployments gives the time to the child write (p50, p99)
+  restart    stop the operator and start it with everything in place: cold
+             start (process start -> /readyz 200), then requests until the queue
+             drains (writes should be 0), RSS once settled
+  apiserver  plain GETs of one object per second over one keep-alive
+             connection for ~3 s, and the duration of a LIST of every GraceService
+
+A benchmark never fails on speed: this exits non-zero only when the set-up
+breaks (the operator dies, the API server does not answer).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kube  # noqa: E402
+import objsize  # noqa: E402
+import opproc  # noqa: E402
+
+GROUP_PATH = "/apis/grace.dev/v1alpha1"
+RECONCILE = "controller_runtime_reconcile_total"
+REQ_SECONDS = "rest_client_request_duration_seconds_sum"
+NS = "bench"
+
+
+def say(msg):
+    print("  " + msg, flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def gs_name(i):
+    return "svc-%05d" % i
+
+
+def gs_body(i, pg):
+    name = gs_name(i)
+    spec = {
+        "image": "ghcr.io/example/%s:1.0.0" % name,
+        "port": 8000,
+        "kafka": {"topics": [{"name": name + ".events", "partitions": 3}],
+                  "produces": [name + ".events"]},
+        "backup": {"schedule": "0 3 * * *"},
+    }
+    if pg:
+        spec["postgres"] = {}
+    return {"apiVersion": "grace.dev/v1alpha1", "kind": "GraceService",
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def is_ready(obj):
+    meta, st = obj.get("metadata") or {}, obj.get("status") or {}
+    for c in st.get("conditions") or []:
+        if c.get("type") == "Ready":
+            return (c.get("status") == "True"
+                    and c.get("observedGeneration") == meta.get("generation"))
+    return False
+
+
+class Procs:
+    """CPU seconds of the operator, the API server stand-in and the stand-ins."""
+
+    def __init__(self, op, sim_pid, standins_pid):
+        self.op, self.sim, self.standins = op, sim_pid, standins_pid
+
+    def snap(self):
+        return {"operator": self.op.cpu(),
+                "apiserver": opproc.proc_cpu(self.sim) if self.sim else None,
+                "standins": opproc.proc_cpu(self.standins) if self.standins else None,
+                "t": time.monotonic()}
+
+    @staticmethod
+    def delta(a, b):
+        out = {"wall_s": round(b["t"] - a["t"], 3)}
+        for k in ("operator", "apiserver", "standins"):
+            if a.get(k) is not None and b.get(k) is not None:
+                out[k + "_cpu_s"] = round(b[k] - a[k], 2)
+        return out
+
+
+def per_gs(by_method, n):
+    return {k: round(v / n, 2) for k, v in by_method.items()}
+
+
+def req_summary(before, after, n):
+    m = opproc.diff(opproc.requests_by(after), opproc.requests_by(before))
+    mc = opproc.diff(opproc.requests_by_method_code(after),
+                     opproc.requests_by_method_code(before))
+    return {"by_method": m, "by_method_code": mc,
+            "per_gs": per_gs(m, n), "writes": opproc.writes(m),
+            "writes_per_gs": round(opproc.writes(m) / n, 2),
+            "requests_per_gs": round(sum(m.values()) / n, 2)}
+
+
+def events_per_gs(client, n):
+    """Events in the services' namespace per GraceService, by reason."""
+    items, _, _ = kube.list_all(client, "/api/v1/namespaces/%s/events" % NS)
+    by = {}
+    for e in items:
+        by[e.get("reason", "?")] = by.get(e.get("reason", "?"), 0) + (e.get("count") or 1)
+    return {k: round(v / n, 2) for k, v in sorted(by.items())}
+
+
+# ---- phases ---------------------------------------------------------------
+
+def phase_idle(op):
+    op.start()
+    ready = op.wait_ready()
+    time.sleep(1.0)
+    mem = op.mem()
+    say("idle: ready after %.0f ms, RSS %.1f MiB (anon %.1f, file %.1f), %d threads" % (
+        ready * 1000, mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20,
+        mem["RssFile"] / 2**20, mem["Threads"]))
+    return {"ready_ms": round(ready * 1000, 1), "mem": mem}
+
+
+def create_all(client, n, pg, conns=4):
+    """POST n GraceServices over `conns` connections; returns {name: t_created}."""
+    created, lock, errors = {}, threading.Lock(), []
+    idx = iter(range(n))
+
+    def worker():
+        try:
+            while True:
+                with lock:
+                    i = next(idx, None)
+                if i is None:
+                    return
+                t = time.monotonic()
+                client.json("POST", "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS),
+                            gs_body(i, pg), ok=(201,))
+                with lock:
+                    created[gs_name(i)] = t
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors.append(e)
+        finally:
+            client.close()
+
+    ts = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+    return created
+
+
+def phase_create(client, op, procs, n, pg, timeout):
+    gs_path = "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS)
+    _, rv, _ = kube.list_all(client, gs_path)
+    ready, cv, modified = {}, threading.Condition(), [0]
+
+    def on_event(typ, obj, now):
+        if typ == "MODIFIED":
+            modified[0] += 1
+        if typ in ("ADDED", "MODIFIED") and is_ready(obj):
+            name = obj["metadata"]["name"]
+            with cv:
+                if name not in ready:
+                    ready[name] = now
+                    cv.notify_all()
+
+    w = kube.Watch(client, gs_path, rv, on_event)
+    m0, c0, load0 = op.metrics(), procs.snap(), loadavg()
+    t0 = time.monotonic()
+    created = create_all(client, n, pg)
+    t_posted = time.monotonic()
+    say("create: %d POSTed in %.1f s" % (n, t_posted - t0))
+    deadline, last_print = t0 + timeout, time.monotonic()
+    with cv:
+        while len(ready) < n and time.monotonic() < deadline and w.error is None:
+            cv.wait(1.0)
+            if time.monotonic() - last_print >= 15:
+                last_print = time.monotonic()
+                say("create: %d/%d Ready after %.0f s" % (len(ready), n, last_print - t0))
+    if len(ready) < n:   # the watch failed or time ran out: one list decides
+        items, _, _ = kube.list_all(client, gs_path)
+        now = time.monotonic()
+        for o in items:
+            if is_ready(o) and o["metadata"]["name"] not in ready:
+                ready[o["metadata"]["name"]] = now
+    n_ready = len(ready)
+    t_all = max(ready.values()) if ready else time.monotonic()
+    c_ready = procs.snap()
+    m1, settle = opproc.quiesce(op, timeout=max(60.0, n * 0.2))
+    c1, mem, load1 = procs.snap(), op.mem(), loadavg()
+    time.sleep(0.5)   # the last watch events
+    w.stop()
+    lat = [ready[k] - created[k] for k in ready if k in created]
+    out = {
+        "n_ready": n_ready, "posted_s": round(t_posted - t0, 2),
+        "all_ready_s": round(t_all - t0, 2) if n_ready == n else None,
+        "gs_ready_per_s": round(n / (t_all - t0), 1) if n_ready == n else None,
+        "create_to_ready_p50_s": round(pct(lat, 50), 2) if lat else None,
+        "create_to_ready_p99_s": round(pct(lat, 99), 2) if lat else None,
+        "settle_after_ready_s": round(settle, 2) if settle is not None else None,
+        "requests": req_summary(m0, m1, n),
+        "reconciles": opproc.reconciles(m1) - opproc.reconciles(m0),
+        "reconciles_by_result": opproc.diff(opproc.by_label(m1, RECONCILE, "result"),
+                                            opproc.by_label(m0, RECONCILE, "result")),
+        "request_seconds": round(opproc.msum(m1, REQ_SECONDS) - opproc.msum(m0, REQ_SECONDS), 2),
+        "gs_modified_per_gs": round(modified[0] / n, 2),
+        "events_per_gs": events_per_gs(client, n),
+        "cpu_to_ready": Procs.delta(c0, c_ready),
+        "cpu": Procs.delta(c0, c1),
+        "mem_settled": mem, "load": [load0, load1],
+    }
+    out["operator_cpu_ms_per_gs"] = round(out["cpu"]["operator_cpu_s"] * 1000 / n, 2)
+    say("create: %d/%d Ready in %s s (%s GS/s); settled %s s later" % (
+        n_ready, n, out["all_ready_s"], out["gs_ready_per_s"], out["settle_after_ready_s"]))
+    say("create: per GS %s; writes/GS %.2f; operator CPU %.2f ms/GS (%s)" % (
+        out["requests"]["per_gs"], out["requests"]["writes_per_gs"],
+        out["operator_cpu_ms_per_gs"], out["cpu"]))
+    say("create: reconciles %s; operator waited %.1f s on API requests in total" % (
+        out["reconciles_by_result"], out["request_seconds"]))
+    say("create: writes seen: %.2f updates of each GraceService (finalizer, status), "
+        "Events per GraceService %s" % (out["gs_modified_per_gs"], out["events_per_gs"]))
+    say("create: RSS settled %.1f MiB (anon %.1f), peak %.1f MiB" % (
+        mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20, mem["VmHWM"] / 2**20))
+    return out
+
+
+def phase_latency(client, op, procs, n, k):
+    dep_path = "/apis/apps/v1/namespaces/%s/deployments" % NS
+    _, rv, _ = kube.list_all(client, dep_path, limit=1)
+    seen, cv = {}, threading.Condition()
+
+    def on_event(typ, obj, now):
+        if typ not in ("ADDED", "MODIFIED"):
+            return
+        try:
+            img = obj["spec"]["template"]["spec"]["containers"][0]["image"]
+        except (KeyError, IndexError, TypeError):
+            return
+        key = (obj["metadata"]["name"], img)
+        with cv:
+            seen.setdefault(key, now)
+            cv.notify_all()
+
+    w = kube.Watch(client, dep_path, rv, on_event,
+                   label_selector="app.kubernetes.io/managed-by=grace-operator")
+    m0, c0 = op.metrics(), procs.snap()
+    lat, missed = [], 0
+    k = min(k, n)
+    for j in range(k):
+        name = gs_name(j * n // k)
+        img = "ghcr.io/example/%s:1.0.1" % name
+        t0 = time.monotonic()
+        client.json("PATCH", "%s/namespaces/%s/graceservices/%s" % (GROUP_PATH, NS, name),
+                    {"spec": {"image": img}}, content_type="application/merge-patch+json")
+        with cv:
+            ok = cv.wait_for(lambda: (name, img) in seen, timeout=30.0)
+        if ok:
+            lat.append(seen[(name, img)] - t0)
+        else:
+            missed += 1
+    w.stop()
+    m1, _ = opproc.quiesce(op, timeout=120.0)
+    c1 = procs.snap()
+    out = {"k": k, "missed": missed,
+           "p50_ms": round(pct(lat, 50) * 1000, 1) if lat else None,
+           "p99_ms": round(pct(lat, 99) * 1000, 1) if lat else None,
+           "max_ms": round(max(lat) * 1000, 1) if lat else None,
+           "mean_ms": round(statistics.mean(lat) * 1000, 1) if lat else None,
+           "requests": req_summary(m0, m1, k), "cpu": Procs.delta(c0, c1)}
+    say("latency: spec.image -> Deployment write, K=%d: p50 %s ms, p99 %s ms, max %s ms%s" % (
+        k, out["p50_ms"], out["p99_ms"], out["max_ms"],
+        ", %d missed" % missed if missed else ""))
+    say("latency: per change %s" % out["requests"]["per_gs"])
+    return out
+
+
+def phase_restart(op, procs, n, rounds):
+    out = []
+    for r in range(rounds):
+        stop_s = op.stop()
+        c0 = procs.snap()
+        op.start()
+        c0["operator"] = 0.0   # a new process: its CPU counts from zero
+        cold = op.wait_ready()
+        m1, settle = opproc.quiesce(op, min_reconciles=n, timeout=max(60.0, n * 0.2))
+        c1, mem = procs.snap(), op.mem()
+        by = opproc.requests_by(m1)
+        res = {"stop_s": round(stop_s, 2) if stop_s is not None else None,
+               "cold_start_ms": round(cold * 1000, 1),
+               "drained_s": round(settle, 2) if settle is not None else None,
+               "reconciles": opproc.reconciles(m1),
+               "reconciles_by_result": opproc.by_label(m1, RECONCILE, "result"),
+               "request_seconds": round(opproc.msum(m1, REQ_SECONDS), 2),
+               "requests": {"by_method": by,
+                            "by_method_code": opproc.requests_by_method_code(m1),
+                            "writes": opproc.writes(by),
+                            "writes_per_gs": round(opproc.writes(by) / n, 3)},
+               "cpu": Procs.delta(c0, c1), "mem_settled": mem, "load": loadavg()}
+        out.append(res)
+        say("restart %d: cold start %.0f ms, drained after %s s, %d reconciles, "
+            "requests %s, writes %d; RSS %.1f MiB (anon %.1f); CPU %s" % (
+                r + 1, res["cold_start_ms"], res["drained_s"], res["reconciles"],
+                by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
+                mem["RssAnon"] / 2**20, res["cpu"]))
+    return out
+
+
+def phase_apiserver(client, n, seconds=3.0):
+    one = "%s/namespaces/%s/graceservices/%s" % (GROUP_PATH, NS, gs_name(0))
+    count, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        status, _ = client.raw("GET", one)
+        if status != 200:
+            raise kube.ApiError("GET", one, status, b"")
+        count += 1
+    get_rate = count / (time.monotonic() - t0)
+    lists = []
+    for _ in range(3):
+        t = time.monotonic()
+        status, data = client.raw("GET", "%s/graceservices" % GROUP_PATH)
+        lists.append((time.monotonic() - t, len(data)))
+    dur = statistics.median(x[0] for x in lists)
+    out = {"get_one_per_s": round(get_rate, 1), "list_gs_ms": round(dur * 1000, 1),
+           "list_gs_bytes": lists[0][1], "n": n}
+    say("apiserver: %.0f GET/s of one object (one keep-alive connection); "
+        "LIST of %d GraceServices %.0f ms (%.1f MB)" % (
+            get_rate, n, dur * 1000, lists[0][1] / 1e6))
+    return out
+
+
+# ---- main -----------------------------------------------------------------
+
+def run(a):
+    client = kube.Client(a.sim)
+    op = opproc.Operator(a.bin, os.path.join(a.sim, "kubeconfig"), a.config, a.work,
+                         os.path.join(a.work, "operator.pid"), log_level=a.log_level)
+    procs = Procs(op, a.sim_pid, a.standins_pid)
+    res = {"n": a.n, "postgres": a.pg, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    t_run = time.monotonic()
+    try:
+        res["idle"] = phase_idle(op)
+        res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout)
+        res["cached"] = objsize.measure(client, res["idle"]["mem"], res["create"]["mem_settled"])
+        objsize.report(res["cached"], say)
+        if a.k > 0 and res["create"]["n_ready"] == a.n:
+            res["latency"] = phase_latency(client, op, procs, a.n, a.k)
+        res["restart"] = phase_restart(op, procs, a.n, a.restarts)
+        res["cached_after_restart"] = objsize.measure(
+            client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
+        res["apiserver"] = phase_apiserver(client, a.n)
+    finally:
+        op.stop()
+        res["duration_s"] = round(time.monotonic() - t_run, 1)
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=1, sort_keys=True)
+    say("run N=%d%s took %.0f s" % (a.n, " (postgres)" if a.pg else "", res["duration_s"]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sim", required=True, help="kubesim directory (url, token, ca.crt)")
+    p.add_argument("--work", required=True, help="directory for logs and the pid file")
+    p.add_argument("--bin", required=True)
+    p.add_argument("--config", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--k", type=int, default=50, help="spec changes for the latency phase")
+    p.add_argument("--restarts", type=int, default=2)
+    p.add_argument("--pg", action="store_true", help="GraceServices with spec.postgres")
+    p.add_argument("--timeout", type=float, default=0, help="seconds to wait for all Ready")
+    p.add_argument("--sim-pid", type=int)
+    p.add_argument("--standins-pid", type=int)
+    p.add_argument("--log-level", default="warn", help="operator log level (diagnosis)")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    if a.timeout <= 0:
+        a.timeout = 120 + a.n * 0.5
+    run(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""bench/kube.py: a small Kubernetes API client for the benchmark (stdlib only).
+
+It talks to the local API server stand-in (hack/kubesim) with the files that
+kubesim writes into its directory: `url` (https://127.0.0.1:PORT), `token`
+(the admin bearer token) and `ca.crt`. One keep-alive HTTPS connection per
+thread; a broken connection is reopened once. The token is only ever sent in
+the Authorization header: never logged, never printed.
+
+    c = Client("/tmp/dir/kubesim")
+    status, obj = c.json("GET", "/apis/grace.dev/v1alpha1/graceservices")
+    w = Watch(c, "/apis/apps/v1/namespaces/bench/deployments", rv, on_event)
+    ...
+    w.stop()
+"""
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+
+
+class ApiError(Exception):
+    """A request answered with an unexpected HTTP status."""
+
+    def __init__(self, method, path, status, body):
+        super().__init__("%s %s: HTTP %d: %s" % (method, path, status, body[:300]))
+        self.status = status
+
+
+class Client:
+    """Keep-alive HTTPS client for one API server (one connection per thread)."""
+
+    def __init__(self, simdir, timeout=120.0):
+        with open(os.path.join(simdir, "url")) as f:
+            url = urllib.parse.urlsplit(f.read().strip())
+        with open(os.path.join(simdir, "token")) as f:
+            self._token = f.read().strip()
+        self.host = url.hostname
+        self.port = url.port or 443
+        self.timeout = timeout
+        self.ctx = ssl.create_default_context(cafile=os.path.join(simdir, "ca.crt"))
+        self._local = threading.local()
+
+    def _headers(self, content_type=None):
+        h = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
+        if content_type:
+            h["Content-Type"] = content_type
+        return h
+
+    def connect(self, timeout=None):
+        """A new HTTPS connection (the caller owns it)."""
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ctx,
+                                           timeout=timeout or self.timeout)
+
+    def _conn(self):
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self.connect()
+            self._local.conn = c
+        return c
+
+    def close(self):
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    def raw(self, method, path, body=None, content_type=None):
+        """Send one request on this thread's connection; returns (status, bytes)."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, separators=(",", ":")).encode()
+            content_type = content_type or "application/json"
+        for attempt in (0, 1):
+            conn = self._conn()
+            try:
+                conn.request(method, path, body=body, headers=self._headers(content_type))
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return resp.status, data
+            except (http.client.HTTPException, OSError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def json(self, method, path, body=None, content_type=None, ok=(200, 201)):
+        """Like raw(), but decodes the answer and raises ApiError on a status not in ok."""
+        status, data = self.raw(method, path, body, content_type)
+        if status not in ok:
+            raise ApiError(method, path, status, data.decode("utf-8", "replace"))
+        return status, json.loads(data) if data else None
+
+
+class Watch:
+    """Follows a watch stream in a thread; calls on_event(type, obj, t_monotonic).
+
+    Reconnects from the last resourceVersion seen (bookmarks included) when the
+    server ends the stream. A 410 (ERROR event) stops the watch: `error` is set.
+    """
+
+    def __init__(self, client, path, rv, on_event, label_selector=None):
+        self.client = client
+        self.path = path
+        self.rv = rv
+        self.on_event = on_event
+        self.selector = label_selector
+        self.error = None
+        self._stop = threading.Event()
+        self._conn = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
+        self._thread.start()
+
+    def _query(self):
+        q = {"watch": "1", "allowWatchBookmarks": "true", "resourceVersion": self.rv,
+             "timeoutSeconds": "300"}
+        if self.selector:
+            q["labelSelector"] = self.selector
+        return self.path + "?" + urllib.parse.urlencode(q)
+
+    def _stream(self):
+        conn = self.client.connect(timeout=3600)
+        with self._lock:
+            if self._stop.is_set():
+                conn.close()
+                return
+            self._conn = conn
+        conn.request("GET", self._query(), headers=self.client._headers())
+        resp = conn.getresponse()
+        if resp.status != 200:
+            self.error = "watch: HTTP %d" % resp.status
+            return
+        while not self._stop.is_set():
+            line = resp.readline()
+            if not line:
+                return
+            now = time.monotonic()
+            ev = json.loads(line)
+            obj = ev.get("object") or {}
+            if ev.get("type") == "ERROR":
+                self.error = "watch: %s" % obj.get("message")
+                return
+            rv = (obj.get("metadata") or {}).get("resourceVersion")
+            if rv:
+                self.rv = rv
+            if ev.get("type") != "BOOKMARK":
+                self.on_event(ev.get("type"), obj, now)
+
+    def _run(self):
+        while not self._stop.is_set() and self.error is None:
+            try:
+                self._stream()
+            except (http.client.HTTPException, OSError, ValueError):
+                if self._stop.is_set():
+                    return
+                time.sleep(0.2)
+            finally:
+                with self._lock:
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
+
+    def stop(self):
+        self._stop.set()
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.sock and self._conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self._thread.join(5)
+
+
+def list_all(client, path, selector=None, limit=500):
+    """Paginated LIST; returns (items, resourceVersion, bytes transferred)."""
+    items, cont, total, rv = [], None, 0, None
+    while True:
+        q = {"limit": str(limit)}
+        if selector:
+            q["labelSelector"] = selector
+        if cont:
+            q["continue"] = cont
+        status, data = client.raw("GET", path + "?" + urllib.parse.urlencode(q))
+        if status != 200:
+            raise ApiError("GET", path, status, data.decode("utf-8", "replace"))
+        total += len(data)
+        doc = json.loads(data)
+        items.extend(doc.get("items") or [])
+        meta = doc.get("metadata") or {}
+        rv = meta.get("resourceVersion", rv)
+        cont = meta.get("continue")
+        if not cont:
+            return items, rv, total

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""bench/report.py: machine description and the results files.
+
+    report.py machine --bin bin/grace-operator --out machine.json
+    report.py render --machine machine.json --out-dir bench/results run1.json ...
+
+`render` writes <out-dir>/<date>-<host>.json (machine + every run), the same
+as Markdown (<date>-<host>.md) and a copy of the Markdown as latest.md. The
+targets are those of issue 8; the client-go column is the same-job controller
+of ../shared/reference/operator-runtime.md (last section).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+MIB = 2 ** 20
+
+
+def _cmd(argv):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        return (out.stdout or out.stderr).strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine(binary):
+    info = {"host": socket.gethostname(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "nproc": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version()}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                info["mem_mib"] = int(line.split()[1]) // 1024
+    with open("/proc/loadavg") as f:
+        info["loadavg_at_start"] = [float(x) for x in f.read().split()[:3]]
+    info["operator_version"] = _cmd([binary, "version"])
+    info["cc"] = (_cmd(["cc", "--version"]) or "").split("\n")[0]
+    kv = _cmd(["kubectl", "version", "--client", "-o", "json"])
+    try:
+        info["kubectl"] = json.loads(kv)["clientVersion"]["gitVersion"]
+    except (TypeError, ValueError, KeyError):
+        info["kubectl"] = kv
+    libs = {}
+    for pkg in ("libcurl", "jansson", "yaml-0.1", "lua5.4", "libwebsockets", "libpq", "openssl"):
+        libs[pkg] = _cmd(["pkg-config", "--modversion", pkg])
+    info["libraries"] = libs
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    info["git"] = _cmd(["git", "-C", root, "describe", "--always", "--dirty"])
+    info["build"] = "make (OPT=-O2 -g, the default build)"
+    return info
+
+
+# ---- Markdown -------------------------------------------------------------
+
+def _mib(b):
+    return "%.1f" % (b / MIB) if b is not None else "-"
+
+
+def _g(d, *path):
+    for p in path:
+        if d is None:
+            return None
+        d = d[p] if isinstance(d, list) and isinstance(p, int) and p < len(d) else (
+            d.get(p) if isinstance(d, dict) else None)
+    return d
+
+
+def _fmt(v, spec="%s"):
+    return spec % v if v is not None else "-"
+
+
+def _verbs(d):
+    if not d:
+        return "-"
+    return ", ".join("%s %s" % (k, ("%.2f" % v).rstrip("0").rstrip(".")) for k, v in sorted(d.items()))
+
+
+def _median(vals):
+    vals = sorted(v for v in vals if v is not None)
+    return vals[len(vals) // 2] if vals else None
+
+
+# (label, function(run) -> text, target, client-go)
+ROWS = [
+    ("time from first create to all Ready (s)",
+     lambda r: _fmt(_g(r, "create", "all_ready_s")), "", ""),
+    ("GraceServices Ready per second",
+     lambda r: _fmt(_g(r, "create", "gs_ready_per_s")), "", "24-26 (real kube-apiserver)"),
+    ("create -> Ready per GraceService, p50 / p99 (s)",
+     lambda r: "%s / %s" % (_fmt(_g(r, "create", "create_to_ready_p50_s")),
+                            _fmt(_g(r, "create", "create_to_ready_p99_s"))), "", ""),
+    ("API writes per GraceService at creation",
+     lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "19"),
+    ("API requests per GraceService at creation, by verb",
+     lambda r: _verbs(_g(r, "create", "requests", "per_gs")), "", ""),
+    ("API writes on a restart with nothing changed (total)",
+     lambda r: " / ".join(_fmt(_g(x, "requests", "writes")) for x in r.get("restart") or []) or "-",
+     "0", "9 per GraceService"),
+    ("API requests on that restart (total, by verb)",
+     lambda r: _verbs(_g(r, "restart", 0, "requests", "by_method")), "", ""),
+    ("operator RSS idle, no objects (MiB): total / anon",
+     lambda r: "%s / %s" % (_mib(_g(r, "idle", "mem", "VmRSS")), _mib(_g(r, "idle", "mem", "RssAnon"))),
+     "<= 5", "27"),
+    ("operator RSS peak during creation (MiB, VmHWM)",
+     lambda r: _mib(_g(r, "create", "mem_settled", "VmHWM")), "<= 21 at 1,000", "49 / 213 / 575 at 100 / 1,000 / 3,000"),
+    ("operator RSS settled after creation (MiB): total / anon",
+     lambda r: "%s / %s" % (_mib(_g(r, "create", "mem_settled", "VmRSS")),
+                            _mib(_g(r, "create", "mem_settled", "RssAnon"))), "", ""),
+    ("operator RSS settled after a restart (MiB): total / anon",
+     lambda r: "%s / %s" % (_mib(_g(r, "restart", -1, "mem_settled", "VmRSS")),
+                            _mib(_g(r, "restart", -1, "mem_settled", "RssAnon"))), "", ""),
+    ("objects cached (GraceServices + children)",
+     lambda r: _fmt(_g(r, "cached", "objects")), "", ""),
+    ("raw JSON per cached object (B, minified, no managedFields)",
+     lambda r: _fmt(_g(r, "cached", "raw_bytes_per_object")), "", "1,678"),
+    ("memory per cached object after restart (anon growth over idle, B; x raw)",
+     lambda r: "%s (%sx)" % (_fmt(_g(r, "cached_after_restart", "anon_per_object_bytes")),
+                             _fmt(_g(r, "cached_after_restart", "anon_per_object_x_raw"))),
+     "", "21-24 KiB (13-15x)"),
+    ("operator CPU per GraceService at creation (ms)",
+     lambda r: _fmt(_g(r, "create", "operator_cpu_ms_per_gs")), "<= 2", "17.5-18.2"),
+    ("CPU s at creation: operator / API server stand-in / stand-ins",
+     lambda r: "%s / %s / %s" % (_fmt(_g(r, "create", "cpu", "operator_cpu_s")),
+                                 _fmt(_g(r, "create", "cpu", "apiserver_cpu_s")),
+                                 _fmt(_g(r, "create", "cpu", "standins_cpu_s"))), "", ""),
+    ("spec change -> Deployment write, p50 / p99 (ms)",
+     lambda r: "%s / %s" % (_fmt(_g(r, "latency", "p50_ms")), _fmt(_g(r, "latency", "p99_ms"))), "", ""),
+    ("cold start, process start -> /readyz 200 (ms; each restart)",
+     lambda r: " / ".join(_fmt(x.get("cold_start_ms")) for x in r.get("restart") or []) or "-",
+     "<= 500 at 1,000", "212 / 1,518 / 3,612 at 100 / 1,000 / 3,000"),
+    ("restart: time until the queue drained after /readyz (s)",
+     lambda r: _fmt(_g(r, "restart", -1, "drained_s")), "", ""),
+    ("restart: CPU s operator / API server stand-in",
+     lambda r: "%s / %s" % (_fmt(_g(r, "restart", -1, "cpu", "operator_cpu_s")),
+                            _fmt(_g(r, "restart", -1, "cpu", "apiserver_cpu_s"))), "",
+     "API server 3.3 / 37.6 at 100 / 1,000"),
+    ("API server stand-in: GETs of one object per second (1 connection)",
+     lambda r: _fmt(_g(r, "apiserver", "get_one_per_s")), "", ""),
+    ("API server stand-in: LIST of all GraceServices (ms)",
+     lambda r: _fmt(_g(r, "apiserver", "list_gs_ms")), "", ""),
+    ("load average (1 min) at start / end of creation",
+     lambda r: "%s / %s" % (_fmt(_g(r, "create", "load", 0, 0)), _fmt(_g(r, "create", "load", 1, 0))),
+     "", ""),
+    ("run duration (s)", lambda r: _fmt(r.get("duration_s")), "", ""),
+]
+
+
+def markdown(doc):
+    m, runs = doc["machine"], doc["runs"]
+    out = ["# grace-operator benchmark, %s on %s" % (m.get("date", "?")[:10], m.get("host")), ""]
+    out.append("Machine: %s CPUs (%s), %s MiB, Linux %s; load average at start %s "
+               "(other work ran concurrently). Operator %s (%s), %s; kubectl %s; python %s. "
+               "API server: hack/kubesim (Python stand-in), child status: hack/standins." % (
+                   m.get("nproc"), m.get("cpu"), m.get("mem_mib"), m.get("kernel"),
+                   m.get("loadavg_at_start"), m.get("operator_version"), m.get("git"),
+                   m.get("build"), m.get("kubectl"), m.get("python")))
+    out.append("")
+    out.append("Libraries: " + ", ".join("%s %s" % kv for kv in (m.get("libraries") or {}).items()))
+    out.append("")
+    heads = ["N=%d%s" % (r["n"], " +postgres" if r.get("postgres") else "") for r in runs]
+    out.append("| figure | " + " | ".join(heads) + " | target (issue 8) | client-go same job |")
+    out.append("|---|" + "---:|" * len(runs) + "---|---|")
+    for label, fn, target, cgo in ROWS:
+        cells = []
+        for r in runs:
+            try:
+                cells.append(fn(r))
+            except (KeyError, TypeError, IndexError, ValueError):
+                cells.append("-")
+        out.append("| %s | %s | %s | %s |" % (label, " | ".join(cells), target, cgo))
+    out.append("")
+    out.append("Objects cached, by kind (count, raw JSON bytes):")
+    out.append("")
+    for r in runs:
+        kinds = _g(r, "cached", "kinds") or {}
+        out.append("- N=%d%s: %s" % (r["n"], " +postgres" if r.get("postgres") else "", ", ".join(
+            "%s %d (%d B)" % (k, v["count"], v["bytes"]) for k, v in kinds.items() if v["count"])))
+    out.append("")
+    out.append("Requests at creation by method and code (totals):")
+    out.append("")
+    for r in runs:
+        out.append("- N=%d%s: %s" % (r["n"], " +postgres" if r.get("postgres") else "",
+                                     _verbs(_g(r, "create", "requests", "by_method_code"))))
+    out.append("")
+    return "\n".join(out)
+
+
+def render(a):
+    with open(a.machine) as f:
+        mach = json.load(f)
+    runs = []
+    for p in a.runs:
+        if not os.path.exists(p):
+            continue
+        with open(p) as f:
+            runs.append(json.load(f))
+    if not runs:
+        print("report: no results", file=sys.stderr)
+        return 1
+    runs.sort(key=lambda r: (bool(r.get("postgres")), r["n"]))
+    with open("/proc/loadavg") as f:
+        mach["loadavg_at_end"] = [float(x) for x in f.read().split()[:3]]
+    doc = {"machine": mach, "runs": runs}
+    base = os.path.join(a.out_dir, "%s-%s" % (mach["date"][:10], mach["host"]))
+    with open(base + ".json", "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+        f.write("\n")
+    md = markdown(doc)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    shutil.copyfile(base + ".md", os.path.join(a.out_dir, "latest.md"))
+    print("\n" + md)
+    print("bench: wrote %s.json, %s.md, %s" % (base, base, os.path.join(a.out_dir, "latest.md")))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("machine")
+    m.add_argument("--bin", required=True)
+    m.add_argument("--out", required=True)
+    r = sub.add_parser("render")
+    r.add_argument("--machine", required=True)
+    r.add_argument("--out-dir", required=True)
+    r.add_argument("runs", nargs="*")
+    a = p.parse_args()
+    if a.cmd == "machine":
+        with open(a.out, "w") as f:
+            json.dump(machine(a.bin), f, indent=1)
+        return 0
+    return render(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench/run.sh: the operator benchmark (`make bench`). See bench/README.md.
+#
+# For each N it starts a fresh local API server (hack/kubesim) and the
+# dependency stand-ins (hack/standins), then bench/bench.py runs the operator
+# (bin/grace-operator) through: idle, creation of N GraceServices, spec-change
+# latency, restarts with nothing changed, and the API server's own capacity.
+# PostgreSQL (hack/pg.sh) is started once when a run uses it. bench/report.py
+# writes bench/results/<date>-<host>.json and .md and bench/results/latest.md.
+#
+# Environment:
+#   BENCH_N="100 1000"  GraceService counts, one run each (5000 works, ~see README)
+#   BENCH_PG=1          every run with spec.postgres (a database per service)
+#   BENCH_PG_N=100      one extra run with spec.postgres at this N ("" = none;
+#                       ignored with BENCH_PG=1)
+#   BENCH_K=50          spec changes in the latency phase
+#   BENCH_RESTARTS=2    restarts with nothing changed (cold start, writes)
+#   BENCH_BIN=PATH      operator binary (default bin/grace-operator)
+#   BENCH_OUT=DIR       results directory (default bench/results)
+#   BENCH_KEEP=1        keep the temporary directory (logs)
+#   BENCH_SIM_ARGS=-v   extra kubesim flags (diagnosis only)
+#   BENCH_LOG_LEVEL=warn  operator log level (debug: diagnosis only; logs cost CPU)
+#
+# Prints the figures; never fails on speed. Exits non-zero only when the
+# set-up breaks. Everything started here is stopped on exit (also on Ctrl-C),
+# and the temporary directory is removed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BENCH_BIN:-$ROOT/bin/grace-operator}
+NS_LIST=${BENCH_N:-100 1000}
+PG_ALL=${BENCH_PG:-0}
+PG_N=${BENCH_PG_N-100}
+K=${BENCH_K:-50}
+RESTARTS=${BENCH_RESTARTS:-2}
+OUT=${BENCH_OUT:-$ROOT/bench/results}
+
+WORK=
+SIM_PID=
+STANDINS_PID=
+PG_DIR=
+RUN_DIR=
+
+say() { printf '%s\n' "$*"; }
+err() { printf 'bench: %s\n' "$*" >&2; }
+
+# stop_group PID: SIGTERM the process group led by PID, SIGKILL after 10 s.
+stop_group() {
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 -- "-$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_operator() {
+  local f=$RUN_DIR/operator.pid pid
+  [ -n "$RUN_DIR" ] && [ -s "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+stop_stack() {
+  stop_operator
+  stop_group "$STANDINS_PID"
+  STANDINS_PID=
+  stop_group "$SIM_PID"
+  SIM_PID=
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_stack
+  [ -n "$PG_DIR" ] && { bash "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"; }
+  if [ -n "$WORK" ]; then
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then err "kept $WORK"; else rm -rf "$WORK"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'err "interrupted"; exit 130' INT TERM
+
+setup_failed() {
+  err "setup failed: $1"
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -n 30 "$2" | sed 's/^/    | /' >&2; fi
+  exit 2
+}
+
+# wait_file FILE PID SECONDS
+wait_file() {
+  local file=$1 pid=$2 end=$((SECONDS + $3))
+  while [ ! -s "$file" ]; do
+    kill -0 "$pid" 2>/dev/null || return 2
+    [ $SECONDS -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+start_pg() {
+  [ -n "$PG_DIR" ] && return 0
+  PG_DIR=$WORK/pg
+  PG_OWNER_PID=$$ bash "$ROOT/hack/pg.sh" start "$PG_DIR" >"$WORK/pg.log" 2>&1 ||
+    setup_failed "PostgreSQL did not start" "$WORK/pg.log"
+}
+
+# start_stack DIR PG: kubesim + CRD + stand-ins + namespaces (+ admin Secret), config.
+start_stack() {
+  local dir=$1 pg=$2 ns
+  mkdir -p "$dir/sim"
+  # shellcheck disable=SC2086
+  setsid python3 "$ROOT/hack/kubesim/kubesim.py" --dir "$dir/sim" ${BENCH_SIM_ARGS:-} </dev/null >"$dir/kubesim.log" 2>&1 &
+  SIM_PID=$!
+  wait_file "$dir/sim/ready" "$SIM_PID" 60 || setup_failed "kubesim did not start" "$dir/kubesim.log"
+  export KUBECONFIG=$dir/sim/kubeconfig
+  kubectl apply -f "$ROOT/crds/graceservice.yaml" >/dev/null || setup_failed "GraceService CRD"
+  setsid python3 "$ROOT/hack/standins/standins.py" --kubeconfig "$KUBECONFIG" --install-crds \
+    --ready-file "$dir/standins.ready" </dev/null >"$dir/standins.log" 2>&1 &
+  STANDINS_PID=$!
+  wait_file "$dir/standins.ready" "$STANDINS_PID" 120 || setup_failed "stand-ins did not start" "$dir/standins.log"
+  kubectl wait --for=condition=Established crd/graceservices.grace.dev --timeout=60s >/dev/null ||
+    setup_failed "GraceService CRD not Established"
+  for ns in bench kafka velero grace-system; do
+    kubectl create namespace "$ns" >/dev/null || setup_failed "namespace $ns"
+  done
+  if [ "$pg" = 1 ]; then
+    # shellcheck disable=SC1091
+    (. "$PG_DIR/pg.env" && kubectl -n grace-system create secret generic postgres-admin \
+      --from-literal=host="$PGHOST" --from-literal=port="$PGPORT" --from-literal=user="$PGUSER" \
+      --from-literal=password="$PGPASSWORD" --from-literal=sslmode=disable >/dev/null) ||
+      setup_failed "PostgreSQL admin Secret"
+  fi
+  cat >"$dir/config.yaml" <<'YAML'
+baseDomain: bench.example.com
+kafka: {namespace: kafka, cluster: kafka}
+backup: {namespace: velero}
+postgres:
+  sslmode: disable
+  adminSecret: {namespace: grace-system, name: postgres-admin}
+YAML
+}
+
+# one_run N PG: a fresh stack, bench.py, stop the stack.
+one_run() {
+  local n=$1 pg=$2 tag rc
+  tag=n$n$([ "$pg" = 1 ] && echo -pg)
+  RUN_DIR=$WORK/$tag
+  say ""
+  say "== N=$n$([ "$pg" = 1 ] && echo ' with PostgreSQL') ($(cut -d' ' -f1-3 /proc/loadavg) load)"
+  [ "$pg" = 1 ] && start_pg
+  start_stack "$RUN_DIR" "$pg"
+  local args=(--sim "$RUN_DIR/sim" --work "$RUN_DIR" --bin "$BIN" --config "$RUN_DIR/config.yaml"
+    --n "$n" --k "$K" --restarts "$RESTARTS" --sim-pid "$SIM_PID" --standins-pid "$STANDINS_PID"
+    --log-level "${BENCH_LOG_LEVEL:-warn}" --out "$WORK/results/$tag.json")
+  [ "$pg" = 1 ] && args+=(--pg)
+  python3 "$ROOT/bench/bench.py" "${args[@]}"
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    err "run N=$n failed (exit $rc); operator log tail:"
+    tail -n 20 "$RUN_DIR"/operator-*.log 2>/dev/null | sed 's/^/    | /' >&2
+    failed=$((failed + 1))
+  fi
+  stop_stack
+  RUN_DIR=
+}
+
+[ -x "$BIN" ] || setup_failed "$BIN not found (run make)"
+command -v kubectl >/dev/null || setup_failed "kubectl not found"
+WORK=$(mktemp -d /tmp/grace-bench.XXXXXX)
+mkdir -p "$WORK/results" "$OUT"
+python3 "$ROOT/bench/report.py" machine --bin "$BIN" --out "$WORK/machine.json" ||
+  setup_failed "machine description"
+say "bench: N=[$NS_LIST] postgres=$([ "$PG_ALL" = 1 ] && echo all || echo "${PG_N:-none}") K=$K"
+failed=0
+for n in $NS_LIST; do
+  one_run "$n" "$PG_ALL"
+done
+if [ "$PG_ALL" != 1 ] && [ -n "$PG_N" ]; then
+  one_run "$PG_N" 1
+fi
+python3 "$ROOT/bench/report.py" render --machine "$WORK/machine.json" --out-dir "$OUT" \
+  "$WORK"/results/*.json || { err "report failed"; exit 1; }
+[ $failed -eq 0 ] || { err "$failed run(s) broke (set-up, not speed)"; exit 1; }
+exit 0
