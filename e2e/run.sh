@@ -44,6 +44,11 @@ CURRENT_PID=
 passed=0 failed=0 skipped=0
 
 say() { printf '%s\n' "$*"; }
+summary() {
+  local s="$passed passed, $failed failed"
+  [ "$skipped" -gt 0 ] && s="$s, $skipped skipped"
+  say "$s"
+}
 err() { printf 'e2e: %s\n' "$*" >&2; }
 
 # stop_group PID NAME: SIGTERM the process group led by PID, then SIGKILL after 10 s.
@@ -62,15 +67,15 @@ stop_group() {
   wait "$pid" 2>/dev/null || true
 }
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+# stop_all: stop everything we started and remove the work directory (idempotent).
+stop_all() {
   [ -n "$CURRENT_PID" ] && stop_group "$CURRENT_PID" "scenario"
   stop_group "$STANDINS_PID" "stand-ins"
   if [ -n "$PG_DIR" ]; then
     "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"
   fi
   stop_group "$SIM_PID" "kubesim"
+  CURRENT_PID= STANDINS_PID= PG_DIR= SIM_PID=
   if [ -n "$WORK" ]; then
     if [ "${E2E_KEEP:-0}" = 1 ]; then
       err "kept $WORK"
@@ -78,10 +83,24 @@ cleanup() {
       rm -rf "$WORK"
     fi
   fi
-  exit "$rc"
+  WORK=
 }
-trap cleanup EXIT
-trap 'err "interrupted"; exit 130' INT TERM
+
+# finish RC: stop everything, print the summary line last, exit RC.
+finish() {
+  trap - EXIT
+  trap '' INT TERM # a second Ctrl-C must not cut the cleanup short
+  stop_all
+  summary
+  exit "$1"
+}
+trap 'rc=$?; trap - EXIT; stop_all; exit $rc' EXIT
+interrupted() {
+  err "interrupted by SIG$1"
+  finish "$2"
+}
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
 
 # setup_failed MSG [LOG]: report, show the log tail, print the summary line, exit 2.
 setup_failed() {
@@ -90,8 +109,7 @@ setup_failed() {
     err "last lines of $2:"
     tail -n 30 "$2" | sed 's/^/    | /' >&2
   fi
-  say "0 passed, 0 failed"
-  exit 2
+  finish 2
 }
 
 # start_bg LOG CMD...: start CMD in its own process group (session); pid in BG_PID.
@@ -281,10 +299,10 @@ main() {
     done
   fi
   [ $((passed + failed)) -gt 0 ] || err "no scenario ran${FILTER:+ (E2E_FILTER=$FILTER)}"
-  local summary="$passed passed, $failed failed"
-  [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
-  say "$summary"
-  [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]
+  if [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]; then
+    finish 0
+  fi
+  finish 1
 }
 
 main "$@"

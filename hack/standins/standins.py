@@ -979,10 +979,13 @@ def main(argv=None):
         ap.error("--only selects nothing")
 
     stop = threading.Event()
+    running = []
 
     def on_signal(signum, _frame):
         log("%s: stopping" % signal.Signals(signum).name)
         stop.set()
+        if not running:  # still installing CRDs or syncing: leave at once
+            raise SystemExit(0)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
@@ -1009,6 +1012,7 @@ def main(argv=None):
     if args.ready_file:
         with open(args.ready_file, "w") as f:
             f.write("%d\n" % os.getpid())
+    running.append(True)
     log("running")
     while not stop.wait(1):
         pass
