@@ -343,6 +343,7 @@ class Api:
     def admit(self, req, rt, obj, old, fv, dups):
         """Defaults and validation for a create (old None) or update."""
         causes, warnings, unknown = [], [], []
+        check_meta_types(rt, obj)
         normalize(rt, obj)
         if rt.is_cr and rt.schema is not None and patching.module("schema") is not None:
             obj, causes, unknown, warnings = self.check_schema(req, rt, obj, old, fv, dups)
@@ -646,8 +647,59 @@ def normalize(rt, obj):
                 del obj[k]
 
 
-def validate_meta(obj, old):
+LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric "
+                   "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                   "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+                   "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+
+
+def check_meta_types(rt, obj):
+    """Go decoding errors for wrongly typed metadata maps and lists (400)."""
+    md = obj["metadata"]
+    for field in ("labels", "annotations"):
+        v = md.get(field)
+        if v is None:
+            continue
+        bad = None
+        if not isinstance(v, dict):
+            bad = "cannot unmarshal %s into Go struct field ObjectMeta.metadata.%s of type " \
+                  "map[string]string" % (_gotype(v), field)
+        else:
+            for x in v.values():
+                if not isinstance(x, str):
+                    bad = "cannot unmarshal %s into Go struct field ObjectMeta.metadata.%s " \
+                          "of type string" % (_gotype(x), field)
+                    break
+        if bad:
+            raise apierr.bad_request('%s in version "%s" cannot be handled as a %s: json: %s'
+                                     % (rt.kind, rt.version, rt.kind, bad))
+
+
+def _gotype(v):
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "string"
+
+
+def validate_labels(md):
     causes = []
+    for k, v in (md.get("labels") or {}).items():
+        name = k.rsplit("/", 1)[-1]
+        if not name or len(name) > 63 or not builtin.QNAME_RE.match(name):
+            causes.append(builtin.invalid_value("metadata.labels", k, builtin.QNAME_MSG))
+        if v and (len(v) > 63 or not builtin.QNAME_RE.match(v)):
+            causes.append(builtin.invalid_value("metadata.labels", v, LABEL_VALUE_MSG))
+    return causes
+
+
+def validate_meta(obj, old):
+    causes = validate_labels(obj["metadata"])
     refs = obj["metadata"].get("ownerReferences") or []
     ctrl = [r for r in refs if isinstance(r, dict) and r.get("controller")]
     if len(ctrl) > 1:
