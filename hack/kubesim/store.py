@@ -89,6 +89,7 @@ class Store:
         self.last_change = 0.0
         self._stop = threading.Event()
         self._writer = None
+        self._save_lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------
     def get(self, key, ns, name):
@@ -244,6 +245,10 @@ class Store:
     def save(self):
         if not self.path:
             return
+        with self._save_lock:
+            self._save()
+
+    def _save(self):
         with self.lock:
             snap = {"%s/%s" % k: {ns: dict(d) for ns, d in byns.items()}
                     for k, byns in self.data.items()}
