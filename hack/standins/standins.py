@@ -28,6 +28,7 @@ Each kind is list+watched; a dropped watch resumes from its last resourceVersion
 Usage: standins.py [--kubeconfig PATH] [--namespace NS] [--only LIST] [--install-crds]
                    [--ready-delay-ms N] [--fail-certificates] [--ready-file PATH]
 Python 3 standard library only; works against any API server given a kubeconfig.
+Documented in e2e/README.md; tests in hack/standins/tests (python3 -m unittest).
 """
 
 import argparse
@@ -639,7 +640,9 @@ class Informer(threading.Thread):
 
     def stream(self, rv):
         """Follow one watch stream; returns the last resourceVersion (None to relist)."""
-        timeout = 240 + secrets.randbelow(120)
+        # End the stream by the next resync (at most ~5 minutes, like client-go's jitter).
+        left = self.ctl.resync - (time.monotonic() - self.last_list)
+        timeout = int(max(1, min(left, 240 + secrets.randbelow(120))))
         for ev in self.ctl.client.watch(self.path, rv, timeout_seconds=timeout):
             etype, obj = ev.get("type"), ev.get("object") or {}
             if etype == "ERROR":

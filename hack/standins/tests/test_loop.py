@@ -187,6 +187,16 @@ class StandinsProcessTest(unittest.TestCase):
         self.assertIsNone(self.api.obj(CERT, "other", "c").get("status"))
         self.assertIsNone(self.api.obj(DEP, "mine", "d").get("status"))
 
+    def test_resync_recreates_a_deleted_tls_secret(self):
+        self.start("--install-crds", "--only", "certificates", "--resync-seconds", "2")
+        self.create(CERT, "ns", {"metadata": {"name": "c"}, "spec": {
+            "secretName": "c-tls", "issuerRef": {"name": "le"}}})
+        wait_until(lambda: self.api.obj(SECRET, "ns", "c-tls"), what="secret")
+        self.client.request("DELETE", "/api/v1/namespaces/ns/secrets/c-tls")
+        self.assertIsNone(self.api.obj(SECRET, "ns", "c-tls"))
+        wait_until(lambda: self.api.obj(SECRET, "ns", "c-tls"), timeout=8,
+                   what="secret recreated by the resync")
+
     def test_missing_crds_are_waited_for(self):
         p = self.start("--only", "velero")
         time.sleep(0.3)
