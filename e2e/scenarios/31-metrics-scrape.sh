@@ -11,8 +11,12 @@ PROMETHEUS=${PROMETHEUS:-prometheus}
 command -v promtool >/dev/null || skip "promtool not installed (hack/deps.sh installs prometheus)"
 command -v "$PROMETHEUS" >/dev/null || skip "prometheus not installed (hack/deps.sh installs it)"
 
+# The interpreter itself, resolved once: a version-manager shim (pyenv) may
+# cost seconds per start.
+PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 not available"
+
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # has_sample REGEX: a sample line of the scrape matches REGEX (whole line).
@@ -80,7 +84,7 @@ PROM_PID=$!
 # prom_value QUERY: the single value of an instant query (fails if not exactly one).
 prom_value() {
   curl -fsS --max-time 2 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
-    python3 -c 'import json, sys
+    "$PY" -c 'import json, sys
 d = json.load(sys.stdin)
 r = d["data"]["result"] if d.get("status") == "success" else []
 sys.exit(1) if len(r) != 1 else print(r[0]["value"][1])'

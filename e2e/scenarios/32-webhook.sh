@@ -13,14 +13,18 @@
 #      for a field that is set.
 . "$(dirname "$0")/gslib.sh"
 
+# The interpreter itself, resolved once: a version-manager shim (pyenv) may
+# cost seconds per start.
+PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 not available"
+
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # review UID NAME SPEC_JSON [OPERATION] [OBJECT_JSON]: an AdmissionReview v1
 # request for a GraceService in $NS (OBJECT_JSON replaces the built object).
 review() {
-  python3 - "$NS" "$@" <<'PY'
+  "$PY" - "$NS" "$@" <<'PY'
 import json, sys
 ns, uid, name, spec = sys.argv[1:5]
 op = sys.argv[5] if len(sys.argv) > 5 else "CREATE"
@@ -48,7 +52,7 @@ post() {
 # expect PY_EXPR: PY_EXPR (over r = the parsed $WORK/resp response object,
 # d = the whole document) is true.
 expect() {
-  python3 - "$WORK/resp" "$1" <<'PY'
+  "$PY" - "$WORK/resp" "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 r = d.get("response", {})
@@ -63,9 +67,8 @@ admit() {
   shift
   code=$(review "$@" | post "$path") || fail "$path: request failed"
   [ "$code" = 200 ] || fail "$path ($uid): HTTP $code: $(head -c 300 "$WORK/resp")"
-  expect "d.get('apiVersion') == 'admission.k8s.io/v1' and d.get('kind') == 'AdmissionReview'" ||
-    fail "$path ($uid): not an AdmissionReview v1: $(head -c 300 "$WORK/resp")"
-  expect "r.get('uid') == '$uid'" || fail "$path ($uid): uid not echoed: $(head -c 300 "$WORK/resp")"
+  expect "d.get('apiVersion') == 'admission.k8s.io/v1' and d.get('kind') == 'AdmissionReview' and r.get('uid') == '$uid'" ||
+    fail "$path ($uid): not an AdmissionReview v1 echoing the uid: $(head -c 300 "$WORK/resp")"
 }
 
 WPORT=$(free_port)
@@ -95,14 +98,14 @@ expect "r.get('allowed') is True" || fail "(a) the owner conflicts with itself: 
 admit /validate-graceservice uid-b newcomer '{"image": "example/new:1", "hostname": "shared"}'
 expect "r.get('allowed') is False" || fail "(b) taken hostname allowed: $(cat "$WORK/resp")"
 expect "r['status']['code'] == 403" || fail "(b) status code: $(cat "$WORK/resp")"
-msg=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["response"]["status"]["message"])' "$WORK/resp")
+msg=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["response"]["status"]["message"])' "$WORK/resp")
 grep -q '"shared"' <<<"$msg" && grep -qF "$NS/owner" <<<"$msg" || fail "(b) message does not name the hostname and the owner: $msg"
 note "(b) $msg"
 
 # (c) topic owned by another service
 admit /validate-graceservice uid-c thief '{"image": "example/thief:1", "kafka": {"topics": [{"name": "fresh.topic"}, {"name": "owned.topic"}]}}'
 expect "r.get('allowed') is False" || fail "(c) owned topic allowed: $(cat "$WORK/resp")"
-msg=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["response"]["status"]["message"])' "$WORK/resp")
+msg=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["response"]["status"]["message"])' "$WORK/resp")
 grep -q 'owned.topic' <<<"$msg" && grep -qF "$NS/owner" <<<"$msg" || fail "(c) message does not name the topic and the owner: $msg"
 note "(c) $msg"
 
@@ -121,11 +124,11 @@ code=$(post /nowhere '{}') || fail "(d) request failed"
 # (e) defaulting
 admit /mutate-graceservice uid-e bare '{"image": "example/bare:1"}'
 expect "r.get('allowed') is True and r.get('patchType') == 'JSONPatch'" || fail "(e) no JSONPatch: $(cat "$WORK/resp")"
-python3 - "$WORK/resp" <<'PY' || fail "(e) wrong patch"
+"$PY" - "$WORK/resp" "$SCENARIO" <<'PY' || fail "(e) wrong patch"
 import base64, json, sys
 r = json.load(open(sys.argv[1]))["response"]
 ops = json.loads(base64.b64decode(r["patch"], validate=True))
-print("  patch:", json.dumps(ops))
+print(f"  [{sys.argv[2]}] (e) patch:", json.dumps(ops))
 assert isinstance(ops, list) and ops, "patch is not a non-empty list"
 by_path = {o["path"]: o for o in ops}
 assert all(o["op"] == "add" for o in ops), "only add operations expected"
@@ -135,7 +138,7 @@ assert "/spec/image" not in by_path, "the patch touches spec.image"
 PY
 admit /mutate-graceservice uid-e2 set '{"image": "example/set:1", "port": 9000, "replicas": 3}'
 expect "r.get('allowed') is True" || fail "(e) denied: $(cat "$WORK/resp")"
-python3 - "$WORK/resp" <<'PY' || fail "(e) the patch overrides fields that are set"
+"$PY" - "$WORK/resp" <<'PY' || fail "(e) the patch overrides fields that are set"
 import base64, json, sys
 r = json.load(open(sys.argv[1]))["response"]
 ops = json.loads(base64.b64decode(r["patch"])) if "patch" in r else []
