@@ -7,7 +7,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import standins as s  # noqa: E402
+import desired as s  # noqa: E402
+import standins  # noqa: E402
 
 NOW = "2026-11-28T12:00:00Z"
 LATER = "2026-11-28T13:00:00Z"
@@ -297,10 +298,11 @@ class VeleroTest(unittest.TestCase):
 
 class MiscTest(unittest.TestCase):
     def test_parse_only(self):
-        self.assertEqual(s.parse_only("kafka,velero"), ["kafkatopics", "kafkausers", "schedules"])
-        self.assertEqual(s.parse_only("deployments,deployments"), ["deployments"])
+        self.assertEqual(standins.parse_only("kafka,velero"),
+                         ["kafkatopics", "kafkausers", "schedules"])
+        self.assertEqual(standins.parse_only("deployments,deployments"), ["deployments"])
         with self.assertRaises(ValueError):
-            s.parse_only("traefik")
+            standins.parse_only("traefik")
 
     def test_template_hash_is_stable_and_changes_with_template(self):
         a = s.template_hash({"spec": {"x": 1}})
