@@ -8,11 +8,22 @@
 # admission webhook configurations, cert-manager Issuers or the Prometheus
 # Operator kinds on the local stand-in) are listed and skipped; everything
 # else must pass. Also checks that the copies of the CRD, the templates, the
-# dashboard and the alert rules are in sync (hack/check-crd-sync.sh).
+# dashboard and the alert rules are in sync (hack/check-crd-sync.sh), and
+# runs the alert rules' unit tests with promtool when it is installed.
 . "$(dirname "$0")/gslib.sh"
 
 "$E2E_ROOT/hack/check-crd-sync.sh" >"$WORK/sync.log" 2>&1 || { cat "$WORK/sync.log" >&2; fail "copies out of sync"; }
 note "$(tail -1 "$WORK/sync.log")"
+
+# The alert rules: valid PromQL, and they fire (and stay quiet) as intended.
+if command -v promtool >/dev/null; then
+  promtool check rules "$E2E_ROOT/charts/grace-operator/files/prometheus-rules.yaml" >"$WORK/promtool.log" 2>&1 &&
+    promtool test rules "$E2E_ROOT/charts/grace-operator/tests/prometheus-rules.test.yaml" >>"$WORK/promtool.log" 2>&1 ||
+    { cat "$WORK/promtool.log" >&2; fail "alert rules: promtool check/test failed"; }
+  note "alert rules: promtool check and unit tests pass"
+else
+  note "promtool not installed: alert rules not unit-tested"
+fi
 
 kubectl create namespace "$NS" >/dev/null || fail "namespace $NS"
 
