@@ -149,15 +149,15 @@ static void emit_events(struct gs_run *r, const json_t *old, const json_t *conds
         const json_t *p = conditions_find(old, type);
         const char *ps = json_string_value(json_object_get(p, "status"));
         const char *pr = json_string_value(json_object_get(p, "reason"));
-        bool changed = !ps || strcmp(ps, status) || !pr || strcmp(pr, reason);
+        bool changed = !ps || strcmp(ps, status) != 0 || !pr || strcmp(pr, reason) != 0;
         if (!changed || !strcmp(type, "Reconciling") || !strcmp(type, "Stalled"))
             continue;
         bool good = strcmp(status, "True") == 0;
         if (!strcmp(type, "Ready") && good)
             krecorder_event(r->c->d.rec, r->gs, "Normal", "Ready", "Reconcile",
                             "all components are ready");
-        else if (!good && (strcmp(type, "Ready") != 0) && strcmp(reason, "Progressing") &&
-                 strcmp(reason, "Creating") && strcmp(reason, "Pending"))
+        else if (!good && strcmp(type, "Ready") != 0 && strcmp(reason, "Progressing") != 0 &&
+                 strcmp(reason, "Creating") != 0 && strcmp(reason, "Pending") != 0)
             krecorder_event(r->c->d.rec, r->gs, "Warning", reason, "Reconcile", "%s: %s", type,
                             json_string_value(json_object_get(c, "message")));
     }

@@ -19,7 +19,7 @@ cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 CHECKS='-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,cert-err34-c,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,-clang-analyzer-optin.performance.Padding'
 for f in $SRC; do
   clang-tidy --quiet --checks="$CHECKS" --warnings-as-errors='*' "$f" -- \
-    -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -Ioperator -Ioperator/kube -Icontrollers \
+    -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGRACE_VERSION='"lint"' -I. -Ioperator -Ioperator/kube -Icontrollers \
     $CPPFLAGS_PKG 2>/dev/null || { echo "lint: clang-tidy: $f" >&2; status=1; }
 done
 [ $status -eq 0 ] && echo "lint: ok"

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mgrflags.h"
 #include "opmetrics.h"
+#include "render.h"
 #include "tlsgen.h"
 #include "webhook.h"
 #include "cmd_render.h"
@@ -349,7 +350,7 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
                               .metrics_ctx = m};
     struct tlsgen_pem pem = {0};
     char crt[1024], key[1024];
-    bool webhook = strcmp(m->f.webhook_addr, "off") && strcmp(m->f.webhook_addr, "");
+    bool webhook = strcmp(m->f.webhook_addr, "off") != 0 && m->f.webhook_addr[0] != '\0';
     enum kerr e = KERR_OK;
     if (webhook) {
         m->routes = (struct webhook_routes){paths[0], validate_cb, paths[1], mutate_cb, m};
@@ -513,6 +514,10 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     m->q = wq_new();
     opm_attach_wq(m->opm, MGR_CONTROLLER, m->q);
     const char *tdir = m->f.templates ? m->f.templates : grace_config_templates_dir(m->cfg);
+    struct render *probe = NULL; /* fail at start-up, not in every worker */
+    if ((e = render_new(tdir, &probe, err)) != KERR_OK)
+        return e;
+    render_free(probe);
     struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .cfg = m->cfg,
                         .rec = m->rec, .opm = m->opm, .templates_dir = tdir};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);

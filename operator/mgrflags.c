@@ -140,7 +140,7 @@ static enum kerr apply_opt(int c, struct mgr_flags *f, struct kerr_info *err)
     case OPT_CERTDIR: f->webhook_cert_dir = optarg; break;
     case OPT_LOGLEVEL: f->log_level = optarg; break;
     case OPT_LOGFORMAT: f->log_format = optarg; break;
-    case OPT_RESYNC: e = parse_long("resync-period", optarg, 1, 86400 * 7, &f->resync_s, err); break;
+    case OPT_RESYNC: e = parse_long("resync-period", optarg, 1, 86400L * 7, &f->resync_s, err); break;
     case OPT_HELP: f->help = true; break;
     case OPT_VERSION: f->version = true; break;
     default:
