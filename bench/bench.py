@@ -179,7 +179,7 @@ def create_all(client, n, pg, conns=4):
     return created
 
 
-def phase_create(client, op, procs, n, pg, timeout):
+def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None):
     gs_path = "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS)
     _, rv, _ = kube.list_all(client, gs_path)
     ready, cv, modified = {}, threading.Condition(), [0]
@@ -196,17 +196,25 @@ def phase_create(client, op, procs, n, pg, timeout):
 
     w = kube.Watch(client, gs_path, rv, on_event)
     m0, c0, load0 = op.metrics(), procs.snap(), loadavg()
+    prof = opproc.perf_attach(op.pid, perf) if perf else None
     t0 = time.monotonic()
     created = create_all(client, n, pg)
     t_posted = time.monotonic()
     say("create: %d POSTed in %.1f s" % (n, t_posted - t0))
     deadline, last_print = t0 + timeout, time.monotonic()
+    progress = (0, time.monotonic())
     with cv:
         while len(ready) < n and time.monotonic() < deadline and w.error is None:
             cv.wait(1.0)
-            if time.monotonic() - last_print >= 15:
-                last_print = time.monotonic()
-                say("create: %d/%d Ready after %.0f s" % (len(ready), n, last_print - t0))
+            now = time.monotonic()
+            if len(ready) != progress[0]:
+                progress = (len(ready), now)
+            elif now - progress[1] > stall:
+                say("create: no GraceService became Ready for %.0f s: giving up" % stall)
+                break
+            if now - last_print >= 30:
+                last_print = now
+                say("create: %d/%d Ready after %.0f s" % (len(ready), n, now - t0))
     if len(ready) < n:   # the watch failed or time ran out: one list decides
         items, _, _ = kube.list_all(client, gs_path)
         now = time.monotonic()
@@ -218,6 +226,8 @@ def phase_create(client, op, procs, n, pg, timeout):
     c_ready = procs.snap()
     m1, settle = opproc.quiesce(op, timeout=max(60.0, n * 0.2))
     c1, mem, load1 = procs.snap(), op.mem(), loadavg()
+    if prof:
+        opproc.perf_detach(prof)
     time.sleep(0.5)   # the last watch events
     w.stop()
     lat = [ready[k] - created[k] for k in ready if k in created]
@@ -312,11 +322,13 @@ def phase_restart(op, procs, n, rounds):
         op.start()
         c0["operator"] = 0.0   # a new process: its CPU counts from zero
         cold = op.wait_ready()
+        c_ready, mem_ready = procs.snap(), op.mem()
         m1, settle = opproc.quiesce(op, min_reconciles=n, timeout=max(60.0, n * 0.2))
         c1, mem = procs.snap(), op.mem()
         by = opproc.requests_by(m1)
         res = {"stop_s": round(stop_s, 2) if stop_s is not None else None,
                "cold_start_ms": round(cold * 1000, 1),
+               "cold_start_cpu": Procs.delta(c0, c_ready), "mem_at_ready": mem_ready,
                "drained_s": round(settle, 2) if settle is not None else None,
                "reconciles": opproc.reconciles(m1),
                "reconciles_by_result": opproc.by_label(m1, RECONCILE, "result"),
@@ -327,9 +339,9 @@ def phase_restart(op, procs, n, rounds):
                             "writes_per_gs": round(opproc.writes(by) / n, 3)},
                "cpu": Procs.delta(c0, c1), "mem_settled": mem, "load": loadavg()}
         out.append(res)
-        say("restart %d: cold start %.0f ms, drained after %s s, %d reconciles, "
+        say("restart %d: cold start %.0f ms (CPU s until then: %s), drained after %s s, %d reconciles, "
             "requests %s, writes %d; RSS %.1f MiB (anon %.1f); CPU %s" % (
-                r + 1, res["cold_start_ms"], res["drained_s"], res["reconciles"],
+                r + 1, res["cold_start_ms"], res["cold_start_cpu"], res["drained_s"], res["reconciles"],
                 by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
                 mem["RssAnon"] / 2**20, res["cpu"]))
     return out
@@ -350,11 +362,16 @@ def phase_apiserver(client, n, seconds=3.0):
         status, data = client.raw("GET", "%s/graceservices" % GROUP_PATH)
         lists.append((time.monotonic() - t, len(data)))
     dur = statistics.median(x[0] for x in lists)
+    t = time.monotonic()
+    objsize.count_objects(client)
+    cached = time.monotonic() - t
     out = {"get_one_per_s": round(get_rate, 1), "list_gs_ms": round(dur * 1000, 1),
-           "list_gs_bytes": lists[0][1], "n": n}
+           "list_gs_bytes": lists[0][1], "n": n,
+           "list_cached_kinds_ms": round(cached * 1000, 1)}
     say("apiserver: %.0f GET/s of one object (one keep-alive connection); "
-        "LIST of %d GraceServices %.0f ms (%.1f MB)" % (
-            get_rate, n, dur * 1000, lists[0][1] / 1e6))
+        "LIST of %d GraceServices %.0f ms (%.1f MB); the lists of every cached kind "
+        "(pages of 500, one after another) %.0f ms" % (
+            get_rate, n, dur * 1000, lists[0][1] / 1e6, cached * 1000))
     return out
 
 
@@ -363,21 +380,26 @@ def phase_apiserver(client, n, seconds=3.0):
 def run(a):
     client = kube.Client(a.sim)
     op = opproc.Operator(a.bin, os.path.join(a.sim, "kubeconfig"), a.config, a.work,
-                         os.path.join(a.work, "operator.pid"), log_level=a.log_level)
+                         os.path.join(a.work, "operator.pid"), log_level=a.log_level,
+                         wrap=a.wrap.split() if a.wrap else ())
+    phases = set(a.phases.split(","))
     procs = Procs(op, a.sim_pid, a.standins_pid)
     res = {"n": a.n, "postgres": a.pg, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     t_run = time.monotonic()
     try:
         res["idle"] = phase_idle(op)
-        res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout)
+        res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout, a.stall, a.perf)
         res["cached"] = objsize.measure(client, res["idle"]["mem"], res["create"]["mem_settled"])
         objsize.report(res["cached"], say)
-        if a.k > 0 and res["create"]["n_ready"] == a.n:
+        if "latency" in phases and a.k > 0 and res["create"]["n_ready"] == a.n:
             res["latency"] = phase_latency(client, op, procs, a.n, a.k)
-        res["restart"] = phase_restart(op, procs, a.n, a.restarts)
-        res["cached_after_restart"] = objsize.measure(
-            client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
-        res["apiserver"] = phase_apiserver(client, a.n)
+        if "restart" in phases and a.restarts > 0:
+            res["restart"] = phase_restart(op, procs, a.n, a.restarts)
+            res["cached_after_restart"] = objsize.measure(
+                client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
+            objsize.report(res["cached_after_restart"], say)
+        if "apiserver" in phases:
+            res["apiserver"] = phase_apiserver(client, a.n)
     finally:
         op.stop()
         res["duration_s"] = round(time.monotonic() - t_run, 1)
@@ -400,10 +422,16 @@ def main():
     p.add_argument("--sim-pid", type=int)
     p.add_argument("--standins-pid", type=int)
     p.add_argument("--log-level", default="warn", help="operator log level (diagnosis)")
+    p.add_argument("--phases", default="latency,restart,apiserver",
+                   help="phases after idle+create (comma-separated)")
+    p.add_argument("--stall", type=float, default=180.0,
+                   help="give up creation when no GraceService became Ready for this long")
+    p.add_argument("--perf", help="perf record the operator during creation into this file")
+    p.add_argument("--wrap", help="command prefix for the operator (e.g. valgrind --tool=massif)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if a.timeout <= 0:
-        a.timeout = 120 + a.n * 0.5
+        a.timeout = 300 + a.n * 3.0
     run(a)
 
 

@@ -130,9 +130,9 @@ def _get(port, path, timeout=2.0):
 class Operator:
     """One operator process at a time (start, wait ready, stop, start again)."""
 
-    def __init__(self, binary, kubeconfig, config, logdir, pidfile, log_level="warn"):
-        self.argv = [binary, "--kubeconfig", kubeconfig, "--config", config,
-                     "--webhook-addr", "off", "--log-level", log_level]
+    def __init__(self, binary, kubeconfig, config, logdir, pidfile, log_level="warn", wrap=()):
+        self.argv = list(wrap) + [binary, "--kubeconfig", kubeconfig, "--config", config,
+                                  "--webhook-addr", "off", "--log-level", log_level]
         self.logdir = logdir
         self.pidfile = pidfile
         self.proc = None
@@ -201,6 +201,25 @@ class Operator:
         except OSError:
             pass
         return time.monotonic() - t0
+
+
+def perf_attach(pid, out):
+    """Start `perf record` (call graphs from DWARF) on a running process."""
+    p = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+                          "-p", str(pid), "-o", out], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    time.sleep(0.5)
+    return p
+
+
+def perf_detach(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def reconciles(samples):

@@ -20,6 +20,10 @@
 #   BENCH_KEEP=1        keep the temporary directory (logs)
 #   BENCH_SIM_ARGS=-v   extra kubesim flags (diagnosis only)
 #   BENCH_LOG_LEVEL=warn  operator log level (debug: diagnosis only; logs cost CPU)
+#   BENCH_ARGS="..."    extra bench/bench.py flags, for profiling, e.g.
+#                       "--phases none --perf /tmp/op.perf" (see README)
+#   BENCH_WRAP="..."    command prefix for the operator, e.g.
+#                       "valgrind --tool=massif --massif-out-file=/tmp/massif.%p"
 #
 # Prints the figures; never fails on speed. Exits non-zero only when the
 # set-up breaks. Everything started here is stopped on exit (also on Ctrl-C),
@@ -81,7 +85,10 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_stack
-  [ -n "$PG_DIR" ] && { bash "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"; }
+  if [ -n "$PG_DIR" ]; then
+    bash "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"
+    rm -rf "$PG_DIR"
+  fi
   if [ -n "$WORK" ]; then
     if [ "${BENCH_KEEP:-0}" = 1 ]; then err "kept $WORK"; else rm -rf "$WORK"; fi
   fi
@@ -108,7 +115,8 @@ wait_file() {
 
 start_pg() {
   [ -n "$PG_DIR" ] && return 0
-  PG_DIR=$WORK/pg
+  # Not under $WORK (mode 700): the postgres user must reach it.
+  PG_DIR=$(mktemp -d /tmp/grace-bench-pg.XXXXXX)
   PG_OWNER_PID=$$ bash "$ROOT/hack/pg.sh" start "$PG_DIR" >"$WORK/pg.log" 2>&1 ||
     setup_failed "PostgreSQL did not start" "$WORK/pg.log"
 }
@@ -162,6 +170,9 @@ one_run() {
     --n "$n" --k "$K" --restarts "$RESTARTS" --sim-pid "$SIM_PID" --standins-pid "$STANDINS_PID"
     --log-level "${BENCH_LOG_LEVEL:-warn}" --out "$WORK/results/$tag.json")
   [ "$pg" = 1 ] && args+=(--pg)
+  # shellcheck disable=SC2206
+  [ -n "${BENCH_ARGS:-}" ] && args+=($BENCH_ARGS)
+  [ -n "${BENCH_WRAP:-}" ] && args+=(--wrap "$BENCH_WRAP")
   python3 "$ROOT/bench/bench.py" "${args[@]}"
   rc=$?
   if [ $rc -ne 0 ]; then
