@@ -323,7 +323,7 @@ static enum gs_result finalize(struct gs_run *r, long *after_ms)
     }
     if (gs_spec(r->gs, "postgres") && gs_db_cleanup(r, &err) != KERR_OK) {
         log_msg(LOG_WARN, "database cleanup failed; keeping the finalizer", "reason", err.reason,
-                "error", err.message, NULL);
+                "error", err.message, LOG_END);
         if (r->c->d.rec)
             krecorder_event(r->c->d.rec, r->gs, "Warning", "CleanupFailed", "Delete",
                             "database cleanup failed: %s", err.message);
@@ -331,10 +331,10 @@ static enum gs_result finalize(struct gs_run *r, long *after_ms)
     }
     e = patch_finalizers(r, false, &err);
     if (e != KERR_OK && e != KERR_NOTFOUND) {
-        log_msg(LOG_WARN, "removing the finalizer failed", "error", err.message, NULL);
+        log_msg(LOG_WARN, "removing the finalizer failed", "error", err.message, LOG_END);
         return GS_RETRY;
     }
-    log_msg(LOG_INFO, "cleaned up", NULL);
+    log_msg(LOG_INFO, "cleaned up", LOG_END);
     return GS_DONE;
 }
 
@@ -416,7 +416,7 @@ static bool render_children(struct gs_run *r)
         r->stalled = true;
         snprintf(r->stalled_reason, sizeof r->stalled_reason, "TemplateError");
         snprintf(r->stalled_message, sizeof r->stalled_message, "%s", err.message);
-        log_msg(LOG_ERROR, "template failed", "error", err.message, NULL);
+        log_msg(LOG_ERROR, "template failed", "error", err.message, LOG_END);
         if (r->c->d.rec)
             krecorder_event(r->c->d.rec, r->gs, "Warning", "TemplateError", "Render", "%s",
                             err.message);
@@ -434,7 +434,7 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
     if (!has_finalizer(r->gs)) {
         enum kerr e = patch_finalizers(r, true, &err);
         if (e != KERR_OK) {
-            log_msg(LOG_WARN, "adding the finalizer failed", "error", err.message, NULL);
+            log_msg(LOG_WARN, "adding the finalizer failed", "error", err.message, LOG_END);
             return GS_RETRY;
         }
     }

@@ -78,7 +78,7 @@ static void apply_one(struct gs_run *r, json_t *obj)
     if (e == KERR_OK) {
         kinformer_apply_write(inf, out);
         json_decref(out);
-        log_msg(LOG_DEBUG, "applied child", "kind", kind, "child", name, NULL);
+        log_msg(LOG_DEBUG, "applied child", "kind", kind, "child", name, LOG_END);
         return;
     }
     r->write_failed = true;
@@ -90,7 +90,7 @@ static void apply_one(struct gs_run *r, json_t *obj)
         gs_concern_fail(cs, e == KERR_INVALID || e == KERR_BADREQUEST, "ApplyFailed",
                         "applying %s %s/%s failed: %s: %s", kind, ns, name, kerr_strerror(e),
                         err.message);
-    log_msg(LOG_WARN, "apply failed", "kind", kind, "child", name, "error", err.message, NULL);
+    log_msg(LOG_WARN, "apply failed", "kind", kind, "child", name, "error", err.message, LOG_END);
 }
 
 void gs_apply_children(struct gs_run *r)
@@ -126,12 +126,12 @@ static void delete_child(struct gs_run *r, size_t ki, const struct kobj *o)
     enum kerr e = kclient_delete(r->c->d.client, &res, kobj_namespace(o), kobj_name(o),
                                  "Background", kobj_uid(o), NULL, NULL, &err);
     if (e == KERR_OK || e == KERR_NOTFOUND) {
-        log_msg(LOG_INFO, "pruned child", "kind", k->kind, "child", kobj_name(o), NULL);
+        log_msg(LOG_INFO, "pruned child", "kind", k->kind, "child", kobj_name(o), LOG_END);
         return;
     }
     r->write_failed = true;
     log_msg(LOG_WARN, "prune failed", "kind", k->kind, "child", kobj_name(o), "error",
-            err.message, NULL);
+            err.message, LOG_END);
 }
 
 /* Call fn for every cached child of this GraceService, of every kind. */

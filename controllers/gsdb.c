@@ -225,7 +225,7 @@ void gs_db_ensure(struct gs_run *r)
     if (e != KERR_OK) {
         gs_concern_fail(cs, false, err.reason[0] ? err.reason : "DatabaseError", "%s",
                         err.message);
-        log_msg(LOG_WARN, "database not ready", "reason", err.reason, "error", err.message, NULL);
+        log_msg(LOG_WARN, "database not ready", "reason", err.reason, "error", err.message, LOG_END);
     } else {
         cs->has_children = true;
         snprintf(cs->reason, sizeof cs->reason, "DatabaseReady");
@@ -243,7 +243,7 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
     const char *policy =
         json_string_value(json_object_get(gs_spec(r->gs, "postgres"), "deletionPolicy"));
     if (!policy || strcmp(policy, "Delete") != 0) {
-        log_msg(LOG_INFO, "deletionPolicy Retain: keeping the database and role", NULL);
+        log_msg(LOG_INFO, "deletionPolicy Retain: keeping the database and role", LOG_END);
         return KERR_OK;
     }
     char role[64], db[64], port_buf[16];
@@ -258,7 +258,6 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
     enum kerr e = pg_drop(r->w->pg, &a, role, db, err);
     json_decref(sec);
     if (e == KERR_OK)
-        log_msg(LOG_INFO, "dropped database and role (deletionPolicy Delete)", "database", db,
-                NULL);
+        log_msg(LOG_INFO, "dropped database and role (deletionPolicy Delete)", "database", db, LOG_END);
     return e;
 }

@@ -214,7 +214,7 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready)
         if (e == KERR_OK)
             kinformer_apply_write(r->c->d.gs_inf, out);
         else if (e != KERR_NOTFOUND)
-            log_msg(LOG_WARN, "status write failed", "error", err.message, NULL);
+            log_msg(LOG_WARN, "status write failed", "error", err.message, LOG_END);
         else
             e = KERR_OK;
         json_decref(out);

@@ -123,7 +123,7 @@ static void *worker_main(void *arg)
     struct gs_worker *w = NULL;
     struct kerr_info err = {0};
     if (gs_worker_new(m->ctl, &w, &err) != KERR_OK) {
-        log_msg(LOG_ERROR, "worker could not start", "error", err.message, NULL);
+        log_msg(LOG_ERROR, "worker could not start", "error", err.message, LOG_END);
         mgr_stop = 1;
         return NULL;
     }
@@ -145,12 +145,12 @@ static void start_workers(struct mgr *m)
         return;
     for (int i = 0; i < m->f.workers; i++) {
         if (pthread_create(&m->workers[i], NULL, worker_main, m) != 0) {
-            log_msg(LOG_ERROR, "cannot start a worker thread", NULL);
+            log_msg(LOG_ERROR, "cannot start a worker thread", LOG_END);
             break;
         }
         m->nworkers++;
     }
-    log_msg(LOG_INFO, "workers started", "workers", m->f.workers > 0 ? "" : "0", NULL);
+    log_msg(LOG_INFO, "workers started", "workers", m->f.workers > 0 ? "" : "0", LOG_END);
 }
 
 /* ---- leader election callbacks (leader thread) ---- */
@@ -160,8 +160,7 @@ static void on_started_leading(void *ctx)
     struct mgr *m = ctx;
     atomic_store(&m->leading, 1);
     opm_leader(m->opm, m->f.leader_id, true);
-    log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity,
-            NULL);
+    log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity, LOG_END);
 }
 
 static void on_stopped_leading(void *ctx)
@@ -170,7 +169,7 @@ static void on_stopped_leading(void *ctx)
     opm_leader(m->opm, m->f.leader_id, false);
     if (atomic_exchange(&m->leading, 0) && !mgr_stop) {
         log_msg(LOG_ERROR, "lost the leader lease; exiting so that a restart begins clean",
-                "lease", m->f.leader_id, NULL);
+                "lease", m->f.leader_id, LOG_END);
         atomic_store(&m->lost_lease, 1);
         mgr_stop = 1;
     }
@@ -215,7 +214,7 @@ static enum kerr discover(struct mgr *m, struct kerr_info *err)
                     e == KERR_OK ? "the API server does not serve grace.dev/v1alpha1 "
                                    "graceservices yet: apply crds/graceservice.yaml; waiting"
                                  : "discovery failed; retrying",
-                    "error", e == KERR_OK ? "" : err->message, NULL);
+                    "error", e == KERR_OK ? "" : err->message, LOG_END);
         warned = true;
         for (int i = 0; i < 20 && !mgr_stop; i++)
             sleep_ms(100);
@@ -229,7 +228,7 @@ static enum kerr discover(struct mgr *m, struct kerr_info *err)
                                             k->version, sizeof k->version, &e2) == KERR_OK;
         if (!k->served)
             log_msg(LOG_WARN, "child kind not served: concerns using it will report it",
-                    "kind", k->kind, "group", k->group, NULL);
+                    "kind", k->kind, "group", k->group, LOG_END);
     }
     return KERR_OK;
 }
@@ -369,7 +368,7 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
         char hp[16], mp[16];
         snprintf(hp, sizeof hp, "%d", httpd_port(m->http, HTTPD_HEALTH));
         snprintf(mp, sizeof mp, "%d", httpd_port(m->http, HTTPD_METRICS));
-        log_msg(LOG_INFO, "http server listening", "healthPort", hp, "metricsPort", mp, NULL);
+        log_msg(LOG_INFO, "http server listening", "healthPort", hp, "metricsPort", mp, LOG_END);
     }
     return e;
 }
@@ -393,7 +392,7 @@ static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
     if (e == KERR_OK)
         e = kleader_start(m->leader);
     log_msg(LOG_INFO, "leader election on", "lease", m->f.leader_id, "namespace", m->leader_ns,
-            "identity", m->identity, NULL);
+            "identity", m->identity, LOG_END);
     return e;
 }
 
@@ -416,7 +415,7 @@ static void run_loop(struct mgr *m)
         if (!synced(m))
             continue;
         if (!announced) {
-            log_msg(LOG_INFO, "caches synced", NULL);
+            log_msg(LOG_INFO, "caches synced", LOG_END);
             announced = true;
         }
         if (atomic_load(&m->leading) && !m->nworkers)
@@ -430,7 +429,7 @@ static void run_loop(struct mgr *m)
 
 static void shutdown_all(struct mgr *m)
 {
-    log_msg(LOG_INFO, "shutting down: finishing running reconciles", NULL);
+    log_msg(LOG_INFO, "shutting down: finishing running reconciles", LOG_END);
     if (m->q)
         wq_shutdown(m->q);
     for (int i = 0; i < m->nworkers; i++)
@@ -554,19 +553,18 @@ int manager_main(int argc, char **argv)
     }
     install_signals();
     make_identity(m);
-    log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, NULL);
+    log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, LOG_END);
     enum kerr e = setup(m, &err);
     if (e == KERR_OK) {
         run_loop(m);
     } else if (e != KERR_STOPPED) {
-        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e),
-                NULL);
+        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e), LOG_END);
         rc = 1;
     }
     shutdown_all(m);
     if (atomic_load(&m->lost_lease))
         rc = 1;
-    log_msg(LOG_INFO, "stopped", NULL);
+    log_msg(LOG_INFO, "stopped", LOG_END);
     free(m);
     return rc;
 }
