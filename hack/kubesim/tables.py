@@ -65,7 +65,7 @@ def age(ts):
 # ---------------------------------------------------------------------------
 # JSONPath subset
 
-_STEP = re.compile(r"""\.([A-Za-z0-9_\-/$]+)|\[(\*|-?\d+)\]|\[\?\(@((?:\.[A-Za-z0-9_\-/]+)+)\s*(==|!=)?\s*("[^"]*"|'[^']*'|[^)\]]+)?\)\]|\['([^']+)'\]""")
+_STEP = re.compile(r"""\.((?:[A-Za-z0-9_\-/$]|\\\.)+)|\[(\*|-?\d+)\]|\[\?\(@((?:\.[A-Za-z0-9_\-/]+)+)\s*(==|!=)?\s*("[^"]*"|'[^']*'|[^)\]]+)?\)\]|\['([^']+)'\]""")
 
 
 def compile_path(path):
@@ -81,7 +81,7 @@ def compile_path(path):
         if not m:
             return None
         if m.group(1) is not None:
-            steps.append(("f", m.group(1)))
+            steps.append(("f", m.group(1).replace("\\.", ".")))
         elif m.group(2) is not None:
             steps.append(("i", m.group(2)))
         elif m.group(3) is not None:
