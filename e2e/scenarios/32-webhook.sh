@@ -77,8 +77,10 @@ op_start operator --webhook-addr "127.0.0.1:$WPORT" --webhook-cert-dir "$WORK/ce
 for f in tls.crt tls.key ca.crt; do
   [ -s "$WORK/certs/$f" ] || fail "$f not written to --webhook-cert-dir"
 done
-openssl verify -CAfile "$WORK/certs/ca.crt" "$WORK/certs/tls.crt" >/dev/null 2>&1 ||
-  fail "tls.crt is not signed by ca.crt"
+if command -v openssl >/dev/null; then
+  openssl verify -CAfile "$WORK/certs/ca.crt" "$WORK/certs/tls.crt" >/dev/null 2>&1 ||
+    fail "tls.crt is not signed by ca.crt"
+fi
 eventually 10 post /validate-graceservice '{}' || fail "webhook not answering on 127.0.0.1:$WPORT (TLS verified)"
 
 # The claims' owner: older than every request below, and in the operator's
