@@ -195,8 +195,12 @@ static void gs_on_add(void *ctx, const struct kobj *o)
  * skipping them avoids a self-triggered reconcile storm. */
 static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
 {
-    if (kobj_generation(old) != kobj_generation(o) || kobj_deleting(old) != kobj_deleting(o))
+    if (kobj_generation(old) != kobj_generation(o) || kobj_deleting(old) != kobj_deleting(o)) {
         enqueue_obj(ctx, o);
+        /* a hostname or topic it held may be free now */
+        if (kobj_generation(old) != kobj_generation(o))
+            enqueue_claimants(ctx, old);
+    }
     else {
         json_t *a = kobj_json(old), *b = kobj_json(o);
         /* finalizers, and annotations (a "reconcile now" poke such as
@@ -370,9 +374,11 @@ static void apply_claims(struct gs_run *r)
         drop_concern(r->desired, GC_ROUTE);
         drop_concern(r->desired, GC_CERT);
         drop_concern(r->desired, GC_TAILSCALE);
-        gs_concern_fail(&r->cs[GC_ROUTE], true, "HostnameConflict",
-                        "hostname %s is already claimed by the older GraceService %s",
-                        gsclaims_hostname(r->gs), winner);
+        static const enum gs_concern hit[] = {GC_ROUTE, GC_CERT, GC_TAILSCALE};
+        for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++)
+            gs_concern_fail(&r->cs[hit[i]], true, "HostnameConflict",
+                            "hostname %s is already claimed by the older GraceService %s",
+                            gsclaims_hostname(r->gs), winner);
     }
     const json_t *topics = json_object_get(gs_spec(r->gs, "kafka"), "topics");
     size_t i;

@@ -131,6 +131,25 @@ void gs_db_names(const json_t *gs, char role[64], char db[64])
     }
 }
 
+/* Keep our existing Secret exactly as it is (the admin credentials are
+ * unreadable, so nothing new can be derived): it stays desired, unchanged. */
+static void keep_existing_secret(struct gs_run *r, const char *secret_name)
+{
+    struct kinformer *inf = gs_child_informer(r->c, "v1", "Secret", NULL);
+    struct kobj *o = inf ? kinformer_get(inf, r->ns, secret_name) : NULL;
+    if (!o)
+        return;
+    json_t *live = kobj_json(o);
+    kobj_unref(o);
+    json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:O}]", "apiVersion", "v1", "kind",
+                            "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
+                            "Opaque", "data", json_object_get(live, "data"));
+    if (one && render_finish(r->gs, r->c->d.cfg, one, NULL) == KERR_OK)
+        json_array_extend(r->desired, one);
+    json_decref(one);
+    json_decref(live);
+}
+
 /* The existing password from our Secret in the cache, malloc'd, or NULL. */
 static char *existing_password(struct gs_run *r, const char *secret_name)
 {
@@ -198,8 +217,7 @@ void gs_db_ensure(struct gs_run *r)
     json_t *sec = admin_secret(r->c, &err);
     if (!sec) {
         if (pw)
-            add_secret(r, &(struct pg_admin){.host = "", .sslmode = ""}, secret_name, role, db,
-                       pw);
+            keep_existing_secret(r, secret_name);
         gs_concern_fail(cs, false, err.reason, "%s", err.message);
         goto out;
     }

@@ -136,6 +136,18 @@ static void status_fields(struct gs_run *r, json_t *st)
     json_object_update(st, r->status_extra);
 }
 
+/* True when the condition `type` belongs to a concern that failed (as
+ * opposed to one that is still progressing). */
+static bool failed_concern(const struct gs_run *r, const char *type)
+{
+    if (strcmp(type, "Ready") == 0)
+        return false;
+    for (int i = 0; i < GC__N; i++)
+        if (strcmp(gs_concern_type(i), type) == 0)
+            return r->cs[i].state == READY_FALSE;
+    return false;
+}
+
 static void emit_events(struct gs_run *r, const json_t *old, const json_t *conds)
 {
     if (!r->c->d.rec)
@@ -153,11 +165,12 @@ static void emit_events(struct gs_run *r, const json_t *old, const json_t *conds
         if (!changed || !strcmp(type, "Reconciling") || !strcmp(type, "Stalled"))
             continue;
         bool good = strcmp(status, "True") == 0;
+        if (!good && !failed_concern(r, type))
+            continue; /* still progressing: no Warning for transient states */
         if (!strcmp(type, "Ready") && good)
             krecorder_event(r->c->d.rec, r->gs, "Normal", "Ready", "Reconcile",
                             "all components are ready");
-        else if (!good && strcmp(type, "Ready") != 0 && strcmp(reason, "Progressing") != 0 &&
-                 strcmp(reason, "Creating") != 0 && strcmp(reason, "Pending") != 0)
+        else if (!good)
             krecorder_event(r->c->d.rec, r->gs, "Warning", reason, "Reconcile", "%s: %s", type,
                             json_string_value(json_object_get(c, "message")));
     }
