@@ -141,10 +141,13 @@ def phase_idle(op):
     ready = op.wait_ready()
     time.sleep(1.0)
     mem = op.mem()
+    maps = opproc.proc_maps_rss(op.pid)
     say("idle: ready after %.0f ms, RSS %.1f MiB (anon %.1f, file %.1f), %d threads" % (
         ready * 1000, mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20,
         mem["RssFile"] / 2**20, mem["Threads"]))
-    return {"ready_ms": round(ready * 1000, 1), "mem": mem}
+    say("idle: resident by mapping (KiB): %s" % ", ".join(
+        "%s %d" % (k, v // 1024) for k, v in (maps or {}).items()))
+    return {"ready_ms": round(ready * 1000, 1), "mem": mem, "rss_by_mapping": maps}
 
 
 def create_all(client, n, pg, conns=4):

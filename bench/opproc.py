@@ -60,6 +60,23 @@ def proc_mem(pid):
     return out
 
 
+def proc_maps_rss(pid, top=12):
+    """Resident bytes by mapping (library path, [heap], [anon], [stack]...)."""
+    by, name = {}, None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):
+                    parts = line.split()
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                elif first == "Rss:" and name is not None:
+                    by[name] = by.get(name, 0) + int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return dict(sorted(by.items(), key=lambda kv: -kv[1])[:top])
+
+
 def parse_metrics(text):
     """Prometheus text -> list of (name, {labels}, value)."""
     out = []
