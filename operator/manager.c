@@ -150,7 +150,9 @@ static void start_workers(struct mgr *m)
         }
         m->nworkers++;
     }
-    log_msg(LOG_INFO, "workers started", "workers", m->f.workers > 0 ? "" : "0", LOG_END);
+    char n[16];
+    snprintf(n, sizeof n, "%d", m->nworkers);
+    log_msg(LOG_INFO, "workers started", "workers", n, LOG_END);
 }
 
 /* ---- leader election callbacks (leader thread) ---- */
@@ -365,10 +367,12 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
         e = httpd_start(m->http, err);
     tlsgen_free(&pem);
     if (e == KERR_OK) {
-        char hp[16], mp[16];
+        char hp[16], mp[16], wp[16];
         snprintf(hp, sizeof hp, "%d", httpd_port(m->http, HTTPD_HEALTH));
         snprintf(mp, sizeof mp, "%d", httpd_port(m->http, HTTPD_METRICS));
-        log_msg(LOG_INFO, "http server listening", "healthPort", hp, "metricsPort", mp, LOG_END);
+        snprintf(wp, sizeof wp, "%d", webhook ? httpd_port(m->http, HTTPD_WEBHOOK) : 0);
+        log_msg(LOG_INFO, "http server listening", "healthPort", hp, "metricsPort", mp,
+                "webhookPort", wp, LOG_END);
     }
     return e;
 }
@@ -388,6 +392,7 @@ static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
         .on_stopped_leading = on_stopped_leading,
         .ctx = m,
     };
+    opm_leader(m->opm, m->f.leader_id, false); /* a candidate reports 0, not nothing */
     enum kerr e = kleader_new(m->client, &lo, &m->leader, err);
     if (e == KERR_OK)
         e = kleader_start(m->leader);
