@@ -194,8 +194,11 @@ static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
     snprintf(m->leader_ns, sizeof m->leader_ns, "%s", ns);
     struct kclient_options o = {.user_agent = "grace-operator/" GRACE_VERSION};
     e = kclient_new(m->kcfg, &o, &m->client, err);
-    if (e == KERR_OK)
+    if (e == KERR_OK) {
+        const char *host = strstr(m->kcfg->server, "://");
+        opm_set_rest_host(m->opm, host ? host + 3 : m->kcfg->server);
         kclient_set_observer(m->client, opm_rest_observer, m->opm);
+    }
     return e;
 }
 
