@@ -317,17 +317,68 @@ def phase_latency(client, op, procs, n, k):
     return out
 
 
-def phase_restart(op, procs, n, rounds):
+def conditions(obj):
+    return {c.get("type"): "%s/%s" % (c.get("status"), c.get("reason"))
+            for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+class WriteSpy:
+    """What the operator wrote to GraceServices and Events while it ran: a watch
+    on the GraceServices (changed conditions per update) and the Events that are
+    new since the start."""
+
+    def __init__(self, client):
+        self.client = client
+        gs_path = "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS)
+        items, rv, _ = kube.list_all(client, gs_path)
+        self.last = {o["metadata"]["name"]: conditions(o) for o in items}
+        self.updates, self.lock = [], threading.Lock()
+        ev, _, _ = kube.list_all(client, "/api/v1/namespaces/%s/events" % NS)
+        self.events0 = {(e["metadata"]["name"], e.get("count")) for e in ev}
+        self.watch = kube.Watch(client, gs_path, rv, self.on_event)
+
+    def on_event(self, typ, obj, now):
+        if typ != "MODIFIED":
+            return
+        name, cur = obj["metadata"]["name"], conditions(obj)
+        with self.lock:
+            old = self.last.get(name, {})
+            changed = {t: "%s -> %s" % (old.get(t), v) for t, v in cur.items() if old.get(t) != v}
+            self.updates.append({"name": name, "changed": changed})
+            self.last[name] = cur
+
+    def result(self):
+        time.sleep(0.5)
+        self.watch.stop()
+        ev, _, _ = kube.list_all(self.client, "/api/v1/namespaces/%s/events" % NS)
+        new = [{"object": (e.get("involvedObject") or e.get("regarding") or {}).get("name"),
+                "reason": e.get("reason"), "message": (e.get("message") or e.get("note"))}
+               for e in ev if (e["metadata"]["name"], e.get("count")) not in self.events0]
+        return {"gs_updates": self.updates[:20], "gs_update_count": len(self.updates),
+                "new_events": new[:20], "new_event_count": len(new)}
+
+
+def phase_restart(client, op, procs, n, rounds, perf=None):
     out = []
     for r in range(rounds):
         stop_s = op.stop()
+        spy = WriteSpy(client)
         c0 = procs.snap()
-        op.start()
+        prof = None
+        if perf and r == 0:   # attach before the operator runs: cold start included
+            op.start(gated=True)
+            prof = opproc.perf_attach(op.pid, perf, settle=1.0)
+            c0 = procs.snap()
+            op.release()
+        else:
+            op.start()
         c0["operator"] = 0.0   # a new process: its CPU counts from zero
         cold = op.wait_ready()
         c_ready, mem_ready = procs.snap(), op.mem()
         m1, settle = opproc.quiesce(op, min_reconciles=n, timeout=max(60.0, n * 0.2))
         c1, mem = procs.snap(), op.mem()
+        if prof:
+            opproc.perf_detach(prof)
         by = opproc.requests_by(m1)
         res = {"stop_s": round(stop_s, 2) if stop_s is not None else None,
                "cold_start_ms": round(cold * 1000, 1),
@@ -341,12 +392,15 @@ def phase_restart(op, procs, n, rounds):
                             "writes": opproc.writes(by),
                             "writes_per_gs": round(opproc.writes(by) / n, 3)},
                "cpu": Procs.delta(c0, c1), "mem_settled": mem, "load": loadavg()}
+        res["written"] = spy.result()
         out.append(res)
         say("restart %d: cold start %.0f ms (CPU s until then: %s), drained after %s s, %d reconciles, "
             "requests %s, writes %d; RSS %.1f MiB (anon %.1f); CPU %s" % (
                 r + 1, res["cold_start_ms"], res["cold_start_cpu"], res["drained_s"], res["reconciles"],
                 by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
                 mem["RssAnon"] / 2**20, res["cpu"]))
+        if res["requests"]["writes"]:
+            say("restart %d: what was written: %s" % (r + 1, json.dumps(res["written"])[:1500]))
     return out
 
 
@@ -384,20 +438,24 @@ def run(a):
     client = kube.Client(a.sim)
     op = opproc.Operator(a.bin, os.path.join(a.sim, "kubeconfig"), a.config, a.work,
                          os.path.join(a.work, "operator.pid"), log_level=a.log_level,
-                         wrap=a.wrap.split() if a.wrap else ())
+                         wrap=a.wrap.split() if a.wrap and a.profile_phase != "restart" else ())
     phases = set(a.phases.split(","))
     procs = Procs(op, a.sim_pid, a.standins_pid)
     res = {"n": a.n, "postgres": a.pg, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     t_run = time.monotonic()
     try:
         res["idle"] = phase_idle(op)
-        res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout, a.stall, a.perf)
+        res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout, a.stall,
+                                     a.perf if a.profile_phase == "create" else None)
         res["cached"] = objsize.measure(client, res["idle"]["mem"], res["create"]["mem_settled"])
         objsize.report(res["cached"], say)
         if "latency" in phases and a.k > 0 and res["create"]["n_ready"] == a.n:
             res["latency"] = phase_latency(client, op, procs, a.n, a.k)
         if "restart" in phases and a.restarts > 0:
-            res["restart"] = phase_restart(op, procs, a.n, a.restarts)
+            if a.profile_phase == "restart" and a.wrap:
+                op.argv = a.wrap.split() + op.argv
+            res["restart"] = phase_restart(client, op, procs, a.n, a.restarts,
+                                           a.perf if a.profile_phase == "restart" else None)
             res["cached_after_restart"] = objsize.measure(
                 client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
             objsize.report(res["cached_after_restart"], say)
@@ -429,8 +487,12 @@ def main():
                    help="phases after idle+create (comma-separated)")
     p.add_argument("--stall", type=float, default=180.0,
                    help="give up creation when no GraceService became Ready for this long")
-    p.add_argument("--perf", help="perf record the operator during creation into this file")
+    p.add_argument("--perf", help="perf record the operator into this file (create or the "
+                   "first restart: --profile-phase)")
     p.add_argument("--wrap", help="command prefix for the operator (e.g. valgrind --tool=massif)")
+    p.add_argument("--profile-phase", choices=("create", "restart"), default="create",
+                   help="--perf: during creation (default) or the first restart; --wrap: "
+                   "every operator start, or with restart only the restarted ones")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     if a.timeout <= 0:

@@ -161,10 +161,18 @@ class Operator:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def start(self):
+    def start(self, gated=False):
+        """Start the operator. gated: the process (same pid) waits in a shell until
+        release() lets it exec the operator, so a profiler can attach first."""
         self.health_port, self.metrics_port = free_port(), free_port()
         argv = self.argv + ["--health-addr", "127.0.0.1:%d" % self.health_port,
                             "--metrics-addr", "127.0.0.1:%d" % self.metrics_port]
+        self.gate = None
+        if gated:
+            self.gate = os.path.join(self.logdir, "operator.gate")
+            if not os.path.exists(self.gate):
+                os.mkfifo(self.gate, 0o600)
+            argv = ["sh", "-c", 'read _ <"$0"; exec "$@"', self.gate] + argv
         self.runs += 1
         log = open(os.path.join(self.logdir, "operator-%d.log" % self.runs), "wb")
         self.t_start = time.monotonic()
@@ -173,6 +181,12 @@ class Operator:
         log.close()
         with open(self.pidfile, "w") as f:
             f.write("%d\n" % self.proc.pid)
+
+    def release(self):
+        """Let a gated start exec the operator; the clock starts now."""
+        with open(self.gate, "w") as f:
+            f.write("go\n")
+        self.t_start = time.monotonic()
 
     def wait_ready(self, timeout=120.0):
         """Seconds from process start to the first /readyz 200."""
@@ -220,13 +234,13 @@ class Operator:
         return time.monotonic() - t0
 
 
-def perf_attach(pid, out):
+def perf_attach(pid, out, settle=0.5):
     """Start `perf record` (call graphs from DWARF) on a running process."""
     p = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
                           "-p", str(pid), "-o", out], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
-    time.sleep(0.5)
+    time.sleep(settle)
     return p
 
 
@@ -243,7 +257,7 @@ def reconciles(samples):
     return msum(samples, "controller_runtime_reconcile_total")
 
 
-def quiesce(op, min_reconciles=0, still=2.0, timeout=600.0, poll=0.25):
+def quiesce(op, min_reconciles=0, still=2.0, timeout=600.0, poll=0.5):
     """Wait until the queue is empty, no worker is busy, and neither the reconcile
     count nor the request count moved for `still` seconds (and at least
     min_reconciles reconciles happened). Returns (metrics, seconds waited)."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/perfsum.py: summarise a `perf record --call-graph dwarf` profile.
 
-    perf script -i op.perf -F tid,ip,sym,dso > op.txt
+    perf script -i op.perf -F tid,time,ip,sym,dso > op.txt
     python3 bench/perfsum.py op.txt                 # inclusive and self, top 40
     python3 bench/perfsum.py op.txt --callers json_loadb   # who calls it
     python3 bench/perfsum.py op.txt --under gs_reconcile   # what it spends on
@@ -19,20 +19,36 @@ import os
 import sys
 
 
-def samples(path):
-    """Yield stacks (leaf first) of (symbol, dso) from `perf script` text."""
-    stack = []
+def _time(header):
+    """The sample time (seconds) from a header line, if `-F time` was used."""
+    for tok in header.split():
+        if tok.endswith(":"):
+            try:
+                return float(tok[:-1])
+            except ValueError:
+                pass
+    return None
+
+
+def samples(path, until=None):
+    """Yield stacks (leaf first) of (symbol, dso) from `perf script` text; with
+    `until`, only samples in the first `until` seconds (needs -F time)."""
+    stack, t0, keep = [], None, True
     with open(path, errors="replace") as f:
         for line in f:
             if not line.strip():
-                if stack:
+                if stack and keep:
                     yield stack
                 stack = []
                 continue
             if not line[0].isspace():
-                if stack:
+                if stack and keep:
                     yield stack
                 stack = []
+                t = _time(line) if until is not None else None
+                if t is not None:
+                    t0 = t if t0 is None else t0
+                    keep = t - t0 <= until
                 continue
             parts = line.strip().split(None, 1)
             if len(parts) < 2:
@@ -46,7 +62,7 @@ def samples(path):
             if sym == "[unknown]" or not sym:
                 sym = (dso or "?") + ":?"
             stack.append((sym, dso))
-    if stack:
+    if stack and keep:
         yield stack
 
 
@@ -61,10 +77,12 @@ def main():
     ap.add_argument("--binary", default="grace-operator")
     ap.add_argument("--callers", help="nearest operator frames calling this function")
     ap.add_argument("--under", help="nearest operator frames (or libraries) below this function")
+    ap.add_argument("--until", type=float,
+                    help="only the first SECONDS after the first sample (perf script -F time,...)")
     a = ap.parse_args()
     incl, self_, total = collections.Counter(), collections.Counter(), 0
     near = collections.Counter()
-    for st in samples(a.script):
+    for st in samples(a.script, a.until):
         total += 1
         self_[st[0][0]] += 1
         for s in {s for s, _ in st}:
