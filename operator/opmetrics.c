@@ -35,7 +35,8 @@ struct opm {
     struct metrics *m;
     char rest_host[256]; /* set before threads start, read-only afterwards */
     struct opm_wq *queues;
-    pthread_mutex_t mu; /* guards `queues` */
+    pthread_mutex_t mu; /* guards `queues` and `svc_types` */
+    json_t *svc_types;  /* "ns/name" -> array of the condition types last reported */
     struct metrics_family *rec_total, *rec_errors, *rec_time, *active, *max_conc;
     struct metrics_family *wq_depth, *wq_adds, *wq_retries, *wq_queue_dur, *wq_work_dur;
     struct metrics_family *wq_unfinished, *wq_longest;
@@ -151,6 +152,7 @@ struct opm *opm_new(struct metrics *m, const char *version)
     struct opm *o = kerr_xcalloc(1, sizeof *o);
     o->m = m;
     pthread_mutex_init(&o->mu, NULL);
+    o->svc_types = json_object();
     register_controller(o);
     register_workqueue(o);
     register_rest_and_service(o);
@@ -171,6 +173,7 @@ void opm_free(struct opm *o)
         w = next;
     }
     pthread_mutex_destroy(&o->mu);
+    json_decref(o->svc_types);
     free(o);
 }
 
@@ -330,13 +333,36 @@ static bool has_type(const json_t *conditions, const char *type)
     return false;
 }
 
-/* values: namespace, name, type, status */
-static bool svc_stale(void *ctx, const char *const *values)
+
+/* Remove the series of condition types this service reported last time
+ * but not now. Keyed per service, so the cost is the number of its types,
+ * not the number of series in the family. */
+static void remove_stale_types(struct opm *o, const char *ns, const char *name,
+                               const json_t *conditions)
 {
-    const struct svc_match *m = ctx;
-    if (strcmp(values[0], m->ns) != 0 || strcmp(values[1], m->name) != 0)
-        return false;
-    return !m->conditions || !has_type(m->conditions, values[2]);
+    static const char *const statuses[] = {"True", "False", "Unknown"};
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    json_t *now = json_array();
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && *t)
+            json_array_append_new(now, json_string(t));
+    }
+    pthread_mutex_lock(&o->mu);
+    const json_t *prev = json_object_get(o->svc_types, key);
+    json_array_foreach(prev, i, c)
+    {
+        const char *t = json_string_value(c);
+        if (!conditions || !has_type(conditions, t))
+            for (size_t s = 0; s < 3; s++)
+                metrics_delete(o->svc_cond, L(ns, name, t, statuses[s]));
+    }
+    json_object_set_new(o->svc_types, key, now);
+    pthread_mutex_unlock(&o->mu);
 }
 
 void opm_service_conditions(struct opm *o, const char *ns, const char *name,
@@ -364,10 +390,7 @@ void opm_service_conditions(struct opm *o, const char *ns, const char *name,
         if (strcmp(type, "Ready") == 0 && strcmp(status, "True") == 0)
             ready = true;
     }
-    json_t *empty = conditions ? NULL : json_array();
-    struct svc_match m = {ns, name, conditions ? conditions : empty};
-    metrics_delete_if(o->svc_cond, svc_stale, &m);
-    json_decref(empty);
+    remove_stale_types(o, ns, name, conditions);
     metrics_gauge_set(o->svc_ready, L(ns, name), ready ? 1 : 0);
 }
 
@@ -384,6 +407,11 @@ void opm_service_delete(struct opm *o, const char *ns, const char *name)
     struct svc_match m = {ns, name, NULL};
     metrics_delete_if(o->svc_cond, svc_any, &m);
     metrics_delete(o->svc_ready, L(ns, name));
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    pthread_mutex_lock(&o->mu);
+    json_object_del(o->svc_types, key);
+    pthread_mutex_unlock(&o->mu);
 }
 
 /* ---- process metrics from /proc/self ---- */
