@@ -16,6 +16,8 @@
 #include "kobj.h"
 #include "log.h"
 
+#define GS_CHILD_EVENT_DELAY_MS 200
+
 static const char *const concern_types[GC__N] = {
     [GC_WORKLOAD] = "WorkloadReady",   [GC_ROUTE] = "RouteReady",
     [GC_CERT] = "CertificateReady",    [GC_TAILSCALE] = "TailscaleReady",
@@ -110,6 +112,8 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
         if (deps->child_inf[i])
             gs_child_indexes(deps->child_inf[i]);
     pthread_mutex_init(&c->admin_mu, NULL);
+    pthread_mutex_init(&c->status_mu, NULL);
+    c->status_times = json_object();
     gsclaims_add_indexes(deps->gs_inf);
     return c;
 }
@@ -121,6 +125,8 @@ void gs_controller_free(struct gs_controller *c)
     json_decref(c->tmpl_config);
     json_decref(c->admin_secret);
     pthread_mutex_destroy(&c->admin_mu);
+    json_decref(c->status_times);
+    pthread_mutex_destroy(&c->status_mu);
     free(c);
 }
 
@@ -233,7 +239,9 @@ static void child_enqueue(struct gs_controller *c, const struct kobj *o)
         return;
     char key[512];
     snprintf(key, sizeof key, "%s/%s", ns, svc);
-    wq_add(c->q, key);
+    /* Children change in bursts (a controller updates several at once);
+     * a short delay lets one reconcile see the whole burst. */
+    wq_add_after(c->q, key, GS_CHILD_EVENT_DELAY_MS);
 }
 
 static void child_on_add(void *ctx, const struct kobj *o)
@@ -459,13 +467,19 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         gs_eval_children(r);
     }
     bool ready = false;
-    if (gs_write_status(r, &ready) != KERR_OK)
+    long status_after = 0;
+    if (gs_write_status(r, &ready, &status_after) != KERR_OK)
         return GS_RETRY;
     if (r->write_failed || r->cs[GC_DATABASE].state == READY_FALSE) {
         if (!r->cs[GC_DATABASE].terminal)
             return GS_RETRY;
     }
-    (void)after_ms;
+    if (r->poll_ms > 0 && (status_after <= 0 || r->poll_ms < status_after))
+        status_after = r->poll_ms;
+    if (status_after > 0) {
+        *after_ms = status_after;
+        return GS_REQUEUE_AFTER;
+    }
     return GS_DONE;
 }
 
@@ -480,6 +494,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     snprintf(name, sizeof name, "%s", slash + 1);
     struct kobj *o = kinformer_get(c->d.gs_inf, ns, name);
     if (!o) {
+        gs_status_forget(c, key);
         if (c->d.opm)
             opm_service_delete(c->d.opm, ns, name);
         return GS_DONE;

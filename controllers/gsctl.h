@@ -44,6 +44,10 @@ struct gs_controller {
     pthread_mutex_t admin_mu;
     json_t *admin_secret;  /* the admin Secret's data, decoded; NULL until read */
     long long admin_read_ms;
+    /* when each service's status was last written (guarded by status_mu):
+     * "ns/name" -> monotonic ms, to coalesce progress-only status writes */
+    pthread_mutex_t status_mu;
+    json_t *status_times;
 };
 
 struct gs_worker {
@@ -66,6 +70,7 @@ struct gs_run {
     char stalled_reason[64];
     char stalled_message[512];
     bool write_failed;
+    long poll_ms;          /* >0: re-check after this long (waiting on something unwatched) */
     json_t *status_extra;  /* status fields besides conditions (owned object) */
 };
 
@@ -92,7 +97,8 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err);
 void gs_db_names(const json_t *gs, char role[64], char db[64]);
 
 /* gsstatus.c */
-enum kerr gs_write_status(struct gs_run *r, bool *ready);
+enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms);
+void gs_status_forget(struct gs_controller *c, const char *key);
 
 /* Helpers. */
 const char *gs_meta(const json_t *o, const char *key);

@@ -23,21 +23,20 @@ static const json_t *find_user(const json_t *desired)
     return NULL;
 }
 
-/* The data to copy: from the source Secret, else from our existing copy
- * (so a transient read failure never prunes the copy). New reference. */
+/* The data to copy: our existing copy from the cache when there is one (no
+ * API read on a resync), else Strimzi's Secret (one GET). A rotation of the
+ * KafkaUser's password reaches the copy when the copy is deleted (it is
+ * then recreated from the source). New reference, or NULL. */
 static json_t *source_data(struct gs_run *r, const char *kns, const char *user)
 {
     static const char *const keys[] = {"password", "sasl.jaas.config"};
     struct kres res = {"", "v1", "secrets"};
-    json_t *src = NULL;
-    if (kclient_get(r->c->d.client, &res, kns, user, &src, NULL) != KERR_OK) {
-        struct kinformer *inf = gs_child_informer(r->c, "v1", "Secret", NULL);
-        struct kobj *o = inf ? kinformer_get(inf, r->ns, user) : NULL;
-        src = o ? kobj_json(o) : NULL;
-        kobj_unref(o);
-        if (!src)
-            return NULL;
-    }
+    struct kinformer *inf = gs_child_informer(r->c, "v1", "Secret", NULL);
+    struct kobj *o = inf ? kinformer_get(inf, r->ns, user) : NULL;
+    json_t *src = o ? kobj_json(o) : NULL;
+    kobj_unref(o);
+    if (!src && kclient_get(r->c->d.client, &res, kns, user, &src, NULL) != KERR_OK)
+        return NULL;
     json_t *data = json_object();
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(json_object_get(src, "data"), keys[i]);
@@ -63,6 +62,7 @@ void gs_kafka_secret(struct gs_run *r)
     json_t *data = source_data(r, kns, name);
     if (!data) {
         struct gs_concern_state *cs = &r->cs[GC_KAFKA];
+        r->poll_ms = 2000; /* Strimzi's Secret is not watched: look again soon */
         if (cs->state == READY_TRUE) {
             cs->state = READY_PENDING;
             snprintf(cs->reason, sizeof cs->reason, "UserSecretPending");

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "conditions.h"
 #include "gsclaims.h"
@@ -195,7 +196,58 @@ static bool status_same(const json_t *old_st, const json_t *st)
     return true;
 }
 
-enum kerr gs_write_status(struct gs_run *r, bool *ready)
+#define GS_STATUS_COALESCE_MS 3000
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gs_status_forget(struct gs_controller *c, const char *key)
+{
+    pthread_mutex_lock(&c->status_mu);
+    json_object_del(c->status_times, key);
+    pthread_mutex_unlock(&c->status_mu);
+}
+
+static void status_written(struct gs_run *r)
+{
+    pthread_mutex_lock(&r->c->status_mu);
+    json_object_set_new(r->c->status_times, r->key, json_integer(mono_ms()));
+    pthread_mutex_unlock(&r->c->status_mu);
+}
+
+/* Progress only: not Ready before and not Ready now, for the same
+ * generation, nothing failed or stalled -- only children getting ready one
+ * by one. Such writes are coalesced: at most one per GS_STATUS_COALESCE_MS
+ * (returns the ms left to wait, else 0). Failures, Ready and spec changes
+ * are written at once. */
+static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *conds)
+{
+    if (r->stalled || !old_st)
+        return 0;
+    for (int i = 0; i < GC__N; i++)
+        if (r->cs[i].enabled && r->cs[i].state == READY_FALSE)
+            return 0;
+    const char *now_ready =
+        json_string_value(json_object_get(conditions_find(conds, "Ready"), "status"));
+    const json_t *old_conds = json_object_get(old_st, "conditions");
+    const char *was_ready =
+        json_string_value(json_object_get(conditions_find(old_conds, "Ready"), "status"));
+    json_int_t og = json_integer_value(json_object_get(old_st, "observedGeneration"));
+    if (!now_ready || !was_ready || strcmp(now_ready, "False") != 0 ||
+        strcmp(was_ready, "False") != 0 || og != r->generation)
+        return 0;
+    pthread_mutex_lock(&r->c->status_mu);
+    json_t *t = json_object_get(r->c->status_times, r->key);
+    long long since = t ? mono_ms() - json_integer_value(t) : GS_STATUS_COALESCE_MS;
+    pthread_mutex_unlock(&r->c->status_mu);
+    return since < GS_STATUS_COALESCE_MS ? (long)(GS_STATUS_COALESCE_MS - since) : 0;
+}
+
+enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
 {
     const json_t *old_st = json_object_get(r->gs, "status");
     const json_t *old = json_object_get(old_st, "conditions");
@@ -210,6 +262,11 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready)
     if (r->c->d.opm)
         opm_service_conditions(r->c->d.opm, r->ns, r->name, conds);
     enum kerr e = KERR_OK;
+    *after_ms = 0;
+    if (!status_same(old_st, st) && (*after_ms = coalesce_ms(r, old_st, conds)) > 0) {
+        json_decref(st);
+        return KERR_OK;
+    }
     if (!status_same(old_st, st)) {
         const char *k;
         json_t *v;
@@ -224,8 +281,10 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready)
         struct kerr_info err = {0};
         e = kclient_merge_patch(r->c->d.client, &res, r->ns, r->name, "status", patch, &out, &err);
         json_decref(patch);
-        if (e == KERR_OK)
+        if (e == KERR_OK) {
             kinformer_apply_write(r->c->d.gs_inf, out);
+            status_written(r);
+        }
         else if (e != KERR_NOTFOUND)
             log_msg(LOG_WARN, "status write failed", "error", err.message, LOG_END);
         else
