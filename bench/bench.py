@@ -302,9 +302,18 @@ def phase_latency(client, op, procs, n, k):
         else:
             missed += 1
     w.stop()
+    # Before anything else: every changed service Ready again (the stand-ins roll
+    # the Deployments out), so that a restart afterwards has nothing to catch up on.
+    t_wait, names = time.monotonic(), {gs_name(j * n // k) for j in range(k)}
+    while time.monotonic() - t_wait < 600:
+        items, _, _ = kube.list_all(client, "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS))
+        if all(is_ready(o) for o in items if o["metadata"]["name"] in names):
+            break
+        time.sleep(1.0)
+    ready_again = time.monotonic() - t_wait
     m1, _ = opproc.quiesce(op, timeout=120.0)
     c1 = procs.snap()
-    out = {"k": k, "missed": missed,
+    out = {"k": k, "missed": missed, "all_ready_again_s": round(ready_again, 1),
            "p50_ms": round(pct(lat, 50) * 1000, 1) if lat else None,
            "p99_ms": round(pct(lat, 99) * 1000, 1) if lat else None,
            "max_ms": round(max(lat) * 1000, 1) if lat else None,

@@ -11,6 +11,7 @@ of ../shared/reference/operator-runtime.md (last section).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -47,6 +48,8 @@ def machine(binary):
     with open("/proc/loadavg") as f:
         info["loadavg_at_start"] = [float(x) for x in f.read().split()[:3]]
     info["operator_version"] = _cmd([binary, "version"])
+    with open(binary, "rb") as f:
+        info["operator_sha256"] = hashlib.sha256(f.read()).hexdigest()
     info["cc"] = (_cmd(["cc", "--version"]) or "").split("\n")[0]
     kv = _cmd(["kubectl", "version", "--client", "-o", "json"])
     try:
@@ -162,10 +165,11 @@ def markdown(doc):
     m, runs = doc["machine"], doc["runs"]
     out = ["# grace-operator benchmark, %s on %s" % (m.get("date", "?")[:10], m.get("host")), ""]
     out.append("Machine: %s CPUs (%s), %s MiB, Linux %s; load average at start %s "
-               "(other work ran concurrently). Operator %s (%s), %s; kubectl %s; python %s. "
+               "(other work ran concurrently). Operator %s (%s, sha256 %s), %s; kubectl %s; python %s. "
                "API server: hack/kubesim (Python stand-in), child status: hack/standins." % (
                    m.get("nproc"), m.get("cpu"), m.get("mem_mib"), m.get("kernel"),
                    m.get("loadavg_at_start"), m.get("operator_version"), m.get("git"),
+                   (m.get("operator_sha256") or "?")[:12],
                    m.get("build"), m.get("kubectl"), m.get("python")))
     out.append("")
     out.append("Libraries: " + ", ".join("%s %s" % kv for kv in (m.get("libraries") or {}).items()))

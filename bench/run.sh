@@ -188,6 +188,12 @@ one_run() {
 command -v kubectl >/dev/null || setup_failed "kubectl not found"
 WORK=$(mktemp -d /tmp/grace-bench.XXXXXX)
 mkdir -p "$WORK/results" "$OUT"
+# Snapshot the binary and the templates: a rebuild of bin/ during a long run
+# must not change what is measured half-way.
+mkdir -p "$WORK/op/bin"
+cp "$BIN" "$WORK/op/bin/grace-operator" && cp -r "$ROOT/templates" "$WORK/op/templates" ||
+  setup_failed "cannot copy the operator binary and templates"
+BIN=$WORK/op/bin/grace-operator
 python3 "$ROOT/bench/report.py" machine --bin "$BIN" --out "$WORK/machine.json" ||
   setup_failed "machine description"
 say "bench: N=[$NS_LIST] postgres=$([ "$PG_ALL" = 1 ] && echo all || echo "${PG_N:-none}") K=$K"
