@@ -7,7 +7,7 @@ gs_apply web 'image: example/web:1'
 wait_ready web
 g1=$(jp gs/web '{.status.observedGeneration}')
 gs_apply web 'image: example/web:2' 'replicas: 2'
-eventually 30 test "$(jp deployment/web '{.spec.template.spec.containers[0].image}')" = example/web:2 ||
+eventually_eq 30 example/web:2 jp deployment/web '{.spec.template.spec.containers[0].image}' ||
   fail "Deployment image did not follow"
 [ "$(jp deployment/web '{.spec.replicas}')" = 2 ] || fail "replicas did not follow"
 wait_ready web

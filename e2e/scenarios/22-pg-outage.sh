@@ -13,14 +13,14 @@ gs_apply plain 'image: example/p:1'
 wait_ready plain
 bash "$E2E_ROOT/hack/pg.sh" stop "$pgdir" >/dev/null || fail "cannot stop PostgreSQL"
 gs_apply db 'image: example/d:1' 'postgres: {}'
-eventually 40 test "$(cond db DatabaseReady)" = False || fail "DatabaseReady did not turn False"
+eventually_eq 40 False cond db DatabaseReady || fail "DatabaseReady did not turn False"
 reason=$(cond_reason db DatabaseReady)
 [ "$reason" = ConnectionFailed ] || fail "reason is $reason, not ConnectionFailed"
 msg=$(jp gs/db '{.status.conditions[?(@.type=="DatabaseReady")].message}')
 echo "$msg" | grep -q "$PGPORT" || fail "message does not say where: $msg"
 [ "$(cond db Ready)" = False ] || fail "db is Ready without a database"
 gs_apply plain 'image: example/p:2'
-eventually 30 test "$(jp deployment/plain '{.spec.template.spec.containers[0].image}')" = example/p:2 || fail "other services were blocked"
+eventually_eq 30 example/p:2 jp deployment/plain '{.spec.template.spec.containers[0].image}' || fail "other services were blocked"
 wait_ready plain
 kill -0 "$operator_PID" || fail "the operator died"
 restart_pg

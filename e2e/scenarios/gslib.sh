@@ -37,7 +37,11 @@ gs_cleanup() {
   for n in "$NS" "$KNS" "$BNS"; do
     kubectl delete namespace "$n" --wait=false --ignore-not-found >/dev/null 2>&1
   done
-  rm -rf "$WORK"
+  if [ -n "${E2E_KEEP:-}" ] && [ "$rc" != 0 ]; then
+    echo "kept $WORK (E2E_KEEP)" >&2
+  else
+    rm -rf "$WORK"
+  fi
   exit $rc
 }
 trap gs_cleanup EXIT
@@ -47,6 +51,17 @@ eventually() {
   local t=$1; shift
   local end=$((SECONDS + t))
   until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+
+# eventually_eq SECONDS EXPECTED CMD...: retry until CMD prints EXPECTED
+# (CMD runs again each time; "$(...)" in an argument would run only once).
+eventually_eq() {
+  local t=$1 want=$2; shift 2
+  local end=$((SECONDS + t))
+  until [ "$("$@" 2>/dev/null)" = "$want" ]; do
     [ $SECONDS -ge $end ] && return 1
     sleep 0.2
   done
