@@ -86,7 +86,7 @@ eventually 10 post /validate-graceservice '{}' || fail "webhook not answering on
 # The claims' owner: older than every request below, and in the operator's
 # cache once it has been reconciled (the status is written from the cache).
 gs_apply owner 'image: example/owner:1' 'hostname: shared' 'kafka: {topics: [{name: owned.topic}]}'
-eventually 30 test -n "$(jp gs/owner '{.status.observedGeneration}')" || fail "owner was never reconciled"
+eventually 30 bash -c "[ -n \"\$(kubectl get gs owner -n $NS -o jsonpath='{.status.observedGeneration}')\" ]" || fail "owner was never reconciled"
 
 # (a) valid
 admit /validate-graceservice uid-a fresh '{"image": "example/fresh:1", "kafka": {"topics": [{"name": "fresh.topic"}]}}'
