@@ -41,7 +41,7 @@ def samples(path, until=None):
                     yield stack
                 stack = []
                 continue
-            if not line[0].isspace():
+            if line[0] != "\t":   # a sample header (frames start with a tab)
                 if stack and keep:
                     yield stack
                 stack = []

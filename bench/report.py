@@ -3,6 +3,7 @@
 
     report.py machine --bin bin/grace-operator --out machine.json
     report.py render --machine machine.json --out-dir bench/results run1.json ...
+    report.py rerender bench/results/<date>-<host>.json [--latest]
 
 `render` writes <out-dir>/<date>-<host>.json (machine + every run), the same
 as Markdown (<date>-<host>.md) and a copy of the Markdown as latest.md. The
@@ -109,6 +110,10 @@ ROWS = [
      lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "19"),
     ("API requests per GraceService at creation, by verb",
      lambda r: _verbs(_g(r, "create", "requests", "per_gs")), "", ""),
+    ("reconciles per GraceService at creation (by result)",
+     lambda r: "%.1f (%s)" % (_g(r, "create", "reconciles") / r["n"], _verbs(
+         {k: v / r["n"] for k, v in (_g(r, "create", "reconciles_by_result") or {}).items()})),
+     "", ""),
     ("API writes on a restart with nothing changed (total)",
      lambda r: " / ".join(_fmt(_g(x, "requests", "writes")) for x in r.get("restart") or []) or "-",
      "0", "9 per GraceService"),
@@ -144,6 +149,9 @@ ROWS = [
     ("cold start, process start -> /readyz 200 (ms; each restart)",
      lambda r: " / ".join(_fmt(x.get("cold_start_ms")) for x in r.get("restart") or []) or "-",
      "<= 500 at 1,000", "212 / 1,518 / 3,612 at 100 / 1,000 / 3,000"),
+    ("cold start: operator CPU s until /readyz (each restart)",
+     lambda r: " / ".join(_fmt(_g(x, "cold_start_cpu", "operator_cpu_s")) for x in r.get("restart") or []) or "-",
+     "", ""),
     ("restart: time until the queue drained after /readyz (s)",
      lambda r: _fmt(_g(r, "restart", -1, "drained_s")), "", ""),
     ("restart: CPU s operator / API server stand-in",
@@ -154,6 +162,8 @@ ROWS = [
      lambda r: _fmt(_g(r, "apiserver", "get_one_per_s")), "", ""),
     ("API server stand-in: LIST of all GraceServices (ms)",
      lambda r: _fmt(_g(r, "apiserver", "list_gs_ms")), "", ""),
+    ("API server stand-in: LISTs of every cached kind, one after another (ms)",
+     lambda r: _fmt(_g(r, "apiserver", "list_cached_kinds_ms")), "", ""),
     ("load average (1 min) at start / end of creation",
      lambda r: "%s / %s" % (_fmt(_g(r, "create", "load", 0, 0)), _fmt(_g(r, "create", "load", 1, 0))),
      "", ""),
@@ -202,6 +212,20 @@ def markdown(doc):
     return "\n".join(out)
 
 
+def rerender(a):
+    """Markdown again from a results JSON (after a change of this script)."""
+    with open(a.json) as f:
+        doc = json.load(f)
+    md = markdown(doc)
+    base = a.json[:-len(".json")] if a.json.endswith(".json") else a.json
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    if a.latest:
+        shutil.copyfile(base + ".md", os.path.join(os.path.dirname(base), "latest.md"))
+    print(md)
+    return 0
+
+
 def render(a):
     with open(a.machine) as f:
         mach = json.load(f)
@@ -241,11 +265,16 @@ def main():
     r.add_argument("--machine", required=True)
     r.add_argument("--out-dir", required=True)
     r.add_argument("runs", nargs="*")
+    rr = sub.add_parser("rerender")
+    rr.add_argument("json")
+    rr.add_argument("--latest", action="store_true", help="also copy to latest.md")
     a = p.parse_args()
     if a.cmd == "machine":
         with open(a.out, "w") as f:
             json.dump(machine(a.bin), f, indent=1)
         return 0
+    if a.cmd == "rerender":
+        return rerender(a)
     return render(a)
 
 
