@@ -44,6 +44,7 @@ SIM_PID=
 STANDINS_PID=
 PG_DIR=
 RUN_DIR=
+BENCH_PID=
 
 say() { printf '%s\n' "$*"; }
 err() { printf 'bench: %s\n' "$*" >&2; }
@@ -74,6 +75,11 @@ stop_operator() {
 }
 
 stop_stack() {
+  if [ -n "$BENCH_PID" ]; then
+    kill -TERM "$BENCH_PID" 2>/dev/null
+    wait "$BENCH_PID" 2>/dev/null
+    BENCH_PID=
+  fi
   stop_operator
   stop_group "$STANDINS_PID"
   STANDINS_PID=
@@ -173,8 +179,13 @@ one_run() {
   # shellcheck disable=SC2206
   [ -n "${BENCH_ARGS:-}" ] && args+=($BENCH_ARGS)
   [ -n "${BENCH_WRAP:-}" ] && args+=(--wrap "$BENCH_WRAP")
-  python3 "$ROOT/bench/bench.py" "${args[@]}"
+  # In the background and waited for: a signal to this script interrupts the
+  # wait at once (a foreground child would delay the trap until it ends).
+  python3 "$ROOT/bench/bench.py" "${args[@]}" &
+  BENCH_PID=$!
+  wait "$BENCH_PID"
   rc=$?
+  BENCH_PID=
   if [ $rc -ne 0 ]; then
     err "run N=$n failed (exit $rc); operator log tail:"
     tail -n 20 "$RUN_DIR"/operator-*.log 2>/dev/null | sed 's/^/    | /' >&2
