@@ -87,6 +87,7 @@ stop_stack() {
   SIM_PID=
 }
 
+# shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -202,8 +203,9 @@ mkdir -p "$WORK/results" "$OUT"
 # Snapshot the binary and the templates: a rebuild of bin/ during a long run
 # must not change what is measured half-way.
 mkdir -p "$WORK/op/bin"
-cp "$BIN" "$WORK/op/bin/grace-operator" && cp -r "$ROOT/templates" "$WORK/op/templates" ||
+if ! cp "$BIN" "$WORK/op/bin/grace-operator" || ! cp -r "$ROOT/templates" "$WORK/op/templates"; then
   setup_failed "cannot copy the operator binary and templates"
+fi
 BIN=$WORK/op/bin/grace-operator
 python3 "$ROOT/bench/report.py" machine --bin "$BIN" --out "$WORK/machine.json" ||
   setup_failed "machine description"
