@@ -114,6 +114,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     pthread_mutex_init(&c->admin_mu, NULL);
     pthread_mutex_init(&c->status_mu, NULL);
     c->status_times = json_object();
+    c->db_verified = json_object();
     gsclaims_add_indexes(deps->gs_inf);
     return c;
 }
@@ -126,6 +127,7 @@ void gs_controller_free(struct gs_controller *c)
     json_decref(c->admin_secret);
     pthread_mutex_destroy(&c->admin_mu);
     json_decref(c->status_times);
+    json_decref(c->db_verified);
     pthread_mutex_destroy(&c->status_mu);
     free(c);
 }

@@ -48,6 +48,9 @@ struct gs_controller {
      * "ns/name" -> monotonic ms, to coalesce progress-only status writes */
     pthread_mutex_t status_mu;
     json_t *status_times;
+    /* "ns/name" -> {ms, gen}: when the database was last verified (guarded
+     * by status_mu); a burst of reconciles checks PostgreSQL once */
+    json_t *db_verified;
 };
 
 struct gs_worker {

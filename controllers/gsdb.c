@@ -6,6 +6,7 @@
  * put into status or Events.
  */
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,11 @@
 #include "log.h"
 
 #define ADMIN_TTL_MS 30000
+/* A database verified this recently (same generation, same password) is
+ * not checked again: a burst of reconciles costs PostgreSQL one check, and
+ * a role or database dropped by hand is still recreated within this time
+ * of the next reconcile (every resync period at the latest). */
+#define DB_VERIFIED_TTL_MS 20000
 
 static long long now_ms(void)
 {
@@ -199,6 +205,55 @@ static void add_secret(struct gs_run *r, const struct pg_admin *a, const char *s
     json_decref(one);
 }
 
+/* A fingerprint of the password (never the password itself). */
+static void pw_tag(const char *pw, char out[17])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(pw, strlen(pw), md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* grace.dev/reconcile-requested-at: a new value forces a fresh check. */
+static const char *poke(const struct gs_run *r)
+{
+    const char *p = json_string_value(json_object_get(
+        json_object_get(json_object_get(r->gs, "metadata"), "annotations"),
+        "grace.dev/reconcile-requested-at"));
+    return p ? p : "";
+}
+
+static bool recently_verified(struct gs_run *r, const char *pw)
+{
+    char tag[17];
+    pw_tag(pw, tag);
+    pthread_mutex_lock(&r->c->status_mu);
+    json_t *v = json_object_get(r->c->db_verified, r->key);
+    const char *seen = json_string_value(json_object_get(v, "pw"));
+    const char *seen_poke = json_string_value(json_object_get(v, "poke"));
+    bool ok = v && seen && seen_poke && strcmp(seen_poke, poke(r)) == 0 &&
+              json_integer_value(json_object_get(v, "gen")) == r->generation &&
+              strcmp(seen, tag) == 0 &&
+              now_ms() - json_integer_value(json_object_get(v, "ms")) < DB_VERIFIED_TTL_MS;
+    pthread_mutex_unlock(&r->c->status_mu);
+    return ok;
+}
+
+static void mark_verified(struct gs_run *r, const char *pw, bool ok)
+{
+    char tag[17];
+    pw_tag(pw, tag);
+    pthread_mutex_lock(&r->c->status_mu);
+    if (ok)
+        json_object_set_new(r->c->db_verified, r->key,
+                            json_pack("{s:I, s:I, s:s, s:s}", "ms", (json_int_t)now_ms(),
+                                      "gen", r->generation, "pw", tag, "poke", poke(r)));
+    else
+        json_object_del(r->c->db_verified, r->key);
+    pthread_mutex_unlock(&r->c->status_mu);
+}
+
 void gs_db_ensure(struct gs_run *r)
 {
     struct gs_concern_state *cs = &r->cs[GC_DATABASE];
@@ -235,9 +290,13 @@ void gs_db_ensure(struct gs_run *r)
             exts[nexts++] = json_string_value(x);
     }
     struct pg_want want = {role, db, pw, exts, nexts};
-    enum kerr e = pg_ensure(r->w->pg, &a, &want, &err);
-    if (e == KERR_OK)
-        e = pg_check_login(&a, role, pw, db, &err);
+    enum kerr e = KERR_OK;
+    if (fresh || !recently_verified(r, pw)) {
+        e = pg_ensure(r->w->pg, &a, &want, &err);
+        if (e == KERR_OK)
+            e = pg_check_login(&a, role, pw, db, &err);
+        mark_verified(r, pw, e == KERR_OK);
+    }
     if (e == KERR_OK || !fresh)
         add_secret(r, &a, secret_name, role, db, pw);
     if (e != KERR_OK) {

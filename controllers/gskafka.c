@@ -62,7 +62,9 @@ void gs_kafka_secret(struct gs_run *r)
     json_t *data = source_data(r, kns, name);
     if (!data) {
         struct gs_concern_state *cs = &r->cs[GC_KAFKA];
-        r->poll_ms = 2000; /* Strimzi's Secret is not watched: look again soon */
+        /* Strimzi's Secret is not watched; the KafkaUser's status update
+         * that follows it requeues us. This is only a safety net. */
+        r->poll_ms = 30000;
         if (cs->state == READY_TRUE) {
             cs->state = READY_PENDING;
             snprintf(cs->reason, sizeof cs->reason, "UserSecretPending");

@@ -209,6 +209,7 @@ void gs_status_forget(struct gs_controller *c, const char *key)
 {
     pthread_mutex_lock(&c->status_mu);
     json_object_del(c->status_times, key);
+    json_object_del(c->db_verified, key);
     pthread_mutex_unlock(&c->status_mu);
 }
 
