@@ -212,7 +212,7 @@ static void pw_tag(const char *pw, char out[17])
     unsigned int n = 0;
     EVP_Digest(pw, strlen(pw), md, &n, EVP_sha256(), NULL);
     for (int i = 0; i < 8; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + (size_t)i * 2, 3, "%02x", md[i]);
 }
 
 /* grace.dev/reconcile-requested-at: a new value forces a fresh check. */
