@@ -4,7 +4,8 @@
 #include "conditions.h"
 
 #include <string.h>
-#include <time.h>
+
+#include "ktime.h"
 
 json_t *conditions_find(const json_t *conds, const char *type)
 {
@@ -20,10 +21,7 @@ json_t *conditions_find(const json_t *conds, const char *type)
 
 void conditions_now(char buf[32])
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ktime_rfc3339(buf);
 }
 
 void conditions_set(json_t *conds, const json_t *old, const char *type, const char *status,

@@ -14,6 +14,7 @@
 
 #include "gsctl.h"
 #include "kobj.h"
+#include "ktime.h"
 #include "log.h"
 
 #define ADMIN_TTL_MS 30000
@@ -22,13 +23,6 @@
  * a role or database dropped by hand is still recreated within this time
  * of the next reconcile (every resync period at the latest). */
 #define DB_VERIFIED_TTL_MS 20000
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* base64 of n bytes, malloc'd. */
 static char *b64(const char *s, size_t n)
@@ -64,7 +58,7 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
 {
     json_t *out = NULL;
     pthread_mutex_lock(&c->admin_mu);
-    if (c->admin_secret && now_ms() - c->admin_read_ms < ADMIN_TTL_MS)
+    if (c->admin_secret && ktime_mono_ms() - c->admin_read_ms < ADMIN_TTL_MS)
         out = json_incref(c->admin_secret);
     pthread_mutex_unlock(&c->admin_mu);
     if (out)
@@ -94,7 +88,7 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
     pthread_mutex_lock(&c->admin_mu);
     json_decref(c->admin_secret);
     c->admin_secret = json_incref(out);
-    c->admin_read_ms = now_ms();
+    c->admin_read_ms = ktime_mono_ms();
     pthread_mutex_unlock(&c->admin_mu);
     return out;
 }
@@ -235,7 +229,7 @@ static bool recently_verified(struct gs_run *r, const char *pw)
     bool ok = v && seen && seen_poke && strcmp(seen_poke, poke(r)) == 0 &&
               json_integer_value(json_object_get(v, "gen")) == r->generation &&
               strcmp(seen, tag) == 0 &&
-              now_ms() - json_integer_value(json_object_get(v, "ms")) < DB_VERIFIED_TTL_MS;
+              ktime_mono_ms() - json_integer_value(json_object_get(v, "ms")) < DB_VERIFIED_TTL_MS;
     pthread_mutex_unlock(&r->c->status_mu);
     return ok;
 }
@@ -247,7 +241,7 @@ static void mark_verified(struct gs_run *r, const char *pw, bool ok)
     pthread_mutex_lock(&r->c->status_mu);
     if (ok)
         json_object_set_new(r->c->db_verified, r->key,
-                            json_pack("{s:I, s:I, s:s, s:s}", "ms", (json_int_t)now_ms(),
+                            json_pack("{s:I, s:I, s:s, s:s}", "ms", (json_int_t)ktime_mono_ms(),
                                       "gen", r->generation, "pw", tag, "poke", poke(r)));
     else
         json_object_del(r->c->db_verified, r->key);

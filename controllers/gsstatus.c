@@ -12,6 +12,7 @@
 #include "conditions.h"
 #include "gsclaims.h"
 #include "gsctl.h"
+#include "ktime.h"
 #include "log.h"
 #include "opmetrics.h"
 
@@ -198,13 +199,6 @@ static bool status_same(const json_t *old_st, const json_t *st)
 
 #define GS_STATUS_COALESCE_MS 3000
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void gs_status_forget(struct gs_controller *c, const char *key)
 {
     pthread_mutex_lock(&c->status_mu);
@@ -216,7 +210,7 @@ void gs_status_forget(struct gs_controller *c, const char *key)
 static void status_written(struct gs_run *r)
 {
     pthread_mutex_lock(&r->c->status_mu);
-    json_object_set_new(r->c->status_times, r->key, json_integer(mono_ms()));
+    json_object_set_new(r->c->status_times, r->key, json_integer(ktime_mono_ms()));
     pthread_mutex_unlock(&r->c->status_mu);
 }
 
@@ -243,7 +237,7 @@ static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *co
         return 0;
     pthread_mutex_lock(&r->c->status_mu);
     json_t *t = json_object_get(r->c->status_times, r->key);
-    long long since = t ? mono_ms() - json_integer_value(t) : GS_STATUS_COALESCE_MS;
+    long long since = t ? ktime_mono_ms() - json_integer_value(t) : GS_STATUS_COALESCE_MS;
     pthread_mutex_unlock(&r->c->status_mu);
     return since < GS_STATUS_COALESCE_MS ? (long)(GS_STATUS_COALESCE_MS - since) : 0;
 }

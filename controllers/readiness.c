@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conditions.h"
+
 static void set(struct ready_result *r, enum ready_state s, const char *reason, const char *fmt,
                 const char *kind, const char *name, const char *extra)
 {
@@ -17,15 +19,7 @@ static void set(struct ready_result *r, enum ready_state s, const char *reason, 
 
 json_t *readiness_condition(const json_t *obj, const char *type)
 {
-    json_t *conds = json_object_get(json_object_get(obj, "status"), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, type) == 0)
-            return c;
-    }
-    return NULL;
+    return conditions_find(json_object_get(json_object_get(obj, "status"), "conditions"), type);
 }
 
 static json_int_t generation(const json_t *obj)

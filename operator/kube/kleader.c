@@ -7,6 +7,7 @@
  * on between attempts.
  */
 #include "kleader.h"
+#include "ktime.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,25 +39,6 @@ struct kleader {
     double last_renew;
 };
 
-static double kl_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* RFC 3339 UTC with exactly 6 fractional digits (the API's MicroTime). */
-static void kl_microtime(char buf[48])
-{
-    struct timespec ts;
-    struct tm tm;
-    char secs[24];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, 48, "%s.%06dZ", secs, (int)((ts.tv_nsec / 1000) % 1000000));
-}
-
 static long kl_duration_s(const struct kleader *l)
 {
     long s = (l->duration_ms + 999) / 1000;
@@ -82,7 +64,7 @@ static void kl_observe(struct kleader *l, const json_t *lease)
     if (!l->observed_rv || strcmp(l->observed_rv, rv) != 0) {
         free(l->observed_rv);
         l->observed_rv = kerr_xstrdup(rv);
-        l->observed_at = kl_now();
+        l->observed_at = ktime_mono_s();
     }
     atomic_store(&l->transitions, (long)json_integer_value(json_object_get(
                                       json_object_get(lease, "spec"), "leaseTransitions")));
@@ -104,7 +86,7 @@ static bool kl_create(struct kleader *l)
 {
     char now[48];
     json_t *out = NULL;
-    kl_microtime(now);
+    ktime_microtime(now);
     json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s, s:s, s:i}}", "apiVersion",
                               "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
                               l->name, "namespace", l->ns, "spec", "holderIdentity", l->identity,
@@ -132,7 +114,7 @@ static bool kl_may_take(struct kleader *l, const json_t *lease)
     json_int_t dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
     if (dur <= 0)
         dur = kl_duration_s(l);
-    return kl_now() >= l->observed_at + (double)dur;
+    return ktime_mono_s() >= l->observed_at + (double)dur;
 }
 
 /* PUT `lease` (ours to edit) with us as holder; true on success. */
@@ -142,7 +124,7 @@ static bool kl_put_holder(struct kleader *l, json_t *lease)
     json_t *out = NULL;
     json_t *spec = json_object_get(lease, "spec");
     const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
-    kl_microtime(now);
+    ktime_microtime(now);
     if (!holder || strcmp(holder, l->identity) != 0) {
         json_int_t t = json_integer_value(json_object_get(spec, "leaseTransitions"));
         json_object_set_new(spec, "leaseTransitions", json_integer(t + 1));
@@ -199,7 +181,7 @@ static void kl_release(struct kleader *l)
     if (holder && strcmp(holder, l->identity) == 0) {
         json_t *next = kl_copy_for_update(cur);
         json_t *spec = json_object_get(next, "spec");
-        kl_microtime(now);
+        ktime_microtime(now);
         json_object_set_new(spec, "holderIdentity", json_string(""));
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
         json_object_set_new(spec, "renewTime", json_string(now));
@@ -244,10 +226,10 @@ static void *kl_main(void *arg)
     struct kleader *l = arg;
     do {
         if (kl_try(l)) {
-            l->last_renew = kl_now();
+            l->last_renew = ktime_mono_s();
             kl_set_leader(l, true);
         } else if (atomic_load(&l->leader) &&
-                   kl_now() - l->last_renew >= (double)l->deadline_ms / 1000.0) {
+                   ktime_mono_s() - l->last_renew >= (double)l->deadline_ms / 1000.0) {
             kl_set_held(l, NULL);
             kl_set_leader(l, false); /* renew deadline passed */
         }

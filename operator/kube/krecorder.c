@@ -9,6 +9,7 @@
  * (a few per reconcile at most) and 4096 comparisons are microseconds.
  */
 #include "krecorder.h"
+#include "ktime.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,24 +40,6 @@ struct krecorder {
     unsigned long seq;
     double window_s, interval_s; /* set before sharing, then read-only */
 };
-
-static double krec_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void krec_microtime(char buf[48])
-{
-    struct timespec ts;
-    struct tm tm;
-    char secs[24];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, 48, "%s.%06dZ", secs, (int)((ts.tv_nsec / 1000) % 1000000));
-}
 
 static uint64_t krec_hash(uint64_t h, const char *s)
 {
@@ -161,7 +144,7 @@ struct krec_event {
 static enum kerr krec_create(struct krecorder *rec, const struct krec_event *ev)
 {
     char now[48];
-    krec_microtime(now);
+    ktime_microtime(now);
     json_t *body =
         json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "apiVersion",
                   "events.k8s.io/v1", "kind", "Event", "metadata", "name", ev->name, "namespace",
@@ -179,7 +162,7 @@ static enum kerr krec_patch_series(struct krecorder *rec, const char *ns, const 
                                    long count)
 {
     char now[48];
-    krec_microtime(now);
+    ktime_microtime(now);
     json_t *patch =
         json_pack("{s:{s:I, s:s}}", "series", "count", (json_int_t)count, "lastObservedTime", now);
     if (!patch)
@@ -236,7 +219,7 @@ static bool krec_valid(const char *type, const char *reason, const char *action,
 static enum kerr krec_record(struct krecorder *rec, struct krec_event *ev, uint64_t h)
 {
     char ns[64], name[254];
-    double now = krec_now();
+    double now = ktime_mono_s();
     krec_event_name(rec, krec_meta(ev->regarding, "name"), ev->name);
     pthread_mutex_lock(&rec->mu);
     struct krec_entry *e = krec_find(rec, h, now);
