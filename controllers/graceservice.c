@@ -513,6 +513,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     else
         res = reconcile_live(&r, after_ms);
     json_decref(r.desired);
+    json_decref(r.live);
     json_decref(r.status_extra);
     json_decref(r.gs);
     return res;

@@ -44,7 +44,9 @@ void gs_child_indexes(struct kinformer *inf)
 
 /* ---- apply ---- */
 
-static void apply_one(struct gs_run *r, json_t *obj)
+/* Apply one child; returns the live object as known afterwards (new
+ * reference, or NULL when it does not exist / could not be read). */
+static json_t *apply_one(struct gs_run *r, json_t *obj)
 {
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
     const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -58,15 +60,13 @@ static void apply_one(struct gs_run *r, json_t *obj)
                         "%s %s: the API server does not serve %s (install its CRD, then restart "
                         "the operator)",
                         kind, name, av);
-        return;
+        return NULL;
     }
     struct kobj *cached = kinformer_get(inf, ns, name);
     json_t *live = cached ? kobj_json(cached) : NULL;
-    bool same = childdiff_matches(obj, live);
-    json_decref(live);
     kobj_unref(cached);
-    if (same)
-        return;
+    if (childdiff_matches(obj, live))
+        return live;
     struct kres res;
     childkinds_kres(k, &res);
     json_t *out = NULL;
@@ -77,9 +77,9 @@ static void apply_one(struct gs_run *r, json_t *obj)
                                 cached != NULL, &out, &err);
     if (e == KERR_OK) {
         kinformer_apply_write(inf, out);
-        json_decref(out);
+        json_decref(live);
         log_msg(LOG_DEBUG, "applied child", "kind", kind, "child", name, LOG_END);
-        return;
+        return out;
     }
     r->write_failed = true;
     if (e == KERR_CONFLICT)
@@ -91,14 +91,18 @@ static void apply_one(struct gs_run *r, json_t *obj)
                         "applying %s %s/%s failed: %s: %s", kind, ns, name, kerr_strerror(e),
                         err.message);
     log_msg(LOG_WARN, "apply failed", "kind", kind, "child", name, "error", err.message, LOG_END);
+    return live;
 }
 
 void gs_apply_children(struct gs_run *r)
 {
     size_t i;
     json_t *obj;
+    json_decref(r->live);
+    r->live = json_array();
     json_array_foreach(r->desired, i, obj) {
-        apply_one(r, obj);
+        json_t *live = apply_one(r, obj);
+        json_array_append_new(r->live, live ? live : json_null());
     }
 }
 
@@ -217,15 +221,11 @@ void gs_eval_children(struct gs_run *r)
     json_array_foreach(r->desired, i, obj) {
         const char *av = json_string_value(json_object_get(obj, "apiVersion"));
         const char *kind = json_string_value(json_object_get(obj, "kind"));
-        struct kinformer *inf = gs_child_informer(r->c, av, kind, NULL);
-        if (!inf)
+        if (!gs_child_informer(r->c, av, kind, NULL))
             continue;
-        struct kobj *o = kinformer_get(inf, gs_meta(obj, "namespace"), gs_meta(obj, "name"));
-        json_t *live = o ? kobj_json(o) : NULL;
+        const json_t *live = json_array_get(r->live, i); /* from gs_apply_children */
         struct ready_result rr;
-        readiness_eval(live, kind, gs_meta(obj, "name"), &rr);
+        readiness_eval(json_is_object(live) ? live : NULL, kind, gs_meta(obj, "name"), &rr);
         fold(&r->cs[gs_concern_of(obj)], &rr);
-        json_decref(live);
-        kobj_unref(o);
     }
 }

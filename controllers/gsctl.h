@@ -68,6 +68,9 @@ struct gs_run {
     char key[512];
     json_int_t generation;
     json_t *desired;       /* array of desired children (owned) */
+    json_t *live;          /* parallel to desired: the child as last seen (cache or our
+                              write's answer; null if absent), so readiness does not
+                              parse it again (owned) */
     struct gs_concern_state cs[GC__N];
     bool stalled;
     char stalled_reason[64];
