@@ -462,9 +462,11 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         apply_claims(r);
         if (r->cs[GC_DATABASE].enabled)
             gs_db_ensure(r);
-        if (r->cs[GC_KAFKA].enabled)
-            gs_kafka_secret(r);
         gs_apply_children(r);
+        if (r->cs[GC_KAFKA].enabled) {
+            gs_kafka_secret(r);
+            gs_apply_children(r);
+        }
         gs_prune_children(r);
         gs_eval_children(r);
     }

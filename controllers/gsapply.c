@@ -96,12 +96,11 @@ static json_t *apply_one(struct gs_run *r, json_t *obj)
 
 void gs_apply_children(struct gs_run *r)
 {
-    size_t i;
-    json_t *obj;
-    json_decref(r->live);
-    r->live = json_array();
-    json_array_foreach(r->desired, i, obj) {
-        json_t *live = apply_one(r, obj);
+    if (!r->live)
+        r->live = json_array();
+    /* only what was added to desired since the last call */
+    for (size_t i = json_array_size(r->live); i < json_array_size(r->desired); i++) {
+        json_t *live = apply_one(r, json_array_get(r->desired, i));
         json_array_append_new(r->live, live ? live : json_null());
     }
 }

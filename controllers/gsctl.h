@@ -86,6 +86,8 @@ void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reas
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* gsapply.c */
+/* Apply the desired children not applied yet in this run (those past the
+ * end of r->live), appending what each looks like afterwards to r->live. */
 void gs_apply_children(struct gs_run *r);
 void gs_prune_children(struct gs_run *r);
 void gs_eval_children(struct gs_run *r);
@@ -94,7 +96,7 @@ struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_ver
 enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining);
 void gs_child_indexes(struct kinformer *inf);
 
-/* gskafka.c */
+/* gskafka.c: after gs_apply_children; may add the Secret copy to desired */
 void gs_kafka_secret(struct gs_run *r);
 
 /* gsdb.c */
