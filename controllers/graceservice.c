@@ -14,6 +14,7 @@
 #include "gsclaims.h"
 #include "gsctl.h"
 #include "kobj.h"
+#include "ktime.h"
 #include "log.h"
 
 #define GS_CHILD_EVENT_DELAY_MS 200
@@ -115,6 +116,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     pthread_mutex_init(&c->status_mu, NULL);
     c->status_times = json_object();
     c->db_verified = json_object();
+    c->settled = json_object();
     gsclaims_add_indexes(deps->gs_inf);
     return c;
 }
@@ -128,6 +130,7 @@ void gs_controller_free(struct gs_controller *c)
     pthread_mutex_destroy(&c->admin_mu);
     json_decref(c->status_times);
     json_decref(c->db_verified);
+    json_decref(c->settled);
     pthread_mutex_destroy(&c->status_mu);
     free(c);
 }
@@ -164,6 +167,70 @@ static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
     wq_add(c->q, key);
 }
 
+/* ---- converged services: skip a reconcile whose inputs did not change ----
+ *
+ * When a reconcile converged (GS_DONE with nothing left waiting), the
+ * fingerprint of what it saw and wrote is kept: the GraceService's
+ * resourceVersion and every child's kind, name and resourceVersion. A later
+ * reconcile whose cache gives the same fingerprint would do the same work
+ * to the same end (the echo of our own writes, a requeue that is no longer
+ * needed), so it returns at once. What the fingerprint cannot see forces a
+ * full reconcile: a claim freed by another service drops the entry
+ * (enqueue_claimants), and with a database the entry expires every
+ * GS_DB_RECHECK_MS, so a dropped role is still noticed. */
+#define GS_DB_RECHECK_MS 20000
+
+static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
+{
+    uint64_t h = children ^ 0x2545f4914f6cdd1dull;
+    for (const char *p = gs_rv; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    if (db)
+        h = (h ^ (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS)) * 0x100000001b3ull;
+    return (h & ~(uint64_t)1) | (db ? 1u : 0u); /* bit 0: the entry expires */
+}
+
+static bool settled_unchanged(struct gs_controller *c, const char *key, const struct kobj *o)
+{
+    pthread_mutex_lock(&c->status_mu);
+    json_t *v = json_object_get(c->settled, key);
+    uint64_t want = v ? (uint64_t)json_integer_value(v) : 0;
+    pthread_mutex_unlock(&c->status_mu);
+    if (!v || kobj_deleting(o))
+        return false;
+    return settled_fp(kobj_resource_version(o), gs_fp_cached(c, key), want & 1) == want;
+}
+
+static void settled_set(struct gs_controller *c, const char *key, const uint64_t *fp)
+{
+    pthread_mutex_lock(&c->status_mu);
+    if (fp)
+        json_object_set_new(c->settled, key, json_integer((json_int_t)*fp));
+    else
+        json_object_del(c->settled, key);
+    pthread_mutex_unlock(&c->status_mu);
+}
+
+static void settled_record(struct gs_run *r)
+{
+    uint64_t children;
+    if (!gs_fp_run(r, &children)) {
+        settled_set(r->c, r->key, NULL);
+        return;
+    }
+    const char *rv = r->gs_rv[0] ? r->gs_rv : gs_meta(r->gs, "resourceVersion");
+    uint64_t fp = settled_fp(rv, children, r->cs[GC_DATABASE].enabled);
+    settled_set(r->c, r->key, &fp);
+}
+
+static void enqueue_key_full(struct gs_controller *c, const struct kobj *o)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", kobj_namespace(o), kobj_name(o));
+    settled_set(c, key, NULL);
+    wq_add(c->q, key);
+}
+
 /* Requeue every other claimant of this object's hostname and topics (a
  * claim may have been freed). */
 static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
@@ -174,7 +241,7 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
     size_t n = kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_HOST, host, &objs);
     for (size_t i = 0; i < n; i++) {
         if (objs[i] != o)
-            enqueue_obj(c, objs[i]);
+            enqueue_key_full(c, objs[i]);
         kobj_unref(objs[i]);
     }
     free(objs);
@@ -186,7 +253,7 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
         objs = NULL;
         n = tn ? kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, &objs) : 0;
         for (size_t j = 0; j < n; j++) {
-            enqueue_obj(c, objs[j]);
+            enqueue_key_full(c, objs[j]);
             kobj_unref(objs[j]);
         }
         free(objs);
@@ -484,6 +551,10 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         *after_ms = status_after;
         return GS_REQUEUE_AFTER;
     }
+    if (r->write_failed)
+        settled_set(r->c, r->key, NULL);
+    else
+        settled_record(r);
     return GS_DONE;
 }
 
@@ -503,6 +574,10 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
             opm_service_delete(c->d.opm, ns, name);
         return GS_DONE;
     }
+    if (settled_unchanged(c, key, o)) {
+        kobj_unref(o);
+        return GS_DONE;
+    }
     struct gs_run r = {.c = c, .w = w};
     r.gs = kobj_json(o);
     kobj_unref(o);
@@ -514,6 +589,8 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
         res = finalize(&r, after_ms);
     else
         res = reconcile_live(&r, after_ms);
+    if (res != GS_DONE || *gs_meta(r.gs, "deletionTimestamp"))
+        settled_set(c, key, NULL); /* recorded by reconcile_live when it converged */
     json_decref(r.desired);
     json_decref(r.live);
     json_decref(r.status_extra);
