@@ -270,6 +270,8 @@ static void gs_on_add(void *ctx, const struct kobj *o)
  * skipping them avoids a self-triggered reconcile storm. */
 static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
 {
+    if (old == o)
+        return; /* the echo of our own write (kinformer.h): nothing new */
     if (kobj_generation(old) != kobj_generation(o) || kobj_deleting(old) != kobj_deleting(o)) {
         enqueue_obj(ctx, o);
         /* a hostname or topic it held may be free now */
@@ -320,8 +322,8 @@ static void child_on_add(void *ctx, const struct kobj *o)
 
 static void child_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
 {
-    (void)old;
-    child_enqueue(ctx, o);
+    if (old != o) /* else the echo of our own write (kinformer.h) */
+        child_enqueue(ctx, o);
 }
 
 static void child_on_delete(void *ctx, const struct kobj *o)
@@ -575,6 +577,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
         return GS_DONE;
     }
     if (settled_unchanged(c, key, o)) {
+        log_msg(LOG_DEBUG, "nothing changed since the last converged reconcile", LOG_END);
         kobj_unref(o);
         return GS_DONE;
     }
