@@ -167,17 +167,20 @@ static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
     wq_add(c->q, key);
 }
 
-/* ---- converged services: skip a reconcile whose inputs did not change ----
+/* ---- skip a reconcile whose inputs did not change ----
  *
- * When a reconcile converged (GS_DONE with nothing left waiting), the
+ * When a reconcile converged (GS_DONE with nothing left waiting) or only
+ * waits to write a progress-only status change (gsstatus.c), the
  * fingerprint of what it saw and wrote is kept: the GraceService's
  * resourceVersion and every child's kind, name and resourceVersion. A later
  * reconcile whose cache gives the same fingerprint would do the same work
  * to the same end (the echo of our own writes, a requeue that is no longer
- * needed), so it returns at once. What the fingerprint cannot see forces a
- * full reconcile: a claim freed by another service drops the entry
- * (enqueue_claimants), and with a database the entry expires every
- * GS_DB_RECHECK_MS, so a dropped role is still noticed. */
+ * needed), so it returns at once: GS_DONE, or, while the status write is
+ * still waiting, a requeue for the time left (then it runs in full). What
+ * the fingerprint cannot see forces a full reconcile: a claim freed by
+ * another service drops the entry (enqueue_claimants), and with a database
+ * the entry expires every GS_DB_RECHECK_MS, so a dropped role is still
+ * noticed. */
 #define GS_DB_RECHECK_MS 20000
 
 static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
@@ -190,44 +193,65 @@ static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
     return (h & ~(uint64_t)1) | (db ? 1u : 0u); /* bit 0: the entry expires */
 }
 
-static bool settled_unchanged(struct gs_controller *c, const char *key, const struct kobj *o)
+/* The entry: the fingerprint (an integer), or [fingerprint, until] while a
+ * status write waits until `until` (monotonic ms). */
+static void settled_set(struct gs_controller *c, const char *key, const uint64_t *fp,
+                        long long until)
+{
+    pthread_mutex_lock(&c->status_mu);
+    if (!fp)
+        json_object_del(c->settled, key);
+    else if (until > 0)
+        json_object_set_new(c->settled, key,
+                            json_pack("[I, I]", (json_int_t)*fp, (json_int_t)until));
+    else
+        json_object_set_new(c->settled, key, json_integer((json_int_t)*fp));
+    pthread_mutex_unlock(&c->status_mu);
+}
+
+/* True when nothing changed since the recorded run; *left_ms > 0 when that
+ * run was waiting and the wait is not over. */
+static bool settled_unchanged(struct gs_controller *c, const char *key, const struct kobj *o,
+                              long *left_ms)
 {
     pthread_mutex_lock(&c->status_mu);
     json_t *v = json_object_get(c->settled, key);
-    uint64_t want = v ? (uint64_t)json_integer_value(v) : 0;
+    json_t *f = json_is_array(v) ? json_array_get(v, 0) : v;
+    uint64_t want = f ? (uint64_t)json_integer_value(f) : 0;
+    long long until = json_integer_value(json_array_get(v, 1));
     pthread_mutex_unlock(&c->status_mu);
+    *left_ms = 0;
     if (!v || kobj_deleting(o))
         return false;
-    return settled_fp(kobj_resource_version(o), gs_fp_cached(c, key), want & 1) == want;
+    if (settled_fp(kobj_resource_version(o), gs_fp_cached(c, key), want & 1) != want)
+        return false;
+    if (until > 0) {
+        long long left = until - ktime_mono_ms();
+        if (left <= 0)
+            return false; /* the wait is over: write it */
+        *left_ms = (long)left;
+    }
+    return true;
 }
 
-static void settled_set(struct gs_controller *c, const char *key, const uint64_t *fp)
-{
-    pthread_mutex_lock(&c->status_mu);
-    if (fp)
-        json_object_set_new(c->settled, key, json_integer((json_int_t)*fp));
-    else
-        json_object_del(c->settled, key);
-    pthread_mutex_unlock(&c->status_mu);
-}
-
-static void settled_record(struct gs_run *r)
+/* Keep the fingerprint of this run (until: see settled_set). */
+static void settled_record(struct gs_run *r, long long until)
 {
     uint64_t children;
     if (!gs_fp_run(r, &children)) {
-        settled_set(r->c, r->key, NULL);
+        settled_set(r->c, r->key, NULL, 0);
         return;
     }
     const char *rv = r->gs_rv[0] ? r->gs_rv : gs_meta(r->gs, "resourceVersion");
     uint64_t fp = settled_fp(rv, children, r->cs[GC_DATABASE].enabled);
-    settled_set(r->c, r->key, &fp);
+    settled_set(r->c, r->key, &fp, until);
 }
 
 static void enqueue_key_full(struct gs_controller *c, const struct kobj *o)
 {
     char key[512];
     snprintf(key, sizeof key, "%s/%s", kobj_namespace(o), kobj_name(o));
-    settled_set(c, key, NULL);
+    settled_set(c, key, NULL, 0);
     wq_add(c->q, key);
 }
 
@@ -547,16 +571,16 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         if (!r->cs[GC_DATABASE].terminal)
             return GS_RETRY;
     }
+    if (r->write_failed || r->poll_ms > 0)
+        settled_set(r->c, r->key, NULL, 0);
+    else
+        settled_record(r, status_after > 0 ? ktime_mono_ms() + status_after : 0);
     if (r->poll_ms > 0 && (status_after <= 0 || r->poll_ms < status_after))
         status_after = r->poll_ms;
     if (status_after > 0) {
         *after_ms = status_after;
         return GS_REQUEUE_AFTER;
     }
-    if (r->write_failed)
-        settled_set(r->c, r->key, NULL);
-    else
-        settled_record(r);
     return GS_DONE;
 }
 
@@ -576,10 +600,12 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
             opm_service_delete(c->d.opm, ns, name);
         return GS_DONE;
     }
-    if (settled_unchanged(c, key, o)) {
-        log_msg(LOG_DEBUG, "nothing changed since the last converged reconcile", LOG_END);
+    long left = 0;
+    if (settled_unchanged(c, key, o, &left)) {
+        log_msg(LOG_DEBUG, "nothing changed since the last reconcile", LOG_END);
         kobj_unref(o);
-        return GS_DONE;
+        *after_ms = left;
+        return left > 0 ? GS_REQUEUE_AFTER : GS_DONE;
     }
     struct gs_run r = {.c = c, .w = w};
     r.gs = kobj_json(o);
@@ -592,8 +618,8 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
         res = finalize(&r, after_ms);
     else
         res = reconcile_live(&r, after_ms);
-    if (res != GS_DONE || *gs_meta(r.gs, "deletionTimestamp"))
-        settled_set(c, key, NULL); /* recorded by reconcile_live when it converged */
+    if (res == GS_RETRY || *gs_meta(r.gs, "deletionTimestamp"))
+        settled_set(c, key, NULL, 0); /* else recorded by reconcile_live */
     json_decref(r.desired);
     json_decref(r.live);
     json_decref(r.status_extra);
