@@ -571,7 +571,7 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         if (!r->cs[GC_DATABASE].terminal)
             return GS_RETRY;
     }
-    if (r->write_failed || r->poll_ms > 0)
+    if (r->write_failed || r->poll_ms > 0 || r->gs_changed)
         settled_set(r->c, r->key, NULL, 0);
     else
         settled_record(r, status_after > 0 ? ktime_mono_ms() + status_after : 0);

@@ -82,7 +82,8 @@ struct gs_run {
     bool write_failed;
     long poll_ms;          /* >0: re-check after this long (waiting on something unwatched) */
     json_t *status_extra;  /* status fields besides conditions (owned object) */
-    char gs_rv[64];        /* the GraceService's resourceVersion after our writes */
+    char gs_rv[64];        /* the GraceService's resourceVersion after our status write */
+    bool gs_changed;       /* it changed under us: do not keep a fingerprint */
 };
 
 const char *gs_concern_type(enum gs_concern c);

@@ -254,6 +254,31 @@ static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *co
     return since < GS_STATUS_DEBOUNCE_MS ? (long)(GS_STATUS_DEBOUNCE_MS - since) : 0;
 }
 
+/* True when `after` (our status write's answer) differs from `before` (what
+ * this reconcile worked from) only in status and write bookkeeping: then
+ * its resourceVersion stands for what we saw. A merge patch on /status has
+ * no precondition, so a spec or metadata change made meanwhile shows here. */
+static bool only_status_differs(const json_t *before, const json_t *after)
+{
+    if (!json_equal(json_object_get(before, "spec"), json_object_get(after, "spec")))
+        return false;
+    const json_t *ma = json_object_get(before, "metadata");
+    const json_t *mb = json_object_get(after, "metadata");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)mb, k, v) {
+        if (strcmp(k, "resourceVersion") != 0 && strcmp(k, "managedFields") != 0 &&
+            !json_equal(v, json_object_get(ma, k)))
+            return false;
+    }
+    json_object_foreach((json_t *)ma, k, v) {
+        if (strcmp(k, "resourceVersion") != 0 && strcmp(k, "managedFields") != 0 &&
+            !json_object_get(mb, k))
+            return false;
+    }
+    return true;
+}
+
 enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
 {
     const json_t *old_st = json_object_get(r->gs, "status");
@@ -293,7 +318,10 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
         json_decref(patch);
         if (e == KERR_OK) {
             kinformer_apply_write(r->c->d.gs_inf, out);
-            snprintf(r->gs_rv, sizeof r->gs_rv, "%s", gs_meta(out, "resourceVersion"));
+            if (only_status_differs(r->gs, out))
+                snprintf(r->gs_rv, sizeof r->gs_rv, "%s", gs_meta(out, "resourceVersion"));
+            else
+                r->gs_changed = true; /* someone else changed it meanwhile */
             status_settled(r);
         }
         else if (e != KERR_NOTFOUND)
