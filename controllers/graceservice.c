@@ -14,6 +14,7 @@
 #include "gsclaims.h"
 #include "gsctl.h"
 #include "kobj.h"
+#include "ktime.h"
 #include "log.h"
 
 #define GS_CHILD_EVENT_DELAY_MS 200
@@ -115,6 +116,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     pthread_mutex_init(&c->status_mu, NULL);
     c->status_times = json_object();
     c->db_verified = json_object();
+    c->settled = json_object();
     gsclaims_add_indexes(deps->gs_inf);
     return c;
 }
@@ -128,6 +130,7 @@ void gs_controller_free(struct gs_controller *c)
     pthread_mutex_destroy(&c->admin_mu);
     json_decref(c->status_times);
     json_decref(c->db_verified);
+    json_decref(c->settled);
     pthread_mutex_destroy(&c->status_mu);
     free(c);
 }
@@ -164,6 +167,94 @@ static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
     wq_add(c->q, key);
 }
 
+/* ---- skip a reconcile whose inputs did not change ----
+ *
+ * When a reconcile converged (GS_DONE with nothing left waiting) or only
+ * waits to write a progress-only status change (gsstatus.c), the
+ * fingerprint of what it saw and wrote is kept: the GraceService's
+ * resourceVersion and every child's kind, name and resourceVersion. A later
+ * reconcile whose cache gives the same fingerprint would do the same work
+ * to the same end (the echo of our own writes, a requeue that is no longer
+ * needed), so it returns at once: GS_DONE, or, while the status write is
+ * still waiting, a requeue for the time left (then it runs in full). What
+ * the fingerprint cannot see forces a full reconcile: a claim freed by
+ * another service drops the entry (enqueue_claimants), and with a database
+ * the entry expires every GS_DB_RECHECK_MS, so a dropped role is still
+ * noticed. */
+#define GS_DB_RECHECK_MS 20000
+
+static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
+{
+    uint64_t h = children ^ 0x2545f4914f6cdd1dull;
+    for (const char *p = gs_rv; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    if (db)
+        h = (h ^ (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS)) * 0x100000001b3ull;
+    return (h & ~(uint64_t)1) | (db ? 1u : 0u); /* bit 0: the entry expires */
+}
+
+/* The entry: the fingerprint (an integer), or [fingerprint, until] while a
+ * status write waits until `until` (monotonic ms). */
+static void settled_set(struct gs_controller *c, const char *key, const uint64_t *fp,
+                        long long until)
+{
+    pthread_mutex_lock(&c->status_mu);
+    if (!fp)
+        json_object_del(c->settled, key);
+    else if (until > 0)
+        json_object_set_new(c->settled, key,
+                            json_pack("[I, I]", (json_int_t)*fp, (json_int_t)until));
+    else
+        json_object_set_new(c->settled, key, json_integer((json_int_t)*fp));
+    pthread_mutex_unlock(&c->status_mu);
+}
+
+/* True when nothing changed since the recorded run; *left_ms > 0 when that
+ * run was waiting and the wait is not over. */
+static bool settled_unchanged(struct gs_controller *c, const char *key, const struct kobj *o,
+                              long *left_ms)
+{
+    pthread_mutex_lock(&c->status_mu);
+    json_t *v = json_object_get(c->settled, key);
+    json_t *f = json_is_array(v) ? json_array_get(v, 0) : v;
+    uint64_t want = f ? (uint64_t)json_integer_value(f) : 0;
+    long long until = json_integer_value(json_array_get(v, 1));
+    pthread_mutex_unlock(&c->status_mu);
+    *left_ms = 0;
+    if (!v || kobj_deleting(o))
+        return false;
+    if (settled_fp(kobj_resource_version(o), gs_fp_cached(c, key), want & 1) != want)
+        return false;
+    if (until > 0) {
+        long long left = until - ktime_mono_ms();
+        if (left <= 0)
+            return false; /* the wait is over: write it */
+        *left_ms = (long)left;
+    }
+    return true;
+}
+
+/* Keep the fingerprint of this run (until: see settled_set). */
+static void settled_record(struct gs_run *r, long long until)
+{
+    uint64_t children;
+    if (!gs_fp_run(r, &children)) {
+        settled_set(r->c, r->key, NULL, 0);
+        return;
+    }
+    const char *rv = r->gs_rv[0] ? r->gs_rv : gs_meta(r->gs, "resourceVersion");
+    uint64_t fp = settled_fp(rv, children, r->cs[GC_DATABASE].enabled);
+    settled_set(r->c, r->key, &fp, until);
+}
+
+static void enqueue_key_full(struct gs_controller *c, const struct kobj *o)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", kobj_namespace(o), kobj_name(o));
+    settled_set(c, key, NULL, 0);
+    wq_add(c->q, key);
+}
+
 /* Requeue every other claimant of this object's hostname and topics (a
  * claim may have been freed). */
 static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
@@ -174,7 +265,7 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
     size_t n = kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_HOST, host, &objs);
     for (size_t i = 0; i < n; i++) {
         if (objs[i] != o)
-            enqueue_obj(c, objs[i]);
+            enqueue_key_full(c, objs[i]);
         kobj_unref(objs[i]);
     }
     free(objs);
@@ -186,7 +277,7 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
         objs = NULL;
         n = tn ? kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, &objs) : 0;
         for (size_t j = 0; j < n; j++) {
-            enqueue_obj(c, objs[j]);
+            enqueue_key_full(c, objs[j]);
             kobj_unref(objs[j]);
         }
         free(objs);
@@ -203,6 +294,8 @@ static void gs_on_add(void *ctx, const struct kobj *o)
  * skipping them avoids a self-triggered reconcile storm. */
 static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
 {
+    if (old == o)
+        return; /* the echo of our own write (kinformer.h): nothing new */
     if (kobj_generation(old) != kobj_generation(o) || kobj_deleting(old) != kobj_deleting(o)) {
         enqueue_obj(ctx, o);
         /* a hostname or topic it held may be free now */
@@ -253,8 +346,8 @@ static void child_on_add(void *ctx, const struct kobj *o)
 
 static void child_on_update(void *ctx, const struct kobj *old, const struct kobj *o)
 {
-    (void)old;
-    child_enqueue(ctx, o);
+    if (old != o) /* else the echo of our own write (kinformer.h) */
+        child_enqueue(ctx, o);
 }
 
 static void child_on_delete(void *ctx, const struct kobj *o)
@@ -462,9 +555,11 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         apply_claims(r);
         if (r->cs[GC_DATABASE].enabled)
             gs_db_ensure(r);
-        if (r->cs[GC_KAFKA].enabled)
-            gs_kafka_secret(r);
         gs_apply_children(r);
+        if (r->cs[GC_KAFKA].enabled) {
+            gs_kafka_secret(r);
+            gs_apply_children(r);
+        }
         gs_prune_children(r);
         gs_eval_children(r);
     }
@@ -476,6 +571,10 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         if (!r->cs[GC_DATABASE].terminal)
             return GS_RETRY;
     }
+    if (r->write_failed || r->poll_ms > 0 || r->gs_changed)
+        settled_set(r->c, r->key, NULL, 0);
+    else
+        settled_record(r, status_after > 0 ? ktime_mono_ms() + status_after : 0);
     if (r->poll_ms > 0 && (status_after <= 0 || r->poll_ms < status_after))
         status_after = r->poll_ms;
     if (status_after > 0) {
@@ -501,6 +600,13 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
             opm_service_delete(c->d.opm, ns, name);
         return GS_DONE;
     }
+    long left = 0;
+    if (settled_unchanged(c, key, o, &left)) {
+        log_msg(LOG_DEBUG, "nothing changed since the last reconcile", LOG_END);
+        kobj_unref(o);
+        *after_ms = left;
+        return left > 0 ? GS_REQUEUE_AFTER : GS_DONE;
+    }
     struct gs_run r = {.c = c, .w = w};
     r.gs = kobj_json(o);
     kobj_unref(o);
@@ -512,6 +618,8 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
         res = finalize(&r, after_ms);
     else
         res = reconcile_live(&r, after_ms);
+    if (res == GS_RETRY || *gs_meta(r.gs, "deletionTimestamp"))
+        settled_set(c, key, NULL, 0); /* else recorded by reconcile_live */
     json_decref(r.desired);
     json_decref(r.live);
     json_decref(r.status_extra);

@@ -4,6 +4,7 @@
  * per concern, and (on deletion) removal of the children the garbage
  * collector cannot see (other namespaces). See gsctl.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,12 +97,11 @@ static json_t *apply_one(struct gs_run *r, json_t *obj)
 
 void gs_apply_children(struct gs_run *r)
 {
-    size_t i;
-    json_t *obj;
-    json_decref(r->live);
-    r->live = json_array();
-    json_array_foreach(r->desired, i, obj) {
-        json_t *live = apply_one(r, obj);
+    if (!r->live)
+        r->live = json_array();
+    /* only what was added to desired since the last call */
+    for (size_t i = json_array_size(r->live); i < json_array_size(r->desired); i++) {
+        json_t *live = apply_one(r, json_array_get(r->desired, i));
         json_array_append_new(r->live, live ? live : json_null());
     }
 }
@@ -228,4 +228,74 @@ void gs_eval_children(struct gs_run *r)
         readiness_eval(json_is_object(live) ? live : NULL, kind, gs_meta(obj, "name"), &rr);
         fold(&r->cs[gs_concern_of(obj)], &rr);
     }
+}
+
+/* ---- fingerprint of the children (see gs_fp_cached) ---- */
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (h ^ 0xffu) * 0x100000001b3ull; /* terminator: "ab","c" != "a","bc" */
+}
+
+static uint64_t fp_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static uint64_t fp_child(size_t ki, const char *ns, const char *name, const char *rv)
+{
+    uint64_t h = (0xcbf29ce484222325ull ^ (uint64_t)ki) * 0x100000001b3ull;
+    return fp_mix(fnv_str(fnv_str(fnv_str(h, ns), name), rv));
+}
+
+/* The children as a set (order-free sum) plus their count. */
+static uint64_t fp_finish(uint64_t sum, size_t n)
+{
+    return fp_mix(sum ^ fp_mix((uint64_t)n + 0x9e3779b97f4a7c15ull));
+}
+
+uint64_t gs_fp_cached(struct gs_controller *c, const char *key)
+{
+    uint64_t sum = 0;
+    size_t count = 0;
+    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+        struct kinformer *inf = c->d.child_inf[ki];
+        if (!inf)
+            continue;
+        struct kobj **objs = NULL;
+        size_t n = kinformer_by_index(inf, OWNER_INDEX, key, &objs);
+        for (size_t i = 0; i < n; i++) {
+            sum += fp_child(ki, kobj_namespace(objs[i]), kobj_name(objs[i]),
+                            kobj_resource_version(objs[i]));
+            kobj_unref(objs[i]);
+        }
+        free(objs);
+        count += n;
+    }
+    return fp_finish(sum, count);
+}
+
+bool gs_fp_run(struct gs_run *r, uint64_t *out)
+{
+    uint64_t sum = 0;
+    size_t i;
+    json_t *obj;
+    json_array_foreach(r->desired, i, obj) {
+        const json_t *live = json_array_get(r->live, i);
+        struct childkind *k = NULL;
+        gs_child_informer(r->c, json_string_value(json_object_get(obj, "apiVersion")),
+                          json_string_value(json_object_get(obj, "kind")), &k);
+        if (!k || !json_is_object(live))
+            return false;
+        sum += fp_child((size_t)(k - childkinds_at(0)), gs_meta(live, "namespace"),
+                        gs_meta(live, "name"), gs_meta(live, "resourceVersion"));
+    }
+    *out = fp_finish(sum, json_array_size(r->desired));
+    return true;
 }

@@ -6,6 +6,7 @@
 #define GRACE_GSCTL_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "graceservice.h"
 #include "pg.h"
@@ -44,13 +45,16 @@ struct gs_controller {
     pthread_mutex_t admin_mu;
     json_t *admin_secret;  /* the admin Secret's data, decoded; NULL until read */
     long long admin_read_ms;
-    /* when each service's status was last written (guarded by status_mu):
-     * "ns/name" -> monotonic ms, to coalesce progress-only status writes */
+    /* since when each service has a progress-only status change waiting
+     * (guarded by status_mu): "ns/name" -> monotonic ms (gsstatus.c) */
     pthread_mutex_t status_mu;
     json_t *status_times;
     /* "ns/name" -> {ms, gen}: when the database was last verified (guarded
      * by status_mu); a burst of reconciles checks PostgreSQL once */
     json_t *db_verified;
+    /* "ns/name" -> the fingerprint of the inputs of its last reconcile that
+     * converged (guarded by status_mu; graceservice.c, "unchanged") */
+    json_t *settled;
 };
 
 struct gs_worker {
@@ -78,6 +82,8 @@ struct gs_run {
     bool write_failed;
     long poll_ms;          /* >0: re-check after this long (waiting on something unwatched) */
     json_t *status_extra;  /* status fields besides conditions (owned object) */
+    char gs_rv[64];        /* the GraceService's resourceVersion after our status write */
+    bool gs_changed;       /* it changed under us: do not keep a fingerprint */
 };
 
 const char *gs_concern_type(enum gs_concern c);
@@ -86,15 +92,23 @@ void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reas
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* gsapply.c */
+/* Apply the desired children not applied yet in this run (those past the
+ * end of r->live), appending what each looks like afterwards to r->live. */
 void gs_apply_children(struct gs_run *r);
 void gs_prune_children(struct gs_run *r);
 void gs_eval_children(struct gs_run *r);
 struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
                                     const char *kind, struct childkind **kind_out);
 enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining);
+/* Fingerprint of the cached children of GraceService `key` (kind, namespace,
+ * name, resourceVersion of each; order-free), and the same of the children
+ * of this run as it left them (false when one is missing). Equal values
+ * mean the cache holds exactly what the run saw or wrote. */
+uint64_t gs_fp_cached(struct gs_controller *c, const char *key);
+bool gs_fp_run(struct gs_run *r, uint64_t *out);
 void gs_child_indexes(struct kinformer *inf);
 
-/* gskafka.c */
+/* gskafka.c: after gs_apply_children; may add the Secret copy to desired */
 void gs_kafka_secret(struct gs_run *r);
 
 /* gsdb.c */

@@ -197,28 +197,37 @@ static bool status_same(const json_t *old_st, const json_t *st)
     return true;
 }
 
-#define GS_STATUS_COALESCE_MS 3000
+/* How long a progress-only status change waits before it is written (see
+ * coalesce_ms). */
+#define GS_STATUS_DEBOUNCE_MS 5000
 
 void gs_status_forget(struct gs_controller *c, const char *key)
 {
     pthread_mutex_lock(&c->status_mu);
     json_object_del(c->status_times, key);
     json_object_del(c->db_verified, key);
+    json_object_del(c->settled, key);
     pthread_mutex_unlock(&c->status_mu);
 }
 
-static void status_written(struct gs_run *r)
+/* Nothing is waiting to be written (the status was written, or it no
+ * longer differs). */
+static void status_settled(struct gs_run *r)
 {
     pthread_mutex_lock(&r->c->status_mu);
-    json_object_set_new(r->c->status_times, r->key, json_integer(ktime_mono_ms()));
+    json_object_del(r->c->status_times, r->key);
     pthread_mutex_unlock(&r->c->status_mu);
 }
 
 /* Progress only: not Ready before and not Ready now, for the same
  * generation, nothing failed or stalled -- only children getting ready one
- * by one. Such writes are coalesced: at most one per GS_STATUS_COALESCE_MS
- * (returns the ms left to wait, else 0). Failures, Ready and spec changes
- * are written at once. */
+ * by one. Such a change is debounced: it is written once it has waited
+ * GS_STATUS_DEBOUNCE_MS (counted from the first reconcile that saw the
+ * status differ; later changes do not push it back), so a burst of
+ * children becoming ready costs no write when it ends in Ready, and a
+ * service stuck half-way shows where within that time. Returns the ms left
+ * to wait, else 0. The first status of a generation (observedGeneration,
+ * Reconciling=True), failures and Ready are written at once. */
 static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *conds)
 {
     if (r->stalled || !old_st)
@@ -235,11 +244,39 @@ static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *co
     if (!now_ready || !was_ready || strcmp(now_ready, "False") != 0 ||
         strcmp(was_ready, "False") != 0 || og != r->generation)
         return 0;
+    long long now = ktime_mono_ms();
     pthread_mutex_lock(&r->c->status_mu);
     json_t *t = json_object_get(r->c->status_times, r->key);
-    long long since = t ? ktime_mono_ms() - json_integer_value(t) : GS_STATUS_COALESCE_MS;
+    long long since = t ? now - json_integer_value(t) : 0;
+    if (!t)
+        json_object_set_new(r->c->status_times, r->key, json_integer(now));
     pthread_mutex_unlock(&r->c->status_mu);
-    return since < GS_STATUS_COALESCE_MS ? (long)(GS_STATUS_COALESCE_MS - since) : 0;
+    return since < GS_STATUS_DEBOUNCE_MS ? (long)(GS_STATUS_DEBOUNCE_MS - since) : 0;
+}
+
+/* True when `after` (our status write's answer) differs from `before` (what
+ * this reconcile worked from) only in status and write bookkeeping: then
+ * its resourceVersion stands for what we saw. A merge patch on /status has
+ * no precondition, so a spec or metadata change made meanwhile shows here. */
+static bool only_status_differs(const json_t *before, const json_t *after)
+{
+    if (!json_equal(json_object_get(before, "spec"), json_object_get(after, "spec")))
+        return false;
+    const json_t *ma = json_object_get(before, "metadata");
+    const json_t *mb = json_object_get(after, "metadata");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)mb, k, v) {
+        if (strcmp(k, "resourceVersion") != 0 && strcmp(k, "managedFields") != 0 &&
+            !json_equal(v, json_object_get(ma, k)))
+            return false;
+    }
+    json_object_foreach((json_t *)ma, k, v) {
+        if (strcmp(k, "resourceVersion") != 0 && strcmp(k, "managedFields") != 0 &&
+            !json_object_get(mb, k))
+            return false;
+    }
+    return true;
 }
 
 enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
@@ -258,11 +295,14 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
         opm_service_conditions(r->c->d.opm, r->ns, r->name, conds);
     enum kerr e = KERR_OK;
     *after_ms = 0;
-    if (!status_same(old_st, st) && (*after_ms = coalesce_ms(r, old_st, conds)) > 0) {
+    bool same = status_same(old_st, st);
+    if (same)
+        status_settled(r);
+    else if ((*after_ms = coalesce_ms(r, old_st, conds)) > 0) {
         json_decref(st);
         return KERR_OK;
     }
-    if (!status_same(old_st, st)) {
+    if (!same) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)old_st, k, v) {
@@ -278,7 +318,11 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
         json_decref(patch);
         if (e == KERR_OK) {
             kinformer_apply_write(r->c->d.gs_inf, out);
-            status_written(r);
+            if (only_status_differs(r->gs, out))
+                snprintf(r->gs_rv, sizeof r->gs_rv, "%s", gs_meta(out, "resourceVersion"));
+            else
+                r->gs_changed = true; /* someone else changed it meanwhile */
+            status_settled(r);
         }
         else if (e != KERR_NOTFOUND)
             log_msg(LOG_WARN, "status write failed", "error", err.message, LOG_END);
