@@ -63,6 +63,28 @@ void metrics_free(struct metrics *m);
 enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
                            struct metrics_family **out, struct kerr_info *err);
 
+/*
+ * A family whose samples are not stored in the registry but produced at
+ * each render by fn(ctx, e), which calls metrics_emit once per sample (for
+ * data kept elsewhere in a compact form, such as one small record per
+ * GraceService instead of one child per label tuple). Counters and gauges
+ * only. The registry's update, value and delete calls do nothing on such a
+ * family and metrics_children() is 0. fn runs during metrics_render with
+ * the registry's family list locked: it may take its own locks but must
+ * call nothing in the registry except metrics_emit. ctx is borrowed and
+ * must outlive the registry's renders.
+ */
+struct metrics_emitter;
+typedef void (*metrics_emit_fn)(void *ctx, struct metrics_emitter *e);
+enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d,
+                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
+                                struct kerr_info *err);
+
+/* One sample of a func family: values as for the updates below. The
+ * family's HELP and TYPE lines are written before its first sample; a
+ * render without samples leaves the family out. */
+void metrics_emit(struct metrics_emitter *e, const char *const *values, double v);
+
 /* The family called `name`, or NULL. Borrowed. */
 struct metrics_family *metrics_find(struct metrics *m, const char *name);
 
