@@ -6,6 +6,7 @@
  */
 #include "manager.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -86,6 +87,54 @@ static double mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- memory ---- */
+
+/*
+ * glibc malloc settings, before any thread starts (each can be overridden by
+ * its MALLOC_*_ environment variable). By default every thread that
+ * allocates gets its own arena (up to 8 per core) and freed memory stays in
+ * the arena that held it; the mmap threshold rises to the largest block
+ * freed so far, so a large LIST response or /metrics text is then carved
+ * from an arena and stays resident. Two arenas, a fixed 128 KiB mmap
+ * threshold (larger blocks go back to the kernel on free) and a fixed trim
+ * threshold keep the heap close to what is live.
+ */
+static void mem_tune(void)
+{
+    if (!getenv("MALLOC_ARENA_MAX"))
+        mallopt(M_ARENA_MAX, 2);
+    if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    if (!getenv("MALLOC_TRIM_THRESHOLD_"))
+        mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
+
+/* Return freed heap pages to the kernel once a burst of work is over: after
+ * the initial sync and whenever the queue has been idle for a second after
+ * some activity (malloc_trim also releases free pages inside the heap,
+ * which the trim threshold alone never does). */
+struct mem_trim {
+    uint64_t adds;
+    double busy_at;
+    bool dirty;
+};
+
+static void mem_trim_step(struct mem_trim *t, struct wq *q, double now)
+{
+    struct wq_stats st;
+    wq_stats(q, &st);
+    if (st.adds != t->adds || st.depth || st.processing) {
+        t->adds = st.adds;
+        t->busy_at = now;
+        t->dirty = true;
+        return;
+    }
+    if (t->dirty && now - t->busy_at >= 1.0) {
+        malloc_trim(0);
+        t->dirty = false;
+    }
 }
 
 /* ---- workers ---- */
@@ -418,6 +467,7 @@ static void run_loop(struct mgr *m)
 {
     double last_resync = mono_s();
     bool announced = false;
+    struct mem_trim trim = {0};
     while (!mgr_stop) {
         sleep_ms(100);
         if (!synced(m))
@@ -425,7 +475,9 @@ static void run_loop(struct mgr *m)
         if (!announced) {
             log_msg(LOG_INFO, "caches synced", LOG_END);
             announced = true;
+            malloc_trim(0); /* the initial lists' buffers */
         }
+        mem_trim_step(&trim, m->q, mono_s());
         if (atomic_load(&m->leading) && !m->nworkers)
             start_workers(m);
         if (mono_s() - last_resync >= (double)m->f.resync_s) {
@@ -559,6 +611,7 @@ int manager_main(int argc, char **argv)
         free(m);
         return 2;
     }
+    mem_tune();
     install_signals();
     make_identity(m);
     log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, LOG_END);
