@@ -133,11 +133,19 @@ static void krec_expire(struct krecorder *rec, double now)
         krec_unlink(rec, rec->head);
 }
 
-static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h)
+/* The live entry for h; one whose window has passed is dropped (threads
+ * may insert slightly out of time order, so expiry from the head can miss
+ * it). */
+static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h, double now)
 {
-    for (struct krec_entry *e = rec->table[h % rec->tsize]; e; e = e->hnext)
-        if (e->hash == h)
+    for (struct krec_entry *e = rec->table[h % rec->tsize]; e; e = e->hnext) {
+        if (e->hash != h)
+            continue;
+        if (now - e->first_at < rec->window_s)
             return e;
+        krec_unlink(rec, e);
+        return NULL;
+    }
     return NULL;
 }
 
@@ -181,7 +189,7 @@ static void krec_insert(struct krecorder *rec, uint64_t h, double now, const cha
 static void krec_forget(struct krecorder *rec, uint64_t h, const char *name)
 {
     pthread_mutex_lock(&rec->mu);
-    struct krec_entry *e = krec_find(rec, h);
+    struct krec_entry *e = krec_find(rec, h, ktime_mono_s());
     if (e && strcmp(e->name, name) == 0)
         krec_unlink(rec, e);
     pthread_mutex_unlock(&rec->mu);
@@ -294,7 +302,7 @@ static enum kerr krec_record(struct krecorder *rec, struct krec_event *ev, uint6
     krec_event_name(rec, krec_meta(ev->regarding, "name"), ev->name);
     pthread_mutex_lock(&rec->mu);
     krec_expire(rec, now);
-    struct krec_entry *e = krec_find(rec, h);
+    struct krec_entry *e = krec_find(rec, h, now);
     if (e) {
         long count = ++e->count;
         bool due = now - e->patched_at >= rec->interval_s;
