@@ -211,11 +211,11 @@ START_TEST(krecorder_expired_events_leave_the_cache)
 {
     struct fx x;
     fx_setup(&x);
-    krecorder_set_timing(x.rec, 0.05, 0.01);
     krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "one");
     krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "two");
     ck_assert_uint_eq(krecorder_cached(x.rec), 2);
-    usleep(70000);
+    usleep(20000);
+    krecorder_set_timing(x.rec, 0.01, 0.01); /* both are now older than the window */
     krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "three");
     ck_assert_uint_eq(krecorder_cached(x.rec), 1);
     fx_teardown(&x);
