@@ -204,7 +204,7 @@ struct opm *opm_new(struct metrics *m, const char *version)
     o->m = m;
     pthread_mutex_init(&o->mu, NULL);
     o->svc_tsize = 16;
-    o->svc_table = kerr_xcalloc(o->svc_tsize, sizeof *o->svc_table);
+    o->svc_table = kerr_xcalloc(o->svc_tsize, sizeof(struct svc *));
     register_controller(o);
     register_workqueue(o);
     register_rest_and_service(o);
@@ -398,7 +398,7 @@ static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uin
 static void svc_rehash(struct opm *o)
 {
     size_t nsize = o->svc_tsize * 2;
-    struct svc **nt = kerr_xcalloc(nsize, sizeof *nt);
+    struct svc **nt = kerr_xcalloc(nsize, sizeof(struct svc *));
     for (struct svc *v = o->svc_head; v; v = v->next) {
         v->hnext = nt[v->hash % nsize];
         nt[v->hash % nsize] = v;
@@ -440,14 +440,14 @@ static void svc_unlink(struct opm *o, struct svc *v)
     while (*pp != v)
         pp = &(*pp)->hnext;
     *pp = v->hnext;
-    if (v->prev)
-        v->prev->next = v->next;
-    else
+    if (o->svc_head == v)
         o->svc_head = v->next;
-    if (v->next)
-        v->next->prev = v->prev;
     else
+        v->prev->next = v->next;
+    if (o->svc_tail == v)
         o->svc_tail = v->prev;
+    else
+        v->next->prev = v->prev;
     o->nsvc--;
     free(v->types);
     free(v);

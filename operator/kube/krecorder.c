@@ -114,14 +114,14 @@ static void krec_unlink(struct krecorder *rec, struct krec_entry *e)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    if (e->prev)
-        e->prev->next = e->next;
-    else
+    if (rec->head == e)
         rec->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
     else
+        e->prev->next = e->next;
+    if (rec->tail == e)
         rec->tail = e->prev;
+    else
+        e->next->prev = e->prev;
     rec->n--;
     free(e);
 }
@@ -151,7 +151,7 @@ static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h, double no
 
 static void krec_rehash(struct krecorder *rec, size_t nsize)
 {
-    struct krec_entry **nt = kerr_xcalloc(nsize, sizeof *nt);
+    struct krec_entry **nt = kerr_xcalloc(nsize, sizeof(struct krec_entry *));
     for (struct krec_entry *e = rec->head; e; e = e->next) {
         e->hnext = nt[e->hash % nsize];
         nt[e->hash % nsize] = e;
@@ -244,7 +244,7 @@ struct krecorder *krecorder_new(struct kclient *c, const char *controller, const
     rec->instance = kerr_xstrdup(instance ? instance : "");
     rec->cap = KREC_CACHE;
     rec->tsize = KREC_TABLE_MIN;
-    rec->table = kerr_xcalloc(rec->tsize, sizeof *rec->table);
+    rec->table = kerr_xcalloc(rec->tsize, sizeof(struct krec_entry *));
     pthread_mutex_init(&rec->mu, NULL);
     rec->window_s = KRECORDER_DEDUP_WINDOW_S;
     rec->interval_s = KRECORDER_SERIES_INTERVAL_S;
