@@ -10,6 +10,7 @@
  */
 #include "metrics.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -50,7 +51,11 @@ struct metrics_family {
 struct metrics_emitter {
     FILE *out;
     const struct metrics_family *f;
-    bool started; /* HELP and TYPE written */
+    bool started;    /* HELP and TYPE written */
+    uint64_t resume; /* skip records at or before this mark */
+    uint64_t mark;   /* the last mark reached */
+    long limit;      /* piece size (bytes written to out); 0: no limit */
+    bool full;       /* the piece is full: stop at this mark */
 };
 
 struct collector {
@@ -563,10 +568,23 @@ void metrics_emit(struct metrics_emitter *e, const char *const *values, double v
     fprintf(e->out, " %s\n", num);
 }
 
+uint64_t metrics_emit_resume(const struct metrics_emitter *e)
+{
+    return e->resume;
+}
+
+bool metrics_emit_mark(struct metrics_emitter *e, uint64_t pos)
+{
+    e->mark = pos;
+    if (e->limit > 0 && ftell(e->out) >= e->limit)
+        e->full = true;
+    return !e->full;
+}
+
 static void render_family(FILE *out, struct metrics_family *f)
 {
     if (f->emit) {
-        struct metrics_emitter e = {out, f, false};
+        struct metrics_emitter e = {.out = out, .f = f};
         f->emit(f->emit_ctx, &e);
         return;
     }
@@ -613,4 +631,79 @@ char *metrics_render(struct metrics *m, size_t *len)
     if (len)
         *len = size;
     return buf;
+}
+
+/* ---- incremental rendering ---- */
+
+struct metrics_stream {
+    struct metrics *m;
+    size_t family;   /* index of the next family to render */
+    uint64_t resume; /* within a func family: the last mark written */
+    bool started;    /* that family's HELP and TYPE are out */
+};
+
+struct metrics_stream *metrics_stream_new(struct metrics *m)
+{
+    struct metrics_stream *s = kerr_xcalloc(1, sizeof *s);
+    s->m = m;
+    run_collectors(m);
+    return s;
+}
+
+/* Render family f into out, from where the stream stopped; true when the
+ * family is done, false when the piece filled up inside it. */
+static bool stream_family(struct metrics_stream *s, struct metrics_family *f, FILE *out,
+                          long limit)
+{
+    if (!f->emit) {
+        render_family(out, f);
+        return true;
+    }
+    struct metrics_emitter e = {.out = out,
+                                .f = f,
+                                .started = s->started,
+                                .resume = s->resume,
+                                .mark = s->resume,
+                                .limit = limit};
+    f->emit(f->emit_ctx, &e);
+    s->started = e.started;
+    s->resume = e.mark;
+    return !e.full;
+}
+
+char *metrics_stream_next(struct metrics_stream *s, size_t hint, size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        kerr_oom();
+    long limit = hint > 0 && hint < (size_t)LONG_MAX ? (long)hint : 1;
+    pthread_mutex_lock(&s->m->mu);
+    struct metrics_family *f = s->m->head;
+    for (size_t i = 0; f && i < s->family; i++)
+        f = f->next;
+    while (f && ftell(out) < limit) {
+        if (!stream_family(s, f, out, limit))
+            break;
+        f = f->next;
+        s->family++;
+        s->resume = 0;
+        s->started = false;
+    }
+    pthread_mutex_unlock(&s->m->mu);
+    if (fclose(out) != 0)
+        kerr_oom();
+    if (size == 0 && !f) {
+        free(buf);
+        return NULL;
+    }
+    if (len)
+        *len = size;
+    return buf;
+}
+
+void metrics_stream_free(struct metrics_stream *s)
+{
+    free(s);
 }

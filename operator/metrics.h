@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kerr.h"
 
@@ -84,6 +85,32 @@ enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d,
  * family's HELP and TYPE lines are written before its first sample; a
  * render without samples leaves the family out. */
 void metrics_emit(struct metrics_emitter *e, const char *const *values, double v);
+
+/* For a func family rendered in pieces (metrics_stream_next): fn skips
+ * every record at or before metrics_emit_resume(e) (0: from the start) and
+ * calls metrics_emit_mark(e, pos) after each record, with positions that
+ * increase along its records and stay with a record (an id, not an index,
+ * so records added or removed between pieces shift nothing). When mark
+ * returns false the piece is full: fn returns at once and is called again
+ * for the next piece with resume = pos. Under metrics_render mark always
+ * returns true. */
+uint64_t metrics_emit_resume(const struct metrics_emitter *e);
+bool metrics_emit_mark(struct metrics_emitter *e, uint64_t pos);
+
+/*
+ * Incremental rendering: the text of metrics_render in pieces of about
+ * `hint` bytes, so that a large exposition (thousands of GraceServices) is
+ * never held whole. A stored family goes whole into one piece; a func
+ * family is split between pieces at its marks. Each piece reads the values
+ * of its time (as a client_golang scrape collects metric by metric).
+ * metrics_stream_new runs the collectors; metrics_stream_next returns the
+ * next piece (malloc'd, NUL-terminated, length in *len), NULL at the end.
+ * The registry must outlive the stream.
+ */
+struct metrics_stream;
+struct metrics_stream *metrics_stream_new(struct metrics *m);
+char *metrics_stream_next(struct metrics_stream *s, size_t hint, size_t *len);
+void metrics_stream_free(struct metrics_stream *s);
 
 /* The family called `name`, or NULL. Borrowed. */
 struct metrics_family *metrics_find(struct metrics *m, const char *name);

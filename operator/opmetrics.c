@@ -46,6 +46,7 @@ struct svc {
     struct svc *hnext;       /* hash chain */
     struct svc *prev, *next; /* order of first report, the render order */
     uint64_t hash;
+    uint64_t id; /* increasing in list order: the render mark */
     bool ready;
     size_t ntypes;
     struct svc_cond *types;
@@ -66,6 +67,7 @@ struct opm {
     pthread_mutex_t mu; /* guards `queues` and the service records below */
     struct svc **svc_table;
     size_t svc_tsize, nsvc;
+    uint64_t svc_next_id;
     struct svc *svc_head, *svc_tail;
     struct svc_type *svc_types;
     struct metrics_family *rec_total, *rec_errors, *rec_time, *active, *max_conc;
@@ -419,6 +421,7 @@ static struct svc *svc_get(struct opm *o, const char *ns, const char *name)
     size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
     v = kerr_xcalloc(1, sizeof *v + nl + ml);
     v->hash = h;
+    v->id = ++o->svc_next_id;
     memcpy(v->ns, ns, nl);
     v->name = v->ns + nl;
     memcpy(v->ns + nl, name, ml);
@@ -532,25 +535,38 @@ void opm_service_delete(struct opm *o, const char *ns, const char *name)
     pthread_mutex_unlock(&o->mu);
 }
 
-/* Render-time producers of the two families (lock taken here). */
+/* Render-time producers of the two families (lock taken here); a piece
+ * of a streamed render ends after a whole service. */
 static void svc_cond_emit(void *ctx, struct metrics_emitter *e)
 {
     struct opm *o = ctx;
+    uint64_t resume = metrics_emit_resume(e);
     pthread_mutex_lock(&o->mu);
-    for (const struct svc *v = o->svc_head; v; v = v->next)
+    for (const struct svc *v = o->svc_head; v; v = v->next) {
+        if (v->id <= resume)
+            continue;
         for (size_t i = 0; i < v->ntypes; i++)
             for (unsigned char s = 0; s < 3; s++)
                 metrics_emit(e, L(v->ns, v->name, v->types[i].type, svc_statuses[s]),
                              v->types[i].status == s ? 1 : 0);
+        if (!metrics_emit_mark(e, v->id))
+            break;
+    }
     pthread_mutex_unlock(&o->mu);
 }
 
 static void svc_ready_emit(void *ctx, struct metrics_emitter *e)
 {
     struct opm *o = ctx;
+    uint64_t resume = metrics_emit_resume(e);
     pthread_mutex_lock(&o->mu);
-    for (const struct svc *v = o->svc_head; v; v = v->next)
+    for (const struct svc *v = o->svc_head; v; v = v->next) {
+        if (v->id <= resume)
+            continue;
         metrics_emit(e, L(v->ns, v->name), v->ready ? 1 : 0);
+        if (!metrics_emit_mark(e, v->id))
+            break;
+    }
     pthread_mutex_unlock(&o->mu);
 }
 

@@ -62,9 +62,68 @@ struct emit_fx {
 static void emit_some(void *ctx, struct metrics_emitter *e)
 {
     const struct emit_fx *x = ctx;
-    for (int i = 0; i < x->n; i++)
+    for (int i = 0; i < x->n; i++) {
+        if ((uint64_t)i + 1 <= metrics_emit_resume(e))
+            continue;
         metrics_emit(e, L(i ? "b\"" : "a", NULL), i + 0.5);
+        if (!metrics_emit_mark(e, (uint64_t)i + 1))
+            break;
+    }
 }
+
+/* Concatenate every piece of a streamed render; *pieces counts them. */
+static char *stream_all(struct metrics *m, size_t hint, int *pieces)
+{
+    struct metrics_stream *st = metrics_stream_new(m);
+    char *all = NULL;
+    size_t size = 0, len = 0;
+    FILE *out = open_memstream(&all, &size);
+    char *piece;
+    *pieces = 0;
+    while ((piece = metrics_stream_next(st, hint, &len))) {
+        ck_assert_uint_eq(len, strlen(piece));
+        fwrite(piece, 1, len, out);
+        free(piece);
+        (*pieces)++;
+    }
+    metrics_stream_free(st);
+    fclose(out);
+    return all;
+}
+
+START_TEST(metrics_stream_pieces_make_the_whole_render)
+{
+    struct metrics *m = metrics_new();
+    struct emit_fx x = {.n = 100};
+    struct metrics_desc d = {"live", "Live.", METRICS_GAUGE, L("k", "v"), 2, NULL, 0};
+    struct metrics_family *a = must_register(m, "a_total", METRICS_COUNTER, L("kind"), 1);
+    ck_assert_int_eq(metrics_register_func(m, &d, emit_some, &x, NULL, NULL), KERR_OK);
+    struct metrics_family *z = must_register(m, "z", METRICS_GAUGE, NULL, 0);
+    struct metrics_family *h =
+        must_register(m, "empty_seconds", METRICS_HISTOGRAM, L("kind"), 1); /* no samples */
+    (void)h;
+    metrics_counter_add(a, L("x"), 1);
+    metrics_counter_add(a, L("y"), 2);
+    metrics_gauge_set(z, NULL, 3);
+    char *whole = metrics_render(m, NULL);
+    int pieces = 0;
+    char *all = stream_all(m, 64, &pieces);
+    ck_assert_str_eq(all, whole);
+    ck_assert_int_gt(pieces, 20); /* 100 samples of ~20 bytes in pieces of ~64 */
+    free(all);
+    all = stream_all(m, 1 << 20, &pieces);
+    ck_assert_str_eq(all, whole);
+    ck_assert_int_eq(pieces, 1);
+    free(all);
+    free(whole);
+    x.n = 0; /* a func family without samples is left out, HELP included */
+    all = stream_all(m, 16, &pieces);
+    ck_assert_ptr_null(strstr(all, "live"));
+    ck_assert_ptr_nonnull(strstr(all, "\nz 3\n"));
+    free(all);
+    metrics_free(m);
+}
+END_TEST
 
 START_TEST(metrics_func_family_renders_what_its_function_emits)
 {
@@ -476,6 +535,59 @@ START_TEST(opm_service_delete_removes_only_that_service)
 }
 END_TEST
 
+/* Services added and removed between the pieces of a scrape: no sample
+ * twice, none of the untouched services lost, the family's HELP once. */
+START_TEST(opm_stream_survives_services_changing_between_pieces)
+{
+    struct metrics *m = metrics_new();
+    struct opm *o = opm_new(m, "v");
+    json_t *c = conds("[{\"type\":\"Ready\",\"status\":\"True\"}]");
+    char name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "s%02d", i);
+        opm_service_conditions(o, "ns", name, c);
+    }
+    struct metrics_stream *st = metrics_stream_new(m);
+    char *all = NULL, *piece;
+    size_t size = 0, len = 0;
+    FILE *out = open_memstream(&all, &size);
+    int n = 0;
+    while ((piece = metrics_stream_next(st, 512, &len))) {
+        fwrite(piece, 1, len, out);
+        free(piece);
+        if (++n == 8) { /* somewhere inside the services */
+            for (int i = 0; i < 40; i += 2) {
+                snprintf(name, sizeof name, "s%02d", i);
+                opm_service_delete(o, "ns", name);
+            }
+            opm_service_conditions(o, "ns", "late", c);
+            opm_service_conditions(o, "ns", "s01", c); /* an update keeps its place */
+        }
+    }
+    metrics_stream_free(st);
+    fclose(out);
+    ck_assert_int_gt(n, 8);
+    for (int i = 1; i < 40; i += 2) {
+        char want[160];
+        snprintf(want, sizeof want,
+                 "\ngrace_service_condition{namespace=\"ns\",name=\"s%02d\",type=\"Ready\","
+                 "status=\"True\"} 1\n",
+                 i);
+        const char *p = strstr(all, want);
+        ck_assert_msg(p != NULL, "s%02d missing", i);
+        ck_assert_msg(strstr(p + 1, want) == NULL, "s%02d twice", i);
+    }
+    ck_assert_ptr_nonnull(strstr(all, "name=\"late\""));
+    const char *help = strstr(all, "# HELP grace_service_condition ");
+    ck_assert_ptr_nonnull(help);
+    ck_assert_ptr_null(strstr(help + 1, "# HELP grace_service_condition "));
+    free(all);
+    json_decref(c);
+    opm_free(o);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(opm_rest_request_maps_verbs_and_transport_errors)
 {
     struct metrics *m = metrics_new();
@@ -637,6 +749,7 @@ static Suite *metrics_suite(void)
     TCase *tc = tcase_create("registry");
     tcase_add_test(tc, metrics_counter_renders_help_type_and_samples);
     tcase_add_test(tc, metrics_func_family_renders_what_its_function_emits);
+    tcase_add_test(tc, metrics_stream_pieces_make_the_whole_render);
     tcase_add_test(tc, metrics_label_values_and_help_are_escaped);
     tcase_add_test(tc, metrics_histogram_buckets_are_cumulative_with_inf_sum_count);
     tcase_add_test(tc, metrics_histogram_without_labels_and_default_buckets);
@@ -654,6 +767,7 @@ static Suite *metrics_suite(void)
     tcase_set_timeout(op, 30);
     tcase_add_test(op, opm_service_conditions_set_one_status_per_type);
     tcase_add_test(op, opm_service_delete_removes_only_that_service);
+    tcase_add_test(op, opm_stream_survives_services_changing_between_pieces);
     tcase_add_test(op, opm_rest_request_maps_verbs_and_transport_errors);
     tcase_add_test(op, opm_reconcile_results_and_errors_are_counted);
     tcase_add_test(op, opm_attached_queue_is_sampled_at_scrape);
