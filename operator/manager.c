@@ -337,7 +337,7 @@ static void *metrics_open_cb(void *ctx)
 
 static char *metrics_next_cb(void *stream, size_t *len)
 {
-    return metrics_stream_next(stream, 64 * 1024, len);
+    return metrics_stream_next(stream, (size_t)64 * 1024, len);
 }
 
 static void metrics_close_cb(void *stream)
