@@ -2,7 +2,9 @@
  * manager: wires the operator together (see manager.h). Threads: the
  * watcher (informers), N workers, the leader elector, the HTTP server, and
  * this main thread, which waits for a signal and runs the periodic resync.
- * Globals: only the stop flag (set from the signal handler).
+ * Globals: only the stop flag (set from the signal handler). Memory: glibc
+ * malloc is tuned at start-up and trimmed after bursts of work (see
+ * mem_tune); /metrics is streamed.
  */
 #include "manager.h"
 
