@@ -66,6 +66,9 @@ struct httpd {
     void *ready_ctx;
     httpd_metrics_fn metrics;
     void *metrics_ctx;
+    httpd_stream_open_fn metrics_open;
+    httpd_stream_next_fn metrics_next;
+    httpd_stream_close_fn metrics_close;
     httpd_webhook_fn webhook;
     void *webhook_ctx;
     pthread_t thread;
@@ -86,12 +89,17 @@ struct conn {
     const char *allow;
     char *resp;
     size_t resp_len, resp_off;
+    void *stream; /* a streamed answer: resp is its current piece */
+    httpd_stream_next_fn stream_next;
+    httpd_stream_close_fn stream_close;
 };
 
 static void conn_reset(struct conn *c)
 {
     if (!c)
         return;
+    if (c->stream)
+        c->stream_close(c->stream);
     free(c->body);
     free(c->resp);
     memset(c, 0, sizeof *c);
@@ -129,13 +137,31 @@ static enum route find_route(const struct listener *l, const char *path, const c
         return R_HEALTHZ;
     if ((l->serves & SERVE_HEALTH) && strcmp(path, "/readyz") == 0)
         return R_READYZ;
-    if ((l->serves & SERVE_METRICS) && h->metrics && strcmp(path, "/metrics") == 0)
+    if ((l->serves & SERVE_METRICS) && (h->metrics || h->metrics_open) &&
+        strcmp(path, "/metrics") == 0)
         return R_METRICS;
     *allow = "POST";
     for (char **p = h->paths; (l->serves & SERVE_WEBHOOK) && p && *p; p++)
         if (strcmp(path, *p) == 0)
             return R_WEBHOOK;
     return R_NONE;
+}
+
+/* A streamed /metrics: the first piece now, the others as the socket
+ * drains (on_writeable). */
+static void answer_stream(struct lws *wsi, struct httpd *h, struct conn *c)
+{
+    size_t len = 0;
+    void *st = h->metrics_open(h->metrics_ctx);
+    if (!st) {
+        respond_text(wsi, c, 500, "metrics unavailable");
+        return;
+    }
+    char *piece = h->metrics_next(st, &len);
+    respond(wsi, c, 200, HTTPD_METRICS_TYPE, piece, piece ? len : 0);
+    c->stream = st;
+    c->stream_next = h->metrics_next;
+    c->stream_close = h->metrics_close;
 }
 
 static void answer_get(struct lws *wsi, struct listener *l, struct conn *c)
@@ -149,6 +175,8 @@ static void answer_get(struct lws *wsi, struct listener *l, struct conn *c)
             respond_text(wsi, c, 200, "ok");
         else
             respond_text(wsi, c, 503, reason);
+    } else if (h->metrics_open) {
+        answer_stream(wsi, h, c);
     } else {
         size_t len = 0;
         char *text = h->metrics(h->metrics_ctx, &len);
@@ -260,7 +288,9 @@ static int write_headers(struct lws *wsi, struct conn *c)
 {
     unsigned char buf[LWS_PRE + 1024];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype, c->resp_len, &p, end))
+    /* no length for a stream: lws adds "connection: close" and closes after */
+    lws_filepos_t len = c->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : c->resp_len;
+    if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype, len, &p, end))
         return -1;
     if (c->allow && c->status == 405 &&
         lws_add_http_header_by_name(
@@ -284,6 +314,18 @@ static int finish(struct lws *wsi, struct conn *c)
     return 0;
 }
 
+/* The current piece of a stream is out: take the next one. True at the
+ * end of the stream. */
+static bool next_piece(struct conn *c)
+{
+    size_t len = 0;
+    free(c->resp);
+    c->resp = c->stream_next(c->stream, &len);
+    c->resp_len = c->resp ? len : 0;
+    c->resp_off = 0;
+    return c->resp == NULL;
+}
+
 static int on_writeable(struct lws *wsi, struct conn *c)
 {
     if (!c->responding)
@@ -296,16 +338,20 @@ static int on_writeable(struct lws *wsi, struct conn *c)
         lws_callback_on_writable(wsi);
         return 0;
     }
+    if (c->stream && c->resp_off == c->resp_len && next_piece(c))
+        return finish(wsi, c); /* the stream ended */
     unsigned char buf[LWS_PRE + HTTPD_CHUNK];
     size_t n = c->resp_len - c->resp_off;
     if (n > HTTPD_CHUNK)
         n = HTTPD_CHUNK;
-    bool last = c->resp_off + n == c->resp_len;
+    bool last = !c->stream && c->resp_off + n == c->resp_len;
     memcpy(buf + LWS_PRE, c->resp + c->resp_off, n);
     if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
         return -1;
     c->resp_off += n;
     if (last)
+        return finish(wsi, c);
+    if (c->stream && c->resp_off == c->resp_len && next_piece(c))
         return finish(wsi, c);
     lws_callback_on_writable(wsi);
     return 0;
@@ -583,6 +629,11 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     h->ready_ctx = opts->ready_ctx;
     h->metrics = opts->metrics;
     h->metrics_ctx = opts->metrics_ctx;
+    if (opts->metrics_open && opts->metrics_next && opts->metrics_close) {
+        h->metrics_open = opts->metrics_open;
+        h->metrics_next = opts->metrics_next;
+        h->metrics_close = opts->metrics_close;
+    }
     h->webhook = opts->webhook;
     h->webhook_ctx = opts->webhook_ctx;
     copy_paths(h, opts->webhook_paths);

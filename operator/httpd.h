@@ -9,7 +9,8 @@
  *   metrics listener (--metrics-addr, default 127.0.0.1:8080, plain HTTP;
  *                     may be the same address as health: then one listener
  *                     serves both, unless the port is 0)
- *       GET /metrics   the metrics callback's text, version=0.0.4
+ *       GET /metrics   the metrics callback's text, version=0.0.4 (streamed
+ *                      in pieces when the stream callbacks are given)
  *   webhook listener (--webhook-addr, default :9443, HTTPS, HTTP/1.1)
  *       POST /validate-graceservice, POST /mutate-graceservice (or the paths
  *       given): the request body goes to the webhook callback, whose answer
@@ -49,6 +50,16 @@ typedef bool (*httpd_ready_fn)(void *ctx, char *reason, size_t size);
  * and its length in *len; NULL means 500. metrics_render() fits. */
 typedef char *(*httpd_metrics_fn)(void *ctx, size_t *len);
 
+/* Streamed metrics (preferred over httpd_metrics_fn when set): open(ctx)
+ * starts a scrape and returns its handle, next(handle, &len) returns the
+ * next malloc'd piece (freed by the server) or NULL at the end, close(handle)
+ * ends it (also when the client goes away). The response then has no
+ * Content-Length and the connection closes after it, so a large exposition
+ * is never held whole. metrics_stream_new/next/free fit (with a size hint). */
+typedef void *(*httpd_stream_open_fn)(void *ctx);
+typedef char *(*httpd_stream_next_fn)(void *stream, size_t *len);
+typedef void (*httpd_stream_close_fn)(void *stream);
+
 /* Webhook: `path` is the request path, `body` the request body (`len` bytes,
  * NUL-terminated for convenience). Return a malloc'd NUL-terminated response
  * body and set *status (200 -> application/json, otherwise text/plain).
@@ -74,8 +85,11 @@ struct httpd_options {
 
     httpd_ready_fn ready; /* NULL: always ready */
     void *ready_ctx;
-    httpd_metrics_fn metrics; /* NULL: /metrics answers 404 */
-    void *metrics_ctx;
+    httpd_metrics_fn metrics; /* NULL (and no metrics_open): /metrics answers 404 */
+    void *metrics_ctx;        /* also the ctx of metrics_open */
+    httpd_stream_open_fn metrics_open; /* all three or none */
+    httpd_stream_next_fn metrics_next;
+    httpd_stream_close_fn metrics_close;
     httpd_webhook_fn webhook; /* NULL: no webhook listener (webhook_serve fits) */
     void *webhook_ctx;
 };

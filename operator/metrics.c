@@ -10,6 +10,7 @@
  */
 #include "metrics.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -43,6 +44,18 @@ struct metrics_family {
     size_t nchildren;
     struct metrics_child *head, *tail;
     struct metrics_family *next;
+    metrics_emit_fn emit; /* func family: samples come from emit(emit_ctx) */
+    void *emit_ctx;
+};
+
+struct metrics_emitter {
+    FILE *out;
+    const struct metrics_family *f;
+    bool started;    /* HELP and TYPE written */
+    uint64_t resume; /* skip records at or before this mark */
+    uint64_t mark;   /* the last mark reached */
+    long limit;      /* piece size (bytes written to out); 0: no limit */
+    bool full;       /* the piece is full: stop at this mark */
 };
 
 struct collector {
@@ -181,8 +194,9 @@ static struct metrics_family *family_new(const struct metrics_desc *d)
     return f;
 }
 
-enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
-                           struct metrics_family **out, struct kerr_info *err)
+static enum kerr register_family(struct metrics *m, const struct metrics_desc *d,
+                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
+                                struct kerr_info *err)
 {
     enum kerr e = check_desc(d, err);
     if (e != KERR_OK)
@@ -194,6 +208,8 @@ enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
                         d->name);
     }
     struct metrics_family *f = family_new(d);
+    f->emit = fn;
+    f->emit_ctx = ctx;
     if (m->tail)
         m->tail->next = f;
     else
@@ -203,6 +219,23 @@ enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
     if (out)
         *out = f;
     return KERR_OK;
+}
+
+enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
+                           struct metrics_family **out, struct kerr_info *err)
+{
+    return register_family(m, d, NULL, NULL, out, err);
+}
+
+enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d,
+                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
+                                struct kerr_info *err)
+{
+    if (!fn || d->type == METRICS_HISTOGRAM)
+        return kerr_set(err, KERR_INVAL, 0, "BadType",
+                        "metric %s: a func family is a counter or gauge with a function",
+                        d->name ? d->name : "");
+    return register_family(m, d, fn, ctx, out, err);
 }
 
 struct metrics_family *metrics_find(struct metrics *m, const char *name)
@@ -334,7 +367,7 @@ static void child_unlink(struct metrics_family *f, struct metrics_child *c)
 static void update(struct metrics_family *f, enum metrics_type want, const char *const *values,
                    double v, bool set)
 {
-    if (!f || f->type != want)
+    if (!f || f->type != want || f->emit)
         return;
     pthread_mutex_lock(&f->mu);
     struct metrics_child *c = child_get(f, values, true);
@@ -505,14 +538,59 @@ static void render_histogram(FILE *out, const struct metrics_family *f,
     put_sample(out, f, c, "_count", NULL, (double)c->count);
 }
 
-static void render_family(FILE *out, struct metrics_family *f)
+static void put_help_type(FILE *out, const struct metrics_family *f)
 {
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
+    fprintf(out, "# HELP %s ", f->name);
+    put_escaped(out, f->help, false);
+    fprintf(out, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+}
+
+void metrics_emit(struct metrics_emitter *e, const char *const *values, double v)
+{
+    const struct metrics_family *f = e->f;
+    char num[40];
+    if (!e->started) {
+        put_help_type(e->out, f);
+        e->started = true;
+    }
+    fmt_double(num, sizeof num, v);
+    fputs(f->name, e->out);
+    if (f->nlabels > 0) {
+        fputc('{', e->out);
+        for (size_t i = 0; i < f->nlabels; i++) {
+            fprintf(e->out, "%s%s=\"", i ? "," : "", f->labels[i]);
+            put_escaped(e->out, val_at(values, i), true);
+            fputc('"', e->out);
+        }
+        fputc('}', e->out);
+    }
+    fprintf(e->out, " %s\n", num);
+}
+
+uint64_t metrics_emit_resume(const struct metrics_emitter *e)
+{
+    return e->resume;
+}
+
+bool metrics_emit_mark(struct metrics_emitter *e, uint64_t pos)
+{
+    e->mark = pos;
+    if (e->limit > 0 && ftell(e->out) >= e->limit)
+        e->full = true;
+    return !e->full;
+}
+
+static void render_family(FILE *out, struct metrics_family *f)
+{
+    if (f->emit) {
+        struct metrics_emitter e = {.out = out, .f = f};
+        f->emit(f->emit_ctx, &e);
+        return;
+    }
     pthread_mutex_lock(&f->mu);
     if (f->nchildren > 0) {
-        fprintf(out, "# HELP %s ", f->name);
-        put_escaped(out, f->help, false);
-        fprintf(out, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
+        put_help_type(out, f);
         for (const struct metrics_child *c = f->head; c; c = c->next) {
             if (f->type == METRICS_HISTOGRAM)
                 render_histogram(out, f, c);
@@ -553,4 +631,79 @@ char *metrics_render(struct metrics *m, size_t *len)
     if (len)
         *len = size;
     return buf;
+}
+
+/* ---- incremental rendering ---- */
+
+struct metrics_stream {
+    struct metrics *m;
+    size_t family;   /* index of the next family to render */
+    uint64_t resume; /* within a func family: the last mark written */
+    bool started;    /* that family's HELP and TYPE are out */
+};
+
+struct metrics_stream *metrics_stream_new(struct metrics *m)
+{
+    struct metrics_stream *s = kerr_xcalloc(1, sizeof *s);
+    s->m = m;
+    run_collectors(m);
+    return s;
+}
+
+/* Render family f into out, from where the stream stopped; true when the
+ * family is done, false when the piece filled up inside it. */
+static bool stream_family(struct metrics_stream *s, struct metrics_family *f, FILE *out,
+                          long limit)
+{
+    if (!f->emit) {
+        render_family(out, f);
+        return true;
+    }
+    struct metrics_emitter e = {.out = out,
+                                .f = f,
+                                .started = s->started,
+                                .resume = s->resume,
+                                .mark = s->resume,
+                                .limit = limit};
+    f->emit(f->emit_ctx, &e);
+    s->started = e.started;
+    s->resume = e.mark;
+    return !e.full;
+}
+
+char *metrics_stream_next(struct metrics_stream *s, size_t hint, size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        kerr_oom();
+    long limit = hint > 0 && hint < (size_t)LONG_MAX ? (long)hint : 1;
+    pthread_mutex_lock(&s->m->mu);
+    struct metrics_family *f = s->m->head;
+    for (size_t i = 0; f && i < s->family; i++)
+        f = f->next;
+    while (f && ftell(out) < limit) {
+        if (!stream_family(s, f, out, limit))
+            break;
+        f = f->next;
+        s->family++;
+        s->resume = 0;
+        s->started = false;
+    }
+    pthread_mutex_unlock(&s->m->mu);
+    if (fclose(out) != 0)
+        kerr_oom();
+    if (size == 0 && !f) {
+        free(buf);
+        return NULL;
+    }
+    if (len)
+        *len = size;
+    return buf;
+}
+
+void metrics_stream_free(struct metrics_stream *s)
+{
+    free(s);
 }

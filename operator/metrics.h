@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kerr.h"
 
@@ -62,6 +63,54 @@ void metrics_free(struct metrics *m);
  */
 enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
                            struct metrics_family **out, struct kerr_info *err);
+
+/*
+ * A family whose samples are not stored in the registry but produced at
+ * each render by fn(ctx, e), which calls metrics_emit once per sample (for
+ * data kept elsewhere in a compact form, such as one small record per
+ * GraceService instead of one child per label tuple). Counters and gauges
+ * only. The registry's update, value and delete calls do nothing on such a
+ * family and metrics_children() is 0. fn runs during metrics_render with
+ * the registry's family list locked: it may take its own locks but must
+ * call nothing in the registry except metrics_emit. ctx is borrowed and
+ * must outlive the registry's renders.
+ */
+struct metrics_emitter;
+typedef void (*metrics_emit_fn)(void *ctx, struct metrics_emitter *e);
+enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d,
+                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
+                                struct kerr_info *err);
+
+/* One sample of a func family: values as for the updates below. The
+ * family's HELP and TYPE lines are written before its first sample; a
+ * render without samples leaves the family out. */
+void metrics_emit(struct metrics_emitter *e, const char *const *values, double v);
+
+/* For a func family rendered in pieces (metrics_stream_next): fn skips
+ * every record at or before metrics_emit_resume(e) (0: from the start) and
+ * calls metrics_emit_mark(e, pos) after each record, with positions that
+ * increase along its records and stay with a record (an id, not an index,
+ * so records added or removed between pieces shift nothing). When mark
+ * returns false the piece is full: fn returns at once and is called again
+ * for the next piece with resume = pos. Under metrics_render mark always
+ * returns true. */
+uint64_t metrics_emit_resume(const struct metrics_emitter *e);
+bool metrics_emit_mark(struct metrics_emitter *e, uint64_t pos);
+
+/*
+ * Incremental rendering: the text of metrics_render in pieces of about
+ * `hint` bytes, so that a large exposition (thousands of GraceServices) is
+ * never held whole. A stored family goes whole into one piece; a func
+ * family is split between pieces at its marks. Each piece reads the values
+ * of its time (as a client_golang scrape collects metric by metric).
+ * metrics_stream_new runs the collectors; metrics_stream_next returns the
+ * next piece (malloc'd, NUL-terminated, length in *len), NULL at the end.
+ * The registry must outlive the stream.
+ */
+struct metrics_stream;
+struct metrics_stream *metrics_stream_new(struct metrics *m);
+char *metrics_stream_next(struct metrics_stream *s, size_t hint, size_t *len);
+void metrics_stream_free(struct metrics_stream *s);
 
 /* The family called `name`, or NULL. Borrowed. */
 struct metrics_family *metrics_find(struct metrics *m, const char *name);

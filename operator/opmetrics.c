@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,44 @@ struct opm_wq {
     struct opm_wq *next;
 };
 
+/* One condition type of a service: the type name (interned) and its
+ * status, an index into svc_statuses. */
+struct svc_cond {
+    const char *type;
+    unsigned char status;
+};
+
+/* The status of one GraceService: all grace_service_condition and
+ * grace_service_ready samples are rendered from these records (one small
+ * allocation per service instead of one stored series per label tuple). */
+struct svc {
+    struct svc *hnext;       /* hash chain */
+    struct svc *prev, *next; /* order of first report, the render order */
+    uint64_t hash;
+    uint64_t id; /* increasing in list order: the render mark */
+    bool ready;
+    size_t ntypes;
+    struct svc_cond *types;
+    const char *name; /* points into ns[] after the namespace's NUL */
+    char ns[];        /* "<namespace>\0<name>\0" */
+};
+
+/* An interned condition type name. */
+struct svc_type {
+    struct svc_type *next;
+    char name[];
+};
+
 struct opm {
     struct metrics *m;
     char rest_host[256]; /* set before threads start, read-only afterwards */
     struct opm_wq *queues;
-    pthread_mutex_t mu; /* guards `queues` and `svc_types` */
-    json_t *svc_types;  /* "ns/name" -> array of the condition types last reported */
+    pthread_mutex_t mu; /* guards `queues` and the service records below */
+    struct svc **svc_table;
+    size_t svc_tsize, nsvc;
+    uint64_t svc_next_id;
+    struct svc *svc_head, *svc_tail;
+    struct svc_type *svc_types;
     struct metrics_family *rec_total, *rec_errors, *rec_time, *active, *max_conc;
     struct metrics_family *wq_depth, *wq_adds, *wq_retries, *wq_queue_dur, *wq_work_dur;
     struct metrics_family *wq_unfinished, *wq_longest;
@@ -110,6 +143,23 @@ static void register_workqueue(struct opm *o)
                           "name");
 }
 
+static void svc_ready_emit(void *ctx, struct metrics_emitter *e);
+static void svc_cond_emit(void *ctx, struct metrics_emitter *e);
+
+static struct metrics_family *reg_func(struct opm *o, const char *name, const char *help,
+                                       const char *const *labels, size_t nlabels,
+                                       metrics_emit_fn fn)
+{
+    struct metrics_desc d = {name, help, METRICS_GAUGE, labels, nlabels, NULL, 0};
+    struct metrics_family *f = NULL;
+    struct kerr_info err;
+    if (metrics_register_func(o->m, &d, fn, o, &f, &err) != KERR_OK) {
+        fprintf(stderr, "grace-operator: metrics: %s\n", err.message);
+        abort();
+    }
+    return f;
+}
+
 static void register_rest_and_service(struct opm *o)
 {
     o->rest_total = COUNTER("rest_client_requests_total",
@@ -122,11 +172,12 @@ static void register_rest_and_service(struct opm *o)
                       "Gauge of if the reporting system is master of the relevant lease, 0 "
                       "indicates backup, 1 indicates master",
                       "name");
-    o->svc_ready = GAUGE("grace_service_ready", "Whether the GraceService is Ready (1) or not (0)",
-                         "namespace", "name");
-    o->svc_cond = GAUGE("grace_service_condition",
-                        "The condition of a GraceService: 1 for the current status of each type",
-                        "namespace", "name", "type", "status");
+    o->svc_ready = reg_func(o, "grace_service_ready",
+                            "Whether the GraceService is Ready (1) or not (0)", L("namespace", "name"),
+                            2, svc_ready_emit);
+    o->svc_cond = reg_func(o, "grace_service_condition",
+                           "The condition of a GraceService: 1 for the current status of each type",
+                           L("namespace", "name", "type", "status"), 4, svc_cond_emit);
     o->build_info = GAUGE("grace_build_info", "Build information of grace-operator", "version");
 }
 
@@ -147,12 +198,15 @@ static void register_process(struct opm *o)
     metrics_add_collector(o->m, process_collect, o);
 }
 
+static void svc_unlink(struct opm *o, struct svc *v);
+
 struct opm *opm_new(struct metrics *m, const char *version)
 {
     struct opm *o = kerr_xcalloc(1, sizeof *o);
     o->m = m;
     pthread_mutex_init(&o->mu, NULL);
-    o->svc_types = json_object();
+    o->svc_tsize = 16;
+    o->svc_table = kerr_xcalloc(o->svc_tsize, sizeof(struct svc *));
     register_controller(o);
     register_workqueue(o);
     register_rest_and_service(o);
@@ -172,8 +226,16 @@ void opm_free(struct opm *o)
         free(w);
         w = next;
     }
+    while (o->svc_head)
+        svc_unlink(o, o->svc_head);
+    free(o->svc_table);
+    struct svc_type *t = o->svc_types;
+    while (t) {
+        struct svc_type *next = t->next;
+        free(t);
+        t = next;
+    }
     pthread_mutex_destroy(&o->mu);
-    json_decref(o->svc_types);
     free(o);
 }
 
@@ -312,105 +374,199 @@ void opm_leader(struct opm *o, const char *name, bool leading)
         metrics_gauge_set(o->leader, L(name), leading ? 1 : 0);
 }
 
-/* ---- GraceService status ---- */
+/* ---- GraceService status (o->mu held unless said otherwise) ---- */
 
-struct svc_match {
-    const char *ns;
-    const char *name;
-    const json_t *conditions; /* NULL: match every type */
-};
+static const char *const svc_statuses[] = {"True", "False", "Unknown"};
 
-static bool has_type(const json_t *conditions, const char *type)
+static uint64_t svc_hash(const char *ns, const char *name)
 {
-    size_t i;
-    const json_t *c;
-    json_array_foreach(conditions, i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && strcmp(t, type) == 0)
-            return true;
-    }
-    return false;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, NUL between the parts */
+    for (const char *p = ns; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h *= 1099511628211ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
 }
 
-
-/* Remove the series of condition types this service reported last time
- * but not now. Keyed per service, so the cost is the number of its types,
- * not the number of series in the family. */
-static void remove_stale_types(struct opm *o, const char *ns, const char *name,
-                               const json_t *conditions)
+static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uint64_t h)
 {
-    static const char *const statuses[] = {"True", "False", "Unknown"};
-    char key[600];
-    snprintf(key, sizeof key, "%s/%s", ns, name);
-    json_t *now = json_array();
-    size_t i;
+    for (struct svc *v = o->svc_table[h % o->svc_tsize]; v; v = v->hnext)
+        if (v->hash == h && strcmp(v->ns, ns) == 0 && strcmp(v->name, name) == 0)
+            return v;
+    return NULL;
+}
+
+static void svc_rehash(struct opm *o)
+{
+    size_t nsize = o->svc_tsize * 2;
+    struct svc **nt = kerr_xcalloc(nsize, sizeof(struct svc *));
+    for (struct svc *v = o->svc_head; v; v = v->next) {
+        v->hnext = nt[v->hash % nsize];
+        nt[v->hash % nsize] = v;
+    }
+    free(o->svc_table);
+    o->svc_table = nt;
+    o->svc_tsize = nsize;
+}
+
+static struct svc *svc_get(struct opm *o, const char *ns, const char *name)
+{
+    uint64_t h = svc_hash(ns, name);
+    struct svc *v = svc_find(o, ns, name, h);
+    if (v)
+        return v;
+    if (o->nsvc >= o->svc_tsize)
+        svc_rehash(o);
+    size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
+    v = kerr_xcalloc(1, sizeof *v + nl + ml);
+    v->hash = h;
+    v->id = ++o->svc_next_id;
+    memcpy(v->ns, ns, nl);
+    v->name = v->ns + nl;
+    memcpy(v->ns + nl, name, ml);
+    v->hnext = o->svc_table[h % o->svc_tsize];
+    o->svc_table[h % o->svc_tsize] = v;
+    v->prev = o->svc_tail;
+    if (o->svc_tail)
+        o->svc_tail->next = v;
+    else
+        o->svc_head = v;
+    o->svc_tail = v;
+    o->nsvc++;
+    return v;
+}
+
+static void svc_unlink(struct opm *o, struct svc *v)
+{
+    struct svc **pp = &o->svc_table[v->hash % o->svc_tsize];
+    while (*pp != v)
+        pp = &(*pp)->hnext;
+    *pp = v->hnext;
+    if (o->svc_head == v)
+        o->svc_head = v->next;
+    else
+        v->prev->next = v->next;
+    if (o->svc_tail == v)
+        o->svc_tail = v->prev;
+    else
+        v->next->prev = v->prev;
+    o->nsvc--;
+    free(v->types);
+    free(v);
+}
+
+/* The interned copy of a condition type name. */
+static const char *svc_intern(struct opm *o, const char *type)
+{
+    for (struct svc_type *t = o->svc_types; t; t = t->next)
+        if (strcmp(t->name, type) == 0)
+            return t->name;
+    size_t n = strlen(type) + 1;
+    struct svc_type *t = kerr_xmalloc(sizeof *t + n);
+    memcpy(t->name, type, n);
+    t->next = o->svc_types;
+    o->svc_types = t;
+    return t->name;
+}
+
+static unsigned char svc_status_index(const char *status)
+{
+    if (status && strcmp(status, "True") == 0)
+        return 0;
+    if (status && strcmp(status, "False") == 0)
+        return 1;
+    return 2; /* anything else counts as Unknown */
+}
+
+/* The types and statuses of `conditions` (a later duplicate type wins). */
+static size_t svc_collect(struct opm *o, const json_t *conditions, struct svc_cond *out,
+                          bool *ready)
+{
+    size_t n = 0, i;
     const json_t *c;
+    *ready = false;
     json_array_foreach(conditions, i, c)
     {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && *t)
-            json_array_append_new(now, json_string(t));
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!type || !*type)
+            continue;
+        unsigned char st = svc_status_index(json_string_value(json_object_get(c, "status")));
+        size_t k = 0;
+        while (k < n && strcmp(out[k].type, type) != 0)
+            k++;
+        if (k == n)
+            out[n++].type = svc_intern(o, type);
+        out[k].status = st;
+        if (strcmp(type, "Ready") == 0)
+            *ready = st == 0;
     }
-    pthread_mutex_lock(&o->mu);
-    const json_t *prev = json_object_get(o->svc_types, key);
-    json_array_foreach(prev, i, c)
-    {
-        const char *t = json_string_value(c);
-        if (!conditions || !has_type(conditions, t))
-            for (size_t s = 0; s < 3; s++)
-                metrics_delete(o->svc_cond, L(ns, name, t, statuses[s]));
-    }
-    json_object_set_new(o->svc_types, key, now);
-    pthread_mutex_unlock(&o->mu);
+    return n;
 }
 
 void opm_service_conditions(struct opm *o, const char *ns, const char *name,
                             const json_t *conditions)
 {
-    static const char *const statuses[] = {"True", "False", "Unknown"};
     if (!o)
         return;
-    if (!json_is_array(conditions))
-        conditions = NULL;
+    size_t max = json_is_array(conditions) ? json_array_size(conditions) : 0;
+    struct svc_cond *types = max ? kerr_xcalloc(max, sizeof *types) : NULL;
     bool ready = false;
-    size_t i;
-    const json_t *c;
-    json_array_foreach(conditions, i, c)
-    {
-        const char *type = json_string_value(json_object_get(c, "type"));
-        const char *status = json_string_value(json_object_get(c, "status"));
-        if (!type || !*type)
-            continue;
-        if (!status || (strcmp(status, "True") != 0 && strcmp(status, "False") != 0))
-            status = "Unknown";
-        for (size_t s = 0; s < 3; s++)
-            metrics_gauge_set(o->svc_cond, L(ns, name, type, statuses[s]),
-                              strcmp(status, statuses[s]) == 0 ? 1 : 0);
-        if (strcmp(type, "Ready") == 0 && strcmp(status, "True") == 0)
-            ready = true;
-    }
-    remove_stale_types(o, ns, name, conditions);
-    metrics_gauge_set(o->svc_ready, L(ns, name), ready ? 1 : 0);
-}
-
-static bool svc_any(void *ctx, const char *const *values)
-{
-    const struct svc_match *m = ctx;
-    return strcmp(values[0], m->ns) == 0 && strcmp(values[1], m->name) == 0;
+    pthread_mutex_lock(&o->mu);
+    size_t n = max ? svc_collect(o, conditions, types, &ready) : 0;
+    struct svc *v = svc_get(o, ns, name);
+    free(v->types);
+    v->types = n ? types : NULL;
+    v->ntypes = n;
+    v->ready = ready;
+    pthread_mutex_unlock(&o->mu);
+    if (!n)
+        free(types);
 }
 
 void opm_service_delete(struct opm *o, const char *ns, const char *name)
 {
     if (!o)
         return;
-    struct svc_match m = {ns, name, NULL};
-    metrics_delete_if(o->svc_cond, svc_any, &m);
-    metrics_delete(o->svc_ready, L(ns, name));
-    char key[600];
-    snprintf(key, sizeof key, "%s/%s", ns, name);
     pthread_mutex_lock(&o->mu);
-    json_object_del(o->svc_types, key);
+    struct svc *v = svc_find(o, ns, name, svc_hash(ns, name));
+    if (v)
+        svc_unlink(o, v);
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Render-time producers of the two families (lock taken here); a piece
+ * of a streamed render ends after a whole service. */
+static void svc_cond_emit(void *ctx, struct metrics_emitter *e)
+{
+    struct opm *o = ctx;
+    uint64_t resume = metrics_emit_resume(e);
+    pthread_mutex_lock(&o->mu);
+    for (const struct svc *v = o->svc_head; v; v = v->next) {
+        if (v->id <= resume)
+            continue;
+        for (size_t i = 0; i < v->ntypes; i++)
+            for (unsigned char s = 0; s < 3; s++)
+                metrics_emit(e, L(v->ns, v->name, v->types[i].type, svc_statuses[s]),
+                             v->types[i].status == s ? 1 : 0);
+        if (!metrics_emit_mark(e, v->id))
+            break;
+    }
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void svc_ready_emit(void *ctx, struct metrics_emitter *e)
+{
+    struct opm *o = ctx;
+    uint64_t resume = metrics_emit_resume(e);
+    pthread_mutex_lock(&o->mu);
+    for (const struct svc *v = o->svc_head; v; v = v->next) {
+        if (v->id <= resume)
+            continue;
+        metrics_emit(e, L(v->ns, v->name), v->ready ? 1 : 0);
+        if (!metrics_emit_mark(e, v->id))
+            break;
+    }
     pthread_mutex_unlock(&o->mu);
 }
 

@@ -21,6 +21,10 @@
  *   process_cpu_seconds_total, process_start_time_seconds,
  *   process_open_fds, process_max_fds                    (read from /proc/self)
  *
+ * The grace_service_* samples are not stored as series: opm keeps one small
+ * record per GraceService (its condition types and statuses) and renders
+ * them at scrape time (metrics_register_func), in pieces when streamed.
+ *
  * Every helper is safe from any thread and does nothing when `o` is NULL, so
  * code paths without metrics (CLI, tests) can pass NULL.
  */

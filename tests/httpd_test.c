@@ -302,6 +302,82 @@ START_TEST(httpd_metrics_served_in_text_format)
 }
 END_TEST
 
+/* A streamed /metrics: pieces of uneven sizes (one empty stream too). */
+struct pieces {
+    int left;  /* pieces still to give */
+    int total; /* pieces given */
+    atomic_int closed;
+};
+
+static struct pieces stream_fx;
+
+static void *stream_open(void *ctx)
+{
+    struct pieces *p = &stream_fx;
+    (void)ctx;
+    p->total = 0;
+    return p;
+}
+
+/* Piece k is k*7919 % 40000 + 1 bytes of the letter 'a' + k % 26. */
+static char *stream_next(void *st, size_t *len)
+{
+    struct pieces *p = st;
+    if (p->left == 0)
+        return NULL;
+    p->left--;
+    int k = p->total++;
+    size_t n = (size_t)k * 7919 % 40000 + 1;
+    char *b = malloc(n + 1);
+    memset(b, 'a' + k % 26, n);
+    b[n] = '\0';
+    *len = n;
+    return b;
+}
+
+static void stream_close(void *st)
+{
+    struct pieces *p = st;
+    atomic_fetch_add(&p->closed, 1);
+}
+
+START_TEST(httpd_streamed_metrics_arrive_whole_then_close)
+{
+    struct httpd_options o = base_opts();
+    o.metrics = NULL;
+    o.metrics_open = stream_open;
+    o.metrics_next = stream_next;
+    o.metrics_close = stream_close;
+    memset(&stream_fx, 0, sizeof stream_fx);
+    stream_fx.left = 60;
+    struct httpd *h = start(&o);
+    const char *u = url(h, HTTPD_METRICS, "http", "127.0.0.1", "/metrics");
+    struct reply r = fetch(NULL, u, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    size_t off = 0;
+    for (int k = 0; k < 60; k++) {
+        size_t n = (size_t)k * 7919 % 40000 + 1;
+        ck_assert_uint_ge(r.body.len, off + n);
+        ck_assert_int_eq(r.body.data[off], 'a' + k % 26);
+        ck_assert_int_eq(r.body.data[off + n - 1], 'a' + k % 26);
+        off += n;
+    }
+    ck_assert_uint_eq(r.body.len, off);
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "text/plain; version=0.0.4"));
+    ck_assert_ptr_null(strstr(r.headers.data, "content-length"));
+    ck_assert_ptr_nonnull(strstr(r.headers.data, "connection: close"));
+    reply_free(&r);
+    ck_assert_int_eq(atomic_load(&stream_fx.closed), 1);
+    stream_fx.left = 0; /* an empty exposition */
+    r = fetch(NULL, u, NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body.len, 0);
+    reply_free(&r);
+    ck_assert_int_eq(atomic_load(&stream_fx.closed), 2);
+    httpd_free(h);
+}
+END_TEST
+
 START_TEST(httpd_large_response_arrives_intact)
 {
     fx.big_metrics = 700 * 1000 + 7;
@@ -615,6 +691,7 @@ static Suite *httpd_suite(void)
     tcase_add_test(tc, httpd_readyz_is_503_with_reason_until_ready);
     tcase_add_test(tc, httpd_metrics_served_in_text_format);
     tcase_add_test(tc, httpd_large_response_arrives_intact);
+    tcase_add_test(tc, httpd_streamed_metrics_arrive_whole_then_close);
     tcase_add_test(tc, httpd_unknown_path_404_and_wrong_method_405);
     tcase_add_test(tc, httpd_webhook_over_https_verified_with_generated_ca);
     tcase_add_test(tc, httpd_webhook_with_certificate_files);

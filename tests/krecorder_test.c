@@ -207,6 +207,57 @@ START_TEST(krecorder_repeat_after_the_window_is_a_new_event)
 }
 END_TEST
 
+START_TEST(krecorder_expired_events_leave_the_cache)
+{
+    struct fx x;
+    fx_setup(&x);
+    krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "one");
+    krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "two");
+    ck_assert_uint_eq(krecorder_cached(x.rec), 2);
+    usleep(20000);
+    krecorder_set_timing(x.rec, 0.01, 0.01); /* both are now older than the window */
+    krecorder_event(x.rec, x.peeps, "Normal", "Done", "Reconcile", "three");
+    ck_assert_uint_eq(krecorder_cached(x.rec), 1);
+    fx_teardown(&x);
+}
+END_TEST
+
+/* At the bound the oldest Event is forgotten: its repeat is a new Event,
+ * while a repeat of a newer one is still folded. */
+START_TEST(krecorder_full_cache_evicts_the_oldest)
+{
+    struct fx x;
+    fx_setup(&x);
+    krecorder_set_capacity(x.rec, 3);
+    for (int i = 0; i < 4; i++)
+        krecorder_event(x.rec, x.peeps, "Warning", "Failed", "Reconcile", "boom %d", i);
+    ck_assert_uint_eq(krecorder_cached(x.rec), 3);
+    ck_assert_int_eq(count(&x, "POST"), 4);
+    krecorder_event(x.rec, x.peeps, "Warning", "Failed", "Reconcile", "boom %d", 3);
+    ck_assert_int_eq(count(&x, "POST"), 4);
+    krecorder_event(x.rec, x.peeps, "Warning", "Failed", "Reconcile", "boom %d", 0);
+    ck_assert_int_eq(count(&x, "POST"), 5);
+    ck_assert_uint_eq(krecorder_cached(x.rec), 3);
+    fx_teardown(&x);
+}
+END_TEST
+
+/* Many distinct Events (the table grows) are each remembered. */
+START_TEST(krecorder_many_events_are_each_remembered)
+{
+    struct fx x;
+    fx_setup(&x);
+    for (int i = 0; i < 300; i++)
+        krecorder_event(x.rec, x.peeps, "Normal", "Step", "Reconcile", "step %d", i);
+    ck_assert_uint_eq(krecorder_cached(x.rec), 300);
+    for (int i = 0; i < 300; i++)
+        krecorder_event(x.rec, x.peeps, "Normal", "Step", "Reconcile", "step %d", i);
+    ck_assert_int_eq(count(&x, "POST"), 300);
+    ck_assert_int_eq(count(&x, "PATCH"), 0);
+    fx_teardown(&x);
+}
+END_TEST
+
 START_TEST(krecorder_truncates_the_note_at_a_utf8_boundary)
 {
     struct fx x;
@@ -282,6 +333,9 @@ static Suite *krecorder_suite(void)
     tcase_add_test(tc, krecorder_other_reason_note_or_object_is_a_new_event);
     tcase_add_test(tc, krecorder_repeat_after_the_interval_patches_the_series);
     tcase_add_test(tc, krecorder_repeat_after_the_window_is_a_new_event);
+    tcase_add_test(tc, krecorder_expired_events_leave_the_cache);
+    tcase_add_test(tc, krecorder_full_cache_evicts_the_oldest);
+    tcase_add_test(tc, krecorder_many_events_are_each_remembered);
     tcase_add_test(tc, krecorder_truncates_the_note_at_a_utf8_boundary);
     tcase_add_test(tc, krecorder_rejects_bad_arguments_without_a_request);
     tcase_add_test(tc, krecorder_failed_create_is_tried_again_next_time);

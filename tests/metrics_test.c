@@ -55,6 +55,110 @@ START_TEST(metrics_counter_renders_help_type_and_samples)
 }
 END_TEST
 
+struct emit_fx {
+    int n; /* samples to emit */
+};
+
+static void emit_some(void *ctx, struct metrics_emitter *e)
+{
+    const struct emit_fx *x = ctx;
+    for (int i = 0; i < x->n; i++) {
+        if ((uint64_t)i + 1 <= metrics_emit_resume(e))
+            continue;
+        metrics_emit(e, L(i ? "b\"" : "a", NULL), i + 0.5);
+        if (!metrics_emit_mark(e, (uint64_t)i + 1))
+            break;
+    }
+}
+
+/* Concatenate every piece of a streamed render; *pieces counts them. */
+static char *stream_all(struct metrics *m, size_t hint, int *pieces)
+{
+    struct metrics_stream *st = metrics_stream_new(m);
+    char *all = NULL;
+    size_t size = 0, len = 0;
+    FILE *out = open_memstream(&all, &size);
+    char *piece;
+    *pieces = 0;
+    while ((piece = metrics_stream_next(st, hint, &len))) {
+        ck_assert_uint_eq(len, strlen(piece));
+        fwrite(piece, 1, len, out);
+        free(piece);
+        (*pieces)++;
+    }
+    metrics_stream_free(st);
+    fclose(out);
+    return all;
+}
+
+START_TEST(metrics_stream_pieces_make_the_whole_render)
+{
+    struct metrics *m = metrics_new();
+    struct emit_fx x = {.n = 100};
+    struct metrics_desc d = {"live", "Live.", METRICS_GAUGE, L("k", "v"), 2, NULL, 0};
+    struct metrics_family *a = must_register(m, "a_total", METRICS_COUNTER, L("kind"), 1);
+    ck_assert_int_eq(metrics_register_func(m, &d, emit_some, &x, NULL, NULL), KERR_OK);
+    struct metrics_family *z = must_register(m, "z", METRICS_GAUGE, NULL, 0);
+    struct metrics_family *h =
+        must_register(m, "empty_seconds", METRICS_HISTOGRAM, L("kind"), 1); /* no samples */
+    (void)h;
+    metrics_counter_add(a, L("x"), 1);
+    metrics_counter_add(a, L("y"), 2);
+    metrics_gauge_set(z, NULL, 3);
+    char *whole = metrics_render(m, NULL);
+    int pieces = 0;
+    char *all = stream_all(m, 64, &pieces);
+    ck_assert_str_eq(all, whole);
+    ck_assert_int_gt(pieces, 20); /* 100 samples of ~20 bytes in pieces of ~64 */
+    free(all);
+    all = stream_all(m, 1 << 20, &pieces);
+    ck_assert_str_eq(all, whole);
+    ck_assert_int_eq(pieces, 1);
+    free(all);
+    free(whole);
+    x.n = 0; /* a func family without samples is left out, HELP included */
+    all = stream_all(m, 16, &pieces);
+    ck_assert_ptr_null(strstr(all, "live"));
+    ck_assert_ptr_nonnull(strstr(all, "\nz 3\n"));
+    free(all);
+    metrics_free(m);
+}
+END_TEST
+
+START_TEST(metrics_func_family_renders_what_its_function_emits)
+{
+    struct metrics *m = metrics_new();
+    struct emit_fx x = {0};
+    struct metrics_desc d = {"live", "Live.", METRICS_GAUGE, L("k", "v"), 2, NULL, 0};
+    struct metrics_family *f = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(metrics_register_func(m, &d, emit_some, &x, &f, &err), KERR_OK);
+    struct metrics_family *g = must_register(m, "after", METRICS_GAUGE, NULL, 0);
+    metrics_gauge_set(g, NULL, 1);
+    metrics_gauge_set(f, L("a", ""), 7); /* ignored: the function is the source */
+    ck_assert_uint_eq(metrics_children(f), 0);
+    char *out = metrics_render(m, NULL);
+    ck_assert_str_eq(out, "# HELP after Help text.\n# TYPE after gauge\nafter 1\n");
+    free(out);
+    x.n = 2;
+    out = metrics_render(m, NULL);
+    ck_assert_str_eq(out, "# HELP live Live.\n"
+                          "# TYPE live gauge\n"
+                          "live{k=\"a\",v=\"\"} 0.5\n"
+                          "live{k=\"b\\\"\",v=\"\"} 1.5\n"
+                          "# HELP after Help text.\n# TYPE after gauge\nafter 1\n");
+    free(out);
+    d.type = METRICS_HISTOGRAM;
+    d.name = "hist";
+    ck_assert_int_eq(metrics_register_func(m, &d, emit_some, &x, NULL, &err), KERR_INVAL);
+    d.type = METRICS_GAUGE;
+    ck_assert_int_eq(metrics_register_func(m, &d, NULL, &x, NULL, &err), KERR_INVAL);
+    d.name = "live";
+    ck_assert_int_eq(metrics_register_func(m, &d, emit_some, &x, NULL, &err), KERR_EXISTS);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(metrics_label_values_and_help_are_escaped)
 {
     struct metrics *m = metrics_new();
@@ -332,13 +436,45 @@ static json_t *conds(const char *json)
     return j;
 }
 
+/* The value of the sample `line` ("name{labels}") in a render, -1 if absent.
+ * The service families are rendered from opm's records, so the test reads
+ * what a scrape sees. */
+static double sample_value(struct metrics *m, const char *line)
+{
+    char *out = metrics_render(m, NULL), want[512];
+    snprintf(want, sizeof want, "\n%s ", line);
+    const char *p = strstr(out, want);
+    double v = p ? strtod(p + strlen(want), NULL) : -1;
+    free(out);
+    return v;
+}
+
+/* Number of samples of `family` (with labels) in a render. */
+static size_t samples_of(struct metrics *m, const char *family)
+{
+    char *out = metrics_render(m, NULL), want[256];
+    snprintf(want, sizeof want, "\n%s{", family);
+    size_t n = 0;
+    for (const char *p = strstr(out, want); p; p = strstr(p + 1, want))
+        n++;
+    free(out);
+    return n;
+}
+
 static double cond_value(struct metrics *m, const char *type, const char *status)
 {
-    double v = -1;
-    if (!metrics_value(metrics_find(m, "grace_service_condition"), L("ns", "svc", type, status),
-                       &v))
-        return -1;
-    return v;
+    char line[256];
+    snprintf(line, sizeof line,
+             "grace_service_condition{namespace=\"ns\",name=\"svc\",type=\"%s\",status=\"%s\"}",
+             type, status);
+    return sample_value(m, line);
+}
+
+static double ready_value(struct metrics *m, const char *ns, const char *name)
+{
+    char line[256];
+    snprintf(line, sizeof line, "grace_service_ready{namespace=\"%s\",name=\"%s\"}", ns, name);
+    return sample_value(m, line);
 }
 
 START_TEST(opm_service_conditions_set_one_status_per_type)
@@ -354,9 +490,8 @@ START_TEST(opm_service_conditions_set_one_status_per_type)
     ck_assert(cond_value(m, "Ready", "Unknown") == 0);
     ck_assert(cond_value(m, "Database", "True") == 1);
     ck_assert(cond_value(m, "Route", "Unknown") == 1);
-    double ready = -1;
-    ck_assert(metrics_value(metrics_find(m, "grace_service_ready"), L("ns", "svc"), &ready));
-    ck_assert(ready == 0);
+    ck_assert(ready_value(m, "ns", "svc") == 0);
+    ck_assert_uint_eq(samples_of(m, "grace_service_condition"), 9);
     json_decref(c);
 
     c = conds("[{\"type\":\"Ready\",\"status\":\"True\"}]");
@@ -364,8 +499,8 @@ START_TEST(opm_service_conditions_set_one_status_per_type)
     ck_assert(cond_value(m, "Ready", "True") == 1);
     ck_assert(cond_value(m, "Database", "True") == -1); /* stale type removed */
     ck_assert(cond_value(m, "Route", "Unknown") == -1);
-    ck_assert(metrics_value(metrics_find(m, "grace_service_ready"), L("ns", "svc"), &ready));
-    ck_assert(ready == 1);
+    ck_assert(ready_value(m, "ns", "svc") == 1);
+    ck_assert_uint_eq(samples_of(m, "grace_service_condition"), 3);
     json_decref(c);
     opm_free(o);
     metrics_free(m);
@@ -381,12 +516,72 @@ START_TEST(opm_service_delete_removes_only_that_service)
     opm_service_conditions(o, "ns", "other", c);
     opm_service_conditions(o, "ns2", "svc", c);
     opm_service_delete(o, "ns", "svc");
-    struct metrics_family *cond = metrics_find(m, "grace_service_condition");
-    ck_assert_uint_eq(metrics_children(cond), 6);
-    ck_assert_uint_eq(metrics_children(metrics_find(m, "grace_service_ready")), 2);
+    ck_assert_uint_eq(samples_of(m, "grace_service_condition"), 6);
+    ck_assert_uint_eq(samples_of(m, "grace_service_ready"), 2);
     ck_assert(cond_value(m, "Ready", "True") == -1);
+    ck_assert(ready_value(m, "ns", "svc") == -1);
+    ck_assert(ready_value(m, "ns2", "svc") == 1);
     opm_service_conditions(o, "ns", "other", NULL); /* no conditions: all removed */
-    ck_assert_uint_eq(metrics_children(cond), 3);
+    ck_assert_uint_eq(samples_of(m, "grace_service_condition"), 3);
+    ck_assert(ready_value(m, "ns", "other") == 0);
+    opm_service_delete(o, "ns", "other");
+    opm_service_delete(o, "ns2", "svc");
+    char *out = metrics_render(m, NULL); /* no samples: no HELP/TYPE either */
+    ck_assert_ptr_null(strstr(out, "grace_service_"));
+    free(out);
+    json_decref(c);
+    opm_free(o);
+    metrics_free(m);
+}
+END_TEST
+
+/* Services added and removed between the pieces of a scrape: no sample
+ * twice, none of the untouched services lost, the family's HELP once. */
+START_TEST(opm_stream_survives_services_changing_between_pieces)
+{
+    struct metrics *m = metrics_new();
+    struct opm *o = opm_new(m, "v");
+    json_t *c = conds("[{\"type\":\"Ready\",\"status\":\"True\"}]");
+    char name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "s%02d", i);
+        opm_service_conditions(o, "ns", name, c);
+    }
+    struct metrics_stream *st = metrics_stream_new(m);
+    char *all = NULL, *piece;
+    size_t size = 0, len = 0;
+    FILE *out = open_memstream(&all, &size);
+    int n = 0;
+    while ((piece = metrics_stream_next(st, 512, &len))) {
+        fwrite(piece, 1, len, out);
+        free(piece);
+        if (++n == 8) { /* somewhere inside the services */
+            for (int i = 0; i < 40; i += 2) {
+                snprintf(name, sizeof name, "s%02d", i);
+                opm_service_delete(o, "ns", name);
+            }
+            opm_service_conditions(o, "ns", "late", c);
+            opm_service_conditions(o, "ns", "s01", c); /* an update keeps its place */
+        }
+    }
+    metrics_stream_free(st);
+    fclose(out);
+    ck_assert_int_gt(n, 8);
+    for (int i = 1; i < 40; i += 2) {
+        char want[160];
+        snprintf(want, sizeof want,
+                 "\ngrace_service_condition{namespace=\"ns\",name=\"s%02d\",type=\"Ready\","
+                 "status=\"True\"} 1\n",
+                 i);
+        const char *p = strstr(all, want);
+        ck_assert_msg(p != NULL, "s%02d missing", i);
+        ck_assert_msg(strstr(p + 1, want) == NULL, "s%02d twice", i);
+    }
+    ck_assert_ptr_nonnull(strstr(all, "name=\"late\""));
+    const char *help = strstr(all, "# HELP grace_service_condition ");
+    ck_assert_ptr_nonnull(help);
+    ck_assert_ptr_null(strstr(help + 1, "# HELP grace_service_condition "));
+    free(all);
     json_decref(c);
     opm_free(o);
     metrics_free(m);
@@ -553,6 +748,8 @@ static Suite *metrics_suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("registry");
     tcase_add_test(tc, metrics_counter_renders_help_type_and_samples);
+    tcase_add_test(tc, metrics_func_family_renders_what_its_function_emits);
+    tcase_add_test(tc, metrics_stream_pieces_make_the_whole_render);
     tcase_add_test(tc, metrics_label_values_and_help_are_escaped);
     tcase_add_test(tc, metrics_histogram_buckets_are_cumulative_with_inf_sum_count);
     tcase_add_test(tc, metrics_histogram_without_labels_and_default_buckets);
@@ -570,6 +767,7 @@ static Suite *metrics_suite(void)
     tcase_set_timeout(op, 30);
     tcase_add_test(op, opm_service_conditions_set_one_status_per_type);
     tcase_add_test(op, opm_service_delete_removes_only_that_service);
+    tcase_add_test(op, opm_stream_survives_services_changing_between_pieces);
     tcase_add_test(op, opm_rest_request_maps_verbs_and_transport_errors);
     tcase_add_test(op, opm_reconcile_results_and_errors_are_counted);
     tcase_add_test(op, opm_attached_queue_is_sampled_at_scrape);

@@ -2,11 +2,14 @@
  * krecorder: events.k8s.io/v1 Event recorder with de-duplication (see
  * krecorder.h).
  *
- * The de-duplication cache is a fixed array of KREC_CACHE entries, each
+ * The de-duplication cache holds one small allocation per recent Event,
  * identified by a 64-bit FNV-1a hash of (object, type, reason, action,
- * note) rather than the strings themselves, so a full cache costs ~400 KB
- * however long the notes are. Lookup is a linear scan: Events are rare
- * (a few per reconcile at most) and 4096 comparisons are microseconds.
+ * note) rather than the strings themselves, plus the Event's namespace and
+ * name (needed for the series patch). Entries sit in a chained hash table
+ * (lookup) and in a list in creation order (the oldest first), so expiry
+ * and eviction pop the list's head. Memory follows the Events recorded in
+ * the last window (~100 B each), not the bound: an operator that records
+ * nothing holds only the empty table.
  */
 #include "krecorder.h"
 #include "ktime.h"
@@ -19,24 +22,29 @@
 #include <string.h>
 #include <time.h>
 
-#define KREC_CACHE 4096
+#define KREC_CACHE 4096 /* default bound on entries */
+#define KREC_TABLE_MIN 64
 
 static const struct kres krec_res = {"events.k8s.io", "v1", "events"};
 
 struct krec_entry {
-    uint64_t hash;   /* 0 = free slot */
+    struct krec_entry *hnext;      /* hash chain */
+    struct krec_entry *prev, *next; /* creation order, oldest at head */
+    uint64_t hash;
     double first_at; /* monotonic seconds of the Event's creation */
     double patched_at;
-    long count; /* occurrences so far (the first included) */
-    char ns[64];
-    char name[254];
+    long count;  /* occurrences so far (the first included) */
+    char *name;  /* points into ns[] after the namespace's NUL */
+    char ns[];   /* "<namespace>\0<name>\0" */
 };
 
 struct krecorder {
     struct kclient *client;
     char *controller, *instance;
-    pthread_mutex_t mu; /* guards cache and seq */
-    struct krec_entry *cache;
+    pthread_mutex_t mu; /* guards the cache (table, list, n) and seq */
+    struct krec_entry **table;
+    size_t tsize, n, cap;
+    struct krec_entry *head, *tail;
     unsigned long seq;
     double window_s, interval_s; /* set before sharing, then read-only */
 };
@@ -100,36 +108,90 @@ static void krec_event_name(struct krecorder *rec, const char *obj_name, char ou
 
 /* ---- the cache (lock held) ---- */
 
+static void krec_unlink(struct krecorder *rec, struct krec_entry *e)
+{
+    struct krec_entry **pp = &rec->table[e->hash % rec->tsize];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (rec->head == e)
+        rec->head = e->next;
+    else
+        e->prev->next = e->next;
+    if (rec->tail == e)
+        rec->tail = e->prev;
+    else
+        e->next->prev = e->prev;
+    rec->n--;
+    free(e);
+}
+
+/* Drop the entries whose window has passed (the oldest are at the head). */
+static void krec_expire(struct krecorder *rec, double now)
+{
+    while (rec->head && now - rec->head->first_at >= rec->window_s)
+        krec_unlink(rec, rec->head);
+}
+
+/* The live entry for h; one whose window has passed is dropped (threads
+ * may insert slightly out of time order, so expiry from the head can miss
+ * it). */
 static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h, double now)
 {
-    for (size_t i = 0; i < KREC_CACHE; i++) {
-        struct krec_entry *e = &rec->cache[i];
-        if (e->hash == h && now - e->first_at < rec->window_s)
+    for (struct krec_entry *e = rec->table[h % rec->tsize]; e; e = e->hnext) {
+        if (e->hash != h)
+            continue;
+        if (now - e->first_at < rec->window_s)
             return e;
+        krec_unlink(rec, e);
+        return NULL;
     }
     return NULL;
 }
 
-/* A free or expired slot, else the oldest one. */
-static struct krec_entry *krec_victim(struct krecorder *rec, double now)
+static void krec_rehash(struct krecorder *rec, size_t nsize)
 {
-    struct krec_entry *oldest = &rec->cache[0];
-    for (size_t i = 0; i < KREC_CACHE; i++) {
-        struct krec_entry *e = &rec->cache[i];
-        if (e->hash == 0 || now - e->first_at >= rec->window_s)
-            return e;
-        if (e->first_at < oldest->first_at)
-            oldest = e;
+    struct krec_entry **nt = kerr_xcalloc(nsize, sizeof(struct krec_entry *));
+    for (struct krec_entry *e = rec->head; e; e = e->next) {
+        e->hnext = nt[e->hash % nsize];
+        nt[e->hash % nsize] = e;
     }
-    return oldest;
+    free(rec->table);
+    rec->table = nt;
+    rec->tsize = nsize;
+}
+
+/* A new entry (the newest), evicting the oldest when the cache is full. */
+static void krec_insert(struct krecorder *rec, uint64_t h, double now, const char *ns,
+                        const char *name)
+{
+    while (rec->n >= rec->cap && rec->head)
+        krec_unlink(rec, rec->head);
+    if (rec->n >= rec->tsize)
+        krec_rehash(rec, rec->tsize * 2);
+    size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
+    struct krec_entry *e = kerr_xmalloc(sizeof *e + nl + ml);
+    *e = (struct krec_entry){.hash = h, .first_at = now, .patched_at = now, .count = 1};
+    memcpy(e->ns, ns, nl);
+    e->name = e->ns + nl;
+    memcpy(e->name, name, ml);
+    e->hnext = rec->table[h % rec->tsize];
+    rec->table[h % rec->tsize] = e;
+    e->prev = rec->tail;
+    if (rec->tail)
+        rec->tail->next = e;
+    else
+        rec->head = e;
+    rec->tail = e;
+    rec->n++;
 }
 
 static void krec_forget(struct krecorder *rec, uint64_t h, const char *name)
 {
     pthread_mutex_lock(&rec->mu);
-    for (size_t i = 0; i < KREC_CACHE; i++)
-        if (rec->cache[i].hash == h && strcmp(rec->cache[i].name, name) == 0)
-            rec->cache[i].hash = 0;
+    struct krec_entry *e = krec_find(rec, h, ktime_mono_s());
+    if (e && strcmp(e->name, name) == 0)
+        krec_unlink(rec, e);
     pthread_mutex_unlock(&rec->mu);
 }
 
@@ -180,7 +242,9 @@ struct krecorder *krecorder_new(struct kclient *c, const char *controller, const
     rec->client = c;
     rec->controller = kerr_xstrdup(controller ? controller : "");
     rec->instance = kerr_xstrdup(instance ? instance : "");
-    rec->cache = kerr_xcalloc(KREC_CACHE, sizeof *rec->cache);
+    rec->cap = KREC_CACHE;
+    rec->tsize = KREC_TABLE_MIN;
+    rec->table = kerr_xcalloc(rec->tsize, sizeof(struct krec_entry *));
     pthread_mutex_init(&rec->mu, NULL);
     rec->window_s = KRECORDER_DEDUP_WINDOW_S;
     rec->interval_s = KRECORDER_SERIES_INTERVAL_S;
@@ -193,12 +257,27 @@ void krecorder_set_timing(struct krecorder *rec, double window_s, double series_
     rec->interval_s = series_interval_s;
 }
 
+void krecorder_set_capacity(struct krecorder *rec, size_t max_entries)
+{
+    rec->cap = max_entries ? max_entries : 1;
+}
+
+size_t krecorder_cached(struct krecorder *rec)
+{
+    pthread_mutex_lock(&rec->mu);
+    size_t n = rec->n;
+    pthread_mutex_unlock(&rec->mu);
+    return n;
+}
+
 void krecorder_free(struct krecorder *rec)
 {
     if (!rec)
         return;
     pthread_mutex_destroy(&rec->mu);
-    free(rec->cache);
+    while (rec->head)
+        krec_unlink(rec, rec->head);
+    free(rec->table);
     free(rec->controller);
     free(rec->instance);
     free(rec);
@@ -222,6 +301,7 @@ static enum kerr krec_record(struct krecorder *rec, struct krec_event *ev, uint6
     double now = ktime_mono_s();
     krec_event_name(rec, krec_meta(ev->regarding, "name"), ev->name);
     pthread_mutex_lock(&rec->mu);
+    krec_expire(rec, now);
     struct krec_entry *e = krec_find(rec, h, now);
     if (e) {
         long count = ++e->count;
@@ -239,10 +319,7 @@ static enum kerr krec_record(struct krecorder *rec, struct krec_event *ev, uint6
             krec_forget(rec, h, name); /* e.g. the Event expired: start over */
         return err;
     }
-    e = krec_victim(rec, now);
-    *e = (struct krec_entry){.hash = h, .first_at = now, .patched_at = now, .count = 1};
-    snprintf(e->ns, sizeof e->ns, "%s", ev->ns);
-    snprintf(e->name, sizeof e->name, "%s", ev->name);
+    krec_insert(rec, h, now, ev->ns, ev->name);
     pthread_mutex_unlock(&rec->mu);
     enum kerr err = krec_create(rec, ev);
     if (err != KERR_OK)

@@ -14,7 +14,8 @@
  * the existing Event's series {count, lastObservedTime} with a merge patch,
  * at most once every 30 s per Event (repeats in between are only counted and
  * folded into the next patch). After 10 minutes a new Event is created. The
- * cache is bounded (4096 entries; the oldest are evicted).
+ * cache holds only the Events of the last window (one ~100-byte entry each)
+ * and is bounded (4096 entries by default; the oldest are evicted).
  *
  * Writes are synchronous (one request, using the client's timeouts) and
  * failures are returned but never retried: losing an Event is acceptable.
@@ -25,6 +26,7 @@
 #define GRACE_KRECORDER_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "kclient.h"
 #include "kerr.h"
@@ -45,6 +47,14 @@ struct krecorder *krecorder_new(struct kclient *c, const char *controller, const
  * (defaults KRECORDER_DEDUP_WINDOW_S and KRECORDER_SERIES_INTERVAL_S).
  * Call before the recorder is shared between threads. */
 void krecorder_set_timing(struct krecorder *rec, double window_s, double series_interval_s);
+
+/* Bound on cached Events (default 4096; tests use small values; 0 means
+ * 1). Call before the recorder is shared between threads. */
+void krecorder_set_capacity(struct krecorder *rec, size_t max_entries);
+
+/* Events currently held for de-duplication (expired ones are dropped when
+ * the next Event is recorded). */
+size_t krecorder_cached(struct krecorder *rec);
 
 /* Free; NULL allowed. */
 void krecorder_free(struct krecorder *rec);
