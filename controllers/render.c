@@ -280,14 +280,22 @@ static enum kerr read_template(const char *path, const char *shown, char **buf_o
     FILE *f = fopen(path, "rb");
     if (!f)
         return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "%s: cannot open %s", shown, path);
-    char *buf = kerr_xmalloc(RENDER_MAX_FILE + 1);
-    size_t len = fread(buf, 1, RENDER_MAX_FILE + 1, f);
+    /* Sized from the file (a 1 MiB buffer per read per worker would stay
+     * resident); one spare byte detects growth past the limit. */
+    struct stat sb;
+    size_t cap = fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 && sb.st_size < RENDER_MAX_FILE
+                     ? (size_t)sb.st_size + 1
+                     : RENDER_MAX_FILE + 1;
+    char *buf = kerr_xmalloc(cap);
+    size_t len = fread(buf, 1, cap, f);
     int bad = ferror(f);
     fclose(f);
-    if (bad || len > RENDER_MAX_FILE) {
+    if (bad || len > RENDER_MAX_FILE || (len == cap && cap <= RENDER_MAX_FILE)) {
         free(buf);
         return kerr_set(err, KERR_TEMPLATE, 0, "TemplateError", "%s: %s", shown,
-                        bad ? "read error" : "file larger than 1 MiB");
+                        bad                     ? "read error"
+                        : len > RENDER_MAX_FILE ? "file larger than 1 MiB"
+                                                : "file grew while being read");
     }
     *buf_out = buf;
     *len_out = len;
