@@ -52,6 +52,67 @@ START_TEST(kobj_strips_managed_fields_and_keeps_the_rest)
 }
 END_TEST
 
+
+/* From text: the same object as from the tree (the same text, accessors),
+ * with kind/apiVersion inserted first when missing, managedFields stripped
+ * when the text still has it, and the parsed tree handed back. */
+static void same_kobj(const struct kobj *a, const struct kobj *b)
+{
+    ck_assert_str_eq(kobj_text(a), kobj_text(b));
+    ck_assert_uint_eq(kobj_text_len(a), kobj_text_len(b));
+    ck_assert_str_eq(kobj_kind(a), kobj_kind(b));
+    ck_assert_str_eq(kobj_api_version(a), kobj_api_version(b));
+    ck_assert_str_eq(kobj_resource_version(a), kobj_resource_version(b));
+    ck_assert_str_eq(kobj_uid(a), kobj_uid(b));
+    ck_assert_int_eq(kobj_generation(a), kobj_generation(b));
+    ck_assert_uint_eq(kobj_label_count(a), kobj_label_count(b));
+    ck_assert_uint_eq(kobj_owner_count(a), kobj_owner_count(b));
+    ck_assert_str_eq(kobj_controller_uid(a), kobj_controller_uid(b));
+}
+
+START_TEST(kobj_from_text_matches_kobj_from_tree)
+{
+    static const char *CM =
+        "{\"metadata\":{\"name\":\"c\",\"namespace\":\"n\",\"resourceVersion\":\"5\","
+        "\"ownerReferences\":[{\"uid\":\"o\",\"controller\":true}]},\"data\":{\"k\":\"v\"}}";
+    const char *texts[] = {DEPLOY, CM};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *in = load(texts[i]);
+        json_t *tree = NULL;
+        struct kerr_info err = {0};
+        struct kobj *a = kobj_new_with_type(in, "v1", "ConfigMap");
+        struct kobj *b = kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", &tree,
+                                            &err);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_ptr_nonnull(tree);
+        ck_assert(json_equal(tree, in));
+        same_kobj(a, b);
+        json_t *back = kobj_json(b);
+        ck_assert_ptr_nonnull(back);
+        json_decref(back);
+        json_decref(tree);
+        json_decref(in);
+        kobj_unref(a);
+        kobj_unref(b);
+    }
+    ck_assert_int_eq(strncmp(texts[1], "{\"metadata\"", 11), 0);
+}
+END_TEST
+
+START_TEST(kobj_from_text_rejects_bad_json_and_ignores_unnamed)
+{
+    struct kerr_info err = {0};
+    json_t *tree = (json_t *)1;
+    ck_assert_ptr_null(kobj_new_from_text("{\"metadata\":", 12, NULL, NULL, &tree, &err));
+    ck_assert_ptr_null(tree);
+    ck_assert_str_eq(err.reason, "BadJSON");
+    struct kerr_info err2 = {0};
+    const char *unnamed = "{\"metadata\":{\"namespace\":\"x\"}}";
+    ck_assert_ptr_null(kobj_new_from_text(unnamed, strlen(unnamed), NULL, NULL, NULL, &err2));
+    ck_assert_str_eq(err2.message, "");
+}
+END_TEST
+
 START_TEST(kobj_accessors_read_metadata)
 {
     json_t *in = load(DEPLOY);
@@ -223,6 +284,8 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_refcount_keeps_object_until_last_unref);
     tcase_add_test(tc, kobj_refcount_is_thread_safe);
     tcase_add_test(tc, kobj_rv_cmp_is_numeric_then_opaque);
+    tcase_add_test(tc, kobj_from_text_matches_kobj_from_tree);
+    tcase_add_test(tc, kobj_from_text_rejects_bad_json_and_ignores_unnamed);
     suite_add_tcase(s, tc);
     return s;
 }

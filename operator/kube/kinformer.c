@@ -324,13 +324,12 @@ static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj 
         kinf_announce(e, old, a);
 }
 
-/* Put `obj` (borrowed) into the store, then call handlers as decided. */
-static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
+/* Put `n` (owned; its parsed tree `obj` borrowed, for the indexes) into
+ * the store, then call handlers as decided. */
+static void kinf_upsert_obj(struct kinformer *inf, struct kobj *n, const json_t *obj,
+                            enum kinf_mode mode)
 {
     struct kinf_action a = {KINF_NONE, NULL, NULL};
-    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
-    if (!n)
-        return;
     pthread_rwlock_wrlock(&inf->lock);
     struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(n), kobj_name(n));
     if (*pp) {
@@ -344,6 +343,14 @@ static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode
     pthread_rwlock_unlock(&inf->lock);
     if (a.kind != KINF_NONE)
         kinf_dispatch(inf, &a);
+}
+
+/* Put `obj` (borrowed) into the store, then call handlers as decided. */
+static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
+{
+    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
+    if (n)
+        kinf_upsert_obj(inf, n, obj, mode);
 }
 
 /* A DELETED event: remove unless we hold a newer incarnation; on_delete
@@ -395,13 +402,26 @@ static void kinf_sweep(struct kinformer *inf)
 
 /* ---- kwatch sink ---- */
 
-static int kinf_list_item(void *ctx, json_t *item)
+/* One list item, as the stream's text (managedFields already cut): parsed
+ * once, the text kept as it is. */
+static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct kerr_info *err)
 {
     struct kinformer *inf = ctx;
+    json_t *tree = NULL;
     if (kwatcher__stopping(inf->watcher))
-        return 1;
-    kinf_upsert(inf, item, KINF_LIST);
-    return 0;
+        return KERR_STOPPED;
+    struct kerr_info perr = {0};
+    struct kobj *n = kobj_new_from_text(text, len, inf->api_version, inf->kind, &tree, &perr);
+    if (!n) {
+        if (perr.message[0] == '\0')
+            return KERR_OK; /* no metadata.name: ignored, as kinf_upsert does */
+        if (err)
+            *err = perr;
+        return KERR_PARSE;
+    }
+    kinf_upsert_obj(inf, n, tree, KINF_LIST);
+    json_decref(tree);
+    return KERR_OK;
 }
 
 static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
@@ -410,8 +430,8 @@ static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
     pthread_rwlock_wrlock(&inf->lock);
     inf->epoch++;
     pthread_rwlock_unlock(&inf->lock);
-    enum kerr e = kclient_list(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
-                               kinf_list_item, inf, rv, err);
+    enum kerr e = kclient_list_text(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
+                                    kinf_list_item, inf, rv, err);
     if (e != KERR_OK)
         return e;
     kinf_sweep(inf);
