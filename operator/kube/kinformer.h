@@ -9,8 +9,10 @@
  * keep them as long as they like; the store replaces objects, it never
  * changes one.
  *
- * Events: handlers run on the watcher thread, without the store lock held,
- * after the store was updated. They must be quick (enqueue keys). On a
+ * Events: handlers run on the watcher thread (during an initial list or a
+ * resync: on that informer's list thread, concurrently with other
+ * informers' handlers; see kwatch.h), without the store lock held, after
+ * the store was updated. They must be quick (enqueue keys). On a
  * relist, objects that disappeared are reported through on_delete and
  * changed ones (another resourceVersion) through on_update.
  *
