@@ -83,6 +83,14 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
  * once, so it is safe at any time; best before kwatcher_start. */
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
+/* The same for an index function that reads nothing but metadata (and
+ * kind / apiVersion): it may be given an object holding only those. An
+ * informer whose indexes are all of this sort parses only the metadata of
+ * list items (the rest of each item is stored as text, unparsed), which is
+ * most of the cost of a list. */
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name,
+                              kinformer_index_fn fn);
+
 /*
  * Objects whose index `index_name` produced `key`: *out receives a
  * malloc'd array of new references (kobj_unref each, then free the array;

@@ -238,6 +238,26 @@ static char *kobj_encode(const char *s)
     return t;
 }
 
+/* kobj_build around `text`, with kind / apiVersion inserted first when
+ * add_kind / add_av (else the object's own, have_*). */
+static struct kobj *kobj_finish(const json_t *obj, const char *text, size_t len, const char *kind,
+                                const char *have_kind, bool add_kind, const char *api_version,
+                                const char *have_av, bool add_av)
+{
+    if (!add_kind && !add_av)
+        return kobj_build(obj, text, len, have_kind, have_av);
+    char *kjs = add_kind ? kobj_encode(kind) : NULL;
+    char *ajs = add_av ? kobj_encode(api_version) : NULL;
+    size_t n = 0;
+    char *full = kobj_prefixed(text, len, kjs, ajs, &n);
+    struct kobj *o =
+        kobj_build(obj, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
+    free(full);
+    free(kjs);
+    free(ajs);
+    return o;
+}
+
 struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_version,
                                 const char *kind, json_t **tree, struct kerr_info *err)
 {
@@ -260,18 +280,7 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
     const char *have_av = json_string_value(json_object_get(obj, "apiVersion"));
     bool add_kind = kind && !json_object_get(obj, "kind");
     bool add_av = api_version && !json_object_get(obj, "apiVersion");
-    if (!add_kind && !add_av) {
-        o = kobj_build(obj, text, len, have_kind, have_av);
-        goto out;
-    }
-    char *kjs = add_kind ? kobj_encode(kind) : NULL;
-    char *ajs = add_av ? kobj_encode(api_version) : NULL;
-    size_t n = 0;
-    char *full = kobj_prefixed(text, len, kjs, ajs, &n);
-    o = kobj_build(obj, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
-    free(full);
-    free(kjs);
-    free(ajs);
+    o = kobj_finish(obj, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
 out:
     if (o && tree)
         *tree = obj;
@@ -283,6 +292,146 @@ out:
 struct kobj *kobj_new_from_json(const json_t *obj)
 {
     return kobj_new_with_type(obj, NULL, NULL);
+}
+
+/* ---- metadata only: find the top-level members, parse only metadata ---- */
+
+/* Where a top-level member's value sits in the text. */
+struct kobj_span {
+    size_t off, len;
+    bool found;
+};
+
+static size_t kobj_skip_ws(const char *t, size_t i, size_t len)
+{
+    while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* t[i] is '"': the index after the closing quote, or len if unterminated. */
+static size_t kobj_skip_string(const char *t, size_t i, size_t len)
+{
+    for (i++; i < len; i++) {
+        if (t[i] == '\\')
+            i++;
+        else if (t[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* The index just after the value starting at t[i] (structure only: the
+ * values themselves are decoded by jansson, or not at all). */
+static size_t kobj_skip_value(const char *t, size_t i, size_t len)
+{
+    if (i < len && t[i] == '"')
+        return kobj_skip_string(t, i, len);
+    if (i < len && (t[i] == '{' || t[i] == '[')) {
+        size_t depth = 0;
+        while (i < len) {
+            char c = t[i];
+            if (c == '"') {
+                i = kobj_skip_string(t, i, len);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n')
+        i++;
+    return i;
+}
+
+/* Spans of the top-level "metadata", "kind" and "apiVersion" values.
+ * False when the text is not an object of members. */
+static bool kobj_top_spans(const char *t, size_t len, struct kobj_span sp[3])
+{
+    static const char *const want[3] = {"metadata", "kind", "apiVersion"};
+    size_t i = kobj_skip_ws(t, 0, len);
+    memset(sp, 0, 3 * sizeof *sp);
+    if (i >= len || t[i] != '{')
+        return false;
+    i = kobj_skip_ws(t, i + 1, len);
+    while (i < len && t[i] == '"') {
+        size_t kend = kobj_skip_string(t, i, len);
+        size_t klen = kend - i - 2;
+        size_t v = kobj_skip_ws(t, kend, len);
+        if (v >= len || t[v] != ':')
+            return false;
+        v = kobj_skip_ws(t, v + 1, len);
+        size_t vend = kobj_skip_value(t, v, len);
+        for (size_t k = 0; k < 3; k++) {
+            if (klen == strlen(want[k]) && memcmp(t + i + 1, want[k], klen) == 0)
+                sp[k] = (struct kobj_span){v, vend - v, true};
+        }
+        i = kobj_skip_ws(t, vend, len);
+        if (i < len && t[i] == ',')
+            i = kobj_skip_ws(t, i + 1, len);
+        else
+            break;
+    }
+    return i < len && t[i] == '}';
+}
+
+/* A top-level string member (kind, apiVersion) decoded; NULL if absent or
+ * not a string. Adds it to `view`. */
+static const char *kobj_span_string(const char *t, const struct kobj_span *sp, json_t *view,
+                                    const char *key)
+{
+    if (!sp->found)
+        return NULL;
+    json_t *v = json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY, NULL);
+    if (!v)
+        return NULL;
+    json_object_set_new(view, key, v);
+    return json_string_value(v);
+}
+
+struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
+                                     const char *kind, json_t **meta_view, struct kerr_info *err)
+{
+    struct kobj_span sp[3];
+    json_error_t jerr;
+    struct kobj *o = NULL;
+    if (meta_view)
+        *meta_view = NULL;
+    if (!kobj_top_spans(text, len, sp)) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON (no members)");
+        return NULL;
+    }
+    if (!sp[0].found || text[sp[0].off] != '{')
+        return NULL; /* no metadata, so no name */
+    json_t *meta = json_loadb(text + sp[0].off, sp[0].len, 0, &jerr);
+    if (!meta) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "metadata is not valid JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (json_object_get(meta, "managedFields")) {
+        json_decref(meta);
+        return kobj_new_from_text(text, len, api_version, kind, meta_view, err);
+    }
+    json_t *view = json_object();
+    if (!view)
+        kerr_oom();
+    json_object_set_new(view, "metadata", meta);
+    const char *have_kind = kobj_span_string(text, &sp[1], view, "kind");
+    const char *have_av = kobj_span_string(text, &sp[2], view, "apiVersion");
+    if (!kobj_named(view))
+        goto out;
+    bool add_kind = kind && !sp[1].found, add_av = api_version && !sp[2].found;
+    o = kobj_finish(view, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
+out:
+    if (o && meta_view)
+        *meta_view = view;
+    else
+        json_decref(view);
+    return o;
 }
 
 struct kobj *kobj_ref(const struct kobj *o)

@@ -51,6 +51,17 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
 struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_version,
                                 const char *kind, json_t **tree, struct kerr_info *err);
 
+/*
+ * The same, parsing only the top-level "metadata" (and "kind" /
+ * "apiVersion"); the rest of the text is kept unparsed, its structure
+ * trusted (the list stream checked brackets, commas and strings). For
+ * callers that need no more than metadata. `meta_view` (may be NULL)
+ * receives {"metadata":..., "kind":..., "apiVersion":...} as far as the
+ * text has them (caller json_decrefs it).
+ */
+struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
+                                     const char *kind, json_t **meta_view, struct kerr_info *err);
+
 /* Take another reference; returns `o`. NULL is allowed (returns NULL). */
 struct kobj *kobj_ref(const struct kobj *o);
 
