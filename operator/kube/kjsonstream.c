@@ -292,7 +292,8 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
     if (s->depth >= KJS_MAX_DEPTH)
         return kjs_fail(s, err, "nesting too deep");
     if (c == '{' && s->drop_key && s->cap == C_ITEM && s->depth == s->cap_depth + 1 &&
-        !s->ikey_overflow && strcmp(s->ikey, "metadata") == 0)
+        s->frames[s->depth - 1].state == S_OBJ_VALUE && !s->ikey_overflow &&
+        strcmp(s->ikey, "metadata") == 0)
         role = R_IMETA;
     s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
     s->frames[s->depth].role = (unsigned char)role;
