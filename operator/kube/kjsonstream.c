@@ -138,11 +138,11 @@ static enum kerr kjs_fail(struct kjs *s, struct kerr_info *err, const char *what
                     s->offset, what);
 }
 
-/* Append bytes to the capture buffer, enforcing the size cap. */
-static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
+/* Append bytes to the capture buffer, enforcing the size cap: the slow
+ * path (growing, the cap). The buffer always has room for a NUL after
+ * `len`; it is written when a value is handed out. */
+static enum kerr kjs_append_slow(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
 {
-    if (s->dropping)
-        return KERR_OK;
     if (s->len + n + 1 > s->max_value + 1) {
         s->failed = true;
         return kerr_set(err, KERR_PARSE, 0, "TooLarge",
@@ -159,6 +159,24 @@ static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_
     s->len += n;
     s->buf[s->len] = '\0';
     return KERR_OK;
+}
+
+/* Append (called for nearly every byte captured, so the common case is
+ * inlined). Nothing is copied while a dropped member is being skipped. */
+static inline enum kerr kjs_append(struct kjs *s, const char *p, size_t n,
+                                   struct kerr_info *err)
+{
+    if (s->dropping)
+        return KERR_OK;
+    if (s->len + n < s->alloc && s->len + n <= s->max_value) {
+        if (n == 1)
+            s->buf[s->len] = *p;
+        else
+            memcpy(s->buf + s->len, p, n);
+        s->len += n;
+        return KERR_OK;
+    }
+    return kjs_append_slow(s, p, n, err);
 }
 
 static void kjs_key_append(struct kjs *s, const char *p, size_t n)
@@ -214,6 +232,7 @@ static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
     if (s->cap != C_NONE && s->depth == s->cap_depth) {
         enum kjs_capture c = s->cap;
         s->cap = C_NONE;
+        s->buf[s->len] = '\0';
         if (c == C_FIELD) {
             rc = kjs_emit_field(s, err);
         } else {
