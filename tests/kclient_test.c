@@ -527,7 +527,6 @@ START_TEST(kclient_list_cut_in_the_middle_of_an_item_is_an_error)
 }
 END_TEST
 
-
 /* kclient_list_text: items as text, managedFields cut, across pages; an
  * item function's error stops the list with its code and message. */
 struct texts {
@@ -550,19 +549,20 @@ static enum kerr text_item(void *ctx, const char *text, size_t len, struct kerr_
 
 static const char TPAGE1[] =
     "{\"metadata\":{\"resourceVersion\":\"9\",\"continue\":\"c\"},\"items\":["
-    "{\"metadata\":{\"name\":\"t1\",\"managedFields\":[{\"manager\":\"m\"}]},\"data\":{\"a\": 1}}]}";
+    "{\"metadata\":{\"name\":\"t1\",\"managedFields\":[{\"manager\":\"m\"}]},\"data\":{\"a\": "
+    "1}}]}";
 static const char TPAGE2[] = "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":["
                              "{\"metadata\":{\"managedFields\":[],\"name\":\"t2\"}}]}";
 
 START_TEST(kclient_list_text_hands_items_without_managed_fields)
 {
-    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = TPAGE1, .chunked = true,
-                                             .piece = 5});
+    testsrv_push(
+        srv, &(struct testsrv_resp){.status = 200, .body = TPAGE1, .chunked = true, .piece = 5});
     testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = TPAGE2});
     struct texts t = {"", 0, 0};
     char *rv = NULL;
-    ck_assert_int_eq(
-        kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t, &rv, NULL), KERR_OK);
+    ck_assert_int_eq(kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t, &rv, NULL),
+                     KERR_OK);
     ck_assert_str_eq(t.all, "{\"metadata\":{\"name\":\"t1\"},\"data\":{\"a\":1}};"
                             "{\"metadata\":{\"name\":\"t2\"}};");
     ck_assert_str_eq(rv, "10");
@@ -572,8 +572,8 @@ START_TEST(kclient_list_text_hands_items_without_managed_fields)
     struct texts t2 = {"", 1, 0};
     struct kerr_info err;
     rv = (char *)0x1;
-    ck_assert_int_eq(
-        kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t2, &rv, &err), KERR_PARSE);
+    ck_assert_int_eq(kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t2, &rv, &err),
+                     KERR_PARSE);
     ck_assert_ptr_null(rv);
     ck_assert_str_eq(err.reason, "BadItem");
     ck_assert_str_eq(err.message, "item 1 refused");

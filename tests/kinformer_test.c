@@ -249,7 +249,6 @@ START_TEST(informer_index_added_late_covers_cached_objects)
 }
 END_TEST
 
-
 /* A metadata index (labels) with a data index next to it: list items are
  * parsed once for both; with the metadata index alone only metadata is
  * parsed, and the stored text is the whole object all the same. */

@@ -317,7 +317,6 @@ START_TEST(kjs_docs_mode_event_cut_in_the_middle_is_truncated)
 }
 END_TEST
 
-
 /* Items' metadata.managedFields is cut from the text, wherever it sits in
  * metadata (first, middle, last, alone), whatever the chunking; the same
  * key elsewhere (top-level metadata, spec, nested) is kept. */

@@ -52,7 +52,6 @@ START_TEST(kobj_strips_managed_fields_and_keeps_the_rest)
 }
 END_TEST
 
-
 /* From text: the same object as from the tree (the same text, accessors),
  * with kind/apiVersion inserted first when missing, managedFields stripped
  * when the text still has it, and the parsed tree handed back. */
@@ -84,8 +83,8 @@ START_TEST(kobj_from_text_matches_kobj_from_tree)
         json_t *tree = NULL;
         struct kerr_info err = {0};
         struct kobj *a = kobj_new_with_type(in, "v1", "ConfigMap");
-        struct kobj *b = kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", &tree,
-                                            &err);
+        struct kobj *b =
+            kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", &tree, &err);
         ck_assert_ptr_nonnull(b);
         ck_assert_ptr_nonnull(tree);
         ck_assert(json_equal(tree, in));
@@ -116,7 +115,6 @@ START_TEST(kobj_from_text_rejects_bad_json_and_ignores_unnamed)
 }
 END_TEST
 
-
 /* Metadata only: the same kobj as a full parse for objects whose metadata
  * sits first, last or between members holding braces, quotes and escapes
  * in strings; the view holds metadata (and kind / apiVersion), no more. */
@@ -135,10 +133,10 @@ START_TEST(kobj_from_text_meta_matches_the_full_parse)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         struct kerr_info err = {0};
         json_t *view = NULL;
-        struct kobj *a = kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", NULL,
-                                            &err);
-        struct kobj *b = kobj_new_from_text_meta(texts[i], strlen(texts[i]), "v1", "ConfigMap",
-                                                 &view, &err);
+        struct kobj *a =
+            kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", NULL, &err);
+        struct kobj *b =
+            kobj_new_from_text_meta(texts[i], strlen(texts[i]), "v1", "ConfigMap", &view, &err);
         ck_assert_ptr_nonnull(a);
         ck_assert_ptr_nonnull(b);
         same_kobj(a, b);
@@ -169,7 +167,8 @@ START_TEST(kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct kerr_info err = {0};
         json_t *view = (json_t *)1;
-        ck_assert_ptr_null(kobj_new_from_text_meta(bad[i], strlen(bad[i]), NULL, NULL, &view, &err));
+        ck_assert_ptr_null(
+            kobj_new_from_text_meta(bad[i], strlen(bad[i]), NULL, NULL, &view, &err));
         ck_assert_ptr_null(view);
         ck_assert_msg(strcmp(err.reason, "BadJSON") == 0, "%s: reason '%s'", bad[i], err.reason);
     }

@@ -336,7 +336,6 @@ START_TEST(kwatch_resync_relists_every_informer_quietly)
 }
 END_TEST
 
-
 /* The initial lists of several informers run at the same time: each
  * informer's on_add (called from its list) waits until every informer's
  * list has reached its on_add. One after another, the first would wait in

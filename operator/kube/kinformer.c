@@ -187,8 +187,8 @@ struct kinf_tree {
 
 /* Index `e` under indexes [from, nidx). Index functions run under the
  * write lock: they must be pure and must not call back into the informer. */
-static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e,
-                             const struct kinf_tree *t, size_t from)
+static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const struct kinf_tree *t,
+                             size_t from)
 {
     char keys[KINFORMER_MAX_INDEX_KEYS][256];
     json_t *parsed = NULL;
@@ -606,8 +606,7 @@ void kinformer_add_index(struct kinformer *inf, const char *index_name, kinforme
     kinf_add_index(inf, index_name, fn, false);
 }
 
-void kinformer_add_meta_index(struct kinformer *inf, const char *index_name,
-                              kinformer_index_fn fn)
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
 {
     kinf_add_index(inf, index_name, fn, true);
 }

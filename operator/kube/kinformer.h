@@ -88,8 +88,7 @@ void kinformer_add_index(struct kinformer *inf, const char *index_name, kinforme
  * informer whose indexes are all of this sort parses only the metadata of
  * list items (the rest of each item is stored as text, unparsed), which is
  * most of the cost of a list. */
-void kinformer_add_meta_index(struct kinformer *inf, const char *index_name,
-                              kinformer_index_fn fn);
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
 /*
  * Objects whose index `index_name` produced `key`: *out receives a

@@ -64,14 +64,14 @@ struct kjs {
     size_t len, alloc;
 
     /* Dropping one member of each item's "metadata" (kjs_drop_meta_key). */
-    char *drop_key;      /* NULL: nothing is dropped */
+    char *drop_key;         /* NULL: nothing is dropped */
     char ikey[KJS_KEY_MAX]; /* current key inside an item (its top level or metadata) */
     size_t ikey_len;
     bool ikey_collect, ikey_overflow;
-    size_t key_mark;     /* buffer length before the current item key */
-    bool dropping;       /* inside the dropped member: nothing is copied */
-    size_t drop_depth;   /* depth of the object that holds the dropped member */
-    bool swallow_comma;  /* the dropped member was first: drop the ',' after it */
+    size_t key_mark;    /* buffer length before the current item key */
+    bool dropping;      /* inside the dropped member: nothing is copied */
+    size_t drop_depth;  /* depth of the object that holds the dropped member */
+    bool swallow_comma; /* the dropped member was first: drop the ',' after it */
 
     size_t offset; /* bytes fed since reset, for error messages */
     size_t count;  /* values handed to item() */
@@ -163,8 +163,7 @@ static enum kerr kjs_append_slow(struct kjs *s, const char *p, size_t n, struct 
 
 /* Append (called for nearly every byte captured, so the common case is
  * inlined). Nothing is copied while a dropped member is being skipped. */
-static inline enum kerr kjs_append(struct kjs *s, const char *p, size_t n,
-                                   struct kerr_info *err)
+static inline enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
 {
     if (s->dropping)
         return KERR_OK;
