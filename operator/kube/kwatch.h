@@ -25,8 +25,9 @@
  * time (the initial ones, a resync) run concurrently, each on a short-lived
  * thread of its own (at most 8 at once) while the watcher thread waits: a
  * sink's list callback may run on such a thread, in parallel with other
- * streams' list callbacks, never with another call for its own stream. kwatcher_resync,
- * kwatcher_stop and kwatcher_stats may be called from any thread.
+ * streams' list callbacks, never with another call for its own stream.
+ * kwatcher_resync, kwatcher_stop and kwatcher_stats may be called from any
+ * thread.
  */
 #ifndef GRACE_KWATCH_H
 #define GRACE_KWATCH_H
