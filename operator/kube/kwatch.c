@@ -41,7 +41,10 @@
 #define KW_ERRBODY_MAX 65536
 #define KW_POLL_MAX_MS 1000
 #define KW_SHORT_WATCH_S 1.0
-#define KW_LIST_PARALLEL 8 /* lists run at once (one thread each) */
+/* Lists run at once (one thread each): enough for every informer the
+ * operator has (the GraceServices and 10 child kinds), so none waits for a
+ * batch to end. */
+#define KW_LIST_PARALLEL 16
 
 enum kw_state { KW_NEED_LIST, KW_NEED_WATCH, KW_WATCHING };
 

@@ -23,7 +23,7 @@
  * Threads: kwatcher_start spawns the thread; sinks (the informers' stores
  * and their event handlers) run on it, except that lists due at the same
  * time (the initial ones, a resync) run concurrently, each on a short-lived
- * thread of its own (at most 8 at once) while the watcher thread waits: a
+ * thread of its own (at most 16 at once) while the watcher thread waits: a
  * sink's list callback may run on such a thread, in parallel with other
  * streams' list callbacks, never with another call for its own stream.
  * kwatcher_resync, kwatcher_stop and kwatcher_stats may be called from any
