@@ -527,6 +527,60 @@ START_TEST(kclient_list_cut_in_the_middle_of_an_item_is_an_error)
 }
 END_TEST
 
+/* kclient_list_text: items as text, managedFields cut, across pages; an
+ * item function's error stops the list with its code and message. */
+struct texts {
+    char all[1024];
+    int fail_at; /* 1-based item that returns KERR_PARSE, 0: none */
+    int n;
+};
+
+static enum kerr text_item(void *ctx, const char *text, size_t len, struct kerr_info *err)
+{
+    struct texts *t = ctx;
+    ck_assert_uint_eq(strlen(text), len);
+    t->n++;
+    if (t->fail_at && t->n == t->fail_at)
+        return kerr_set(err, KERR_PARSE, 0, "BadItem", "item %d refused", t->n);
+    size_t used = strlen(t->all);
+    snprintf(t->all + used, sizeof t->all - used, "%s;", text);
+    return KERR_OK;
+}
+
+static const char TPAGE1[] =
+    "{\"metadata\":{\"resourceVersion\":\"9\",\"continue\":\"c\"},\"items\":["
+    "{\"metadata\":{\"name\":\"t1\",\"managedFields\":[{\"manager\":\"m\"}]},\"data\":{\"a\": "
+    "1}}]}";
+static const char TPAGE2[] = "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":["
+                             "{\"metadata\":{\"managedFields\":[],\"name\":\"t2\"}}]}";
+
+START_TEST(kclient_list_text_hands_items_without_managed_fields)
+{
+    testsrv_push(
+        srv, &(struct testsrv_resp){.status = 200, .body = TPAGE1, .chunked = true, .piece = 5});
+    testsrv_push(srv, &(struct testsrv_resp){.status = 200, .body = TPAGE2});
+    struct texts t = {"", 0, 0};
+    char *rv = NULL;
+    ck_assert_int_eq(kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t, &rv, NULL),
+                     KERR_OK);
+    ck_assert_str_eq(t.all, "{\"metadata\":{\"name\":\"t1\"},\"data\":{\"a\":1}};"
+                            "{\"metadata\":{\"name\":\"t2\"}};");
+    ck_assert_str_eq(rv, "10");
+    free(rv);
+    ck_assert_uint_eq(testsrv_nrequests(srv), 2);
+    testsrv_push_simple(srv, 200, TPAGE1, 1);
+    struct texts t2 = {"", 1, 0};
+    struct kerr_info err;
+    rv = (char *)0x1;
+    ck_assert_int_eq(kclient_list_text(kc, &CM, "ns", NULL, NULL, 1, text_item, &t2, &rv, &err),
+                     KERR_PARSE);
+    ck_assert_ptr_null(rv);
+    ck_assert_str_eq(err.reason, "BadItem");
+    ck_assert_str_eq(err.message, "item 1 refused");
+    ck_assert_uint_eq(testsrv_nrequests(srv), 3);
+}
+END_TEST
+
 START_TEST(kclient_list_item_callback_can_stop)
 {
     testsrv_push_simple(srv, 200, PAGE1, 1);
@@ -795,6 +849,7 @@ static Suite *kclient_suite(void)
     tcase_add_test(tc, kclient_list_follows_continue_across_three_pages);
     tcase_add_test(tc, kclient_list_cut_in_the_middle_of_an_item_is_an_error);
     tcase_add_test(tc, kclient_list_item_callback_can_stop);
+    tcase_add_test(tc, kclient_list_text_hands_items_without_managed_fields);
     tcase_add_test(tc, kclient_list_error_status_and_retry);
     tcase_add_test(tc, kclient_list_of_many_items_streams);
     tcase_add_test(tc, kclient_token_file_is_sent_and_rotation_followed);

@@ -249,6 +249,65 @@ START_TEST(informer_index_added_late_covers_cached_objects)
 }
 END_TEST
 
+/* A metadata index (labels) with a data index next to it: list items are
+ * parsed once for both; with the metadata index alone only metadata is
+ * parsed, and the stored text is the whole object all the same. */
+static size_t index_app(const json_t *obj, char keys[][256], size_t max)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const char *app = json_string_value(json_object_get(labels, "app"));
+    ck_assert_ptr_null(json_object_get(obj, "managedFields"));
+    if (!app || max < 1)
+        return 0;
+    snprintf(keys[0], 256, "%s", app);
+    return 1;
+}
+
+static size_t count_index(struct fx *f, const char *index, const char *key)
+{
+    struct kobj **objs = NULL;
+    size_t n = kinformer_by_index(f->inf, index, key, &objs);
+    for (size_t i = 0; i < n; i++)
+        kobj_unref(objs[i]);
+    free(objs);
+    return n;
+}
+
+START_TEST(informer_meta_index_alone_and_with_a_full_index)
+{
+    for (int with_full = 0; with_full < 2; with_full++) {
+        struct fx f;
+        fx_setup(&f, NULL);
+        kinformer_add_meta_index(f.inf, "app", index_app);
+        if (with_full)
+            kinformer_add_index(f.inf, "x", index_x);
+        char *items =
+            join2(watchsrv_item("ns", "a", "10", "1"), watchsrv_item("ns", "b", "11", "2"));
+        watchsrv_set_list(f.ws, "12", items);
+        free(items);
+        ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+        ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+        ck_assert_uint_eq(count_index(&f, "app", "a"), 1);
+        ck_assert_uint_eq(count_index(&f, "app", "b"), 1);
+        ck_assert_uint_eq(count_index(&f, "x", "2"), (size_t)with_full);
+        struct kobj *b = kinformer_get(f.inf, "ns", "b");
+        json_t *j = kobj_json(b);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "x")), "2");
+        ck_assert_ptr_null(strstr(kobj_text(b), "managedFields"));
+        ck_assert_str_eq(kobj_uid(b), "uid-b");
+        json_decref(j);
+        kobj_unref(b);
+        /* a full index added afterwards sees the whole of what was listed */
+        kwatcher_stop(f.w);
+        if (!with_full) {
+            kinformer_add_index(f.inf, "x", index_x);
+            ck_assert_uint_eq(count_index(&f, "x", "1"), 1);
+        }
+        fx_teardown(&f);
+    }
+}
+END_TEST
+
 START_TEST(informer_apply_write_is_visible_at_once_and_echo_is_recognised)
 {
     struct fx f;
@@ -448,6 +507,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_list_items_without_kind_get_api_version);
     tcase_add_test(tc, informer_index_follows_updates_and_deletes);
     tcase_add_test(tc, informer_index_added_late_covers_cached_objects);
+    tcase_add_test(tc, informer_meta_index_alone_and_with_a_full_index);
     tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
     tcase_add_test(tc, informer_relist_reports_only_differences);

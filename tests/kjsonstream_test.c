@@ -317,6 +317,70 @@ START_TEST(kjs_docs_mode_event_cut_in_the_middle_is_truncated)
 }
 END_TEST
 
+/* Items' metadata.managedFields is cut from the text, wherever it sits in
+ * metadata (first, middle, last, alone), whatever the chunking; the same
+ * key elsewhere (top-level metadata, spec, nested) is kept. */
+static const char *DROP_LIST =
+    "{\"metadata\": {\"resourceVersion\": \"7\", \"managedFields\": \"top\"},\n"
+    " \"items\": [\n"
+    "  {\"metadata\": {\"managedFields\": [{\"a\": {\"f:x\": {}}}], \"name\": \"first\"}},\n"
+    "  {\"metadata\": {\"name\": \"mid\", \"managedFields\": [{\"m\": \"}\"}], \"uid\": \"u\"}},\n"
+    "  {\"metadata\": {\"name\": \"last\", \"managedFields\": null}, \"spec\": "
+    "{\"managedFields\": 1}},\n"
+    "  {\"metadata\": {\"managedFields\": 3}, \"x\": {\"metadata\": {\"managedFields\": 2}}},\n"
+    "  {\"spec\": {}, \"metadata\": {\"labels\": {\"managedFields\": \"v\"}, \"name\": \"n\"}},\n"
+    "  {\"x\": 1, \"metadata\": null},\n"
+    "  [{\"managedFields\": 1}]\n"
+    " ]}";
+
+static const char *DROP_WANT[] = {
+    "{\"metadata\":{\"name\":\"first\"}}",
+    "{\"metadata\":{\"name\":\"mid\",\"uid\":\"u\"}}",
+    "{\"metadata\":{\"name\":\"last\"},\"spec\":{\"managedFields\":1}}",
+    "{\"metadata\":{},\"x\":{\"metadata\":{\"managedFields\":2}}}",
+    "{\"spec\":{},\"metadata\":{\"labels\":{\"managedFields\":\"v\"},\"name\":\"n\"}}",
+    "{\"x\":1,\"metadata\":null}",
+    "[{\"managedFields\":1}]",
+};
+
+struct texts {
+    char *t[10];
+    size_t n;
+};
+
+static int on_text(void *ctx, const char *text, size_t len)
+{
+    struct texts *t = ctx;
+    ck_assert_uint_lt(t->n, 10);
+    ck_assert_uint_eq(strlen(text), len);
+    t->t[t->n++] = strdup(text);
+    return 0;
+}
+
+START_TEST(kjs_drop_meta_key_cuts_managed_fields_of_items)
+{
+    size_t len = strlen(DROP_LIST);
+    size_t steps[] = {len, 1, 2, 3, 7};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        struct texts t = {{NULL}, 0};
+        struct kjs_callbacks cb = {on_text, NULL};
+        struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cb, &t);
+        kjs_drop_meta_key(s, "managedFields");
+        for (size_t off = 0; off < len; off += steps[k]) {
+            size_t n = len - off < steps[k] ? len - off : steps[k];
+            ck_assert_int_eq(kjs_feed(s, DROP_LIST + off, n, NULL), KERR_OK);
+        }
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        ck_assert_uint_eq(t.n, 7);
+        for (size_t i = 0; i < t.n; i++) {
+            ck_assert_str_eq(t.t[i], DROP_WANT[i]);
+            free(t.t[i]);
+        }
+        kjs_free(s);
+    }
+}
+END_TEST
+
 START_TEST(kjs_other_array_key_is_honoured)
 {
     const char *body = "{\"items\":[1],\"groups\":[{\"name\":\"apps\"},{\"name\":\"batch\"}]}";
@@ -348,6 +412,7 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_docs_mode_splits_watch_events);
     tcase_add_test(tc, kjs_docs_mode_event_cut_in_the_middle_is_truncated);
     tcase_add_test(tc, kjs_other_array_key_is_honoured);
+    tcase_add_test(tc, kjs_drop_meta_key_cuts_managed_fields_of_items);
     suite_add_tcase(s, tc);
     return s;
 }

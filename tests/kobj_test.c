@@ -52,6 +52,137 @@ START_TEST(kobj_strips_managed_fields_and_keeps_the_rest)
 }
 END_TEST
 
+/* From text: the same object as from the tree (the same text, accessors),
+ * with kind/apiVersion inserted first when missing, managedFields stripped
+ * when the text still has it, and the parsed tree handed back. */
+static void same_kobj(const struct kobj *a, const struct kobj *b)
+{
+    ck_assert_str_eq(kobj_text(a), kobj_text(b));
+    ck_assert_uint_eq(kobj_text_len(a), kobj_text_len(b));
+    ck_assert_str_eq(kobj_kind(a), kobj_kind(b));
+    ck_assert_str_eq(kobj_api_version(a), kobj_api_version(b));
+    ck_assert_str_eq(kobj_resource_version(a), kobj_resource_version(b));
+    ck_assert_str_eq(kobj_uid(a), kobj_uid(b));
+    ck_assert_int_eq(kobj_generation(a), kobj_generation(b));
+    ck_assert_uint_eq(kobj_label_count(a), kobj_label_count(b));
+    ck_assert_uint_eq(kobj_owner_count(a), kobj_owner_count(b));
+    if (kobj_controller_uid(a) || kobj_controller_uid(b))
+        ck_assert_str_eq(kobj_controller_uid(a), kobj_controller_uid(b));
+    for (size_t i = 0; i < kobj_label_count(a); i++)
+        ck_assert_str_eq(kobj_label_value(a, i), kobj_label_value(b, i));
+}
+
+START_TEST(kobj_from_text_matches_kobj_from_tree)
+{
+    static const char *CM =
+        "{\"metadata\":{\"name\":\"c\",\"namespace\":\"n\",\"resourceVersion\":\"5\","
+        "\"ownerReferences\":[{\"uid\":\"o\",\"controller\":true}]},\"data\":{\"k\":\"v\"}}";
+    const char *texts[] = {DEPLOY, CM};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *in = load(texts[i]);
+        json_t *tree = NULL;
+        struct kerr_info err = {0};
+        struct kobj *a = kobj_new_with_type(in, "v1", "ConfigMap");
+        struct kobj *b =
+            kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", &tree, &err);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_ptr_nonnull(tree);
+        ck_assert(json_equal(tree, in));
+        same_kobj(a, b);
+        json_t *back = kobj_json(b);
+        ck_assert_ptr_nonnull(back);
+        json_decref(back);
+        json_decref(tree);
+        json_decref(in);
+        kobj_unref(a);
+        kobj_unref(b);
+    }
+    ck_assert_int_eq(strncmp(texts[1], "{\"metadata\"", 11), 0);
+}
+END_TEST
+
+START_TEST(kobj_from_text_rejects_bad_json_and_ignores_unnamed)
+{
+    struct kerr_info err = {0};
+    json_t *tree = (json_t *)1;
+    ck_assert_ptr_null(kobj_new_from_text("{\"metadata\":", 12, NULL, NULL, &tree, &err));
+    ck_assert_ptr_null(tree);
+    ck_assert_str_eq(err.reason, "BadJSON");
+    struct kerr_info err2 = {0};
+    const char *unnamed = "{\"metadata\":{\"namespace\":\"x\"}}";
+    ck_assert_ptr_null(kobj_new_from_text(unnamed, strlen(unnamed), NULL, NULL, NULL, &err2));
+    ck_assert_str_eq(err2.message, "");
+}
+END_TEST
+
+/* Metadata only: the same kobj as a full parse for objects whose metadata
+ * sits first, last or between members holding braces, quotes and escapes
+ * in strings; the view holds metadata (and kind / apiVersion), no more. */
+START_TEST(kobj_from_text_meta_matches_the_full_parse)
+{
+    static const char *const texts[] = {
+        "{\"metadata\":{\"name\":\"c\",\"namespace\":\"n\",\"resourceVersion\":\"5\","
+        "\"labels\":{\"a\":\"b\"}},\"data\":{\"k\":\"v\"}}",
+        "{\"kind\":\"Secret\",\"data\":{\"k\":\"}{\\\"][\\\\\"},\"n\":[1,{\"m\":null}],"
+        "\"t\":true,\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"s\",\"uid\":\"u\","
+        "\"ownerReferences\":[{\"uid\":\"o\",\"controller\":true}],\"generation\":4,"
+        "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"}}",
+        "{\"spec\":{\"metadata\":{\"name\":\"wrong\"}},\"metadata\":{\"name\":\"right\"},"
+        "\"x\":-1.5e3}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct kerr_info err = {0};
+        json_t *view = NULL;
+        struct kobj *a =
+            kobj_new_from_text(texts[i], strlen(texts[i]), "v1", "ConfigMap", NULL, &err);
+        struct kobj *b =
+            kobj_new_from_text_meta(texts[i], strlen(texts[i]), "v1", "ConfigMap", &view, &err);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        same_kobj(a, b);
+        ck_assert_str_eq(kobj_name(a), kobj_name(b));
+        ck_assert_int_eq(kobj_deleting(a), kobj_deleting(b));
+        ck_assert_ptr_nonnull(json_object_get(view, "metadata"));
+        ck_assert_ptr_null(json_object_get(view, "data"));
+        ck_assert_ptr_null(json_object_get(view, "spec"));
+        json_decref(view);
+        kobj_unref(a);
+        kobj_unref(b);
+    }
+    /* managedFields still in the text: stripped the slow way */
+    json_t *view = NULL;
+    struct kobj *d = kobj_new_from_text_meta(DEPLOY, strlen(DEPLOY), NULL, NULL, &view, NULL);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_ptr_null(strstr(kobj_text(d), "managedFields"));
+    ck_assert_ptr_nonnull(view);
+    json_decref(view);
+    kobj_unref(d);
+}
+END_TEST
+
+START_TEST(kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed)
+{
+    static const char *const bad[] = {"[1]", "{\"metadata\":{\"name\":}}", "{\"a\" 1}",
+                                      "{\"metadata\":{\"name\":\"x\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct kerr_info err = {0};
+        json_t *view = (json_t *)1;
+        ck_assert_ptr_null(
+            kobj_new_from_text_meta(bad[i], strlen(bad[i]), NULL, NULL, &view, &err));
+        ck_assert_ptr_null(view);
+        ck_assert_msg(strcmp(err.reason, "BadJSON") == 0, "%s: reason '%s'", bad[i], err.reason);
+    }
+    static const char *const unnamed[] = {"{\"spec\":{}}", "{\"metadata\":{\"uid\":\"u\"}}",
+                                          "{\"metadata\":\"x\"}"};
+    for (size_t i = 0; i < sizeof unnamed / sizeof unnamed[0]; i++) {
+        struct kerr_info err = {0};
+        ck_assert_ptr_null(
+            kobj_new_from_text_meta(unnamed[i], strlen(unnamed[i]), NULL, NULL, NULL, &err));
+        ck_assert_str_eq(err.message, "");
+    }
+}
+END_TEST
+
 START_TEST(kobj_accessors_read_metadata)
 {
     json_t *in = load(DEPLOY);
@@ -223,6 +354,10 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_refcount_keeps_object_until_last_unref);
     tcase_add_test(tc, kobj_refcount_is_thread_safe);
     tcase_add_test(tc, kobj_rv_cmp_is_numeric_then_opaque);
+    tcase_add_test(tc, kobj_from_text_matches_kobj_from_tree);
+    tcase_add_test(tc, kobj_from_text_rejects_bad_json_and_ignores_unnamed);
+    tcase_add_test(tc, kobj_from_text_meta_matches_the_full_parse);
+    tcase_add_test(tc, kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kinformer.h"
@@ -335,6 +336,67 @@ START_TEST(kwatch_resync_relists_every_informer_quietly)
 }
 END_TEST
 
+/* The initial lists of several informers run at the same time: each
+ * informer's on_add (called from its list) waits until every informer's
+ * list has reached its on_add. One after another, the first would wait in
+ * vain (and say so). */
+#define MEET_N 3
+struct meet {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived;
+    int met; /* on_add calls that saw all MEET_N lists in progress */
+};
+
+static void meet_on_add(void *ctx, const struct kobj *o)
+{
+    struct meet *m = ctx;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
+    pthread_mutex_lock(&m->mu);
+    m->arrived++;
+    pthread_cond_broadcast(&m->cv);
+    while (m->arrived < MEET_N)
+        if (pthread_cond_timedwait(&m->cv, &m->mu, &until) != 0)
+            break;
+    if (m->arrived >= MEET_N)
+        m->met++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+START_TEST(kwatch_initial_lists_of_several_informers_run_concurrently)
+{
+    struct fx f;
+    struct meet m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fx_setup(&f, NULL);
+    struct kinformer_handlers h = {meet_on_add, NULL, NULL, &m};
+    struct kinformer *more[MEET_N - 1];
+    kinformer_add_handlers(f.inf, &h);
+    for (int i = 0; i < MEET_N - 1; i++) {
+        more[i] = kinformer_new(f.c, f.w, &CM, i ? "n2" : "n1", NULL);
+        kinformer_add_handlers(more[i], &h);
+    }
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, MEET_N);
+    ck_assert(kinformer_has_synced(f.inf));
+    for (int i = 0; i < MEET_N - 1; i++)
+        ck_assert(kinformer_has_synced(more[i]));
+    pthread_mutex_lock(&m.mu);
+    ck_assert_int_eq(m.arrived, MEET_N);
+    ck_assert_int_eq(m.met, MEET_N);
+    pthread_mutex_unlock(&m.mu);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.lists, MEET_N);
+    ck_assert_uint_eq(st.relists, 0);
+    kwatcher_stop(f.w);
+    for (int i = 0; i < MEET_N - 1; i++)
+        kinformer_free(more[i]);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(kwatch_request_asks_for_bookmarks_selector_and_timeout)
 {
     struct fx f;
@@ -387,6 +449,7 @@ static Suite *kwatch_suite(void)
     tcase_add_test(tc, kwatch_pretty_printed_event_is_decoded);
     tcase_add_test(tc, kwatch_list_errors_are_retried_until_synced);
     tcase_add_test(tc, kwatch_resync_relists_every_informer_quietly);
+    tcase_add_test(tc, kwatch_initial_lists_of_several_informers_run_concurrently);
     tcase_add_test(tc, kwatch_request_asks_for_bookmarks_selector_and_timeout);
     tcase_add_test(tc, kwatch_stop_is_idempotent_and_start_twice_fails);
     suite_add_tcase(s, tc);

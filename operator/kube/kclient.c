@@ -295,6 +295,7 @@ enum kerr kclient_delete(struct kclient *c, const struct kres *r, const char *ns
 /* LIST: per-page state shared with the kjsonstream callbacks. */
 struct kc_list {
     kclient_item_fn fn;
+    kclient_text_item_fn text_fn; /* instead of fn: items as text */
     void *ctx;
     char *rv;     /* metadata.resourceVersion of the last page */
     char *cont;   /* metadata.continue of the current page */
@@ -306,6 +307,16 @@ static int kc_list_item(void *ud, const char *text, size_t len)
 {
     struct kc_list *l = ud;
     json_error_t jerr;
+    if (l->text_fn) {
+        enum kerr e = l->text_fn(l->ctx, text, len, &l->info);
+        if (e == KERR_OK)
+            return 0;
+        l->rc = e;
+        if (e == KERR_STOPPED || !l->info.message[0])
+            kerr_set(&l->info, e, 0, e == KERR_STOPPED ? "Stopped" : "BadItem",
+                     "list stopped by the caller: %s", kerr_strerror(e));
+        return 1;
+    }
     json_t *item = json_loadb(text, len, 0, &jerr);
     if (!item) {
         l->rc = kerr_set(&l->info, KERR_PARSE, 0, "BadJSON", "list item is not valid JSON: %s",
@@ -364,12 +375,11 @@ static enum kerr kc_list_page(struct kclient *c, const char *base, const char *l
     return rc;
 }
 
-enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
-                       const char *label_selector, const char *field_selector, long limit,
-                       kclient_item_fn item_fn, void *ctx, char **list_rv, struct kerr_info *err)
+static enum kerr kc_list_all(struct kclient *c, const struct kres *r, const char *ns,
+                             const char *label_selector, const char *field_selector, long limit,
+                             struct kc_list *l, char **list_rv, struct kerr_info *err)
 {
     struct kc_buf base = {0};
-    struct kc_list l = {.fn = item_fn, .ctx = ctx};
     struct kjs_callbacks cb = {kc_list_item, kc_list_field};
     struct kjs *s = NULL;
     if (list_rv)
@@ -377,19 +387,40 @@ enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
     enum kerr rc = kc_path_buf(&base, r, ns, NULL, NULL, false, err);
     if (rc != KERR_OK)
         goto out;
-    s = kjs_new(KJS_ITEMS, "items", 0, &cb, &l);
+    s = kjs_new(KJS_ITEMS, "items", 0, &cb, l);
+    if (l->text_fn)
+        kjs_drop_meta_key(s, "managedFields");
     do {
-        l.rc = KERR_OK;
-        rc = kc_list_page(c, base.p, label_selector, field_selector, limit, &l, s, err);
-    } while (rc == KERR_OK && l.cont);
+        l->rc = KERR_OK;
+        rc = kc_list_page(c, base.p, label_selector, field_selector, limit, l, s, err);
+    } while (rc == KERR_OK && l->cont);
     if (rc == KERR_OK && list_rv) {
-        *list_rv = l.rv;
-        l.rv = NULL;
+        *list_rv = l->rv;
+        l->rv = NULL;
     }
 out:
     kjs_free(s);
-    free(l.rv);
-    free(l.cont);
+    free(l->rv);
+    free(l->cont);
     free(base.p);
     return rc;
+}
+
+enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
+                       const char *label_selector, const char *field_selector, long limit,
+                       kclient_item_fn item_fn, void *ctx, char **list_rv, struct kerr_info *err)
+{
+    struct kc_list l = {.fn = item_fn, .ctx = ctx};
+    return kc_list_all(c, r, ns, label_selector, field_selector, limit, &l, list_rv, err);
+}
+
+enum kerr kclient_list_text(struct kclient *c, const struct kres *r, const char *ns,
+                            const char *label_selector, const char *field_selector, long limit,
+                            kclient_text_item_fn item_fn, void *ctx, char **list_rv,
+                            struct kerr_info *err)
+{
+    struct kc_list l = {.text_fn = item_fn, .ctx = ctx};
+    if (!item_fn)
+        return kerr_set(err, KERR_INVAL, 0, "BadRequest", "kclient: no item function");
+    return kc_list_all(c, r, ns, label_selector, field_selector, limit, &l, list_rv, err);
 }

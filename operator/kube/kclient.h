@@ -82,6 +82,19 @@ enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
                        kclient_item_fn item_fn, void *ctx, char **list_rv,
                        struct kerr_info *err);
 
+/*
+ * The same, handing each item as its minified JSON text with
+ * metadata.managedFields removed (borrowed for the call; not parsed here).
+ * A result other than KERR_OK from item_fn stops the list and is returned
+ * (with what item_fn put into its kerr_info, if anything).
+ */
+typedef enum kerr (*kclient_text_item_fn)(void *ctx, const char *text, size_t len,
+                                         struct kerr_info *err);
+enum kerr kclient_list_text(struct kclient *c, const struct kres *r, const char *ns,
+                            const char *label_selector, const char *field_selector, long limit,
+                            kclient_text_item_fn item_fn, void *ctx, char **list_rv,
+                            struct kerr_info *err);
+
 /* POST a new object (ns from the argument, not from obj). */
 enum kerr kclient_create(struct kclient *c, const struct kres *r, const char *ns,
                          const json_t *obj, json_t **out, struct kerr_info *err);

@@ -48,6 +48,7 @@ struct kinf_entry {
 struct kinf_index {
     char *name;
     kinformer_index_fn fn;
+    bool meta_only; /* fn reads metadata only (kinformer_add_meta_index) */
     struct kinf_bucket **table;
     size_t ntable, count;
 };
@@ -63,6 +64,7 @@ struct kinformer {
     uint32_t epoch;
     struct kinf_index *idx; /* set before start, then read-only */
     size_t nidx;
+    atomic_bool need_full; /* an index reads more than metadata */
     /* Handler sets are published once and never change: an entry is
      * written, then nh is raised (release), so dispatch needs no lock. */
     struct kinformer_handlers h[KINFORMER_MAX_HANDLERS];
@@ -175,19 +177,35 @@ static void kinf_unindex(struct kinformer *inf, struct kinf_entry *e)
     e->nbuckets = 0;
 }
 
+/* The object an index function is given: the parsed tree, which may hold
+ * metadata only (`full` false); a full index then gets the stored text
+ * parsed (once per entry). */
+struct kinf_tree {
+    const json_t *obj;
+    bool full;
+};
+
 /* Index `e` under indexes [from, nidx). Index functions run under the
  * write lock: they must be pure and must not call back into the informer. */
-static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const json_t *obj,
+static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const struct kinf_tree *t,
                              size_t from)
 {
     char keys[KINFORMER_MAX_INDEX_KEYS][256];
+    json_t *parsed = NULL;
     for (size_t id = from; id < inf->nidx; id++) {
+        const json_t *obj = t->obj;
+        if (!t->full && !inf->idx[id].meta_only) {
+            if (!parsed)
+                parsed = kobj_json(e->obj);
+            obj = parsed;
+        }
         size_t n = inf->idx[id].fn(obj, keys, KINFORMER_MAX_INDEX_KEYS);
         for (size_t k = 0; k < n && k < KINFORMER_MAX_INDEX_KEYS; k++) {
             keys[k][255] = '\0';
             kinf_index_put(inf, id, e, keys[k]);
         }
     }
+    json_decref(parsed);
 }
 
 /* ---- map (write lock held for changes) ---- */
@@ -221,7 +239,8 @@ static void kinf_map_grow(struct kinformer *inf)
     inf->nmap = n;
 }
 
-static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o, const json_t *obj)
+static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o,
+                                      const struct kinf_tree *obj)
 {
     if (inf->count >= inf->nmap)
         kinf_map_grow(inf);
@@ -236,7 +255,7 @@ static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o, con
 }
 
 static void kinf_replace(struct kinformer *inf, struct kinf_entry *e, struct kobj *o,
-                         const json_t *obj)
+                         const struct kinf_tree *obj)
 {
     kinf_unindex(inf, e);
     e->obj = o;
@@ -301,7 +320,7 @@ static void kinf_announce(struct kinf_entry *e, struct kobj *old, struct kinf_ac
  *   apply: newer -> replace silently; else ignored
  */
 static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj *n,
-                       const json_t *obj, enum kinf_mode mode, struct kinf_action *a)
+                       const struct kinf_tree *obj, enum kinf_mode mode, struct kinf_action *a)
 {
     int cmp = kobj_rv_cmp(kobj_resource_version(n), kobj_resource_version(e->obj));
     e->epoch = inf->epoch;
@@ -324,13 +343,12 @@ static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj 
         kinf_announce(e, old, a);
 }
 
-/* Put `obj` (borrowed) into the store, then call handlers as decided. */
-static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
+/* Put `n` (owned; its parsed tree `obj` borrowed, for the indexes) into
+ * the store, then call handlers as decided. */
+static void kinf_upsert_obj(struct kinformer *inf, struct kobj *n, const struct kinf_tree *obj,
+                            enum kinf_mode mode)
 {
     struct kinf_action a = {KINF_NONE, NULL, NULL};
-    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
-    if (!n)
-        return;
     pthread_rwlock_wrlock(&inf->lock);
     struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(n), kobj_name(n));
     if (*pp) {
@@ -344,6 +362,15 @@ static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode
     pthread_rwlock_unlock(&inf->lock);
     if (a.kind != KINF_NONE)
         kinf_dispatch(inf, &a);
+}
+
+/* Put `obj` (borrowed) into the store, then call handlers as decided. */
+static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
+{
+    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
+    struct kinf_tree t = {obj, true};
+    if (n)
+        kinf_upsert_obj(inf, n, &t, mode);
 }
 
 /* A DELETED event: remove unless we hold a newer incarnation; on_delete
@@ -395,13 +422,31 @@ static void kinf_sweep(struct kinformer *inf)
 
 /* ---- kwatch sink ---- */
 
-static int kinf_list_item(void *ctx, json_t *item)
+/* One list item, as the stream's text (managedFields already cut): the
+ * text is kept as it is; parsed once, or only its metadata when no index
+ * needs more. */
+static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct kerr_info *err)
 {
     struct kinformer *inf = ctx;
+    json_t *tree = NULL;
     if (kwatcher__stopping(inf->watcher))
-        return 1;
-    kinf_upsert(inf, item, KINF_LIST);
-    return 0;
+        return KERR_STOPPED;
+    struct kerr_info perr = {0};
+    bool full = atomic_load(&inf->need_full);
+    struct kobj *n =
+        full ? kobj_new_from_text(text, len, inf->api_version, inf->kind, &tree, &perr)
+             : kobj_new_from_text_meta(text, len, inf->api_version, inf->kind, &tree, &perr);
+    if (!n) {
+        if (perr.message[0] == '\0')
+            return KERR_OK; /* no metadata.name: ignored, as kinf_upsert does */
+        if (err)
+            *err = perr;
+        return KERR_PARSE;
+    }
+    struct kinf_tree t = {tree, full};
+    kinf_upsert_obj(inf, n, &t, KINF_LIST);
+    json_decref(tree);
+    return KERR_OK;
 }
 
 static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
@@ -410,8 +455,8 @@ static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
     pthread_rwlock_wrlock(&inf->lock);
     inf->epoch++;
     pthread_rwlock_unlock(&inf->lock);
-    enum kerr e = kclient_list(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
-                               kinf_list_item, inf, rv, err);
+    enum kerr e = kclient_list_text(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
+                                    kinf_list_item, inf, rv, err);
     if (e != KERR_OK)
         return e;
     kinf_sweep(inf);
@@ -457,6 +502,7 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
     inf->nmap = 64;
     inf->map = kerr_xcalloc(inf->nmap, sizeof(struct kinf_entry *));
     atomic_init(&inf->synced, false);
+    atomic_init(&inf->need_full, false);
     atomic_init(&inf->nh, 0);
     struct kwatch_sink sink = {kinf_list, kinf_event};
     kwatcher__add(w, &inf->res, inf->ns, inf->selector, &sink, inf);
@@ -527,7 +573,8 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
     pthread_rwlock_unlock(&inf->lock);
 }
 
-void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
+static void kinf_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn,
+                           bool meta_only)
 {
     pthread_rwlock_wrlock(&inf->lock);
     inf->idx = kerr_xrealloc(inf->idx, (inf->nidx + 1) * sizeof *inf->idx);
@@ -535,19 +582,33 @@ void kinformer_add_index(struct kinformer *inf, const char *index_name, kinforme
     memset(ix, 0, sizeof *ix);
     ix->name = kerr_xstrdup(index_name);
     ix->fn = fn;
+    ix->meta_only = meta_only;
     ix->ntable = 64;
     ix->table = kerr_xcalloc(ix->ntable, sizeof(struct kinf_bucket *));
+    if (!meta_only)
+        atomic_store(&inf->need_full, true);
     /* Objects already cached (an index added late) are indexed now. */
     size_t id = inf->nidx++;
     for (size_t i = 0; i < inf->nmap; i++) {
         for (struct kinf_entry *e = inf->map[i]; e; e = e->next) {
             json_t *j = kobj_json(e->obj);
+            struct kinf_tree t = {j, true};
             if (j)
-                kinf_index_entry(inf, e, j, id);
+                kinf_index_entry(inf, e, &t, id);
             json_decref(j);
         }
     }
     pthread_rwlock_unlock(&inf->lock);
+}
+
+void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
+{
+    kinf_add_index(inf, index_name, fn, false);
+}
+
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
+{
+    kinf_add_index(inf, index_name, fn, true);
 }
 
 size_t kinformer_by_index(struct kinformer *inf, const char *index_name, const char *key,

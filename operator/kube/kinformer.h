@@ -9,8 +9,10 @@
  * keep them as long as they like; the store replaces objects, it never
  * changes one.
  *
- * Events: handlers run on the watcher thread, without the store lock held,
- * after the store was updated. They must be quick (enqueue keys). On a
+ * Events: handlers run on the watcher thread (during an initial list or a
+ * resync: on that informer's list thread, concurrently with other
+ * informers' handlers; see kwatch.h), without the store lock held, after
+ * the store was updated. They must be quick (enqueue keys). On a
  * relist, objects that disappeared are reported through on_delete and
  * changed ones (another resourceVersion) through on_update.
  *
@@ -80,6 +82,13 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
 /* Add a named index (name copied). Objects already cached are indexed at
  * once, so it is safe at any time; best before kwatcher_start. */
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
+
+/* The same for an index function that reads nothing but metadata (and
+ * kind / apiVersion): it may be given an object holding only those. An
+ * informer whose indexes are all of this sort parses only the metadata of
+ * list items (the rest of each item is stored as text, unparsed), which is
+ * most of the cost of a list. */
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
 /*
  * Objects whose index `index_name` produced `key`: *out receives a

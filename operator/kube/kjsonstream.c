@@ -31,7 +31,7 @@ enum kjs_state {
     S_ARR_NEXT   /* after value: ',' or ']' */
 };
 
-enum kjs_role { R_NONE, R_ITEMS, R_META };
+enum kjs_role { R_NONE, R_ITEMS, R_META, R_IMETA /* an item's "metadata" */ };
 enum kjs_capture { C_NONE, C_ITEM, C_FIELD };
 
 struct kjs_frame {
@@ -63,6 +63,16 @@ struct kjs {
     char *buf;
     size_t len, alloc;
 
+    /* Dropping one member of each item's "metadata" (kjs_drop_meta_key). */
+    char *drop_key;         /* NULL: nothing is dropped */
+    char ikey[KJS_KEY_MAX]; /* current key inside an item (its top level or metadata) */
+    size_t ikey_len;
+    bool ikey_collect, ikey_overflow;
+    size_t key_mark;    /* buffer length before the current item key */
+    bool dropping;      /* inside the dropped member: nothing is copied */
+    size_t drop_depth;  /* depth of the object that holds the dropped member */
+    bool swallow_comma; /* the dropped member was first: drop the ',' after it */
+
     size_t offset; /* bytes fed since reset, for error messages */
     size_t count;  /* values handed to item() */
     bool failed;
@@ -92,9 +102,18 @@ void kjs_reset(struct kjs *s)
     s->key_overflow = false;
     s->cap = C_NONE;
     s->len = 0;
+    s->ikey_len = 0;
+    s->ikey_collect = s->ikey_overflow = false;
+    s->dropping = s->swallow_comma = false;
     s->offset = 0;
     s->count = 0;
     s->failed = false;
+}
+
+void kjs_drop_meta_key(struct kjs *s, const char *key)
+{
+    free(s->drop_key);
+    s->drop_key = (key && *key && s->mode == KJS_ITEMS) ? kerr_xstrdup(key) : NULL;
 }
 
 size_t kjs_count(const struct kjs *s)
@@ -107,6 +126,7 @@ void kjs_free(struct kjs *s)
     if (!s)
         return;
     free(s->array_key);
+    free(s->drop_key);
     free(s->buf);
     free(s);
 }
@@ -118,8 +138,10 @@ static enum kerr kjs_fail(struct kjs *s, struct kerr_info *err, const char *what
                     s->offset, what);
 }
 
-/* Append bytes to the capture buffer, enforcing the size cap. */
-static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
+/* Append bytes to the capture buffer, enforcing the size cap: the slow
+ * path (growing, the cap). The buffer always has room for a NUL after
+ * `len`; it is written when a value is handed out. */
+static enum kerr kjs_append_slow(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
 {
     if (s->len + n + 1 > s->max_value + 1) {
         s->failed = true;
@@ -139,8 +161,35 @@ static enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_
     return KERR_OK;
 }
 
+/* Append (called for nearly every byte captured, so the common case is
+ * inlined). Nothing is copied while a dropped member is being skipped. */
+static inline enum kerr kjs_append(struct kjs *s, const char *p, size_t n, struct kerr_info *err)
+{
+    if (s->dropping)
+        return KERR_OK;
+    if (s->len + n < s->alloc && s->len + n <= s->max_value) {
+        if (n == 1)
+            s->buf[s->len] = *p;
+        else
+            memcpy(s->buf + s->len, p, n);
+        s->len += n;
+        return KERR_OK;
+    }
+    return kjs_append_slow(s, p, n, err);
+}
+
 static void kjs_key_append(struct kjs *s, const char *p, size_t n)
 {
+    if (s->ikey_collect) {
+        if (s->ikey_len + n >= KJS_KEY_MAX) {
+            s->ikey_overflow = true;
+        } else {
+            memcpy(s->ikey + s->ikey_len, p, n);
+            s->ikey_len += n;
+            s->ikey[s->ikey_len] = '\0';
+        }
+        return;
+    }
     if (!s->collect_key)
         return;
     if (s->key_len + n >= KJS_KEY_MAX) {
@@ -177,9 +226,12 @@ static enum kerr kjs_emit_field(struct kjs *s, struct kerr_info *err)
 static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
 {
     enum kerr rc = KERR_OK;
+    if (s->dropping && s->depth == s->drop_depth)
+        s->dropping = false; /* the dropped member's value ended */
     if (s->cap != C_NONE && s->depth == s->cap_depth) {
         enum kjs_capture c = s->cap;
         s->cap = C_NONE;
+        s->buf[s->len] = '\0';
         if (c == C_FIELD) {
             rc = kjs_emit_field(s, err);
         } else {
@@ -257,6 +309,10 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
     }
     if (s->depth >= KJS_MAX_DEPTH)
         return kjs_fail(s, err, "nesting too deep");
+    if (c == '{' && s->drop_key && s->cap == C_ITEM && s->depth == s->cap_depth + 1 &&
+        s->frames[s->depth - 1].state == S_OBJ_VALUE && !s->ikey_overflow &&
+        strcmp(s->ikey, "metadata") == 0)
+        role = R_IMETA;
     s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
     s->frames[s->depth].role = (unsigned char)role;
     s->depth++;
@@ -273,6 +329,8 @@ static enum kerr kjs_close(struct kjs *s, char c, struct kerr_info *err)
     enum kerr rc;
     if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
         return rc;
+    if (s->depth == s->drop_depth)
+        s->swallow_comma = false;
     s->depth--;
     return kjs_value_done(s, err);
 }
@@ -286,6 +344,14 @@ static enum kerr kjs_key_start(struct kjs *s, struct kerr_info *err)
     s->string_is_key = true;
     s->collect_key = s->cap == C_NONE && s->mode == KJS_ITEMS &&
                      (s->depth == 1 || (s->depth == 2 && s->frames[1].role == R_META));
+    s->ikey_collect = s->drop_key && s->cap == C_ITEM && !s->dropping &&
+                      (s->depth == s->cap_depth + 1 ||
+                       (s->depth == s->cap_depth + 2 && s->frames[s->depth - 1].role == R_IMETA));
+    s->ikey_len = 0;
+    s->ikey_overflow = false;
+    s->ikey[0] = '\0';
+    if (s->ikey_collect)
+        s->key_mark = s->len - 1; /* the opening quote was just copied */
     s->key_len = 0;
     s->key_overflow = false;
     if (s->collect_key)
@@ -328,11 +394,31 @@ static enum kerr kjs_struct_byte(struct kjs *s, char c, struct kerr_info *err)
         if (c != ',')
             return kjs_fail(s, err, "expected ',' or a closing bracket");
         f->state = (f->state == S_OBJ_NEXT) ? S_OBJ_KEY : S_ARR_VALUE;
+        if (s->swallow_comma && s->depth == s->drop_depth) {
+            s->swallow_comma = false; /* the member before it was dropped */
+            return KERR_OK;
+        }
         break;
     }
     if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
         return rc;
     return KERR_OK;
+}
+
+/* An item key just ended: start dropping when it is the dropped member of
+ * the item's metadata (cut the key and the ',' before it, if any). */
+static void kjs_key_done(struct kjs *s)
+{
+    bool drop = s->ikey_collect && !s->ikey_overflow && s->depth == s->cap_depth + 2 &&
+                strcmp(s->ikey, s->drop_key) == 0;
+    s->ikey_collect = false;
+    if (!drop)
+        return;
+    s->swallow_comma = s->buf[s->key_mark - 1] != ',';
+    s->len = s->swallow_comma ? s->key_mark : s->key_mark - 1;
+    s->buf[s->len] = '\0';
+    s->dropping = true;
+    s->drop_depth = s->depth;
 }
 
 /* Inside a string: copy the run of ordinary bytes at once; returns how many
@@ -367,6 +453,7 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
         if (s->string_is_key) {
             s->frames[s->depth - 1].state = S_OBJ_COLON;
             s->collect_key = false;
+            kjs_key_done(s);
         } else {
             *rc = kjs_value_done(s, err);
         }

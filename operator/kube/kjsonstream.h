@@ -79,6 +79,11 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
  */
 enum kerr kjs_finish(struct kjs *s, struct kerr_info *err);
 
+/* KJS_ITEMS: leave the member `key` (e.g. "managedFields") out of the
+ * "metadata" object of every item handed to `item` (the text stays valid,
+ * minified JSON). NULL: keep everything (the default). Call before feeding. */
+void kjs_drop_meta_key(struct kjs *s, const char *key);
+
 /* Forget all state (and any error) and start a new body with the same
  * mode, key, limit and callbacks. */
 void kjs_reset(struct kjs *s);

@@ -138,25 +138,20 @@ static void kobj_fill(struct kobj *o, const struct kobj_src *s, char *p)
     }
 }
 
-struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, const char *kind)
+/* The block for `obj` (its metadata read from the tree) around `text`,
+ * whose "kind" and "apiVersion" are `kind` and `api_version`. */
+static struct kobj *kobj_build(const json_t *obj, const char *text, size_t text_len,
+                               const char *kind, const char *api_version)
 {
     const json_t *meta = json_object_get(obj, "metadata");
-    const char *name = json_string_value(json_object_get(meta, "name"));
-    struct kobj_src s = {{NULL}, NULL, NULL, NULL, 0};
+    struct kobj_src s = {{NULL}, NULL, NULL, (char *)text, text_len};
     size_t nlabels = 0, nowners = 0;
-    if (!json_is_object(obj) || !name)
-        return NULL;
-    json_t *stripped = kobj_strip(obj, api_version, kind);
-    s.text = json_dumps(stripped, JSON_COMPACT);
-    if (!s.text)
-        kerr_oom();
-    s.text_len = strlen(s.text);
     s.str[0] = kobj_jstr(meta, "namespace");
-    s.str[1] = name;
+    s.str[1] = kobj_jstr(meta, "name");
     s.str[2] = kobj_jstr(meta, "uid");
     s.str[3] = kobj_jstr(meta, "resourceVersion");
-    s.str[4] = kobj_jstr(stripped, "kind");
-    s.str[5] = kobj_jstr(stripped, "apiVersion");
+    s.str[4] = kind ? kind : "";
+    s.str[5] = api_version ? api_version : "";
     s.labels =
         json_is_object(json_object_get(meta, "labels")) ? json_object_get(meta, "labels") : NULL;
     s.owners = json_is_array(json_object_get(meta, "ownerReferences"))
@@ -175,14 +170,268 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
     const json_t *dts = json_object_get(meta, "deletionTimestamp");
     o->deleting = dts && !json_is_null(dts);
     kobj_fill(o, &s, (char *)(o->slots + 2 * nlabels + nowners));
-    free(s.text);
+    return o;
+}
+
+static bool kobj_named(const json_t *obj)
+{
+    return json_is_object(obj) &&
+           json_is_string(json_object_get(json_object_get(obj, "metadata"), "name"));
+}
+
+struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, const char *kind)
+{
+    if (!kobj_named(obj))
+        return NULL;
+    json_t *stripped = kobj_strip(obj, api_version, kind);
+    char *text = json_dumps(stripped, JSON_COMPACT);
+    if (!text)
+        kerr_oom();
+    struct kobj *o = kobj_build(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
+                                kobj_jstr(stripped, "apiVersion"));
+    free(text);
     json_decref(stripped);
+    return o;
+}
+
+/* `"key":<value as JSON>,` appended to b at *len (b has room). */
+static size_t kobj_member(char *b, const char *key, const char *json_value)
+{
+    size_t kn = strlen(key), vn = strlen(json_value);
+    b[0] = '"';
+    memcpy(b + 1, key, kn);
+    memcpy(b + 1 + kn, "\":", 2);
+    memcpy(b + 3 + kn, json_value, vn);
+    b[3 + kn + vn] = ',';
+    return kn + vn + 4;
+}
+
+/* The text with `"kind":..,"apiVersion":..,` inserted after its '{' for
+ * those given (encoded values, NULL: not inserted). Caller frees. */
+static char *kobj_prefixed(const char *text, size_t len, const char *kind_js, const char *av_js,
+                           size_t *out_len)
+{
+    size_t extra = (kind_js ? strlen(kind_js) + 8 : 0) + (av_js ? strlen(av_js) + 14 : 0);
+    char *b = kerr_xmalloc(len + extra + 1);
+    size_t n = 0;
+    b[n++] = '{';
+    if (kind_js)
+        n += kobj_member(b + n, "kind", kind_js);
+    if (av_js)
+        n += kobj_member(b + n, "apiVersion", av_js);
+    if (len >= 2 && text[1] == '}')
+        n--; /* the object was empty: no ',' before its '}' */
+    memcpy(b + n, text + 1, len - 1);
+    n += len - 1;
+    b[n] = '\0';
+    *out_len = n;
+    return b;
+}
+
+static char *kobj_encode(const char *s)
+{
+    json_t *j = json_string(s);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!t)
+        kerr_oom();
+    return t;
+}
+
+/* kobj_build around `text`, with kind / apiVersion inserted first when
+ * add_kind / add_av (else the object's own, have_*). */
+static struct kobj *kobj_finish(const json_t *obj, const char *text, size_t len, const char *kind,
+                                const char *have_kind, bool add_kind, const char *api_version,
+                                const char *have_av, bool add_av)
+{
+    if (!add_kind && !add_av)
+        return kobj_build(obj, text, len, have_kind, have_av);
+    char *kjs = add_kind ? kobj_encode(kind) : NULL;
+    char *ajs = add_av ? kobj_encode(api_version) : NULL;
+    size_t n = 0;
+    char *full = kobj_prefixed(text, len, kjs, ajs, &n);
+    struct kobj *o =
+        kobj_build(obj, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
+    free(full);
+    free(kjs);
+    free(ajs);
+    return o;
+}
+
+struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_version,
+                                const char *kind, json_t **tree, struct kerr_info *err)
+{
+    json_error_t jerr;
+    struct kobj *o = NULL;
+    if (tree)
+        *tree = NULL;
+    json_t *obj = json_loadb(text, len, 0, &jerr);
+    if (!obj) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (!kobj_named(obj))
+        goto out;
+    if (json_object_get(json_object_get(obj, "metadata"), "managedFields")) {
+        o = kobj_new_with_type(obj, api_version, kind); /* the text keeps it: strip */
+        goto out;
+    }
+    const char *have_kind = json_string_value(json_object_get(obj, "kind"));
+    const char *have_av = json_string_value(json_object_get(obj, "apiVersion"));
+    bool add_kind = kind && !json_object_get(obj, "kind");
+    bool add_av = api_version && !json_object_get(obj, "apiVersion");
+    o = kobj_finish(obj, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
+out:
+    if (o && tree)
+        *tree = obj;
+    else
+        json_decref(obj);
     return o;
 }
 
 struct kobj *kobj_new_from_json(const json_t *obj)
 {
     return kobj_new_with_type(obj, NULL, NULL);
+}
+
+/* ---- metadata only: find the top-level members, parse only metadata ---- */
+
+/* Where a top-level member's value sits in the text. */
+struct kobj_span {
+    size_t off, len;
+    bool found;
+};
+
+static size_t kobj_skip_ws(const char *t, size_t i, size_t len)
+{
+    while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* t[i] is '"': the index after the closing quote, or len if unterminated. */
+static size_t kobj_skip_string(const char *t, size_t i, size_t len)
+{
+    for (i++; i < len; i++) {
+        if (t[i] == '\\')
+            i++;
+        else if (t[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* The index just after the value starting at t[i] (structure only: the
+ * values themselves are decoded by jansson, or not at all). */
+static size_t kobj_skip_value(const char *t, size_t i, size_t len)
+{
+    if (i < len && t[i] == '"')
+        return kobj_skip_string(t, i, len);
+    if (i < len && (t[i] == '{' || t[i] == '[')) {
+        size_t depth = 0;
+        while (i < len) {
+            char c = t[i];
+            if (c == '"') {
+                i = kobj_skip_string(t, i, len);
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n')
+        i++;
+    return i;
+}
+
+/* Spans of the top-level "metadata", "kind" and "apiVersion" values.
+ * False when the text is not an object of members. */
+static bool kobj_top_spans(const char *t, size_t len, struct kobj_span sp[3])
+{
+    static const char *const want[3] = {"metadata", "kind", "apiVersion"};
+    size_t i = kobj_skip_ws(t, 0, len);
+    memset(sp, 0, 3 * sizeof *sp);
+    if (i >= len || t[i] != '{')
+        return false;
+    i = kobj_skip_ws(t, i + 1, len);
+    while (i < len && t[i] == '"') {
+        size_t kend = kobj_skip_string(t, i, len);
+        size_t klen = kend - i - 2;
+        size_t v = kobj_skip_ws(t, kend, len);
+        if (v >= len || t[v] != ':')
+            return false;
+        v = kobj_skip_ws(t, v + 1, len);
+        size_t vend = kobj_skip_value(t, v, len);
+        for (size_t k = 0; k < 3; k++) {
+            if (klen == strlen(want[k]) && memcmp(t + i + 1, want[k], klen) == 0)
+                sp[k] = (struct kobj_span){v, vend - v, true};
+        }
+        i = kobj_skip_ws(t, vend, len);
+        if (i < len && t[i] == ',')
+            i = kobj_skip_ws(t, i + 1, len);
+        else
+            break;
+    }
+    return i < len && t[i] == '}';
+}
+
+/* A top-level string member (kind, apiVersion) decoded; NULL if absent or
+ * not a string. Adds it to `view`. */
+static const char *kobj_span_string(const char *t, const struct kobj_span *sp, json_t *view,
+                                    const char *key)
+{
+    if (!sp->found)
+        return NULL;
+    json_t *v = json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY, NULL);
+    if (!v)
+        return NULL;
+    json_object_set_new(view, key, v);
+    return json_string_value(v);
+}
+
+struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
+                                     const char *kind, json_t **meta_view, struct kerr_info *err)
+{
+    struct kobj_span sp[3];
+    json_error_t jerr;
+    struct kobj *o = NULL;
+    if (meta_view)
+        *meta_view = NULL;
+    if (!kobj_top_spans(text, len, sp)) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON (no members)");
+        return NULL;
+    }
+    if (!sp[0].found || text[sp[0].off] != '{')
+        return NULL; /* no metadata, so no name */
+    json_t *meta = json_loadb(text + sp[0].off, sp[0].len, 0, &jerr);
+    if (!meta) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "metadata is not valid JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (json_object_get(meta, "managedFields")) {
+        json_decref(meta);
+        return kobj_new_from_text(text, len, api_version, kind, meta_view, err);
+    }
+    json_t *view = json_object();
+    if (!view)
+        kerr_oom();
+    json_object_set_new(view, "metadata", meta);
+    const char *have_kind = kobj_span_string(text, &sp[1], view, "kind");
+    const char *have_av = kobj_span_string(text, &sp[2], view, "apiVersion");
+    if (!kobj_named(view))
+        goto out;
+    bool add_kind = kind && !sp[1].found, add_av = api_version && !sp[2].found;
+    o = kobj_finish(view, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
+out:
+    if (o && meta_view)
+        *meta_view = view;
+    else
+        json_decref(view);
+    return o;
 }
 
 struct kobj *kobj_ref(const struct kobj *o)

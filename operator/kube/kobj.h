@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kerr.h"
+
 struct kobj;
 
 /*
@@ -34,6 +36,31 @@ struct kobj *kobj_new_from_json(const json_t *obj);
 /* The same, filling "apiVersion" and "kind" (each may be NULL) when `obj`
  * lacks them, as built-in list items do. They go first in the text. */
 struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, const char *kind);
+
+/*
+ * The same from the object's minified JSON text (what a list stream hands
+ * out, kjsonstream with kjs_drop_meta_key "managedFields"): the text is
+ * parsed once for the fields above and kept as it is, not dumped again
+ * (kind / apiVersion are inserted first when missing; if the text still
+ * has metadata.managedFields it is stripped the slow way). NULL when the
+ * text does not parse (KERR_PARSE in err) or has no metadata.name (err
+ * untouched). When `tree` is non-NULL and a kobj is returned, *tree gets
+ * the parsed object (caller json_decrefs it; it lacks the inserted kind /
+ * apiVersion), otherwise NULL.
+ */
+struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_version,
+                                const char *kind, json_t **tree, struct kerr_info *err);
+
+/*
+ * The same, parsing only the top-level "metadata" (and "kind" /
+ * "apiVersion"); the rest of the text is kept unparsed, its structure
+ * trusted (the list stream checked brackets, commas and strings). For
+ * callers that need no more than metadata. `meta_view` (may be NULL)
+ * receives {"metadata":..., "kind":..., "apiVersion":...} as far as the
+ * text has them (caller json_decrefs it).
+ */
+struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
+                                     const char *kind, json_t **meta_view, struct kerr_info *err);
 
 /* Take another reference; returns `o`. NULL is allowed (returns NULL). */
 struct kobj *kobj_ref(const struct kobj *o);

@@ -12,6 +12,10 @@
  *       +------- 410 (HTTP or ERROR event) / resync ------ transfer done
  *                         normal end: NEED_WATCH now; failure: NEED_WATCH after backoff
  *
+ * Lists that are due together (the first ones, a resync) run concurrently,
+ * one short-lived thread each (at most KW_LIST_PARALLEL), and the thread
+ * waits for them before it watches (kw_lists).
+ *
  * Watch bodies go through a kjsonstream splitter in KJS_DOCS mode, so each
  * event is parsed on its own once complete; a partial event left when the
  * stream breaks is discarded with the splitter's state.
@@ -37,6 +41,10 @@
 #define KW_ERRBODY_MAX 65536
 #define KW_POLL_MAX_MS 1000
 #define KW_SHORT_WATCH_S 1.0
+/* Lists run at once (one thread each): enough for every informer the
+ * operator has (the GraceServices and 10 child kinds), so none waits for a
+ * batch to end. */
+#define KW_LIST_PARALLEL 16
 
 enum kw_state { KW_NEED_LIST, KW_NEED_WATCH, KW_WATCHING };
 
@@ -52,6 +60,10 @@ struct kw_stream {
     int gone_streak; /* 410s in a row with no event in between */
     char *rv;        /* last resourceVersion seen ("" before the first list) */
     bool listed_once, watched_once;
+    /* the current list (kw_list_run, possibly on a list thread) */
+    enum kerr list_rc;
+    char *list_rv;
+    struct kerr_info list_err;
     /* the current watch transfer */
     CURL *easy;
     struct curl_slist *hdrs;
@@ -405,19 +417,35 @@ static void kw_reap(struct kwatcher *w)
 
 /* ---- lists ---- */
 
-static void kw_list(struct kw_stream *s)
+/* The sink's list, on whichever thread: only the stream's list fields are
+ * written (the stats and the state are the watcher thread's). */
+static void kw_list_run(struct kw_stream *s)
+{
+    s->list_rv = NULL;
+    s->list_err = (struct kerr_info){0};
+    s->list_rc = s->sink.list(s->ctx, &s->list_rv, &s->list_err);
+}
+
+static void *kw_list_thread(void *arg)
+{
+    kw_list_run(arg);
+    return NULL;
+}
+
+/* After kw_list_run, on the watcher thread: the next state. */
+static void kw_list_done(struct kw_stream *s)
 {
     struct kwatcher *w = s->w;
-    struct kerr_info err = {0};
-    char *rv = NULL;
-    enum kerr e = s->sink.list(s->ctx, &rv, &err);
+    char *rv = s->list_rv;
+    s->list_rv = NULL;
     if (atomic_load(&w->stop)) {
         free(rv);
         return;
     }
-    if (e != KERR_OK) {
+    if (s->list_rc != KERR_OK) {
         free(rv);
-        kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(e), err.message);
+        kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(s->list_rc),
+                s->list_err.message);
         kw_retry_later(s, KW_NEED_LIST);
         return;
     }
@@ -432,6 +460,45 @@ static void kw_list(struct kw_stream *s)
     s->fails = 0;
     s->state = KW_NEED_WATCH;
     s->next_at = 0;
+}
+
+/* Up to KW_LIST_PARALLEL streams whose list is due, into due[]. */
+static size_t kw_lists_due(struct kwatcher *w, struct kw_stream **due)
+{
+    size_t n = 0;
+    double now = kw_now();
+    for (struct kw_stream *s = w->streams; s && n < KW_LIST_PARALLEL; s = s->next)
+        if (s->state == KW_NEED_LIST && now >= s->next_at)
+            due[n++] = s;
+    return n;
+}
+
+/*
+ * Run every due list. Several at once (the initial lists, a resync) each
+ * get a thread, so the server's time and our parsing of one kind overlap
+ * with the others' instead of adding up; the watcher thread waits for
+ * them (no watch is running for those streams meanwhile). One alone runs
+ * here. Each stream's list runs on one thread only, so a sink never sees
+ * two calls at once for the same collection.
+ */
+static void kw_lists(struct kwatcher *w)
+{
+    struct kw_stream *due[KW_LIST_PARALLEL];
+    pthread_t th[KW_LIST_PARALLEL];
+    bool spawned[KW_LIST_PARALLEL];
+    size_t n;
+    while (!atomic_load(&w->stop) && (n = kw_lists_due(w, due)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            spawned[i] = n > 1 && pthread_create(&th[i], NULL, kw_list_thread, due[i]) == 0;
+        for (size_t i = 0; i < n; i++)
+            if (!spawned[i])
+                kw_list_run(due[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (spawned[i])
+                pthread_join(th[i], NULL);
+            kw_list_done(due[i]);
+        }
+    }
 }
 
 /* ---- the thread ---- */
@@ -470,12 +537,10 @@ static void kw_step(struct kwatcher *w)
             s->next_at = 0;
         }
     }
-    for (struct kw_stream *s = w->streams; s && !atomic_load(&w->stop); s = s->next) {
-        if (s->state == KW_NEED_LIST && kw_now() >= s->next_at)
-            kw_list(s);
+    kw_lists(w);
+    for (struct kw_stream *s = w->streams; s && !atomic_load(&w->stop); s = s->next)
         if (s->state == KW_NEED_WATCH && kw_now() >= s->next_at)
             kw_start_watch(s);
-    }
 }
 
 static void *kw_main(void *arg)

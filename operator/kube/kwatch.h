@@ -21,8 +21,13 @@
  *      of its watch cache) go back to 1.
  *
  * Threads: kwatcher_start spawns the thread; sinks (the informers' stores
- * and their event handlers) run on it. kwatcher_resync, kwatcher_stop and
- * kwatcher_stats may be called from any thread.
+ * and their event handlers) run on it, except that lists due at the same
+ * time (the initial ones, a resync) run concurrently, each on a short-lived
+ * thread of its own (at most 16 at once) while the watcher thread waits: a
+ * sink's list callback may run on such a thread, in parallel with other
+ * streams' list callbacks, never with another call for its own stream.
+ * kwatcher_resync, kwatcher_stop and kwatcher_stats may be called from any
+ * thread.
  */
 #ifndef GRACE_KWATCH_H
 #define GRACE_KWATCH_H
@@ -84,7 +89,8 @@ void kwatcher_set_watch_timeout(struct kwatcher *w, long watch_timeout_s);
 
 enum kwatch_event_type { KWATCH_ADDED, KWATCH_MODIFIED, KWATCH_DELETED };
 
-/* What a stream feeds. Both callbacks run on the watcher thread. */
+/* What a stream feeds. `event` runs on the watcher thread, `list` on it or
+ * on a list thread (see above); never two at once for one stream. */
 struct kwatch_sink {
     /* List the whole collection into the store (pagination, synthesized
      * deletes for what disappeared) and return the list resourceVersion in
