@@ -40,7 +40,7 @@ static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 
 void gs_child_indexes(struct kinformer *inf)
 {
-    kinformer_add_index(inf, OWNER_INDEX, owner_index);
+    kinformer_add_meta_index(inf, OWNER_INDEX, owner_index); /* labels only */
 }
 
 /* ---- apply ---- */
