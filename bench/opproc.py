@@ -176,8 +176,12 @@ class Operator:
         self.runs += 1
         log = open(os.path.join(self.logdir, "operator-%d.log" % self.runs), "wb")
         self.t_start = time.monotonic()
+        # The environment the container image sets (Containerfile: GnuTLS,
+        # linked only through Debian's libcurl/libldap, not initialised).
+        env = dict(os.environ, GNUTLS_NO_IMPLICIT_INIT="1")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=env)
         log.close()
         with open(self.pidfile, "w") as f:
             f.write("%d\n" % self.proc.pid)
