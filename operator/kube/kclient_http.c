@@ -248,6 +248,9 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Request bodies are small; curl's 64 KiB default upload buffer is
+     * allocated per handle (one per watch) and stays resident. */
+    curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     if (cfg->ca_pem)
