@@ -134,7 +134,7 @@ def _strip(paths, ignore):
     for p in paths:
         if not p or p in _STRIP_EXACT:
             continue
-        if any(p[:len(t)] == t for t in _STRIP_TREE):
+        if p[:1] in _STRIP_TREE or p[:2] in _STRIP_TREE:  # its entries are 1 or 2 long
             continue
         if any(p[:len(t)] == t for t in ignore):
             continue
@@ -310,7 +310,23 @@ def _granular(v, names, lt):
     return False
 
 
+def _same(a, b):
+    """_json_equal(a, b), at C speed when a and b are equal (the common case).
+
+    == differs from _json_equal only for a bool against a number (True == 1),
+    which the sorted JSON texts tell apart; 1 against 1.0 falls back.
+    """
+    if a is b:
+        return True
+    if a != b:
+        return False
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or \
+        _json_equal(a, b)
+
+
 def _compare(o, n, names, pp, lt, res):
+    if _same(o, n):
+        return            # equal subtrees add, modify and remove nothing
     added, modified, removed = res
     if o is None and _granular(n, names, lt):
         o = type(n)()     # present but null: the node itself is not added

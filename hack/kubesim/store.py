@@ -42,6 +42,20 @@ ENCODERS = {
 }
 
 
+def _item_text(obj, txt):
+    """The "item" text cut from the "json" one when kind and apiVersion lead (else None)."""
+    it = iter(obj)
+    if next(it, None) != "kind" or next(it, None) != "apiVersion":
+        return None
+    prefix = '{"kind":%s,"apiVersion":%s' % (dumps(obj["kind"]), dumps(obj["apiVersion"]))
+    if not txt.startswith(prefix):
+        return None
+    rest = txt[len(prefix):]
+    if rest.startswith(","):
+        return "{" + rest[1:]
+    return "{" + rest if rest == "}" else None
+
+
 class Event:
     __slots__ = ("rv", "key", "ns", "type", "obj", "prev", "cache")
 
@@ -141,6 +155,9 @@ class Store:
 
     def encoded(self, key, obj, variant):
         """JSON text of obj in `variant` (see ENCODERS); cached while obj is current."""
+        if variant == "item":
+            txt = _item_text(obj, self.encoded(key, obj, "json"))
+            return txt if txt is not None else ENCODERS["item"](obj)
         md = obj.get("metadata")
         if not isinstance(md, dict):
             return ENCODERS[variant](obj)

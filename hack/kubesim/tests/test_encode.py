@@ -48,6 +48,17 @@ class EncodedTest(unittest.TestCase):
             # second call: from the cache, still the same
             self.assertEqual(self.st.encoded(("", "configmaps"), o, variant), want)
 
+    def test_item_text_without_leading_kind(self):
+        key = ("", "configmaps")
+        for o in ({"metadata": {"name": "a"}, "kind": "ConfigMap", "apiVersion": "v1"},
+                  {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}},
+                  {"kind": "ConfigMap", "apiVersion": "v1"},
+                  {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c"}}):
+            o = self.st.put(key, "", o.get("metadata", {}).get("name", "z"), o, "ADDED") \
+                if "metadata" in o else o
+            want = dumps({k: v for k, v in o.items() if k not in ("kind", "apiVersion")})
+            self.assertEqual(self.st.encoded(key, o, "item"), want)
+
     def test_cached_only_for_the_current_object(self):
         key = ("", "configmaps")
         o1 = self.st.put(key, "default", "a", cm("a", v="1"), "ADDED")
