@@ -334,18 +334,23 @@ class Store:
         os.replace(tmp, self.path)
 
     def start_writer(self, debounce=0.3):
+        """Save ~debounce s after the last change; while changes go on, every
+        2 s, or 10x the last save's duration when that is longer (a big state
+        written every 2 s would cost more than the requests)."""
         def run():
             last_save = time.monotonic()
+            busy_every = 2.0
             while not self._stop.is_set():
                 self._stop.wait(0.1)
                 now = time.monotonic()
                 if self.dirty and (now - self.last_change >= debounce
-                                   or now - last_save >= 2.0):
+                                   or now - last_save >= busy_every):
                     try:
                         self.save()
                     except OSError:
                         pass
                     last_save = time.monotonic()
+                    busy_every = max(2.0, 10 * (last_save - now))
         self._writer = threading.Thread(target=run, name="state-writer", daemon=True)
         self._writer.start()
 

@@ -49,5 +49,40 @@ class EqualTest(unittest.TestCase):
         self.assertTrue(schema_cel._ruled(s["properties"]["e"]))
 
 
+class FieldsCacheTest(unittest.TestCase):
+    def test_encoded_trees_are_copies(self):
+        paths = {("f:spec",), ("f:spec", "f:a"), ("f:metadata", "f:labels", "f:x")}
+        t1 = ssa._tree_of(paths)
+        self.assertEqual(t1, ssa.to_fields_v1(paths))
+        t1["f:spec"]["f:zzz"] = {}
+        self.assertEqual(ssa._tree_of(frozenset(paths)), ssa.to_fields_v1(paths))
+
+    def test_decoded_sets_follow_the_tree(self):
+        tree = {"f:spec": {".": {}, "f:a": {}}}
+        self.assertEqual(ssa._paths_of(tree), ssa.from_fields_v1(tree))
+        other = {"f:spec": {"f:b": {}}}
+        self.assertEqual(ssa._paths_of(other), {("f:spec", "f:b")})
+        self.assertEqual(ssa._paths_of(None), set())
+
+    def test_update_does_not_change_its_inputs(self):
+        old = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "a", "managedFields": [{
+                   "manager": "m", "operation": "Update", "apiVersion": "v1",
+                   "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+                   "fieldsV1": {"f:data": {".": {}, "f:k": {}}}}]},
+               "data": {"k": "v"}}
+        new = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "a", "managedFields": old["metadata"]["managedFields"]},
+               "data": {"k": "v", "j": "w"}}
+        import json
+        before = json.dumps([old, new], sort_keys=True)
+        out = ssa.update_managed_fields(old, new, "n", "Update", None, "v1",
+                                        "2026-01-02T00:00:00Z")
+        self.assertEqual(json.dumps([old, new], sort_keys=True), before)
+        self.assertEqual([e["manager"] for e in out["metadata"]["managedFields"]], ["m", "n"])
+        self.assertEqual(out["metadata"]["managedFields"][1]["fieldsV1"],
+                         {"f:data": {"f:j": {}}})
+
+
 if __name__ == "__main__":
     unittest.main()
