@@ -168,7 +168,7 @@ def _schema_type(s):
 def _run_rules(s, rules, x, path, old, has_old, unchanged, v):
     import schema as sc
     stype = _schema_type(s)
-    self_val = None
+    self_val = old_val = None
     for rule in rules:
         if not isinstance(rule, dict):
             continue
@@ -186,7 +186,9 @@ def _run_rules(s, rules, x, path, old, has_old, unchanged, v):
             self_val = to_cel(x, s)
         act = {"self": self_val}
         if has_old:
-            act["oldSelf"] = to_cel(old, s)
+            if old_val is None:
+                old_val = to_cel(old, s)
+            act["oldSelf"] = old_val
         try:
             ok = prog.evaluate(act)
         except cel.CELEvalError as e:
