@@ -268,7 +268,7 @@ def apply(api, req, rt, ns, name, sub):
         old = api.store.get(rt.store_key, ns if rt.namespaced else "", name)
         if old is None and sub:
             raise apierr.not_found(rt, name)
-        live = clone(api.view(rt, old)) if old is not None else None
+        live = api.view(rt, old) if old is not None else None
         new, conflicts = _ssa_apply(live, applied, fm, force, rt, sub)
         if conflicts:
             raise conflict_error(conflicts)
@@ -290,7 +290,7 @@ def _ssa_apply(live, applied, manager, force, rt, sub):
                                    subresource=sub, api_version=rt.gv,
                                    ignore_paths=ignore_paths(rt, sub, live or applied, True))
         return new, conflicts or []
-    base = live if live is not None else {}
+    base = clone(live) if live is not None else {}
     new = merge_patch(base, applied)
     mfs = [e for e in (base.get("metadata") or {}).get("managedFields") or []
            if not (e.get("manager") == manager and e.get("operation") == "Apply")]

@@ -23,6 +23,7 @@ Public API:
     error_body(reason, value, detail) -> str
 """
 
+import json
 import math
 
 import schema_fmt
@@ -461,12 +462,23 @@ def _enum_equal(x, v):
 
 
 def _deep_equal(a, b):
+    """JSON equality (a bool is never equal to a number); C speed when equal."""
+    if a is b:
+        return True
+    if a != b:
+        return False      # _deep_equal implies ==
+    if json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True):
+        return True
+    return _deep_equal_walk(a, b)
+
+
+def _deep_equal_walk(a, b):
     if type(a) is bool or type(b) is bool:
         return type(a) is type(b) and a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_deep_equal_walk(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_deep_equal(p, q) for p, q in zip(a, b))
+        return len(a) == len(b) and all(_deep_equal_walk(p, q) for p, q in zip(a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     return type(a) is type(b) and a == b

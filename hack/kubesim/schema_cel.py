@@ -35,8 +35,29 @@ def _child(path, name):
     return name if path is None else path + "." + name
 
 
+_RULED = {}   # id(schema node) -> (node, any rule at or below it along _walk's edges)
+
+
+def _ruled(s):
+    """True if _walk can meet a rule at s or below (properties, map values, items)."""
+    hit = _RULED.get(id(s))
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    r = bool(s.get("x-kubernetes-validations"))
+    subs = list((s.get("properties") or {}).values()) if isinstance(
+        s.get("properties"), dict) else []
+    subs += [s.get("additionalProperties"), s.get("items")]
+    for c in subs:
+        if isinstance(c, dict) and _ruled(c):
+            r = True
+    if len(_RULED) > 100000:
+        _RULED.clear()
+    _RULED[id(s)] = (s, r)
+    return r
+
+
 def _walk(s, x, path, old, has_old, v):
-    if not isinstance(s, dict) or x is None:
+    if not isinstance(s, dict) or x is None or not _ruled(s):
         return
     rules = s.get("x-kubernetes-validations")
     if rules:
@@ -147,7 +168,7 @@ def _schema_type(s):
 def _run_rules(s, rules, x, path, old, has_old, unchanged, v):
     import schema as sc
     stype = _schema_type(s)
-    self_val = None
+    self_val = old_val = None
     for rule in rules:
         if not isinstance(rule, dict):
             continue
@@ -165,7 +186,9 @@ def _run_rules(s, rules, x, path, old, has_old, unchanged, v):
             self_val = to_cel(x, s)
         act = {"self": self_val}
         if has_old:
-            act["oldSelf"] = to_cel(old, s)
+            if old_val is None:
+                old_val = to_cel(old, s)
+            act["oldSelf"] = old_val
         try:
             ok = prog.evaluate(act)
         except cel.CELEvalError as e:

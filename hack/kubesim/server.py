@@ -24,6 +24,7 @@ import builtin
 import patching
 import tables
 import watch as watchmod
+import store as storemod
 import yamlmini
 from apierr import ApiError
 from rest import Req
@@ -109,6 +110,25 @@ def choose(accept, allow_table=False, allow_discovery=False):
     raise apierr.not_acceptable()
 
 
+def list_text(store, rt, items, meta):
+    """Compact JSON of api.list_obj(rt, items, meta), from the objects' cached texts.
+
+    Same text as dumps(list_obj, sort_keys=rt.is_cr): for CRs the keys
+    apiVersion < items < kind < metadata are already in sorted order.
+    """
+    key = rt.store_key
+    if rt.is_cr:
+        md = {"continue": meta.get("continue", "")}
+        md.update(meta)
+        body = ",".join([store.encoded(key, o, "sorted") for o in items])
+        return '{"apiVersion":%s,"items":[%s],"kind":%s,"metadata":%s}' % (
+            storemod.dumps(rt.gv), body, storemod.dumps(rt.list_kind),
+            storemod.dumps(md, True))
+    body = ",".join([store.encoded(key, o, "item") for o in items])
+    return '{"kind":%s,"apiVersion":%s,"metadata":%s,"items":[%s]}' % (
+        storemod.dumps(rt.list_kind), storemod.dumps(rt.gv), storemod.dumps(meta), body)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kubesim"
@@ -162,14 +182,21 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.code = code
 
-    def send_obj(self, code, obj, sort=False, headers=None, mode="json"):
+    def pretty(self):
+        ua = self.headers.get("User-Agent") or ""
+        return ua.startswith("curl/") or ua.startswith("Wget/") or \
+            self.query.get("pretty") == "true"
+
+    def send_obj(self, code, obj, sort=False, headers=None, mode="json", key=None):
+        """Send obj as JSON or YAML; key (a storage key) allows the cached text."""
         if mode == "yaml":
             return self.send(code, yamlmini.dump(obj), "application/yaml", headers)
-        ua = self.headers.get("User-Agent") or ""
-        pretty = ua.startswith("curl/") or ua.startswith("Wget/") or \
-            self.query.get("pretty") == "true"
-        text = json.dumps(obj, separators=(",", ":") if not pretty else None,
-                          indent=2 if pretty else None, sort_keys=sort, ensure_ascii=False)
+        if self.pretty():
+            text = json.dumps(obj, indent=2, sort_keys=sort, ensure_ascii=False)
+        elif key is not None:
+            text = self.server.app.store.encoded(key, obj, "sorted" if sort else "json")
+        else:
+            text = storemod.dumps(obj, sort)
         self.send(code, text + "\n", "application/json", headers)
 
     def send_error_obj(self, err):
@@ -389,7 +416,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "partial" and obj.get("kind") != "Status":
             return self.send_obj(code, tables.partial(obj), headers=headers)
         self.send_obj(code, obj, sort=rt.is_cr and obj.get("kind") == rt.kind, headers=headers,
-                      mode=mode)
+                      mode=mode, key=rt.store_key)
 
     def send_list(self, api, rt, items, meta, mode):
         if mode == "table":
@@ -399,7 +426,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_obj(200, {"kind": "PartialObjectMetadataList",
                                        "apiVersion": "meta.k8s.io/v1", "metadata": meta,
                                        "items": [tables.partial(o) for o in items]})
-        self.send_obj(200, api.list_obj(rt, items, meta), sort=rt.is_cr, mode=mode)
+        if mode != "json" or self.pretty():
+            return self.send_obj(200, api.list_obj(rt, items, meta), sort=rt.is_cr, mode=mode)
+        self.send(200, list_text(api.store, rt, items, meta) + "\n", "application/json")
 
     # -- watch ------------------------------------------------------------------
     def watch(self, api, req, rt, ns):
@@ -417,7 +446,7 @@ class Handler(BaseHTTPRequestHandler):
         def write(data):
             wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         enc = watchmod.Encoder(rt, mode if mode in ("table", "partial") else "json",
-                               self.query.get("includeObject", "Metadata"))
+                               self.query.get("includeObject", "Metadata"), api.store)
         watchmod.stream(api, rt, st, write, enc, self.client_alive)
         self.wfile.write(b"0\r\n\r\n")
 

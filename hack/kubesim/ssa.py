@@ -134,7 +134,7 @@ def _strip(paths, ignore):
     for p in paths:
         if not p or p in _STRIP_EXACT:
             continue
-        if any(p[:len(t)] == t for t in _STRIP_TREE):
+        if p[:1] in _STRIP_TREE or p[:2] in _STRIP_TREE:  # its entries are 1 or 2 long
             continue
         if any(p[:len(t)] == t for t in ignore):
             continue
@@ -208,6 +208,38 @@ def from_fields_v1(tree):
     return out
 
 
+# Every write decodes and re-encodes each managedFields entry, most of them
+# unchanged: decoded sets are cached by the identity of the stored fieldsV1
+# tree (the tree is kept alive by the cache, so an id is never reused while
+# cached), encoded trees by their path set (a copy is returned: callers own it).
+_DECODED = {}   # id(tree) -> (tree, frozenset of paths)
+_ENCODED = {}   # frozenset of paths -> fieldsV1 tree
+_CACHE_MAX = 50000
+
+
+def _paths_of(tree):
+    hit = _DECODED.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    paths = frozenset(from_fields_v1(tree))
+    if isinstance(tree, dict):
+        if len(_DECODED) >= _CACHE_MAX:
+            _DECODED.clear()
+        _DECODED[id(tree)] = (tree, paths)
+    return paths
+
+
+def _tree_of(paths):
+    key = paths if isinstance(paths, frozenset) else frozenset(paths)
+    tree = _ENCODED.get(key)
+    if tree is None:
+        tree = to_fields_v1(key)
+        if len(_ENCODED) >= _CACHE_MAX:
+            _ENCODED.clear()
+        _ENCODED[key] = tree
+    return _clone(tree)
+
+
 # ---- managedFields entries -------------------------------------------------
 
 class _Entry:
@@ -237,7 +269,7 @@ class _Entry:
         if self.time:
             e["time"] = self.time
         e["fieldsType"] = "FieldsV1"
-        e["fieldsV1"] = to_fields_v1(self.fields)
+        e["fieldsV1"] = _tree_of(self.fields)
         if self.subresource:
             e["subresource"] = self.subresource
         return e
@@ -252,7 +284,7 @@ def _decode(obj):
             continue
         entries.append(_Entry(e.get("manager", ""), e.get("operation", "Update"),
                               e.get("apiVersion", ""), e.get("time"),
-                              e.get("subresource"), from_fields_v1(e.get("fieldsV1"))))
+                              e.get("subresource"), _paths_of(e.get("fieldsV1"))))
     return entries
 
 
@@ -287,6 +319,15 @@ def _without_mf(obj):
     return o
 
 
+def _without_mf_shallow(obj):
+    """obj without managedFields, sharing everything but the top and metadata dicts."""
+    o = dict(obj) if obj else {}
+    if isinstance(o.get("metadata"), dict):
+        o["metadata"] = dict(o["metadata"])
+        o["metadata"].pop("managedFields", None)
+    return o
+
+
 # ---- comparison --------------------------------------------------------------
 
 def _json_equal(a, b):
@@ -310,7 +351,23 @@ def _granular(v, names, lt):
     return False
 
 
+def _same(a, b):
+    """_json_equal(a, b), at C speed when a and b are equal (the common case).
+
+    == differs from _json_equal only for a bool against a number (True == 1),
+    which the sorted JSON texts tell apart; 1 against 1.0 falls back.
+    """
+    if a is b:
+        return True
+    if a != b:
+        return False
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or \
+        _json_equal(a, b)
+
+
 def _compare(o, n, names, pp, lt, res):
+    if _same(o, n):
+        return            # equal subtrees add, modify and remove nothing
     added, modified, removed = res
     if o is None and _granular(n, names, lt):
         o = type(n)()     # present but null: the node itself is not added
@@ -616,8 +673,10 @@ def update_managed_fields(old, new, manager, operation, subresource, api_version
     stored.  The managedFields of `new` are used when it carries some (and
     this is not a subresource write), else those of `old`.  `manager` takes
     every field the write added or changed (also from other owners);
-    removed fields are released by every owner.  Returns a copy of new with
-    metadata.managedFields set.  operation "Apply" returns new unchanged:
+    removed fields are released by every owner.  Returns a copy of new (its
+    top level and metadata; deeper values are shared, so new should not be
+    changed afterwards) with metadata.managedFields set.  Neither old nor new
+    is modified.  operation "Apply" returns new unchanged:
     apply() records apply ownership itself.
     """
     if operation == "Apply":
@@ -627,7 +686,9 @@ def update_managed_fields(old, new, manager, operation, subresource, api_version
     src = new if (((new or {}).get("metadata") or {}).get("managedFields")
                   and not subresource) else old
     entries = _decode(src)
-    old_obj, new_obj = _without_mf(old), _without_mf(new)
+    # compare() only reads and _encode_into() only sets metadata.managedFields:
+    # no deep copies needed (the result shares new's subtrees, as new is replaced)
+    old_obj, new_obj = _without_mf_shallow(old), _without_mf_shallow(new)
     if old is None:
         old_obj = ssa_types.empty_object((new or {}).get("kind"))
     added, modified, removed = compare(old_obj, new_obj, lt, ignore)

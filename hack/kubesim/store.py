@@ -13,6 +13,11 @@ history, which makes older resourceVersions answer 410.
 
 State is written to DIR/state.json (debounced, atomic rename) by a background
 thread; `load()` restores it, keeping the resourceVersion counter.
+
+Serialised forms of the current objects are cached (`encoded()`), keyed by
+location and checked by identity: since a stored object never changes, its
+JSON text is computed once per resourceVersion and shared by GET, LIST, watch
+events, write responses and the state file.
 """
 
 import json
@@ -22,6 +27,33 @@ import time
 from collections import deque
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+def dumps(obj, sort=False):
+    """Compact JSON text as the apiserver writes it (UTF-8, no escaping)."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=sort, ensure_ascii=False)
+
+
+ENCODERS = {
+    "json": lambda o: dumps(o),
+    "sorted": lambda o: dumps(o, True),
+    # a built-in list item: Go's list types drop kind and apiVersion
+    "item": lambda o: dumps({k: v for k, v in o.items() if k not in ("kind", "apiVersion")}),
+}
+
+
+def _item_text(obj, txt):
+    """The "item" text cut from the "json" one when kind and apiVersion lead (else None)."""
+    it = iter(obj)
+    if next(it, None) != "kind" or next(it, None) != "apiVersion":
+        return None
+    prefix = '{"kind":%s,"apiVersion":%s' % (dumps(obj["kind"]), dumps(obj["apiVersion"]))
+    if not txt.startswith(prefix):
+        return None
+    rest = txt[len(prefix):]
+    if rest.startswith(","):
+        return "{" + rest[1:]
+    return "{" + rest if rest == "}" else None
 
 
 class Event:
@@ -85,6 +117,7 @@ class Store:
         self.floor = 1        # every event with rv > floor is in history
         self.watchers = {}    # key -> set(Watcher)
         self.listeners = []   # callables(ev) run under the lock (GC, CRD controller)
+        self.enc = {}         # (key, ns, name) -> (obj, {variant: JSON text})
         self.dirty = False
         self.last_change = 0.0
         self._stop = threading.Event()
@@ -120,6 +153,30 @@ class Store:
             return None, None
         return loc, self.get(*loc)
 
+    def encoded(self, key, obj, variant):
+        """JSON text of obj in `variant` (see ENCODERS); cached while obj is current."""
+        if variant == "item":
+            txt = _item_text(obj, self.encoded(key, obj, "json"))
+            return txt if txt is not None else ENCODERS["item"](obj)
+        md = obj.get("metadata")
+        if not isinstance(md, dict):
+            return ENCODERS[variant](obj)
+        loc = (key, md.get("namespace") or "", md.get("name"))
+        ent = self.enc.get(loc)
+        if ent is not None and ent[0] is obj:
+            txt = ent[1].get(variant)
+            if txt is None:
+                txt = ent[1][variant] = ENCODERS[variant](obj)
+            return txt
+        txt = ENCODERS[variant](obj)
+        with self.lock:
+            if self.get(*loc) is obj:
+                ent = self.enc.get(loc)
+                if ent is None or ent[0] is not obj:
+                    ent = self.enc[loc] = (obj, {})
+                ent[1][variant] = txt
+        return txt
+
     def namespaces_with(self, ns):
         """Storage keys that hold at least one object in namespace ns."""
         return [k for k, byns in self.data.items() if byns.get(ns)]
@@ -137,6 +194,7 @@ class Store:
             d = self.data.setdefault(key, {}).setdefault(ns or "", {})
             prev = d.get(name)
             d[name] = obj
+            self.enc.pop((key, ns or "", name), None)
             uid = obj["metadata"].get("uid")
             if uid:
                 self.uids[uid] = (key, ns or "", name)
@@ -150,6 +208,7 @@ class Store:
             prev = d.pop(name, None)
             if prev is None:
                 return None
+            self.enc.pop((key, ns or "", name), None)
             if not d:
                 self.data[key].pop(ns or "", None)
             rv = self.next_rv()
@@ -226,7 +285,7 @@ class Store:
     def load(self):
         if not self.path or not os.path.exists(self.path):
             return False
-        with open(self.path) as f:
+        with open(self.path, encoding="utf-8") as f:
             st = json.load(f)
         with self.lock:
             self.rv = int(st["rv"])
@@ -250,30 +309,48 @@ class Store:
 
     def _save(self):
         with self.lock:
-            snap = {"%s/%s" % k: {ns: dict(d) for ns, d in byns.items()}
-                    for k, byns in self.data.items()}
+            snap = [(k, [(ns, list(d.items())) for ns, d in byns.items()])
+                    for k, byns in self.data.items()]
             rv = self.rv
             self.dirty = False
+        # {"rv":N,"objects":{"g/plural":{ns:{name:obj}}}}, each object's text
+        # from the cache (the C encoder; json.dump to a file would use the
+        # pure-Python one).
+        out = ['{"rv":%d,"objects":{' % rv]
+        for i, (k, spaces) in enumerate(snap):
+            out.append('%s%s:{' % ("," if i else "", dumps("%s/%s" % k)))
+            for j, (ns, objs) in enumerate(spaces):
+                out.append('%s%s:{' % ("," if j else "", dumps(ns)))
+                out.append(",".join("%s:%s" % (dumps(n), self.encoded(k, o, "json"))
+                                    for n, o in objs))
+                out.append("}")
+            out.append("}")
+        out.append("}}")
         tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"rv": rv, "objects": snap}, f, separators=(",", ":"))
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write("".join(out))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
     def start_writer(self, debounce=0.3):
+        """Save ~debounce s after the last change; while changes go on, every
+        2 s, or 10x the last save's duration when that is longer (a big state
+        written every 2 s would cost more than the requests)."""
         def run():
             last_save = time.monotonic()
+            busy_every = 2.0
             while not self._stop.is_set():
                 self._stop.wait(0.1)
                 now = time.monotonic()
                 if self.dirty and (now - self.last_change >= debounce
-                                   or now - last_save >= 2.0):
+                                   or now - last_save >= busy_every):
                     try:
                         self.save()
                     except OSError:
                         pass
                     last_save = time.monotonic()
+                    busy_every = max(2.0, 10 * (last_save - now))
         self._writer = threading.Thread(target=run, name="state-writer", daemon=True)
         self._writer.start()
 

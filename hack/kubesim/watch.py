@@ -100,20 +100,27 @@ def bookmark(rt, rv, initial_end=False):
 class Encoder:
     """Turns (type, object) into one watch line in the negotiated form."""
 
-    def __init__(self, rt, mode, include):
+    def __init__(self, rt, mode, include, store=None):
         self.rt = rt
         self.mode = mode          # json | table | partial
         self.include = include
         self.first = True
+        self.store = store        # for the stored objects' cached JSON text
 
     def line(self, etype, obj, ev=None):
         rt = self.rt
         if etype in ("BOOKMARK", "ERROR") or self.mode == "json":
             ck = ("line", rt.gv, etype)
-            if ev is not None and ck in ev.cache:
-                return ev.cache[ck]
-            data = ('{"type":"%s","object":%s}\n'
-                    % (etype, dumps(obj, sort=rt.is_cr and etype != "ERROR"))).encode()
+            if ev is not None:
+                data = ev.cache.get(ck)
+                if data is not None:
+                    return data
+            sort = rt.is_cr and etype != "ERROR"
+            if self.store is not None and etype in ("ADDED", "MODIFIED", "DELETED"):
+                txt = self.store.encoded(rt.store_key, obj, "sorted" if sort else "json")
+            else:
+                txt = dumps(obj, sort=sort)
+            data = ('{"type":"%s","object":%s}\n' % (etype, txt)).encode()
             if ev is not None:
                 ev.cache[ck] = data
             return data

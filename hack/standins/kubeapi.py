@@ -6,9 +6,11 @@ bearer token (token or tokenFile), client certificate and key (inline data or
 files) or basic auth. Exec and auth-provider plugins are not supported. Only the
 first file of a colon-separated KUBECONFIG is read.
 
-Client talks JSON over HTTPS (or plain HTTP) with http.client: one short-lived
-connection per request (safe from several threads), and one dedicated connection
-per watch stream. Errors come back as ApiError carrying the HTTP status and the
+Client talks JSON over HTTPS (or plain HTTP) with http.client: one keep-alive
+connection per thread for requests (so it is safe from several threads, and a
+TLS handshake is paid once per thread, not per request; a reused connection the
+server closed in between is reopened and the request sent again once), and one
+dedicated connection per watch stream. Errors come back as ApiError carrying the HTTP status and the
 Kubernetes Status reason. Secret values (tokens, keys) are never logged.
 """
 
@@ -19,6 +21,7 @@ import os
 import socket
 import ssl
 import tempfile
+import threading
 import urllib.parse
 
 import miniyaml
@@ -174,8 +177,14 @@ class _NamedTLSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)
 
 
+# A reused keep-alive connection that fails like this before any answer was
+# closed by the server while idle: the request never reached it.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+          ConnectionAbortedError)
+
+
 class Client:
-    """JSON requests against one API server. Thread-safe (no shared connection)."""
+    """JSON requests against one API server. Thread-safe (a connection per thread)."""
 
     def __init__(self, kc, user_agent="grace-standins/0.1", timeout=30):
         self.kc = kc
@@ -188,6 +197,7 @@ class Client:
         self.prefix = u.path.rstrip("/")
         self.ssl = _ssl_context(kc) if u.scheme == "https" else None
         self._server_hostname = kc.tls_server_name
+        self._local = threading.local()
 
     def _conn(self, timeout):
         if self.scheme == "http":
@@ -220,21 +230,50 @@ class Client:
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        conn = self._conn(timeout or self.timeout)
+        url = self.url(path, query)
+        headers = self._headers(content_type if data is not None else None)
+        status, raw = self._roundtrip(method, url, data, headers, timeout or self.timeout)
+        if status >= 400:
+            raise ApiError.from_body(status, raw)
+        if not raw:
+            return None
         try:
-            conn.request(method, self.url(path, query), body=data,
-                         headers=self._headers(content_type if data is not None else None))
+            return json.loads(raw)
+        except ValueError:
+            raise ApiError(status, "BadResponse", "answer is not JSON")
+
+    def _roundtrip(self, method, url, data, headers, timeout):
+        """(status, body) over this thread's keep-alive connection."""
+        conn = getattr(self._local, "conn", None)
+        reused = conn is not None and conn.sock is not None
+        if conn is None:
+            conn = self._local.conn = self._conn(timeout)
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        try:
+            conn.request(method, url, body=data, headers=headers)
             resp = conn.getresponse()
-            raw = resp.read()
-            if resp.status >= 400:
-                raise ApiError.from_body(resp.status, raw)
-            if not raw:
-                return None
-            try:
-                return json.loads(raw)
-            except ValueError:
-                raise ApiError(resp.status, "BadResponse", "answer is not JSON")
-        finally:
+            return resp.status, resp.read()
+        except _STALE:
+            conn.close()
+            if not reused:
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            conn.request(method, url, body=data, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        except BaseException:
+            conn.close()
+            raise
+
+    def close(self):
+        """Close this thread's keep-alive connection (others close with their thread)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
             conn.close()
 
     def get(self, path, query=None):

@@ -2,9 +2,12 @@
 
 import base64
 import os
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,6 +140,54 @@ class HttpsClientTest(unittest.TestCase):
         kc.ca_pem = None  # system roots only: the test CA is unknown
         with self.assertRaises(OSError):
             kubeapi.Client(kc).get("/api/v1/secrets")
+
+    def test_requests_of_a_thread_share_one_connection(self):
+        c = kubeapi.Client(self.kubeconfig("    token: %s\n" % fakeapi.TOKEN))
+        c.get("/api/v1/secrets")
+        sock = c._local.conn.sock
+        self.assertIsNotNone(sock)
+        with self.assertRaises(kubeapi.ApiError):
+            c.get("/api/v1/namespaces/a/secrets/missing")
+        c.get("/api/v1/secrets")
+        self.assertIs(c._local.conn.sock, sock)
+        seen = []
+        t = threading.Thread(target=lambda: (c.get("/api/v1/secrets"),
+                                             seen.append(c._local.conn.sock)))
+        t.start()
+        t.join()
+        self.assertIsNot(seen[0], sock)
+        c.close()
+
+
+class OneAnswerPerConnection(socketserver.StreamRequestHandler):
+    """Answers one request with keep-alive, then closes: an idle timeout."""
+
+    def handle(self):
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        self.server.connections += 1
+        body = b'{"n":%d}' % self.server.connections
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+class StaleConnectionTest(unittest.TestCase):
+    def test_a_connection_closed_while_idle_is_reopened(self):
+        srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), OneAnswerPerConnection)
+        srv.daemon_threads = True
+        srv.connections = 0
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            kc = kubeapi.KubeConfig()
+            kc.server = "http://127.0.0.1:%d" % srv.server_address[1]
+            c = kubeapi.Client(kc, timeout=5)
+            self.assertEqual(c.get("/x"), {"n": 1})
+            time.sleep(0.1)  # the server has closed its side by now
+            self.assertEqual(c.get("/x"), {"n": 2})
+            self.assertEqual(c.get("/x"), {"n": 3})
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
 
 if __name__ == "__main__":
