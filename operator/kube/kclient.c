@@ -25,7 +25,7 @@ struct kc_buf {
 
 static void kc_buf_add(struct kc_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
+    if (!b->p || b->len + n + 1 > b->cap) {
         b->cap = (b->len + n + 1) * 2;
         b->p = kerr_xrealloc(b->p, b->cap);
     }

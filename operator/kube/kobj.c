@@ -197,13 +197,10 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
 /* `"key":<value as JSON>,` appended to b at *len (b has room). */
 static size_t kobj_member(char *b, const char *key, const char *json_value)
 {
-    size_t kn = strlen(key), vn = strlen(json_value);
-    b[0] = '"';
-    memcpy(b + 1, key, kn);
-    memcpy(b + 1 + kn, "\":", 2);
-    memcpy(b + 3 + kn, json_value, vn);
-    b[3 + kn + vn] = ',';
-    return kn + vn + 4;
+    size_t n = strlen(key) + strlen(json_value) + 4;
+    /* the NUL lands on the next byte, which the caller writes after */
+    snprintf(b, n + 1, "\"%s\":%s,", key, json_value);
+    return n;
 }
 
 /* The text with `"kind":..,"apiVersion":..,` inserted after its '{' for
