@@ -177,8 +177,10 @@ class Watch:
         self._thread.join(5)
 
 
-def list_all(client, path, selector=None, limit=500):
-    """Paginated LIST; returns (items, resourceVersion, bytes transferred)."""
+def list_all(client, path, selector=None, limit=500, timing=None):
+    """Paginated LIST; returns (items, resourceVersion, bytes transferred).
+    timing: a list the seconds of each page's exchange (request sent to body
+    read, before this client parses it) are appended to."""
     items, cont, total, rv = [], None, 0, None
     while True:
         q = {"limit": str(limit)}
@@ -186,7 +188,10 @@ def list_all(client, path, selector=None, limit=500):
             q["labelSelector"] = selector
         if cont:
             q["continue"] = cont
+        t0 = time.monotonic()
         status, data = client.raw("GET", path + "?" + urllib.parse.urlencode(q))
+        if timing is not None:
+            timing.append(time.monotonic() - t0)
         if status != 200:
             raise ApiError("GET", path, status, data.decode("utf-8", "replace"))
         total += len(data)

@@ -38,13 +38,15 @@ def raw_size(obj):
     return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def count_objects(client):
-    """{kind: {"count": n, "bytes": raw bytes}} for every served kind."""
+def count_objects(client, timing=None):
+    """{kind: {"count": n, "bytes": raw bytes}} for every served kind (timing:
+    see kube.list_all)."""
     out = {}
     for kind, paths, labelled in KINDS:
         for path in paths:
             try:
-                items, _, _ = kube.list_all(client, path, SELECTOR if labelled else None)
+                items, _, _ = kube.list_all(client, path, SELECTOR if labelled else None,
+                                              timing=timing)
             except kube.ApiError as e:
                 if e.status == 404:
                     continue

@@ -162,7 +162,7 @@ ROWS = [
      lambda r: _fmt(_g(r, "apiserver", "get_one_per_s")), "", ""),
     ("API server stand-in: LIST of all GraceServices (ms)",
      lambda r: _fmt(_g(r, "apiserver", "list_gs_ms")), "", ""),
-    ("API server stand-in: LISTs of every cached kind, one after another (ms)",
+    ("API server stand-in: LISTs of every cached kind, one after another (ms; its answers only)",
      lambda r: _fmt(_g(r, "apiserver", "list_cached_kinds_ms")), "", ""),
     ("load average (1 min) at start / end of creation",
      lambda r: "%s / %s" % (_fmt(_g(r, "create", "load", 0, 0)), _fmt(_g(r, "create", "load", 1, 0))),
