@@ -2,7 +2,11 @@
  * kinformer: the informer store, its indexes and event dispatch (see
  * kinformer.h). The list/watch transport is kwatch's; this file receives
  * list items and watch events through the kwatch_sink callbacks and turns
- * them into store changes and handler calls.
+ * them into store changes and handler calls. Both arrive as text with
+ * managedFields already cut and are stored as they are: list items are
+ * parsed once (or only their metadata when every index reads metadata
+ * only), watch events only for their metadata (an index that needs more
+ * parses the stored text when the entry is indexed again).
  *
  * Store: a chained hash map of entries keyed by namespace/name (the key is
  * not stored: the entry's kobj has both parts). Each entry remembers the
