@@ -408,7 +408,8 @@ static const char *EVENTS_WANT[][3] = {
      "\"MODIFIED\"", "{\"metadata\":{\"name\":\"mid\",\"uid\":\"u\"}}"},
     {"{\"managedFields\":1,\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"last\"},"
      "\"spec\":{\"metadata\":{\"managedFields\":2}}}}",
-     "\"DELETED\"", "{\"metadata\":{\"name\":\"last\"},\"spec\":{\"metadata\":{\"managedFields\":2}}}"},
+     "\"DELETED\"",
+     "{\"metadata\":{\"name\":\"last\"},\"spec\":{\"metadata\":{\"managedFields\":2}}}"},
     {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}", "\"BOOKMARK\"", "{\"metadata\":{}}"},
     {"{\"type\":\"ERROR\",\"object\":{\"metadata\":{\"labels\":{\"managedFields\":\"v\"}},"
      "\"code\":410}}",

@@ -367,8 +367,7 @@ START_TEST(kwatch_bookmarks_unknown_types_and_member_order)
     struct fx f;
     char body[8192];
     fx_setup(&f, NULL);
-    snprintf(body, sizeof body, "%s%s%s%s",
-             watchsrv_event("BOOKMARK", NULL, NULL, "50", NULL),
+    snprintf(body, sizeof body, "%s%s%s%s", watchsrv_event("BOOKMARK", NULL, NULL, "50", NULL),
              "{\"object\":{\"metadata\":{}},\"type\":\"BOOKMARK\"}\n"
              "{\"type\":\"SOMETHING\",\"object\":{\"metadata\":{\"name\":\"z\","
              "\"namespace\":\"ns\",\"resourceVersion\":\"90\"}}}\n",

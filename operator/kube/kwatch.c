@@ -195,8 +195,8 @@ static int kw_control_event(struct kw_stream *s, bool bookmark, const char *text
     }
     int stop = 0;
     if (bookmark) {
-        const char *rv = json_string_value(
-            json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+        const char *rv =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
         kw_take_rv(s, rv ? kerr_xstrdup(rv) : NULL);
         s->nevents++;
         kw_count(s->w, &s->w->st.bookmarks);
@@ -248,8 +248,7 @@ static int kw_on_event(void *ctx, const char *text, size_t len)
     struct kjs_span ts, os;
     char type[32];
     kjs_doc_event(s->split, &ts, &os);
-    if (!kw_type(text + ts.off, ts.len, type, sizeof type) || os.len == 0 ||
-        text[os.off] != '{')
+    if (!kw_type(text + ts.off, ts.len, type, sizeof type) || os.len == 0 || text[os.off] != '{')
         return kw_bad_event(s, "no type or object");
     const char *obj = text + os.off;
     if (strcmp(type, "ADDED") == 0)
