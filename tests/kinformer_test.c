@@ -342,6 +342,69 @@ START_TEST(informer_apply_write_is_visible_at_once_and_echo_is_recognised)
 }
 END_TEST
 
+/* A watch event's object is stored as the server sent it but for
+ * metadata.managedFields (only its metadata is parsed at ingest), and a
+ * data index added before start still sees the whole object. */
+START_TEST(informer_watch_objects_are_whole_but_for_managed_fields)
+{
+    struct fx f;
+    char body[8192];
+    fx_setup(&f, NULL);
+    kinformer_add_meta_index(f.inf, "app", index_app);
+    kinformer_add_index(f.inf, "x", index_x);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    snprintf(body, sizeof body, "%s%s", watchsrv_event("ADDED", "ns", "c", "13", "cx"),
+             watchsrv_event("DELETED", "ns", "a", "14", "1"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_log(&f, "delete:a@14 ");
+    json_t *want = json_loads(watchsrv_event("ADDED", "ns", "c", "13", "cx"), 0, NULL);
+    json_t *want_obj = json_object_get(want, "object");
+    json_object_del(json_object_get(want_obj, "metadata"), "managedFields");
+    struct kobj *c = kinformer_get(f.inf, "ns", "c");
+    ck_assert_ptr_nonnull(c);
+    json_t *got = kobj_json(c);
+    ck_assert_msg(json_equal(got, want_obj), "stored: %s", kobj_text(c));
+    ck_assert_str_eq(kobj_uid(c), "uid-c");
+    json_decref(got);
+    json_decref(want);
+    kobj_unref(c);
+    ck_assert_uint_eq(count_index(&f, "x", "cx"), 1);
+    ck_assert_uint_eq(count_index(&f, "app", "c"), 1);
+    ck_assert_uint_eq(count_index(&f, "app", "a"), 0);
+    ck_assert_uint_eq(kinformer_count(f.inf), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* A write answered with the resourceVersion the cache holds changes
+ * nothing (the cached object stays, not the write's). */
+START_TEST(informer_apply_write_of_the_cached_version_is_ignored)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    kinformer_add_index(f.inf, "x", index_x);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "1"));
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    json_t *same = json_loads(watchsrv_item("ns", "a", "10", "other"), 0, NULL);
+    json_t *newer = json_loads(watchsrv_item("ns", "a", "11", "new"), 0, NULL);
+    kinformer_apply_write(f.inf, same);
+    ck_assert_uint_eq(by_x(&f, "1"), 1);
+    ck_assert_uint_eq(by_x(&f, "other"), 0);
+    kinformer_apply_write(f.inf, newer);
+    ck_assert_uint_eq(by_x(&f, "1"), 0);
+    ck_assert_uint_eq(by_x(&f, "new"), 1);
+    struct kobj *a = kinformer_get(f.inf, "ns", "a");
+    ck_assert_ptr_null(strstr(kobj_text(a), "managedFields"));
+    ck_assert_str_eq(kobj_resource_version(a), "11");
+    kobj_unref(a);
+    json_decref(same);
+    json_decref(newer);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(informer_apply_delete_removes_without_handlers)
 {
     struct fx f;
@@ -510,6 +573,8 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_meta_index_alone_and_with_a_full_index);
     tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
+    tcase_add_test(tc, informer_watch_objects_are_whole_but_for_managed_fields);
+    tcase_add_test(tc, informer_apply_write_of_the_cached_version_is_ignored);
     tcase_add_test(tc, informer_relist_reports_only_differences);
     tcase_add_test(tc, informer_foreach_count_and_get);
     tcase_add_test(tc, informer_reads_are_safe_during_updates);

@@ -381,6 +381,123 @@ START_TEST(kjs_drop_meta_key_cuts_managed_fields_of_items)
 }
 END_TEST
 
+/* Watch events (KJS_DOCS): the object's metadata.managedFields is cut
+ * (first, middle, last, alone), the same key elsewhere is kept (the event's
+ * own members, a nested object's metadata, labels), and the spans of "type"
+ * and "object" point at their values in the handed-out text, whatever the
+ * member order and the chunking. */
+static const char *DROP_EVENTS =
+    "{\"type\": \"ADDED\", \"object\": {\"kind\": \"ConfigMap\", \"metadata\": "
+    "{\"managedFields\": [{\"a\": {\"f:x\": {}}}], \"name\": \"first\"}}}\n"
+    "{\"object\": {\"metadata\": {\"name\": \"mid\", \"managedFields\": [{\"m\": \"}\"}], "
+    "\"uid\": \"u\"}}, \"type\": \"MODIFIED\"}\n"
+    "{\"managedFields\": 1, \"type\": \"DELETED\", \"object\": {\"metadata\": {\"name\": "
+    "\"last\", \"managedFields\": null}, \"spec\": {\"metadata\": {\"managedFields\": 2}}}}\n"
+    "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"managedFields\":3}}}\n"
+    "{\"type\": \"ERROR\", \"object\": {\"metadata\": {\"labels\": {\"managedFields\": \"v\"}}, "
+    "\"code\": 410}}\n"
+    "{\"type\": \"X\", \"metadata\": {\"managedFields\": 4}}\n"
+    "{\"type\": null, \"object\": [1]}\n"
+    "[{\"object\": {\"metadata\": {\"managedFields\": 5}}}]\n";
+
+static const char *EVENTS_WANT[][3] = {
+    /* whole text, type span, object span */
+    {"{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"first\"}}}",
+     "\"ADDED\"", "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"first\"}}"},
+    {"{\"object\":{\"metadata\":{\"name\":\"mid\",\"uid\":\"u\"}},\"type\":\"MODIFIED\"}",
+     "\"MODIFIED\"", "{\"metadata\":{\"name\":\"mid\",\"uid\":\"u\"}}"},
+    {"{\"managedFields\":1,\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"last\"},"
+     "\"spec\":{\"metadata\":{\"managedFields\":2}}}}",
+     "\"DELETED\"",
+     "{\"metadata\":{\"name\":\"last\"},\"spec\":{\"metadata\":{\"managedFields\":2}}}"},
+    {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}", "\"BOOKMARK\"", "{\"metadata\":{}}"},
+    {"{\"type\":\"ERROR\",\"object\":{\"metadata\":{\"labels\":{\"managedFields\":\"v\"}},"
+     "\"code\":410}}",
+     "\"ERROR\"", "{\"metadata\":{\"labels\":{\"managedFields\":\"v\"}},\"code\":410}"},
+    {"{\"type\":\"X\",\"metadata\":{\"managedFields\":4}}", "\"X\"", ""},
+    {"{\"type\":null,\"object\":[1]}", "null", "[1]"},
+    {"[{\"object\":{\"metadata\":{\"managedFields\":5}}}]", "", ""},
+};
+
+#define NEVENTS (sizeof EVENTS_WANT / sizeof EVENTS_WANT[0])
+
+struct events {
+    struct kjs *s;
+    char *t[NEVENTS][3];
+    size_t n;
+};
+
+static char *span_dup(const char *text, struct kjs_span sp)
+{
+    char *d = malloc(sp.len + 1);
+    ck_assert_ptr_nonnull(d);
+    memcpy(d, text + sp.off, sp.len);
+    d[sp.len] = '\0';
+    return d;
+}
+
+static int on_event(void *ctx, const char *text, size_t len)
+{
+    struct events *e = ctx;
+    struct kjs_span type, object;
+    ck_assert_uint_lt(e->n, NEVENTS);
+    ck_assert_uint_eq(strlen(text), len);
+    kjs_doc_event(e->s, &type, &object);
+    ck_assert_uint_le(type.off + type.len, len);
+    ck_assert_uint_le(object.off + object.len, len);
+    e->t[e->n][0] = strdup(text);
+    e->t[e->n][1] = span_dup(text, type);
+    e->t[e->n][2] = span_dup(text, object);
+    e->n++;
+    return 0;
+}
+
+START_TEST(kjs_docs_mode_cuts_managed_fields_of_event_objects)
+{
+    size_t len = strlen(DROP_EVENTS);
+    size_t steps[] = {len, 1, 2, 3, 7, 64};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        struct events e = {NULL, {{NULL}}, 0};
+        struct kjs_callbacks cb = {on_event, NULL};
+        e.s = kjs_new(KJS_DOCS, NULL, 0, &cb, &e);
+        kjs_drop_meta_key(e.s, "managedFields");
+        for (size_t off = 0; off < len; off += steps[k]) {
+            size_t n = len - off < steps[k] ? len - off : steps[k];
+            ck_assert_int_eq(kjs_feed(e.s, DROP_EVENTS + off, n, NULL), KERR_OK);
+        }
+        ck_assert_int_eq(kjs_finish(e.s, NULL), KERR_OK);
+        ck_assert_uint_eq(e.n, NEVENTS);
+        for (size_t i = 0; i < e.n; i++) {
+            for (int j = 0; j < 3; j++) {
+                ck_assert_msg(strcmp(e.t[i][j], EVENTS_WANT[i][j]) == 0,
+                              "step %zu event %zu part %d: %s", steps[k], i, j, e.t[i][j]);
+                free(e.t[i][j]);
+            }
+        }
+        kjs_free(e.s);
+    }
+}
+END_TEST
+
+/* Without a drop key, events are handed out whole (spans all the same). */
+START_TEST(kjs_docs_mode_keeps_managed_fields_without_drop_key)
+{
+    const char *ev = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"managedFields\":[1]}}}";
+    struct events e = {NULL, {{NULL}}, 0};
+    struct kjs_callbacks cb = {on_event, NULL};
+    e.s = kjs_new(KJS_DOCS, NULL, 0, &cb, &e);
+    ck_assert_int_eq(kjs_feed(e.s, ev, strlen(ev), NULL), KERR_OK);
+    ck_assert_int_eq(kjs_finish(e.s, NULL), KERR_OK);
+    ck_assert_uint_eq(e.n, 1);
+    ck_assert_str_eq(e.t[0][0], ev);
+    ck_assert_str_eq(e.t[0][1], "\"ADDED\"");
+    ck_assert_str_eq(e.t[0][2], "{\"metadata\":{\"managedFields\":[1]}}");
+    for (int j = 0; j < 3; j++)
+        free(e.t[0][j]);
+    kjs_free(e.s);
+}
+END_TEST
+
 START_TEST(kjs_other_array_key_is_honoured)
 {
     const char *body = "{\"items\":[1],\"groups\":[{\"name\":\"apps\"},{\"name\":\"batch\"}]}";
@@ -413,6 +530,8 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_docs_mode_event_cut_in_the_middle_is_truncated);
     tcase_add_test(tc, kjs_other_array_key_is_honoured);
     tcase_add_test(tc, kjs_drop_meta_key_cuts_managed_fields_of_items);
+    tcase_add_test(tc, kjs_docs_mode_cuts_managed_fields_of_event_objects);
+    tcase_add_test(tc, kjs_docs_mode_keeps_managed_fields_without_drop_key);
     suite_add_tcase(s, tc);
     return s;
 }

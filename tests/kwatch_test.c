@@ -296,6 +296,136 @@ START_TEST(kwatch_pretty_printed_event_is_decoded)
 }
 END_TEST
 
+/* Every event of a long stream (arriving in 64-byte pieces) reaches the
+ * store, whole but for metadata.managedFields. */
+START_TEST(kwatch_every_event_of_a_long_stream_is_applied)
+{
+    struct fx f;
+    static char body[64 * 1024];
+    size_t len = 0;
+    char name[16], rv[16];
+    fx_setup(&f, NULL);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "e%d", i);
+        snprintf(rv, sizeof rv, "%d", 100 + i);
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s",
+                                watchsrv_event(i % 2 ? "MODIFIED" : "ADDED", "ns", name, rv, name));
+    }
+    watchsrv_push_watch(f.ws, 200, body, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "139");
+    ck_assert_uint_eq(kinformer_count(f.inf), 41);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "e%d", i);
+        struct kobj *o = kinformer_get(f.inf, "ns", name);
+        ck_assert_msg(o != NULL, "%s missing", name);
+        ck_assert_ptr_null(strstr(kobj_text(o), "managedFields"));
+        ck_assert_str_eq(kobj_label(o, "app"), name);
+        ck_assert_str_eq(kobj_kind(o), "ConfigMap");
+        json_t *j = kobj_json(o);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "x")), name);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metadata"), "uid")),
+                         kobj_uid(o));
+        json_decref(j);
+        kobj_unref(o);
+    }
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.events, 40);
+    ck_assert_uint_eq(st.errors, 0);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* An ERROR event ends the stream where it stands: what came before is
+ * applied, what follows is not. */
+START_TEST(kwatch_error_event_ends_the_stream_at_once)
+{
+    struct fx f;
+    char body[8192];
+    fx_setup(&f, NULL);
+    snprintf(body, sizeof body, "%s%s%s", watchsrv_event("ADDED", "ns", "c", "13", "1"), ERROR_410,
+             watchsrv_event("ADDED", "ns", "d", "14", "1"));
+    watchsrv_push_watch(f.ws, 200, body, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    wait_lists(&f, 2);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.events, 1);
+    ck_assert_uint_eq(st.gone, 1);
+    ck_assert_str_eq(cached_rv(&f, "d"), "(absent)");
+    fx_teardown(&f);
+}
+END_TEST
+
+/* BOOKMARKs move the resourceVersion only when they carry one; unknown
+ * event types are skipped; members may come in any order. */
+START_TEST(kwatch_bookmarks_unknown_types_and_member_order)
+{
+    struct fx f;
+    char body[8192];
+    fx_setup(&f, NULL);
+    snprintf(body, sizeof body, "%s%s%s%s", watchsrv_event("BOOKMARK", NULL, NULL, "50", NULL),
+             "{\"object\":{\"metadata\":{}},\"type\":\"BOOKMARK\"}\n"
+             "{\"type\":\"SOMETHING\",\"object\":{\"metadata\":{\"name\":\"z\","
+             "\"namespace\":\"ns\",\"resourceVersion\":\"90\"}}}\n",
+             "{\"object\":{\"metadata\":{\"name\":\"o\",\"namespace\":\"ns\","
+             "\"resourceVersion\":\"51\",\"managedFields\":[{\"manager\":\"m\"}]}},"
+             "\"type\":\"ADDED\"}\n",
+             "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"\"}}}\n");
+    watchsrv_push_watch(f.ws, 200, body, 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(watch_rv(&f, 1), "51");
+    ck_assert_str_eq(cached_rv(&f, "o"), "51");
+    ck_assert_str_eq(cached_rv(&f, "z"), "(absent)");
+    struct kobj *o = kinformer_get(f.inf, "ns", "o");
+    ck_assert_ptr_null(strstr(kobj_text(o), "managedFields"));
+    kobj_unref(o);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.events, 1);
+    ck_assert_uint_ge(st.bookmarks, 3);
+    ck_assert_uint_eq(st.errors, 0);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* Events whose type or object is not what it should be, or whose object's
+ * metadata is not valid JSON, end the watch (retried from the same
+ * version); an object without a name is not stored but moves the version. */
+START_TEST(kwatch_bad_events_reconnect_and_nameless_objects_move_the_version)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, "{\"type\":7,\"object\":{}}\n", 0, 0);
+    watchsrv_push_watch(f.ws, 200, "{\"type\":\"ADDED\",\"object\":null}\n", 0, 0);
+    watchsrv_push_watch(f.ws, 200,
+                        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":tru,"
+                        "\"resourceVersion\":\"70\"}}}\n",
+                        0, 0);
+    watchsrv_push_watch(f.ws, 200, "{\"type\":\"ERROR\",\"object\":{\"code\":tru}}\n", 0, 0);
+    watchsrv_push_watch(f.ws, 200,
+                        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":"
+                        "\"80\"}}}\n",
+                        0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 6);
+    for (int i = 1; i <= 4; i++)
+        ck_assert_str_eq(watch_rv(&f, i), "12");
+    ck_assert_str_eq(watch_rv(&f, 5), "80");
+    ck_assert_uint_eq(kinformer_count(f.inf), 1);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.errors, 4);
+    ck_assert_uint_eq(st.events, 1);
+    ck_assert_int_eq(watchsrv_lists(f.ws), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(kwatch_list_errors_are_retried_until_synced)
 {
     struct fx f;
@@ -447,6 +577,10 @@ static Suite *kwatch_suite(void)
     tcase_add_test(tc, kwatch_undecodable_event_reconnects);
     tcase_add_test(tc, kwatch_error_event_other_than_410_backs_off_and_rewatches);
     tcase_add_test(tc, kwatch_pretty_printed_event_is_decoded);
+    tcase_add_test(tc, kwatch_every_event_of_a_long_stream_is_applied);
+    tcase_add_test(tc, kwatch_error_event_ends_the_stream_at_once);
+    tcase_add_test(tc, kwatch_bookmarks_unknown_types_and_member_order);
+    tcase_add_test(tc, kwatch_bad_events_reconnect_and_nameless_objects_move_the_version);
     tcase_add_test(tc, kwatch_list_errors_are_retried_until_synced);
     tcase_add_test(tc, kwatch_resync_relists_every_informer_quietly);
     tcase_add_test(tc, kwatch_initial_lists_of_several_informers_run_concurrently);

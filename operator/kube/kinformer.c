@@ -2,7 +2,11 @@
  * kinformer: the informer store, its indexes and event dispatch (see
  * kinformer.h). The list/watch transport is kwatch's; this file receives
  * list items and watch events through the kwatch_sink callbacks and turns
- * them into store changes and handler calls.
+ * them into store changes and handler calls. Both arrive as text with
+ * managedFields already cut and are stored as they are: list items are
+ * parsed once (or only their metadata when every index reads metadata
+ * only), watch events only for their metadata (an index that needs more
+ * parses the stored text when the entry is indexed again).
  *
  * Store: a chained hash map of entries keyed by namespace/name (the key is
  * not stored: the entry's kobj has both parts). Each entry remembers the
@@ -364,24 +368,13 @@ static void kinf_upsert_obj(struct kinformer *inf, struct kobj *n, const struct 
         kinf_dispatch(inf, &a);
 }
 
-/* Put `obj` (borrowed) into the store, then call handlers as decided. */
-static void kinf_upsert(struct kinformer *inf, const json_t *obj, enum kinf_mode mode)
-{
-    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
-    struct kinf_tree t = {obj, true};
-    if (n)
-        kinf_upsert_obj(inf, n, &t, mode);
-}
-
 /* A DELETED event: remove unless we hold a newer incarnation; on_delete
- * always gets the object the event carries (its last state). */
-static void kinf_event_delete(struct kinformer *inf, const json_t *obj)
+ * always gets the object the event carries (its last state). `gone` is
+ * owned. */
+static void kinf_event_delete(struct kinformer *inf, struct kobj *gone)
 {
     struct kinf_action a = {KINF_DELETE, NULL, NULL};
-    struct kobj *gone = kobj_new_with_type(obj, inf->api_version, inf->kind);
     struct kobj *old = NULL;
-    if (!gone)
-        return;
     pthread_rwlock_wrlock(&inf->lock);
     struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(gone), kobj_name(gone));
     if (*pp && kobj_rv_cmp(kobj_resource_version((*pp)->obj), kobj_resource_version(gone)) <= 0)
@@ -464,13 +457,52 @@ static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
     return KERR_OK;
 }
 
-static void kinf_event(void *ctx, enum kwatch_event_type type, const json_t *obj)
+/* metadata.resourceVersion of an object text that made no kobj (it has no
+ * name): kwatch still moves its resourceVersion, as it always did. */
+static char *kinf_text_rv(const char *text, size_t len)
+{
+    json_t *obj = json_loadb(text, len, 0, NULL);
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    char *r = rv ? kerr_xstrdup(rv) : NULL;
+    json_decref(obj);
+    return r;
+}
+
+/*
+ * One watch event, as its object's text (managedFields already cut): only
+ * the metadata is parsed, whatever the indexes. Most events on a busy
+ * informer are the echo of our own writes (the same resourceVersion as
+ * the cache, so nothing is indexed again) and deletes; an index that needs
+ * more than metadata gets the stored text parsed when the entry is
+ * actually (re)indexed (kinf_index_entry).
+ */
+static enum kerr kinf_event(void *ctx, enum kwatch_event_type type, const char *text, size_t len,
+                            char **rv, struct kerr_info *err)
 {
     struct kinformer *inf = ctx;
-    if (type == KWATCH_DELETED)
-        kinf_event_delete(inf, obj);
-    else
-        kinf_upsert(inf, obj, KINF_EVENT);
+    json_t *view = NULL;
+    struct kerr_info perr = {0};
+    *rv = NULL;
+    struct kobj *n = kobj_new_from_text_meta(text, len, inf->api_version, inf->kind, &view, &perr);
+    if (!n) {
+        if (perr.message[0]) {
+            if (err)
+                *err = perr;
+            return KERR_PARSE;
+        }
+        *rv = kinf_text_rv(text, len); /* no metadata.name: ignored */
+        return KERR_OK;
+    }
+    *rv = kerr_xstrdup(kobj_resource_version(n));
+    if (type == KWATCH_DELETED) {
+        kinf_event_delete(inf, n);
+    } else {
+        struct kinf_tree t = {view, false};
+        kinf_upsert_obj(inf, n, &t, KINF_EVENT);
+    }
+    json_decref(view);
+    return KERR_OK;
 }
 
 /* ---- public API ---- */
@@ -673,10 +705,36 @@ bool kinformer_has_synced(struct kinformer *inf)
     return atomic_load(&inf->synced);
 }
 
+/* True when the store already holds `obj`'s resourceVersion of it, or a
+ * newer one: apply_write would change nothing but the entry's epoch (set
+ * here), so the object need not be turned into text. */
+static bool kinf_apply_is_stale(struct kinformer *inf, const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    bool stale = false;
+    if (!name)
+        return false;
+    pthread_rwlock_wrlock(&inf->lock);
+    struct kinf_entry *e = *kinf_slot(inf, ns ? ns : "", name);
+    if (e && kobj_rv_cmp(rv ? rv : "", kobj_resource_version(e->obj)) <= 0) {
+        e->epoch = inf->epoch;
+        stale = true;
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    return stale;
+}
+
 void kinformer_apply_write(struct kinformer *inf, const json_t *obj)
 {
-    if (obj)
-        kinf_upsert(inf, obj, KINF_APPLY);
+    if (!obj || kinf_apply_is_stale(inf, obj))
+        return;
+    struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
+    struct kinf_tree t = {obj, true};
+    if (n)
+        kinf_upsert_obj(inf, n, &t, KINF_APPLY);
 }
 
 void kinformer_apply_delete(struct kinformer *inf, const char *ns, const char *name)

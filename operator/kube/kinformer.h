@@ -111,7 +111,9 @@ size_t kinformer_count(struct kinformer *inf);
 bool kinformer_has_synced(struct kinformer *inf);
 
 /* Read-your-writes (see above). `obj` is borrowed. Objects without
- * metadata.name are ignored. */
+ * metadata.name are ignored, and so is an object the cache already holds
+ * at that resourceVersion or a newer one (it is not even turned into
+ * text: the watch delivered it first). */
 void kinformer_apply_write(struct kinformer *inf, const json_t *obj);
 
 /* Remove the object after our own successful delete (the server answered

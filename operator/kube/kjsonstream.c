@@ -31,7 +31,13 @@ enum kjs_state {
     S_ARR_NEXT   /* after value: ',' or ']' */
 };
 
-enum kjs_role { R_NONE, R_ITEMS, R_META, R_IMETA /* an item's "metadata" */ };
+enum kjs_role {
+    R_NONE,
+    R_ITEMS,
+    R_META,
+    R_IMETA, /* an item's "metadata" (or the metadata of a document's "object") */
+    R_IOBJ   /* KJS_DOCS: a document's "object" */
+};
 enum kjs_capture { C_NONE, C_ITEM, C_FIELD };
 
 struct kjs_frame {
@@ -73,6 +79,10 @@ struct kjs {
     size_t drop_depth;  /* depth of the object that holds the dropped member */
     bool swallow_comma; /* the dropped member was first: drop the ',' after it */
 
+    /* KJS_DOCS: the spans of the document's top-level "type" and "object". */
+    struct kjs_span doc_type, doc_object;
+    struct kjs_span *doc_member; /* the member value being captured, or NULL */
+
     size_t offset; /* bytes fed since reset, for error messages */
     size_t count;  /* values handed to item() */
     bool failed;
@@ -105,6 +115,8 @@ void kjs_reset(struct kjs *s)
     s->ikey_len = 0;
     s->ikey_collect = s->ikey_overflow = false;
     s->dropping = s->swallow_comma = false;
+    s->doc_type = s->doc_object = (struct kjs_span){0, 0};
+    s->doc_member = NULL;
     s->offset = 0;
     s->count = 0;
     s->failed = false;
@@ -113,7 +125,13 @@ void kjs_reset(struct kjs *s)
 void kjs_drop_meta_key(struct kjs *s, const char *key)
 {
     free(s->drop_key);
-    s->drop_key = (key && *key && s->mode == KJS_ITEMS) ? kerr_xstrdup(key) : NULL;
+    s->drop_key = (key && *key) ? kerr_xstrdup(key) : NULL;
+}
+
+void kjs_doc_event(const struct kjs *s, struct kjs_span *type, struct kjs_span *object)
+{
+    *type = s->doc_type;
+    *object = s->doc_object;
 }
 
 size_t kjs_count(const struct kjs *s)
@@ -228,6 +246,10 @@ static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
     enum kerr rc = KERR_OK;
     if (s->dropping && s->depth == s->drop_depth)
         s->dropping = false; /* the dropped member's value ended */
+    if (s->doc_member && s->depth == s->cap_depth + 1) {
+        s->doc_member->len = s->len - s->doc_member->off; /* "type" or "object" ended */
+        s->doc_member = NULL;
+    }
     if (s->cap != C_NONE && s->depth == s->cap_depth) {
         enum kjs_capture c = s->cap;
         s->cap = C_NONE;
@@ -261,6 +283,8 @@ static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role, str
         if (s->mode == KJS_DOCS) {
             s->cap = C_ITEM;
             s->cap_depth = 0;
+            s->doc_type = s->doc_object = (struct kjs_span){0, 0};
+            s->doc_member = NULL;
         } else if (c != '{') {
             return kjs_fail(s, err, "the body is not a JSON object");
         }
@@ -288,12 +312,61 @@ static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role, str
     return KERR_OK;
 }
 
+/* Inside a captured value, at the level of the members of the object
+ * whose metadata loses the dropped key: the item itself (KJS_ITEMS) or a
+ * document's "object" (KJS_DOCS). */
+static bool kjs_at_obj_top(const struct kjs *s)
+{
+    if (s->cap != C_ITEM)
+        return false;
+    if (s->mode == KJS_ITEMS)
+        return s->depth == s->cap_depth + 1;
+    return s->depth == s->cap_depth + 2 && s->frames[s->depth - 1].role == R_IOBJ;
+}
+
+/* KJS_DOCS: at the level of a document's own members ("type", "object"). */
+static bool kjs_at_doc_top(const struct kjs *s)
+{
+    return s->mode == KJS_DOCS && s->cap == C_ITEM && s->depth == s->cap_depth + 1 &&
+           s->frames[s->depth - 1].state == S_OBJ_VALUE;
+}
+
+/* The role of an object opened as the value of the current item key. */
+static enum kjs_role kjs_inner_role(const struct kjs *s)
+{
+    if (s->ikey_overflow || s->frames[s->depth - 1].state != S_OBJ_VALUE)
+        return R_NONE;
+    if (s->drop_key && kjs_at_obj_top(s) && strcmp(s->ikey, "metadata") == 0)
+        return R_IMETA;
+    if (kjs_at_doc_top(s) && strcmp(s->ikey, "object") == 0)
+        return R_IOBJ;
+    return R_NONE;
+}
+
+/* KJS_DOCS: a document member value starts (before its first byte is
+ * captured): remember where, when it is "type" or "object". */
+static void kjs_doc_member_start(struct kjs *s)
+{
+    if (!kjs_at_doc_top(s) || s->ikey_overflow)
+        return;
+    if (strcmp(s->ikey, "type") == 0)
+        s->doc_member = &s->doc_type;
+    else if (strcmp(s->ikey, "object") == 0)
+        s->doc_member = &s->doc_object;
+    else
+        return;
+    s->doc_member->off = s->len;
+    s->doc_member->len = 0;
+}
+
 static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
 {
     enum kjs_role role;
     enum kerr rc = kjs_begin_value(s, c, &role, err);
     if (rc != KERR_OK)
         return rc;
+    if (s->depth > 0)
+        kjs_doc_member_start(s);
     if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
         return rc;
     if (c == '"') {
@@ -309,10 +382,8 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
     }
     if (s->depth >= KJS_MAX_DEPTH)
         return kjs_fail(s, err, "nesting too deep");
-    if (c == '{' && s->drop_key && s->cap == C_ITEM && s->depth == s->cap_depth + 1 &&
-        s->frames[s->depth - 1].state == S_OBJ_VALUE && !s->ikey_overflow &&
-        strcmp(s->ikey, "metadata") == 0)
-        role = R_IMETA;
+    if (c == '{' && s->depth > 0 && role == R_NONE)
+        role = kjs_inner_role(s);
     s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
     s->frames[s->depth].role = (unsigned char)role;
     s->depth++;
@@ -344,9 +415,10 @@ static enum kerr kjs_key_start(struct kjs *s, struct kerr_info *err)
     s->string_is_key = true;
     s->collect_key = s->cap == C_NONE && s->mode == KJS_ITEMS &&
                      (s->depth == 1 || (s->depth == 2 && s->frames[1].role == R_META));
-    s->ikey_collect = s->drop_key && s->cap == C_ITEM && !s->dropping &&
-                      (s->depth == s->cap_depth + 1 ||
-                       (s->depth == s->cap_depth + 2 && s->frames[s->depth - 1].role == R_IMETA));
+    s->ikey_collect =
+        s->cap == C_ITEM && !s->dropping &&
+        ((s->mode == KJS_DOCS && s->depth == s->cap_depth + 1) ||
+         (s->drop_key && (kjs_at_obj_top(s) || s->frames[s->depth - 1].role == R_IMETA)));
     s->ikey_len = 0;
     s->ikey_overflow = false;
     s->ikey[0] = '\0';
@@ -409,8 +481,8 @@ static enum kerr kjs_struct_byte(struct kjs *s, char c, struct kerr_info *err)
  * the item's metadata (cut the key and the ',' before it, if any). */
 static void kjs_key_done(struct kjs *s)
 {
-    bool drop = s->ikey_collect && !s->ikey_overflow && s->depth == s->cap_depth + 2 &&
-                strcmp(s->ikey, s->drop_key) == 0;
+    bool drop = s->ikey_collect && !s->ikey_overflow && s->drop_key &&
+                s->frames[s->depth - 1].role == R_IMETA && strcmp(s->ikey, s->drop_key) == 0;
     s->ikey_collect = false;
     if (!drop)
         return;

@@ -79,10 +79,24 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
  */
 enum kerr kjs_finish(struct kjs *s, struct kerr_info *err);
 
-/* KJS_ITEMS: leave the member `key` (e.g. "managedFields") out of the
- * "metadata" object of every item handed to `item` (the text stays valid,
- * minified JSON). NULL: keep everything (the default). Call before feeding. */
+/* Leave the member `key` (e.g. "managedFields") out of the "metadata"
+ * object of every item handed to `item` (KJS_ITEMS), or of the top-level
+ * "object" member of every value handed to `item` (KJS_DOCS: a watch
+ * event's object). The text stays valid, minified JSON. NULL: keep
+ * everything (the default). Call before feeding. */
 void kjs_drop_meta_key(struct kjs *s, const char *key);
+
+/* Where a value sits in a text handed to `item`: text + off, len bytes. */
+struct kjs_span {
+    size_t off, len; /* len 0: absent */
+};
+
+/* KJS_DOCS, during the `item` callback only: the values of the top-level
+ * members "type" and "object" of the value handed out (a Kubernetes watch
+ * event), as spans of its text (their raw JSON text, a quoted string and
+ * an object); len 0 when the value has no such member (or is no object).
+ * Found while splitting, so the caller need not scan the text again. */
+void kjs_doc_event(const struct kjs *s, struct kjs_span *type, struct kjs_span *object);
 
 /* Forget all state (and any error) and start a new body with the same
  * mode, key, limit and callbacks. */

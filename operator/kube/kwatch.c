@@ -17,8 +17,12 @@
  * waits for them before it watches (kw_lists).
  *
  * Watch bodies go through a kjsonstream splitter in KJS_DOCS mode, so each
- * event is parsed on its own once complete; a partial event left when the
- * stream breaks is discarded with the splitter's state.
+ * event is handled on its own once complete; a partial event left when the
+ * stream breaks is discarded with the splitter's state. The splitter cuts
+ * the object's metadata.managedFields and says where "type" and "object"
+ * are, so an event is not parsed here: its object's text goes to the sink
+ * (which parses it once, or only its metadata). Only BOOKMARK and ERROR
+ * objects (small) are parsed here.
  */
 #include "kwatch.h"
 
@@ -145,14 +149,23 @@ static void kw_retry_later(struct kw_stream *s, enum kw_state state)
 
 /* ---- watch events ---- */
 
-static void kw_set_rv(struct kw_stream *s, const json_t *obj)
+static void kw_take_rv(struct kw_stream *s, char *rv)
 {
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     if (rv && *rv) {
         free(s->rv);
-        s->rv = kerr_xstrdup(rv);
+        s->rv = rv;
+    } else {
+        free(rv);
     }
+}
+
+/* An undecodable event: the watch ends and is retried from the last
+ * complete event. */
+static int kw_bad_event(struct kw_stream *s, const char *why)
+{
+    s->bad_event = true;
+    kw_fail(s->w, &s->w->st.errors, "watch %s: undecodable event: %s", s->path, why);
+    return 1;
 }
 
 /* An ERROR event: a Status. 410 means relist; anything else is a failure. */
@@ -171,40 +184,82 @@ static int kw_error_event(struct kw_stream *s, const json_t *status)
     return 1; /* stop reading this stream */
 }
 
-/* kjs item callback: one complete watch event. */
+/* A BOOKMARK or ERROR event: its (small) object parsed here. */
+static int kw_control_event(struct kw_stream *s, bool bookmark, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(text, len, 0, &jerr);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return kw_bad_event(s, obj ? "no type or object" : jerr.text);
+    }
+    int stop = 0;
+    if (bookmark) {
+        const char *rv =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+        kw_take_rv(s, rv ? kerr_xstrdup(rv) : NULL);
+        s->nevents++;
+        kw_count(s->w, &s->w->st.bookmarks);
+    } else {
+        stop = kw_error_event(s, obj);
+    }
+    json_decref(obj);
+    return stop;
+}
+
+/* The event type from its JSON text (normally a plain quoted word; anything
+ * else is decoded). Returns false when it is not a string. */
+static bool kw_type(const char *t, size_t n, char *out, size_t size)
+{
+    if (n >= 2 && n < size + 2 && t[0] == '"' && t[n - 1] == '"' && !memchr(t, '\\', n)) {
+        memcpy(out, t + 1, n - 2);
+        out[n - 2] = '\0';
+        return true;
+    }
+    json_t *v = n ? json_loadb(t, n, JSON_DECODE_ANY, NULL) : NULL;
+    bool ok = json_is_string(v);
+    if (ok)
+        snprintf(out, size, "%s", json_string_value(v));
+    json_decref(v);
+    return ok;
+}
+
+/* An ADDED / MODIFIED / DELETED event: the object's text to the sink. */
+static int kw_object_event(struct kw_stream *s, enum kwatch_event_type t, const char *text,
+                           size_t len)
+{
+    char *rv = NULL;
+    struct kerr_info err = {0};
+    if (s->sink.event(s->ctx, t, text, len, &rv, &err) != KERR_OK) {
+        free(rv);
+        return kw_bad_event(s, err.message[0] ? err.message : "bad object");
+    }
+    kw_take_rv(s, rv);
+    s->nevents++;
+    kw_count(s->w, &s->w->st.events);
+    return 0;
+}
+
+/* kjs item callback: one complete watch event, {"type":..,"object":{..}}
+ * (the object's managedFields already cut by the splitter). */
 static int kw_on_event(void *ctx, const char *text, size_t len)
 {
     struct kw_stream *s = ctx;
-    json_error_t jerr;
-    int stop = 0;
-    json_t *ev = json_loadb(text, len, 0, &jerr);
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    const json_t *obj = json_object_get(ev, "object");
-    if (!type || !json_is_object(obj)) {
-        s->bad_event = true;
-        kw_fail(s->w, &s->w->st.errors, "watch %s: undecodable event: %s", s->path,
-                ev ? "no type or object" : jerr.text);
-        json_decref(ev);
-        return 1;
-    }
-    if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
-        strcmp(type, "DELETED") == 0) {
-        enum kwatch_event_type t = type[0] == 'A'   ? KWATCH_ADDED
-                                   : type[0] == 'M' ? KWATCH_MODIFIED
-                                                    : KWATCH_DELETED;
-        s->sink.event(s->ctx, t, obj);
-        kw_set_rv(s, obj);
-        s->nevents++;
-        kw_count(s->w, &s->w->st.events);
-    } else if (strcmp(type, "BOOKMARK") == 0) {
-        kw_set_rv(s, obj);
-        s->nevents++;
-        kw_count(s->w, &s->w->st.bookmarks);
-    } else if (strcmp(type, "ERROR") == 0) {
-        stop = kw_error_event(s, obj);
-    }
-    json_decref(ev);
-    return stop;
+    struct kjs_span ts, os;
+    char type[32];
+    kjs_doc_event(s->split, &ts, &os);
+    if (!kw_type(text + ts.off, ts.len, type, sizeof type) || os.len == 0 || text[os.off] != '{')
+        return kw_bad_event(s, "no type or object");
+    const char *obj = text + os.off;
+    if (strcmp(type, "ADDED") == 0)
+        return kw_object_event(s, KWATCH_ADDED, obj, os.len);
+    if (strcmp(type, "MODIFIED") == 0)
+        return kw_object_event(s, KWATCH_MODIFIED, obj, os.len);
+    if (strcmp(type, "DELETED") == 0)
+        return kw_object_event(s, KWATCH_DELETED, obj, os.len);
+    if (strcmp(type, "BOOKMARK") == 0 || strcmp(type, "ERROR") == 0)
+        return kw_control_event(s, type[0] == 'B', obj, os.len);
+    return 0; /* an unknown type is skipped, as before */
 }
 
 static size_t kw_write(char *data, size_t size, size_t nmemb, void *ud)
@@ -678,6 +733,7 @@ void kwatcher__add(struct kwatcher *w, const struct kres *r, const char *ns,
     s->state = KW_NEED_LIST;
     struct kjs_callbacks cb = {kw_on_event, NULL};
     s->split = kjs_new(KJS_DOCS, NULL, 0, &cb, s);
+    kjs_drop_meta_key(s->split, "managedFields");
     pthread_mutex_lock(&w->mu);
     s->next = w->pending;
     w->pending = s;

@@ -8,7 +8,9 @@
  *   1. list the collection (through the sink's list callback, which uses
  *      kclient_list with pagination) and remember the list resourceVersion;
  *   2. watch from it with allowWatchBookmarks=true and a server timeout,
- *      decoding the chunked body event by event as it arrives (kjsonstream);
+ *      splitting the chunked body event by event as it arrives (kjsonstream,
+ *      which also cuts metadata.managedFields and finds each event's "type"
+ *      and "object"); the object goes to the sink as text, parsed once there;
  *      every event and BOOKMARK moves the remembered resourceVersion;
  *   3. when the server ends the watch normally, watch again at once from the
  *      last resourceVersion; when the stream fails (transport error, a cut
@@ -97,8 +99,14 @@ struct kwatch_sink {
      * *rv (malloc'd). Should stop early (KERR_STOPPED) when
      * kwatcher__stopping(w) becomes true. */
     enum kerr (*list)(void *ctx, char **rv, struct kerr_info *err);
-    /* One ADDED / MODIFIED / DELETED event; `obj` is borrowed. */
-    void (*event)(void *ctx, enum kwatch_event_type type, const json_t *obj);
+    /* One ADDED / MODIFIED / DELETED event: the event's object as minified
+     * JSON text without metadata.managedFields (borrowed for the call; not
+     * parsed by kwatch). Returns KERR_OK and the object's
+     * metadata.resourceVersion in *rv (malloc'd, NULL when it has none), or
+     * KERR_PARSE (err says why) when the text is not a valid object: the
+     * watch then ends as for an undecodable event. */
+    enum kerr (*event)(void *ctx, enum kwatch_event_type type, const char *text, size_t len,
+                       char **rv, struct kerr_info *err);
 };
 
 /* Register a collection (strings are copied; `sink` is copied, `ctx`
