@@ -223,6 +223,71 @@ START_TEST(kjs_malformed_structure_is_rejected)
 }
 END_TEST
 
+/* Scalars and escapes inside items are checked while streaming (the stored
+ * text of an item is not parsed whole again), whatever the chunking. */
+START_TEST(kjs_malformed_scalars_and_escapes_are_rejected)
+{
+    const char *bad[] = {
+        "{\"items\": [{\"a\": tru}]}",
+        "{\"items\": [{\"a\": nul}]}",
+        "{\"items\": [{\"a\": falsey}]}",
+        "{\"items\": [{\"a\": 1.2.3}]}",
+        "{\"items\": [{\"a\": 01}]}",
+        "{\"items\": [{\"a\": -}]}",
+        "{\"items\": [{\"a\": 1e}]}",
+        "{\"items\": [{\"a\": 1.}]}",
+        "{\"items\": [{\"a\": 0x1F}]}",
+        "{\"items\": [{\"a\": \"\\x\"}]}",
+        "{\"items\": [{\"a\": \"\\u12g4\"}]}",
+        "{\"items\": [1e+]}",
+        "{\"n\": 12a}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (size_t chunk = 1; chunk <= strlen(bad[i]); chunk += strlen(bad[i]) - 1) {
+            struct collect c;
+            collect_init(&c);
+            struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+            enum kerr rc = KERR_OK;
+            for (size_t at = 0; at < strlen(bad[i]) && rc == KERR_OK; at += chunk) {
+                size_t n = strlen(bad[i]) - at < chunk ? strlen(bad[i]) - at : chunk;
+                rc = kjs_feed(s, bad[i] + at, n, NULL);
+            }
+            if (rc == KERR_OK)
+                rc = kjs_finish(s, NULL);
+            ck_assert_msg(rc == KERR_PARSE, "accepted (chunk %zu): %s", chunk, bad[i]);
+            ck_assert_uint_eq(json_array_size(c.items), 0);
+            kjs_free(s);
+            collect_done(&c);
+        }
+    }
+}
+END_TEST
+
+START_TEST(kjs_valid_scalars_and_escapes_pass)
+{
+    const char *good = "{\"items\": [{\"a\": [0, -0, 12, -3.25, 1e9, 2E-3, 4.5e+6, true, "
+                       "false, null, \"\\u00e9\\n\\\"\\/\\\\\"]}]}";
+    for (size_t chunk = 1; chunk <= 7; chunk++) {
+        struct collect c;
+        collect_init(&c);
+        struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+        enum kerr rc = KERR_OK;
+        for (size_t at = 0; at < strlen(good) && rc == KERR_OK; at += chunk) {
+            size_t n = strlen(good) - at < chunk ? strlen(good) - at : chunk;
+            rc = kjs_feed(s, good + at, n, NULL);
+        }
+        ck_assert_int_eq(rc, KERR_OK);
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        ck_assert_uint_eq(json_array_size(c.items), 1);
+        json_t *a = json_object_get(json_array_get(c.items, 0), "a");
+        ck_assert_uint_eq(json_array_size(a), 11);
+        ck_assert_str_eq(json_string_value(json_array_get(a, 10)), "\xc3\xa9\n\"/\\");
+        kjs_free(s);
+        collect_done(&c);
+    }
+}
+END_TEST
+
 START_TEST(kjs_item_over_the_size_cap_is_a_parse_error)
 {
     char body[400];
@@ -523,6 +588,8 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_empty_and_null_item_lists);
     tcase_add_test(tc, kjs_truncated_in_the_middle_of_an_item_fails_at_finish);
     tcase_add_test(tc, kjs_malformed_structure_is_rejected);
+    tcase_add_test(tc, kjs_malformed_scalars_and_escapes_are_rejected);
+    tcase_add_test(tc, kjs_valid_scalars_and_escapes_pass);
     tcase_add_test(tc, kjs_item_over_the_size_cap_is_a_parse_error);
     tcase_add_test(tc, kjs_too_deep_nesting_is_rejected);
     tcase_add_test(tc, kjs_item_callback_can_stop_the_stream);

@@ -59,6 +59,10 @@ struct kjs {
     bool top_done; /* KJS_ITEMS: the top-level object is complete */
 
     bool in_string, escape, in_bare, string_is_key;
+    unsigned char uhex;        /* hex digits still due after a \u escape */
+    unsigned char bare;        /* number grammar state, or KJS_LIT for a literal */
+    const char *lit;           /* the literal being matched (true, false, null) */
+    unsigned char lit_pos;     /* characters of it seen */
     bool collect_key;          /* copying the current key into keys[] */
     char keys[2][KJS_KEY_MAX]; /* current key at depth 1 and in "metadata" */
     size_t key_len;
@@ -106,6 +110,7 @@ void kjs_reset(struct kjs *s)
     s->depth = 0;
     s->top_done = false;
     s->in_string = s->escape = s->in_bare = s->string_is_key = false;
+    s->uhex = 0;
     s->collect_key = false;
     s->keys[0][0] = s->keys[1][0] = '\0';
     s->key_len = 0;
@@ -359,6 +364,65 @@ static void kjs_doc_member_start(struct kjs *s)
     s->doc_member->len = 0;
 }
 
+/* ---- scalars: JSON's number grammar and literals, checked as they stream
+ * (the stored text of an item is never re-parsed whole, so a malformed
+ * value must be caught here) ---- */
+
+enum { N_MINUS = 1, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, N_BAD, KJS_LIT };
+
+static unsigned char kjs_num_step(unsigned char st, char c)
+{
+    bool digit = c >= '0' && c <= '9';
+    switch (st) {
+    case N_MINUS:
+        return c == '0' ? N_ZERO : digit ? N_INT : N_BAD;
+    case N_ZERO:
+    case N_INT:
+        if (digit)
+            return st == N_INT ? N_INT : N_BAD;
+        return c == '.' ? N_DOT : (c == 'e' || c == 'E') ? N_E : N_BAD;
+    case N_DOT:
+        return digit ? N_FRAC : N_BAD;
+    case N_FRAC:
+        return digit ? N_FRAC : (c == 'e' || c == 'E') ? N_E : N_BAD;
+    case N_E:
+        return (c == '+' || c == '-') ? N_ESIGN : digit ? N_EXP : N_BAD;
+    case N_ESIGN:
+    case N_EXP:
+        return digit ? N_EXP : N_BAD;
+    default:
+        return N_BAD;
+    }
+}
+
+/* Start a scalar at its first character (one of -0123456789tfn). */
+static void kjs_bare_start(struct kjs *s, char c)
+{
+    s->lit = c == 't' ? "true" : c == 'f' ? "false" : c == 'n' ? "null" : NULL;
+    s->lit_pos = 1;
+    s->bare = s->lit ? KJS_LIT : c == '-' ? N_MINUS : c == '0' ? N_ZERO : N_INT;
+}
+
+static enum kerr kjs_bare_byte(struct kjs *s, char c, struct kerr_info *err)
+{
+    if (s->bare == KJS_LIT) {
+        if (s->lit[s->lit_pos] != c)
+            return kjs_fail(s, err, "bad literal (true, false or null expected)");
+        s->lit_pos++;
+        return KERR_OK;
+    }
+    s->bare = kjs_num_step(s->bare, c);
+    return s->bare == N_BAD ? kjs_fail(s, err, "malformed number") : KERR_OK;
+}
+
+static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
+{
+    bool ok = s->bare == KJS_LIT ? s->lit[s->lit_pos] == '\0'
+                                 : (s->bare == N_ZERO || s->bare == N_INT || s->bare == N_FRAC ||
+                                    s->bare == N_EXP);
+    return ok ? KERR_OK : kjs_fail(s, err, "incomplete number or literal");
+}
+
 static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
 {
     enum kjs_role role;
@@ -378,6 +442,7 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
         if (!strchr("-0123456789tfn", c))
             return kjs_fail(s, err, "unexpected character where a value was expected");
         s->in_bare = true;
+        kjs_bare_start(s, c);
         return KERR_OK;
     }
     if (s->depth >= KJS_MAX_DEPTH)
@@ -500,7 +565,17 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
 {
     size_t i = 0;
     *rc = KERR_OK;
-    if (s->escape) {
+    if (s->escape || s->uhex) {
+        char e = p[0];
+        bool hex = (e >= '0' && e <= '9') || (e >= 'a' && e <= 'f') || (e >= 'A' && e <= 'F');
+        if (s->uhex ? !hex : !strchr("\"\\/bfnrtu", e) || e == '\0') {
+            *rc = kjs_fail(s, err, s->uhex ? "bad \\u escape" : "bad escape in a string");
+            return 0;
+        }
+        if (s->uhex)
+            s->uhex--;
+        else if (e == 'u')
+            s->uhex = 4;
         s->escape = false;
         i = 1;
     } else {
@@ -560,14 +635,15 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
         }
         if (s->in_bare) {
             if (kjs_is_bare(c)) {
-                if (s->cap != C_NONE)
+                rc = kjs_bare_byte(s, c, err);
+                if (rc == KERR_OK && s->cap != C_NONE)
                     rc = kjs_append(s, &c, 1, err);
                 i++;
                 s->offset++;
                 continue;
             }
             s->in_bare = false;
-            if ((rc = kjs_value_done(s, err)) != KERR_OK)
+            if ((rc = kjs_bare_end(s, err)) != KERR_OK || (rc = kjs_value_done(s, err)) != KERR_OK)
                 break;
         }
         if (!kjs_is_ws(c))
@@ -584,7 +660,9 @@ enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
         return kerr_set(err, KERR_PARSE, 0, "MalformedJSON", "JSON stream already failed");
     if (s->in_bare && s->depth == 0) {
         s->in_bare = false;
-        enum kerr rc = kjs_value_done(s, err);
+        enum kerr rc = kjs_bare_end(s, err);
+        if (rc == KERR_OK)
+            rc = kjs_value_done(s, err);
         if (rc != KERR_OK)
             return rc;
     }
