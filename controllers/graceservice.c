@@ -610,6 +610,10 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     struct gs_run r = {.c = c, .w = w};
     r.gs = kobj_json(o);
     kobj_unref(o);
+    if (!r.gs) { /* the cached text does not parse (kobj.h): nothing to act on */
+        log_msg(LOG_ERROR, "cached GraceService is unreadable; skipped", "key", key, LOG_END);
+        return GS_DONE;
+    }
     r.ns = gs_meta(r.gs, "namespace");
     r.name = gs_meta(r.gs, "name");
     snprintf(r.key, sizeof r.key, "%s", key);
