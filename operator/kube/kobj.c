@@ -186,7 +186,8 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
     json_t *stripped = kobj_strip(obj, api_version, kind);
     char *text = json_dumps(stripped, JSON_COMPACT);
     if (!text)
-        kerr_oom();
+        kerr_oom(); /* _Noreturn, which cppcheck does not follow */
+    // cppcheck-suppress nullPointerRedundantCheck
     struct kobj *o = kobj_build(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
                                 kobj_jstr(stripped, "apiVersion"));
     free(text);
