@@ -24,6 +24,12 @@ TEST_HELPERS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 TEST_HOBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 DEPS_STAMP := $(BUILD)/.deps-ok
 
+# The objects that embed GRACE_VERSION are rebuilt when it changes (new
+# commit, dirty tree): $(BUILD)/.version is rewritten only then.
+VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION operator/*.c operator/kube/*.c controllers/*.c 2>/dev/null))
+$(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/.version || echo '$(VERSION)' > $(BUILD)/.version))
+$(VERSIONED): $(BUILD)/.version
+
 .PHONY: all deps check test e2e pytests run asan lint format clean bench help
 all: bin/grace-operator
 
