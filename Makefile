@@ -28,10 +28,11 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # commit, dirty tree): $(BUILD)/.version is rewritten only then.
 VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION operator/*.c operator/kube/*.c controllers/*.c 2>/dev/null))
 $(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/.version || echo '$(VERSION)' > $(BUILD)/.version))
-$(VERSIONED): $(BUILD)/.version
 
 .PHONY: all deps check test e2e pytests run asan lint format clean bench help
 all: bin/grace-operator
+
+$(VERSIONED): $(BUILD)/.version
 
 help:
 	@echo "make            build bin/grace-operator"
