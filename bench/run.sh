@@ -9,7 +9,7 @@
 # writes bench/results/<date>-<host>.json and .md and bench/results/latest.md.
 #
 # Environment:
-#   BENCH_N="100 1000"  GraceService counts, one run each (5000 works, ~see README)
+#   BENCH_N="100 1000 5000"  GraceService counts, one run each
 #   BENCH_PG=1          every run with spec.postgres (a database per service)
 #   BENCH_PG_N=100      one extra run with spec.postgres at this N ("" = none;
 #                       ignored with BENCH_PG=1)
@@ -32,7 +32,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BENCH_BIN:-$ROOT/bin/grace-operator}
-NS_LIST=${BENCH_N:-100 1000}
+NS_LIST=${BENCH_N:-100 1000 5000}
 PG_ALL=${BENCH_PG:-0}
 PG_N=${BENCH_PG_N-100}
 K=${BENCH_K:-50}
