@@ -29,7 +29,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION operator/*.c operator/kube/*.c controllers/*.c 2>/dev/null))
 $(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/.version || echo '$(VERSION)' > $(BUILD)/.version))
 
-.PHONY: all deps check test e2e pytests run asan lint format clean bench help
+.PHONY: all deps check valgrind test e2e pytests run asan lint format clean bench help
 all: bin/grace-operator
 
 $(VERSIONED): $(BUILD)/.version
@@ -37,9 +37,10 @@ $(VERSIONED): $(BUILD)/.version
 help:
 	@echo "make            build bin/grace-operator"
 	@echo "make run        run the operator (local API server + PostgreSQL when KUBECONFIG is unset)"
-	@echo "make test       unit tests, then every end-to-end test"
+	@echo "make test       unit tests (plain and under valgrind), then every end-to-end test"
 	@echo "make check      unit tests (Check)"
 	@echo "make e2e        end-to-end suites (kubesim conformance + operator scenarios)"
+	@echo "make valgrind   unit tests under valgrind memcheck (part of make test)"
 	@echo "make asan       unit tests under AddressSanitizer + UBSan"
 	@echo "make lint       clang-tidy, cppcheck, banned functions"
 	@echo "make format     clang-format the C sources"
@@ -68,6 +69,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HOBJS) $(BUILD)/libgrace.a
 check: $(TEST_BINS)
 	@sh hack/run-unit.sh $(TEST_BINS)
 
+# Every unit suite under valgrind's memcheck (no fork, so leaks are seen):
+# any error or definite/indirect leak fails the suite.
+valgrind: $(TEST_BINS)
+	@CK_FORK=no UNIT_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" \
+	  CK_DEFAULT_TIMEOUT=300 sh hack/run-unit.sh $(TEST_BINS)
+
 e2e: bin/grace-operator
 	@bash e2e/run.sh
 
@@ -78,6 +85,7 @@ pytests:
 
 test: deps
 	$(MAKE) check
+	$(MAKE) valgrind
 	$(MAKE) pytests
 	$(MAKE) e2e
 
