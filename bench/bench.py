@@ -28,6 +28,7 @@ breaks (the operator dies, the API server does not answer).
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -413,6 +414,32 @@ def phase_restart(client, op, procs, n, rounds, perf=None):
     return out
 
 
+def phase_resync(client, op, procs, n):
+    """A forced full resync with nothing changed: SIGHUP makes the running
+    operator relist every kind and re-check every GraceService."""
+    spy = WriteSpy(client)
+    m0, c0 = op.metrics(), procs.snap()
+    r0 = opproc.reconciles(m0)
+    op.proc.send_signal(signal.SIGHUP)
+    m1, settle = opproc.quiesce(op, min_reconciles=r0 + n, timeout=max(60.0, n * 0.2))
+    c1 = procs.snap()
+    by = opproc.diff(opproc.requests_by(m1), opproc.requests_by(m0))
+    res = {"drained_s": round(settle, 2) if settle is not None else None,
+           "reconciles": opproc.reconciles(m1) - r0,
+           "requests": {"by_method": by,
+                        "by_method_code": opproc.diff(opproc.requests_by_method_code(m1),
+                                                      opproc.requests_by_method_code(m0)),
+                        "writes": opproc.writes(by),
+                        "writes_per_gs": round(opproc.writes(by) / n, 3)},
+           "cpu": Procs.delta(c0, c1)}
+    res["written"] = spy.result()
+    say("resync (SIGHUP): drained after %s s, %d reconciles, requests %s, writes %d; CPU %s" % (
+        res["drained_s"], res["reconciles"], by, res["requests"]["writes"], res["cpu"]))
+    if res["requests"]["writes"]:
+        say("resync: what was written: %s" % json.dumps(res["written"])[:1500])
+    return res
+
+
 def phase_apiserver(client, n, seconds=3.0):
     one = "%s/namespaces/%s/graceservices/%s" % (GROUP_PATH, NS, gs_name(0))
     count, t0 = 0, time.monotonic()
@@ -470,6 +497,8 @@ def run(a):
             res["cached_after_restart"] = objsize.measure(
                 client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
             objsize.report(res["cached_after_restart"], say)
+        if "resync" in phases:
+            res["resync"] = phase_resync(client, op, procs, a.n)
         if "apiserver" in phases:
             res["apiserver"] = phase_apiserver(client, a.n)
     finally:
@@ -494,7 +523,7 @@ def main():
     p.add_argument("--sim-pid", type=int)
     p.add_argument("--standins-pid", type=int)
     p.add_argument("--log-level", default="warn", help="operator log level (diagnosis)")
-    p.add_argument("--phases", default="latency,restart,apiserver",
+    p.add_argument("--phases", default="latency,restart,resync,apiserver",
                    help="phases after idle+create (comma-separated)")
     p.add_argument("--stall", type=float, default=180.0,
                    help="give up creation when no GraceService became Ready for this long")

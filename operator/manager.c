@@ -43,8 +43,10 @@
 
 #define MGR_CONTROLLER "graceservice"
 
-/* The stop flag: the only process-wide state (ARCHITECTURE.md, Globals). */
+/* The stop flag and the forced-resync request (SIGHUP): the only
+ * process-wide state (ARCHITECTURE.md, Globals). */
 static volatile sig_atomic_t mgr_stop;
+static volatile sig_atomic_t mgr_resync_now;
 
 struct mgr {
     struct mgr_flags f;
@@ -74,9 +76,12 @@ struct mgr {
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    mgr_stop = 1;
+    if (sig == SIGHUP)
+        mgr_resync_now = 1;
+    else
+        mgr_stop = 1;
 }
+
 
 static void sleep_ms(long ms)
 {
@@ -477,6 +482,23 @@ static void enqueue_all_fn(void *ctx, const struct kobj *o)
     wq_add(m->q, key);
 }
 
+/* A full resync: every informer relists (events missed by a watch are
+ * caught) and every GraceService is reconciled. Periodic, or at once on
+ * SIGHUP. */
+static void resync_step(struct mgr *m, double *last)
+{
+    bool forced = mgr_resync_now;
+    if (!forced && mono_s() - *last < (double)m->f.resync_s)
+        return;
+    mgr_resync_now = 0;
+    if (forced) {
+        log_msg(LOG_INFO, "forced resync (SIGHUP): relisting every kind", LOG_END);
+        kwatcher_resync(m->watcher);
+    }
+    kinformer_foreach(m->gs_inf, enqueue_all_fn, m);
+    *last = mono_s();
+}
+
 /* The main thread: start workers once synced and leading, resync
  * periodically, publish queue metrics, until a signal. */
 static void run_loop(struct mgr *m)
@@ -496,10 +518,8 @@ static void run_loop(struct mgr *m)
         mem_trim_step(&trim, m->q, mono_s());
         if (atomic_load(&m->leading) && !m->nworkers)
             start_workers(m);
-        if (mono_s() - last_resync >= (double)m->f.resync_s) {
-            kinformer_foreach(m->gs_inf, enqueue_all_fn, m);
-            last_resync = mono_s();
-        }
+        if (atomic_load(&m->leading))
+            resync_step(m, &last_resync);
     }
 }
 
@@ -542,6 +562,7 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
