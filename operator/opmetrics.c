@@ -535,39 +535,45 @@ void opm_service_delete(struct opm *o, const char *ns, const char *name)
     pthread_mutex_unlock(&o->mu);
 }
 
-/* Render-time producers of the two families (lock taken here); a piece
- * of a streamed render ends after a whole service. */
-static void svc_cond_emit(void *ctx, struct metrics_emitter *e)
+/* Render-time producers of the two families: each walks the services
+ * (lock taken here) from where the previous piece of a streamed render
+ * stopped; a piece ends after a whole service. */
+static void svc_cond_one(struct metrics_emitter *e, const struct svc *v)
 {
-    struct opm *o = ctx;
+    for (size_t i = 0; i < v->ntypes; i++)
+        for (unsigned char s = 0; s < 3; s++)
+            metrics_emit(e, L(v->ns, v->name, v->types[i].type, svc_statuses[s]),
+                         v->types[i].status == s ? 1 : 0);
+}
+
+static void svc_ready_one(struct metrics_emitter *e, const struct svc *v)
+{
+    metrics_emit(e, L(v->ns, v->name), v->ready ? 1 : 0);
+}
+
+static void svc_walk(struct opm *o, struct metrics_emitter *e,
+                     void (*one)(struct metrics_emitter *, const struct svc *))
+{
     uint64_t resume = metrics_emit_resume(e);
     pthread_mutex_lock(&o->mu);
     for (const struct svc *v = o->svc_head; v; v = v->next) {
         if (v->id <= resume)
             continue;
-        for (size_t i = 0; i < v->ntypes; i++)
-            for (unsigned char s = 0; s < 3; s++)
-                metrics_emit(e, L(v->ns, v->name, v->types[i].type, svc_statuses[s]),
-                             v->types[i].status == s ? 1 : 0);
+        one(e, v);
         if (!metrics_emit_mark(e, v->id))
             break;
     }
     pthread_mutex_unlock(&o->mu);
 }
 
+static void svc_cond_emit(void *ctx, struct metrics_emitter *e)
+{
+    svc_walk(ctx, e, svc_cond_one);
+}
+
 static void svc_ready_emit(void *ctx, struct metrics_emitter *e)
 {
-    struct opm *o = ctx;
-    uint64_t resume = metrics_emit_resume(e);
-    pthread_mutex_lock(&o->mu);
-    for (const struct svc *v = o->svc_head; v; v = v->next) {
-        if (v->id <= resume)
-            continue;
-        metrics_emit(e, L(v->ns, v->name), v->ready ? 1 : 0);
-        if (!metrics_emit_mark(e, v->id))
-            break;
-    }
-    pthread_mutex_unlock(&o->mu);
+    svc_walk(ctx, e, svc_ready_one);
 }
 
 /* ---- process metrics from /proc/self ---- */
