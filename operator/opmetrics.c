@@ -172,9 +172,9 @@ static void register_rest_and_service(struct opm *o)
                       "Gauge of if the reporting system is master of the relevant lease, 0 "
                       "indicates backup, 1 indicates master",
                       "name");
-    o->svc_ready = reg_func(o, "grace_service_ready",
-                            "Whether the GraceService is Ready (1) or not (0)", L("namespace", "name"),
-                            2, svc_ready_emit);
+    o->svc_ready =
+        reg_func(o, "grace_service_ready", "Whether the GraceService is Ready (1) or not (0)",
+                 L("namespace", "name"), 2, svc_ready_emit);
     o->svc_cond = reg_func(o, "grace_service_condition",
                            "The condition of a GraceService: 1 for the current status of each type",
                            L("namespace", "name", "type", "status"), 4, svc_cond_emit);

@@ -236,20 +236,24 @@ static char *kobj_encode(const char *s)
     return t;
 }
 
-/* kobj_build around `text`, with kind / apiVersion inserted first when
- * add_kind / add_av (else the object's own, have_*). */
-static struct kobj *kobj_finish(const json_t *obj, const char *text, size_t len, const char *kind,
-                                const char *have_kind, bool add_kind, const char *api_version,
-                                const char *have_av, bool add_av)
+/* kobj_build around `text` (`view`: the object or at least its metadata,
+ * kind and apiVersion), with kind / apiVersion inserted first when given
+ * and the text has none of its own (*_in_text). */
+static struct kobj *kobj_finish(const json_t *view, const char *text, size_t len,
+                                const char *api_version, const char *kind, bool kind_in_text,
+                                bool av_in_text)
 {
+    const char *have_kind = json_string_value(json_object_get(view, "kind"));
+    const char *have_av = json_string_value(json_object_get(view, "apiVersion"));
+    bool add_kind = kind && !kind_in_text, add_av = api_version && !av_in_text;
     if (!add_kind && !add_av)
-        return kobj_build(obj, text, len, have_kind, have_av);
+        return kobj_build(view, text, len, have_kind, have_av);
     char *kjs = add_kind ? kobj_encode(kind) : NULL;
     char *ajs = add_av ? kobj_encode(api_version) : NULL;
     size_t n = 0;
     char *full = kobj_prefixed(text, len, kjs, ajs, &n);
     struct kobj *o =
-        kobj_build(obj, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
+        kobj_build(view, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
     free(full);
     free(kjs);
     free(ajs);
@@ -274,11 +278,8 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
         o = kobj_new_with_type(obj, api_version, kind); /* the text keeps it: strip */
         goto out;
     }
-    const char *have_kind = json_string_value(json_object_get(obj, "kind"));
-    const char *have_av = json_string_value(json_object_get(obj, "apiVersion"));
-    bool add_kind = kind && !json_object_get(obj, "kind");
-    bool add_av = api_version && !json_object_get(obj, "apiVersion");
-    o = kobj_finish(obj, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
+    o = kobj_finish(obj, text, len, api_version, kind, json_object_get(obj, "kind") != NULL,
+                    json_object_get(obj, "apiVersion") != NULL);
 out:
     if (o && tree)
         *tree = obj;
@@ -377,18 +378,14 @@ static bool kobj_top_spans(const char *t, size_t len, struct kobj_span sp[3])
     return i < len && t[i] == '}';
 }
 
-/* A top-level string member (kind, apiVersion) decoded; NULL if absent or
- * not a string. Adds it to `view`. */
-static const char *kobj_span_string(const char *t, const struct kobj_span *sp, json_t *view,
-                                    const char *key)
+/* A top-level member (kind, apiVersion), when present and valid, decoded
+ * into `view`. */
+static void kobj_span_member(const char *t, const struct kobj_span *sp, json_t *view,
+                             const char *key)
 {
-    if (!sp->found)
-        return NULL;
-    json_t *v = json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY, NULL);
-    if (!v)
-        return NULL;
-    json_object_set_new(view, key, v);
-    return json_string_value(v);
+    json_t *v = sp->found ? json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY, NULL) : NULL;
+    if (v)
+        json_object_set_new(view, key, v);
 }
 
 struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
@@ -418,13 +415,10 @@ struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *a
     if (!view)
         kerr_oom();
     json_object_set_new(view, "metadata", meta);
-    const char *have_kind = kobj_span_string(text, &sp[1], view, "kind");
-    const char *have_av = kobj_span_string(text, &sp[2], view, "apiVersion");
-    if (!kobj_named(view))
-        goto out;
-    bool add_kind = kind && !sp[1].found, add_av = api_version && !sp[2].found;
-    o = kobj_finish(view, text, len, kind, have_kind, add_kind, api_version, have_av, add_av);
-out:
+    kobj_span_member(text, &sp[1], view, "kind");
+    kobj_span_member(text, &sp[2], view, "apiVersion");
+    if (kobj_named(view))
+        o = kobj_finish(view, text, len, api_version, kind, sp[1].found, sp[2].found);
     if (o && meta_view)
         *meta_view = view;
     else
