@@ -518,10 +518,10 @@ static void kw_list_done(struct kw_stream *s)
 }
 
 /* Up to KW_LIST_PARALLEL streams whose list is due, into due[]. */
-static size_t kw_lists_due(struct kwatcher *w, struct kw_stream **due)
+/* The streams whose list was due at `now` (at most KW_LIST_PARALLEL). */
+static size_t kw_lists_due(struct kwatcher *w, double now, struct kw_stream **due)
 {
     size_t n = 0;
-    double now = kw_now();
     for (struct kw_stream *s = w->streams; s && n < KW_LIST_PARALLEL; s = s->next)
         if (s->state == KW_NEED_LIST && now >= s->next_at)
             due[n++] = s;
@@ -542,7 +542,10 @@ static void kw_lists(struct kwatcher *w)
     pthread_t th[KW_LIST_PARALLEL];
     bool spawned[KW_LIST_PARALLEL];
     size_t n;
-    while (!atomic_load(&w->stop) && (n = kw_lists_due(w, due)) > 0) {
+    /* Due as of the start: a list that failed meanwhile is retried later,
+     * on a later step, so the watches are not starved by a failing list. */
+    double now = kw_now();
+    while (!atomic_load(&w->stop) && (n = kw_lists_due(w, now, due)) > 0) {
         for (size_t i = 0; i < n; i++)
             spawned[i] = n > 1 && pthread_create(&th[i], NULL, kw_list_thread, due[i]) == 0;
         for (size_t i = 0; i < n; i++)
