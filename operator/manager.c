@@ -29,6 +29,7 @@
 #include "kdiscovery.h"
 #include "kinformer.h"
 #include "kleader.h"
+#include "ktime.h"
 #include "kobj.h"
 #include "krecorder.h"
 #include "kwatch.h"
@@ -89,12 +90,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- memory ---- */
 
@@ -158,10 +153,10 @@ static void process(struct mgr *m, struct gs_worker *w, const char *key)
     if (slash)
         snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
     log_ctx_set(MGR_CONTROLLER, ns, slash ? slash + 1 : key, log_new_reconcile_id(rid));
-    double t0 = mono_s();
+    double t0 = ktime_mono_s();
     long after = 0;
     enum gs_result r = gs_reconcile(m->ctl, w, key, &after);
-    opm_reconcile_done(m->opm, MGR_CONTROLLER, result_kind(r), mono_s() - t0);
+    opm_reconcile_done(m->opm, MGR_CONTROLLER, result_kind(r), ktime_mono_s() - t0);
     switch (r) {
     case GS_DONE: wq_forget(m->q, key); break;
     case GS_RETRY: wq_add_rate_limited(m->q, key); break;
@@ -487,23 +482,23 @@ static void enqueue_all_fn(void *ctx, const struct kobj *o)
  * SIGHUP. */
 static void resync_step(struct mgr *m, double *last)
 {
-    bool forced = mgr_resync_now;
-    if (!forced && mono_s() - *last < (double)m->f.resync_s)
-        return;
-    mgr_resync_now = 0;
-    if (forced) {
+    if (mgr_resync_now) {
+        mgr_resync_now = 0; /* cleared before acting: a SIGHUP now is kept */
         log_msg(LOG_INFO, "forced resync (SIGHUP): relisting every kind", LOG_END);
-        kwatcher_resync(m->watcher);
+        kwatcher_resync(m->watcher); /* a standby's caches are refreshed too */
+    } else if (ktime_mono_s() - *last < (double)m->f.resync_s) {
+        return;
     }
-    kinformer_foreach(m->gs_inf, enqueue_all_fn, m);
-    *last = mono_s();
+    if (atomic_load(&m->leading))
+        kinformer_foreach(m->gs_inf, enqueue_all_fn, m);
+    *last = ktime_mono_s();
 }
 
 /* The main thread: start workers once synced and leading, resync
  * periodically, publish queue metrics, until a signal. */
 static void run_loop(struct mgr *m)
 {
-    double last_resync = mono_s();
+    double last_resync = ktime_mono_s();
     bool announced = false;
     struct mem_trim trim = {0};
     while (!mgr_stop) {
@@ -515,11 +510,10 @@ static void run_loop(struct mgr *m)
             announced = true;
             malloc_trim(0); /* the initial lists' buffers */
         }
-        mem_trim_step(&trim, m->q, mono_s());
+        mem_trim_step(&trim, m->q, ktime_mono_s());
         if (atomic_load(&m->leading) && !m->nworkers)
             start_workers(m);
-        if (atomic_load(&m->leading))
-            resync_step(m, &last_resync);
+        resync_step(m, &last_resync);
     }
 }
 
@@ -559,6 +553,7 @@ static void install_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* SIGHUP (a resync) must not fail a thread's I/O with EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

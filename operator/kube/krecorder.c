@@ -354,7 +354,5 @@ enum kerr krecorder_event(struct krecorder *rec, const json_t *regarding, const 
         h = krec_hash(h, krec_meta(regarding, "name"));
     }
     h = krec_hash(krec_hash(krec_hash(krec_hash(h, type), reason), action), note);
-    if (h == 0)
-        h = 1; /* 0 marks a free slot */
     return krec_record(rec, &ev, h);
 }
