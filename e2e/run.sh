@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
 # e2e/run.sh: the end-to-end harness (`make e2e`).
 #
-# Without KUBECONFIG it starts hack/kubesim (the local API server) in a temporary
-# directory, exports KUBECONFIG and KUBESIM_DIR, and runs every e2e/conformance/NN-*.sh:
-# those test the bare server, so nothing else runs yet. Before the first
-# e2e/scenarios/NN-*.sh it then applies the project's CRDs (crds/*.yaml), starts
-# hack/standins with --install-crds (the child CRDs and the status side of their
-# controllers) and PostgreSQL through hack/pg.sh (exports PG_ENV_FILE and PG*).
-# Scenarios run sorted (only files whose name starts with a digit; the rest are
-# helpers), each under `timeout`, with its output in a log that is printed when it
-# fails. Exit code 77 = skip.
+# Which API server (printed first, and on every result line):
+#   - KUBECONFIG set: that cluster, for everything (no kubesim; stand-ins only with
+#     E2E_STANDINS=1; PostgreSQL still local).
+#   - else, when the real control plane's binaries are found (hack/envtest.sh assets:
+#     KUBEBUILDER_ASSETS, default ../shared/envtest): two passes. First "envtest", a real
+#     kube-apiserver + etcd + kube-controller-manager started by hack/envtest.sh, runs every
+#     conformance case and every scenario. Then "kubesim", the local stand-in, runs every
+#     conformance case again and every scenario that skipped on the real server (those need
+#     kubesim's fault injection). A conformance case whose result or observations (lines it
+#     records with `observe`) differ between the two servers fails the run: where they
+#     differ, kubesim is wrong.
+#   - else: kubesim only (a fresh clone with nothing beside it).
+#   E2E_SERVER=envtest|kubesim forces one server (no second pass).
 #
-# With KUBECONFIG set it runs the same scenarios against that cluster: no kubesim
-# (KUBESIM_DIR is unset, so fault scenarios skip themselves), stand-ins only with
-# E2E_STANDINS=1, PostgreSQL still local.
+# Conformance cases (e2e/conformance/NN-*.sh) test the bare server, so nothing else runs
+# yet. Before the first scenario (e2e/scenarios/NN-*.sh) of a pass the harness applies the
+# project's CRDs (crds/*.yaml), starts hack/standins with --install-crds (the child CRDs
+# and the status side of their controllers) and PostgreSQL through hack/pg.sh (exports
+# PG_ENV_FILE and PG*). On a real server (envtest, or KUBECONFIG unless E2E_OPERATOR_SA=0)
+# it also installs deploy/kustomize's ServiceAccount and RBAC and writes a kubeconfig with
+# a token from `kubectl create token` (E2E_OPERATOR_KUBECONFIG): the scenarios run the
+# operator as that ServiceAccount, so a verb missing from the RBAC is a 403 in a test.
+# Scenarios run sorted (only files whose name starts with a digit; the rest are helpers),
+# each under `timeout`, with its output in a log that is printed when it fails. Exit code
+# 77 = skip.
 #
 # Environment:
 #   E2E_FILTER=REGEX     run only scenarios whose path (conformance/01-apply.sh) matches
+#   E2E_SERVER=NAME      envtest or kubesim: that server only (without KUBECONFIG)
 #   E2E_TIMEOUT=SECONDS  per-scenario timeout (default 180)
-#   E2E_KEEP=1           keep the temporary directory (logs, kubesim state)
+#   E2E_KEEP=1           keep the temporary directory (logs, server state)
 #   E2E_STANDINS=1       start the stand-ins even with KUBECONFIG set
 #   E2E_STANDINS_ARGS    extra flags for hack/standins/standins.py
 #   E2E_PG=0             do not start PostgreSQL
 #   E2E_INSTALL_CRDS=0   do not apply crds/*.yaml (the GraceService CRD)
+#   E2E_OPERATOR_SA=0    run the operator with the admin kubeconfig, not its ServiceAccount
 #   E2E_VERBOSE=1        print every scenario's output, not only failures
 #
 # Everything it starts is stopped on exit, also on failure and on Ctrl-C. The last line
@@ -38,7 +52,9 @@ STANDINS_READY_TIMEOUT=60
 
 WORK=
 SIM_PID=
+ENVTEST_DIR=
 STANDINS_PID=
+PHASE= # the server of the current pass: envtest, kubesim or cluster
 PG_DIR=
 CURRENT_PID=
 passed=0 failed=0 skipped=0
@@ -75,6 +91,7 @@ stop_all() {
     "$ROOT/hack/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || err "stopping PostgreSQL failed"
   fi
   stop_group "$SIM_PID" "kubesim"
+  stop_envtest
   CURRENT_PID= STANDINS_PID= PG_DIR= SIM_PID=
   if [ -n "$WORK" ]; then
     if [ "${E2E_KEEP:-0}" = 1 ]; then
@@ -148,6 +165,60 @@ start_kubesim() {
   say "kubesim: $(cat "$dir/url" 2>/dev/null || echo "port $(cat "$dir/ready")") ($dir)"
 }
 
+# envtest_available: hack/envtest.sh finds (and unpacks) the real control plane's binaries.
+envtest_available() {
+  "$ROOT/hack/envtest.sh" assets >"$WORK/logs/envtest-assets.log" 2>&1
+}
+
+start_envtest() {
+  local log=$WORK/logs/envtest.log
+  ENVTEST_DIR=$WORK/envtest
+  ENVTEST_OWNER_PID=$$ "$ROOT/hack/envtest.sh" start "$ENVTEST_DIR" >"$log" 2>&1 ||
+    setup_failed "the real control plane (hack/envtest.sh) did not start" "$log"
+  export KUBECONFIG=$ENVTEST_DIR/kubeconfig
+  unset KUBESIM_DIR
+  say "envtest: $(cat "$ENVTEST_DIR/version") at $(cat "$ENVTEST_DIR/url") ($ENVTEST_DIR)"
+}
+
+stop_envtest() {
+  [ -n "$ENVTEST_DIR" ] || return 0
+  "$ROOT/hack/envtest.sh" stop "$ENVTEST_DIR" >/dev/null 2>&1 || err "stopping the control plane failed"
+  ENVTEST_DIR=
+}
+
+# setup_operator_sa: deploy/kustomize's namespace, ServiceAccount and RBAC, and a kubeconfig
+# holding a token of that ServiceAccount (same server and CA as $KUBECONFIG).
+setup_operator_sa() {
+  local log=$WORK/logs/operator-sa.log kc=$WORK/operator.kubeconfig server ca token
+  kubectl apply -f "$ROOT/deploy/kustomize/namespace.yaml" -f "$ROOT/deploy/kustomize/serviceaccount.yaml" \
+    -f "$ROOT/deploy/kustomize/rbac.yaml" >"$log" 2>&1 || setup_failed "installing deploy/kustomize's RBAC failed" "$log"
+  token=$(kubectl create token grace-operator -n grace-system --duration=4h 2>>"$log") ||
+    setup_failed "kubectl create token grace-operator failed" "$log"
+  server=$(kubectl config view --raw --minify -o 'jsonpath={.clusters[0].cluster.server}')
+  ca=$(kubectl config view --raw --minify -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
+  (
+    umask 077
+    cat >"$kc" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: "$server", certificate-authority-data: "$ca"}
+users:
+- name: grace-operator
+  user: {token: "$token"}
+contexts:
+- name: grace-operator
+  context: {cluster: e2e, user: grace-operator}
+current-context: grace-operator
+EOF
+  )
+  [ "$(KUBECONFIG=$kc kubectl auth can-i patch graceservices.grace.dev/status -A 2>>"$log")" = yes ] ||
+    setup_failed "the operator's ServiceAccount token does not work" "$log"
+  export E2E_OPERATOR_KUBECONFIG=$kc
+  say "operator: runs as ServiceAccount grace-system/grace-operator (deploy/kustomize RBAC)"
+}
+
 start_standins() {
   local log=$WORK/logs/standins.log ready=$WORK/standins.ready
   local -a extra=()
@@ -166,8 +237,15 @@ start_standins() {
   say "stand-ins: running (child CRDs installed)"
 }
 
+stop_standins() {
+  stop_group "$STANDINS_PID" "stand-ins"
+  STANDINS_PID=
+  unset E2E_STANDINS_RUNNING
+}
+
 start_pg() {
   [ "${E2E_PG:-1}" = 0 ] && { say "postgresql: not started (E2E_PG=0)"; return 0; }
+  [ -z "$PG_DIR" ] || return 0 # one server for every pass
   local log=$WORK/logs/pg.log
   [ -x "$ROOT/hack/pg.sh" ] || setup_failed "hack/pg.sh not found"
   PG_DIR=$WORK/pg
@@ -199,12 +277,16 @@ setup_scenarios() {
   [ "$SCENARIO_SETUP_DONE" = 1 ] && return 0
   SCENARIO_SETUP_DONE=1
   install_project_crds
-  if [ -n "${KUBESIM_DIR:-}" ] || [ "${E2E_STANDINS:-0}" = 1 ]; then
+  if [ "$PHASE" != cluster ] || [ "${E2E_STANDINS:-0}" = 1 ]; then
     start_standins
   else
     say "stand-ins: not started (set E2E_STANDINS=1 to start them)"
   fi
   start_pg
+  unset E2E_OPERATOR_KUBECONFIG
+  if [ "$PHASE" != kubesim ] && [ "${E2E_OPERATOR_SA:-1}" = 1 ]; then
+    setup_operator_sa
+  fi
 }
 
 # check_alive: a crashed helper makes every later scenario fail; say so once.
@@ -222,9 +304,14 @@ check_alive() {
 }
 
 # run_one FILE: run one scenario under timeout in its own process group.
+# Its result goes to $WORK/results/$PHASE ("rel pass|fail|skip"); what it records with
+# `observe` to $WORK/observe/$PHASE/<rel>.
 run_one() {
-  local file=$1 rel=${1#"$ROOT"/e2e/} log start rc dur
-  log=$WORK/logs/$(printf '%s' "$rel" | tr '/' '_').log
+  local file=$1 rel=${1#"$ROOT"/e2e/} log start rc dur res
+  log=$WORK/logs/$PHASE/$(printf '%s' "$rel" | tr '/' '_').log
+  mkdir -p "$WORK/logs/$PHASE" "$WORK/observe/$PHASE"
+  export E2E_OBSERVE_FILE=$WORK/observe/$PHASE/$(printf '%s' "$rel" | tr '/' '_')
+  : >"$E2E_OBSERVE_FILE"
   start=$(date +%s%N)
   # timeout puts itself and the scenario in a new process group (pgid = its pid): on
   # expiry it signals the whole group, and afterwards we clean up whatever is left.
@@ -235,22 +322,24 @@ run_one() {
   kill -TERM -- "-$CURRENT_PID" 2>/dev/null || true
   CURRENT_PID=
   dur=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  case $rc in 0) res=pass ;; 77) res=skip ;; *) res=fail ;; esac
+  echo "$rel $res" >>"$WORK/results/$PHASE"
   case $rc in
     0)
       passed=$((passed + 1))
-      say "PASS $rel (${dur}s)"
+      say "PASS [$PHASE] $rel (${dur}s)"
       [ "${E2E_VERBOSE:-0}" = 1 ] && sed 's/^/    | /' "$log"
       ;;
     77)
       skipped=$((skipped + 1))
-      say "SKIP $rel: $(grep -h 'SKIP' "$log" | tail -n 1 | sed 's/^SKIP \[[^]]*\]: //')"
+      say "SKIP [$PHASE] $rel: $(grep -h 'SKIP' "$log" | tail -n 1 | sed 's/^SKIP \[[^]]*\]: //')"
       ;;
     *)
       failed=$((failed + 1))
       if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        say "FAIL $rel (timed out after ${TIMEOUT}s)"
+        say "FAIL [$PHASE] $rel (timed out after ${TIMEOUT}s)"
       else
-        say "FAIL $rel (rc=$rc, ${dur}s)"
+        say "FAIL [$PHASE] $rel (rc=$rc, ${dur}s)"
       fi
       sed 's/^/    | /' "$log"
       ;;
@@ -258,24 +347,97 @@ run_one() {
   return 0
 }
 
-main() {
+# run_pass FILE...: run the given conformance cases and scenarios against the current server.
+run_pass() {
   local f
+  SCENARIO_SETUP_DONE=0
+  : >>"$WORK/results/$PHASE"
+  for f in "$@"; do
+    case $f in "$ROOT"/e2e/scenarios/*) setup_scenarios ;; esac
+    check_alive
+    run_one "$f"
+  done
+}
+
+# skipped_in PHASE: the files that skipped in that pass.
+skipped_in() {
+  awk '$2 == "skip" {print $1}' "$WORK/results/$1" | while read -r rel; do echo "$ROOT/e2e/$rel"; done
+}
+
+# compare_conformance: every conformance case that ran on both servers must give the same
+# result and record the same observations; a difference is a failure (kubesim is wrong).
+compare_conformance() {
+  local rel a b diffs=0 obs
+  while read -r rel a; do
+    case $rel in conformance/*) ;; *) continue ;; esac
+    b=$(awk -v r="$rel" '$1 == r {print $2}' "$WORK/results/kubesim")
+    [ -n "$b" ] && [ "$a" != skip ] && [ "$b" != skip ] || continue
+    obs=$(printf '%s' "$rel" | tr '/' '_')
+    if [ "$a" != "$b" ]; then
+      say "DIFF $rel: $a on envtest, $b on kubesim"
+      diffs=$((diffs + 1))
+    elif ! cmp -s "$WORK/observe/envtest/$obs" "$WORK/observe/kubesim/$obs"; then
+      say "DIFF $rel: observations differ (< envtest, > kubesim):"
+      diff "$WORK/observe/envtest/$obs" "$WORK/observe/kubesim/$obs" | grep '^[<>]' | sed 's/^/    | /'
+      diffs=$((diffs + 1))
+    fi
+  done <"$WORK/results/envtest"
+  if [ "$diffs" -gt 0 ]; then
+    failed=$((failed + diffs))
+    say "conformance: $diffs case(s) differ between the real kube-apiserver and kubesim"
+  else
+    say "conformance: same results and observations on the real kube-apiserver and kubesim"
+  fi
+}
+
+# choose_servers: the passes to run, from KUBECONFIG, E2E_SERVER and the envtest assets.
+choose_servers() {
+  if [ -n "${KUBECONFIG:-}" ]; then
+    SERVERS=cluster
+    return
+  fi
+  case ${E2E_SERVER:-} in
+    envtest | kubesim) SERVERS=$E2E_SERVER ;;
+    "") if envtest_available; then SERVERS="envtest kubesim"; else SERVERS=kubesim; fi ;;
+    *) setup_failed "E2E_SERVER=$E2E_SERVER: use envtest or kubesim" ;;
+  esac
+  if [ "$SERVERS" = kubesim ] && [ -z "${E2E_SERVER:-}" ]; then
+    say "server: kubesim only (no real control plane: $(tail -n 1 "$WORK/logs/envtest-assets.log"))"
+  fi
+}
+
+start_server() {
+  PHASE=$1
+  case $1 in
+    cluster)
+      unset KUBESIM_DIR
+      say "server: KUBECONFIG=$KUBECONFIG (no local kubesim)"
+      ;;
+    envtest) start_envtest ;;
+    kubesim) start_kubesim ;;
+  esac
+}
+
+# stop_server: end a pass (the stand-ins watch this server; PostgreSQL stays).
+stop_server() {
+  stop_standins
+  case $PHASE in
+    envtest) stop_envtest ;;
+    kubesim) stop_group "$SIM_PID" "kubesim" && SIM_PID= ;;
+  esac
+}
+
+main() {
+  local f first=1 server
   for f in kubectl python3 timeout setsid; do
     command -v "$f" >/dev/null || setup_failed "$f not found in PATH"
   done
   WORK=$(mktemp -d /tmp/grace-e2e.XXXXXX) || setup_failed "mktemp failed"
   chmod 755 "$WORK" # hack/pg.sh runs the server as the postgres user below it
-  mkdir -p "$WORK/logs"
+  mkdir -p "$WORK/logs" "$WORK/results"
   export E2E_WORK=$WORK E2E_LOG_DIR=$WORK/logs E2E_ROOT=$ROOT
   export GRACE_BIN=${GRACE_BIN:-$ROOT/bin/grace-operator}
-  unset E2E_STANDINS_RUNNING
-
-  if [ -n "${KUBECONFIG:-}" ]; then
-    unset KUBESIM_DIR
-    say "cluster: KUBECONFIG=$KUBECONFIG (no local kubesim)"
-  else
-    start_kubesim
-  fi
+  unset E2E_STANDINS_RUNNING E2E_OPERATOR_KUBECONFIG
 
   local -a files=()
   for f in "$ROOT"/e2e/conformance/[0-9]*.sh "$ROOT"/e2e/scenarios/[0-9]*.sh; do
@@ -285,10 +447,21 @@ main() {
     fi
     files+=("$f")
   done
-  for f in "${files[@]}"; do
-    case $f in "$ROOT"/e2e/scenarios/*) setup_scenarios ;; esac
-    check_alive
-    run_one "$f"
+  choose_servers
+  for server in $SERVERS; do
+    if [ $first = 1 ]; then
+      start_server "$server"
+      run_pass "${files[@]}"
+    else
+      # the second pass (kubesim): every conformance case, and what skipped on envtest
+      local -a again=()
+      mapfile -t again < <(printf '%s\n' "${files[@]}" | grep '/e2e/conformance/'; skipped_in envtest | grep -v '/e2e/conformance/')
+      stop_server
+      start_server "$server"
+      [ ${#again[@]} -eq 0 ] || run_pass "${again[@]}"
+      compare_conformance
+    fi
+    first=0
   done
 
   if [ "$failed" -gt 0 ]; then

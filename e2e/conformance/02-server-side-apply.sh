@@ -9,6 +9,7 @@ widget s1 small 2 | kubectl apply --server-side --field-manager=mgr-a -f - >/dev
   || fail "ssa create"
 mf=$(jp widget/s1 '{range .metadata.managedFields[*]}{.manager}:{.operation} {end}')
 [[ $mf == *"mgr-a:Apply"* ]] || fail "managedFields: $mf"
+observe managedFields "$mf"
 
 # the same value from another manager is shared ownership, not a conflict
 widget s1 small | kubectl apply --server-side --field-manager=mgr-b -f - >/dev/null \
@@ -18,6 +19,7 @@ if err=$(widget s1 small 5 | kubectl apply --server-side --field-manager=mgr-b -
   fail "conflicting apply succeeded"
 fi
 [[ $err == *'conflict with "mgr-a"'* && $err == *".spec.replicas"* ]] || fail "conflict text: $err"
+observe conflict "$(printf '%s\n' "$err" | head -1)"
 [ "$(jp widget/s1 '{.spec.replicas}')" = 2 ] || fail "conflicting apply changed the object"
 
 widget s1 small 5 | kubectl apply --server-side --force-conflicts --field-manager=mgr-b -f - \
@@ -30,6 +32,7 @@ for e in o["metadata"]["managedFields"]:
     if "f:replicas" in json.dumps(e.get("fieldsV1", {})):
         print(e["manager"])')
 [ "$own" = mgr-b ] || fail "replicas should be owned by mgr-b only, got: $own"
+observe managers-after-force "$(jp widget/s1 '{range .metadata.managedFields[*]}{.manager}:{.operation} {end}')"
 
 # mgr-b stops sending replicas: nobody owns it, it is removed and re-defaulted to 1
 widget s1 small | kubectl apply --server-side --field-manager=mgr-b -f - >/dev/null || fail "release"

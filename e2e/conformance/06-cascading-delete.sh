@@ -29,7 +29,10 @@ gone() { ! kubectl get "$1" -n "${2:-$NS}" >/dev/null 2>&1; }
 # background (the default)
 uid=$(owner o-bg); dependent d-bg o-bg "$uid"
 kubectl delete widget o-bg -n "$NS" >/dev/null || fail "delete o-bg"
-eventually 5 gone cm/d-bg || fail "background: dependent not collected"
+# The real garbage collector starts watching a new CRD's kind at its next discovery
+# sync (kube-controller-manager: every 30 s), so the first collection after the CRD
+# was installed may take that long; the later ones are prompt.
+eventually 45 gone cm/d-bg || fail "background: dependent not collected"
 
 # foreground, with a dependent that has its own finalizer
 uid=$(owner o-fg); dependent d-fg o-fg "$uid" "$NS" conformance.kubesim.dev/hold

@@ -20,12 +20,15 @@ YAML
 kubectl create deployment web -n "$NS" --image=nginx:1.27 --replicas=2 >/dev/null || fail "deployment"
 [ "$(jp deploy/web '{.spec.strategy.type}/{.spec.revisionHistoryLimit}/{.spec.template.spec.containers[0].imagePullPolicy}')" \
   = "RollingUpdate/10/IfNotPresent" ] || fail "deployment defaults: $(jp deploy/web '{.spec}')"
+observe deployment-spec "$(jp deploy/web '{.spec}')"
 kubectl create service clusterip web -n "$NS" --tcp=80:8080 >/dev/null || fail "service"
 ip=$(jp svc/web '{.spec.clusterIP}')
 [[ $ip =~ ^10\.96\.[0-9]+\.[0-9]+$ ]] || fail "clusterIP: $ip"
-if kubectl patch svc web -n "$NS" --type=merge -p '{"spec":{"clusterIP":"10.96.0.77"}}' >/dev/null 2>&1; then
+if err=$(kubectl patch svc web -n "$NS" --type=merge -p '{"spec":{"clusterIP":"10.96.0.77"}}' 2>&1); then
   fail "clusterIP change accepted"
 fi
+observe clusterip-change "$err"
+observe service-spec "$(jp svc/web '{.spec.ports}') $(jp svc/web '{.spec.type}/{.spec.sessionAffinity}/{.spec.ipFamilyPolicy}/{.spec.ipFamilies}/{.spec.internalTrafficPolicy}')"
 kubectl scale deployment web -n "$NS" --replicas=3 >/dev/null || fail "scale"
 [ "$(jp deploy/web '{.spec.replicas}')" = 3 ] || fail "scale not applied"
 [ "$(jp deploy/web '{.metadata.generation}')" = 2 ] || fail "scale did not bump generation"

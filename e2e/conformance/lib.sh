@@ -27,6 +27,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# observe KEY VALUE...: record what the server answered. The harness runs every case on
+# the real kube-apiserver and on kubesim and fails when their observations differ, so
+# record only what both must agree on (status codes, reasons, field values; not names
+# with random suffixes, timestamps or resourceVersions).
+observe() {
+  local key=$1
+  shift
+  [ -n "${E2E_OBSERVE_FILE:-}" ] && printf '%s: %s\n' "$key" "$*" >>"$E2E_OBSERVE_FILE"
+  return 0
+}
+
 need_kubesim() { [ -n "${KUBESIM_DIR:-}" ] || skip "needs the kubesim stand-in (KUBESIM_DIR unset)"; }
 
 # eventually SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
@@ -44,6 +55,9 @@ make_ns() { kubectl create namespace "$NS" >/dev/null || fail "cannot create nam
 install_crd() {
   kubectl apply -f "$CONF_DIR/fixtures/widget-crd.yaml" >/dev/null || fail "CRD apply"
   kubectl wait --for=condition=Established "crd/$CRD" --timeout=30s >/dev/null || fail "CRD not Established"
+  # Established is set before the real server's discovery documents list the new kind
+  # (they are rebuilt asynchronously), so kubectl may not resolve "widgets" yet.
+  eventually 15 kubectl get widgets -n default || fail "widgets not in discovery"
 }
 
 # widget NAME SIZE [REPLICAS]: a Widget manifest on stdout

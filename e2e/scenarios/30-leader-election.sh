@@ -60,6 +60,7 @@ wait_takeover() {
 leader_flags=(--leader-elect --leader-election-namespace "$NS")
 
 setup_env
+op_grant_leader_election "$NS"
 op_start operator-a "${leader_flags[@]}" --identity a
 op_start operator-b "${leader_flags[@]}" --identity b
 if ! eventually 10 one_leader a b; then

@@ -95,10 +95,31 @@ postgres:
 YAML
 }
 
+# OP_KUBECONFIG: what the operator runs with. On a real server the harness sets
+# E2E_OPERATOR_KUBECONFIG: a token of deploy/kustomize's ServiceAccount, so the operator has
+# exactly the RBAC users install (a missing verb is a 403 here); else the admin kubeconfig.
+OP_KUBECONFIG=${E2E_OPERATOR_KUBECONFIG:-$KUBECONFIG}
+
+# op_grant_leader_election NS: what a user installing the operator with its Lease in NS
+# does: deploy/kustomize's leader-election Role and RoleBinding, moved into NS (the binding
+# still names the ServiceAccount in grace-system). Nothing to do with the admin kubeconfig.
+op_grant_leader_election() {
+  [ -n "${E2E_OPERATOR_KUBECONFIG:-}" ] || return 0
+  awk -v ns="$1" '
+    /^---$/ { if (keep) printf "---\n%s", doc; doc = ""; keep = 0; meta = 0; next }
+    /^kind: (Role|RoleBinding)$/ { keep = 1 }
+    /^metadata:/ { meta = 1 }
+    meta && /^  namespace: / { $0 = "  namespace: " ns; meta = 0 }
+    /^[a-z]/ && !/^metadata:/ { meta = 0 }
+    { doc = doc $0 "\n" }
+    END { if (keep) printf "---\n%s", doc }' "$E2E_ROOT/deploy/kustomize/rbac.yaml" |
+    kubectl apply -f - >/dev/null || fail "leader-election Role/RoleBinding in $1"
+}
+
 # op_start [NAME [extra flags...]]: start an operator; NAME defaults to "operator".
 op_start() {
   local name=${1:-operator}; shift || true
-  "$GRACE_BIN" --kubeconfig "$KUBECONFIG" --config "$WORK/config.yaml" \
+  "$GRACE_BIN" --kubeconfig "$OP_KUBECONFIG" --config "$WORK/config.yaml" \
     --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --webhook-addr off \
     --log-format json --namespace "$NS" "$@" >"$WORK/$name.log" 2>&1 &
   OP_PIDS+=($!)

@@ -552,6 +552,64 @@ def validate_crd(obj):
         causes.append(cause("FieldValueNotSupported", 'Unsupported value: %s: supported '
                             'values: "Cluster", "Namespaced"' % gostr(spec.get("scope", "")),
                             "spec.scope"))
+    causes += validate_crd_schemas(vers)
+    return causes
+
+
+def validate_crd_schemas(vers):
+    """The structural-schema rules of apiextensions' validation, for each version's schema.
+    Like the real server, identical schemas are reported once under
+    spec.validation.openAPIV3Schema (the internal form's single schema)."""
+    schemas = [((v.get("schema") or {}).get("openAPIV3Schema"), i) for i, v in enumerate(vers)]
+    schemas = [(s, i) for s, i in schemas if isinstance(s, dict)]
+    if not schemas:
+        return []
+    if all(s == schemas[0][0] for s, _ in schemas) and len(schemas) == len(vers):
+        return validate_root_schema(schemas[0][0], "spec.validation.openAPIV3Schema")
+    causes = []
+    for s, i in schemas:
+        causes += validate_root_schema(s, "spec.versions[%d].schema.openAPIV3Schema" % i)
+    return causes
+
+
+def validate_root_schema(schema, path):
+    causes = []
+    meta = (schema.get("properties") or {}).get("metadata")
+    if isinstance(meta, dict):
+        mpath = path + ".properties[metadata]"
+        if meta.get("type", "object") != "object":
+            causes.append(invalid_value(mpath + ".type", meta.get("type"), "must be object"))
+        elif set(meta) - {"type", "properties"} or \
+                set(meta.get("properties") or {}) - {"name", "generateName"}:
+            causes.append(cause("FieldValueForbidden", "Forbidden: must not specify anything "
+                                "other than name and generateName, but metadata is implicitly "
+                                "specified", mpath))
+    causes += structural_types(schema, path)
+    return causes
+
+
+def structural_types(node, path):
+    """Every specified field has a type, unless it is int-or-string or keeps unknown
+    fields (then it may be empty)."""
+    causes = []
+    for name, sub in (node.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        spath = "%s.properties[%s]" % (path, name)
+        if not sub.get("type") and not sub.get("x-kubernetes-int-or-string") \
+                and not sub.get("x-kubernetes-preserve-unknown-fields"):
+            causes.append(required(spath + ".type", "must not be empty for specified object fields"))
+        causes += structural_types(sub, spath)
+    items = node.get("items")
+    if isinstance(items, dict):
+        ipath = path + ".items"
+        if not items.get("type") and not items.get("x-kubernetes-int-or-string") \
+                and not items.get("x-kubernetes-preserve-unknown-fields"):
+            causes.append(required(ipath + ".type", "must not be empty for specified array items"))
+        causes += structural_types(items, ipath)
+    addl = node.get("additionalProperties")
+    if isinstance(addl, dict):
+        causes += structural_types(addl, path + ".additionalProperties")
     return causes
 
 
