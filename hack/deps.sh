@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
 liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev check
-postgresql postgresql-contrib python3 openssl curl prometheus
+postgresql postgresql-contrib python3 openssl curl xz-utils prometheus
 clang-format clang-tidy cppcheck valgrind"
 missing=""
 for p in $PKGS; do

@@ -2,8 +2,11 @@
 # make run: run the operator.
 #  - With KUBECONFIG set: run bin/grace-operator against that cluster, in the
 #    foreground (flags from GRACE_FLAGS).
-#  - Without: start the local API server stand-in (hack/kubesim), the
-#    dependency stand-ins and a local PostgreSQL under .run/, apply the CRD,
+#  - Without: start a local API server under .run/ -- the real control plane
+#    (hack/envtest.sh: kube-apiserver, etcd, kube-controller-manager) when its
+#    binaries are found (KUBEBUILDER_ASSETS, default ../shared/envtest), else the
+#    stand-in hack/kubesim (RUN_SERVER=kubesim|envtest forces one) -- the
+#    dependency stand-ins and a local PostgreSQL, apply the CRD,
 #    the PostgreSQL admin Secret and examples/peeps.yaml, start the operator,
 #    and show the GraceService becoming Ready. Then follow the operator's log
 #    until Ctrl-C (or exit at once when RUN_ONCE=1 or CI is set). Everything
@@ -27,18 +30,29 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   bash hack/pg.sh stop "$RUN/pg" >/dev/null 2>&1
+  [ -d "$RUN/envtest" ] && hack/envtest.sh stop "$RUN/envtest" >/dev/null 2>&1
   echo "make run: stopped everything (logs kept in .run/)"
 }
 trap cleanup EXIT INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "starting the local API server (hack/kubesim)"
-python3 hack/kubesim/kubesim.py --dir "$RUN/kubesim" >"$RUN/kubesim.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do [ -f "$RUN/kubesim/ready" ] && break; sleep 0.1; done
-[ -f "$RUN/kubesim/ready" ] || { echo "kubesim did not start; see .run/kubesim.log"; tail -20 "$RUN/kubesim.log"; exit 1; }
-export KUBECONFIG=$RUN/kubesim/kubeconfig
+server=${RUN_SERVER:-}
+if [ -z "$server" ]; then
+  if hack/envtest.sh assets >"$RUN/envtest-assets.log" 2>&1; then server=envtest; else server=kubesim; fi
+fi
+if [ "$server" = envtest ]; then
+  step "starting a local Kubernetes control plane (hack/envtest.sh: kube-apiserver, etcd, kube-controller-manager)"
+  ENVTEST_OWNER_PID=$$ hack/envtest.sh start "$RUN/envtest" || exit 1
+  export KUBECONFIG=$RUN/envtest/kubeconfig
+else
+  step "starting the local API server stand-in (hack/kubesim; no real control plane binaries found)"
+  python3 hack/kubesim/kubesim.py --dir "$RUN/kubesim" >"$RUN/kubesim.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 200); do [ -f "$RUN/kubesim/ready" ] && break; sleep 0.1; done
+  [ -f "$RUN/kubesim/ready" ] || { echo "kubesim did not start; see .run/kubesim.log"; tail -20 "$RUN/kubesim.log"; exit 1; }
+  export KUBECONFIG=$RUN/kubesim/kubeconfig
+fi
 echo "KUBECONFIG=$KUBECONFIG  (use it with kubectl in another terminal)"
 
 step "starting PostgreSQL on 127.0.0.1"

@@ -24,8 +24,11 @@ widget w2 medium | kubectl apply -f - >/dev/null || fail "apply w2"
 [ "$(jp widget/w2 '{.spec.replicas}')" = 1 ] || fail "default replicas not applied"
 if err=$(widget w3 huge | kubectl apply -f - 2>&1); then fail "enum violation accepted"; fi
 [[ $err == *'Unsupported value: "huge"'* ]] || fail "enum error text: $err"
+observe enum-error "$err"
 if err=$(widget w4 small 11 | kubectl apply -f - 2>&1); then fail "CEL rule not enforced"; fi
 [[ $err == *"more than 10 replicas need size large"* ]] || fail "CEL error text: $err"
+observe cel-error "$err"
+observe widget-w2 "$(jp widget/w2 '{.spec}') generation=$(jp widget/w2 '{.metadata.generation}')"
 
 # a built-in kind (strategic merge patch path)
 cat <<YAML | kubectl apply -f - >/dev/null || fail "configmap create"

@@ -16,10 +16,11 @@ sleep 1
 ts=$(jp widget/f1 '{.metadata.deletionTimestamp}') || fail "object vanished despite its finalizer"
 [ -n "$ts" ] || fail "no deletionTimestamp"
 [ "$(jp widget/f1 '{.metadata.generation}')" = 2 ] || fail "deletion did not bump generation"
-if kubectl patch widget f1 -n "$NS" --type=json \
-     -p '[{"op":"add","path":"/metadata/finalizers/-","value":"x.dev/another"}]' >/dev/null 2>&1; then
+if err=$(kubectl patch widget f1 -n "$NS" --type=json \
+     -p '[{"op":"add","path":"/metadata/finalizers/-","value":"x.dev/another"}]' 2>&1); then
   fail "new finalizer accepted on a terminating object"
 fi
+observe terminating-finalizer-add "$err"
 # kubectl wait --for=delete must still be waiting
 if kubectl wait --for=delete widget/f1 -n "$NS" --timeout=1s >/dev/null 2>&1; then
   fail "wait --for=delete returned while the finalizer is set"

@@ -13,9 +13,10 @@ spec: {holderIdentity: $2, leaseDurationSeconds: 15, renewTime: "$3"}
 YAML
 }
 lease op a "2026-11-28T12:00:00.000000Z" | kubectl create -f - >/dev/null || fail "lease create"
-if lease op b "2026-11-28T12:00:00.000000Z" | kubectl create -f - >/dev/null 2>&1; then
+if err=$(lease op b "2026-11-28T12:00:00.000000Z" | kubectl create -f - 2>&1); then
   fail "second create of the same lease succeeded"
 fi
+observe duplicate-create "$err"
 rv=$(jp lease/op '{.metadata.resourceVersion}')
 kubectl get lease op -n "$NS" -o json | python3 -c '
 import json, sys
@@ -23,7 +24,8 @@ o = json.load(sys.stdin); o["spec"]["renewTime"] = "2026-11-28T12:00:02.000000Z"
   > "/tmp/lease-$NS.json"
 kubectl replace -f "/tmp/lease-$NS.json" >/dev/null || fail "renew"
 [ "$(jp lease/op '{.metadata.resourceVersion}')" != "$rv" ] || fail "renew did not bump the RV"
-if kubectl replace -f "/tmp/lease-$NS.json" >/dev/null 2>&1; then fail "stale renew accepted"; fi
+if err=$(kubectl replace -f "/tmp/lease-$NS.json" 2>&1); then fail "stale renew accepted"; fi
+observe stale-renew "$err"
 rm -f "/tmp/lease-$NS.json"
 # PUT to a missing Lease creates it
 lease other x "2026-11-28T12:00:00.000000Z" | kubectl replace -f - >/dev/null || fail "create-on-update"
@@ -31,6 +33,7 @@ kubectl get lease other -n "$NS" >/dev/null || fail "lease not created by PUT"
 # MicroTime: 6 fractional digits required; offsets normalised to UTC
 if err=$(lease bad x "2026-11-28T12:00:00Z" | kubectl create -f - 2>&1); then fail "MicroTime without fraction accepted"; fi
 [[ $err == *'cannot parse "Z" as ".000000"'* ]] || fail "MicroTime error: $err"
+observe microtime-error "$err"
 lease tz x "2026-11-28T13:00:00.123456+01:00" | kubectl create -f - >/dev/null || fail "offset MicroTime"
 [ "$(jp lease/tz '{.spec.renewTime}')" = "2026-11-28T12:00:00.123456Z" ] || fail "not normalised to UTC"
 
@@ -65,4 +68,5 @@ regarding: {apiVersion: v1, kind: ConfigMap, namespace: $NS, name: target}
 YAML
 ); then fail "event without action/reason accepted"; fi
 [[ $err == *"action: Required value"* && $err == *"reason: Required value"* ]] || fail "event 422: $err"
+observe event-422 "$err"
 note "ok"
