@@ -74,7 +74,7 @@ local function platform_env(gs, config, port)
     add(secret_env("DATABASE_URL", name .. "-postgres", "uri"))
   end
   if spec.kafka ~= nil then
-    local user = grace.name(ns, name)
+    local user = grace.unique_name(ns, name) -- the KafkaUser (kafka.lua)
     add { name = "KAFKA_BOOTSTRAP_SERVERS", value = config.kafka.bootstrap }
     add { name = "KAFKA_SECURITY_PROTOCOL", value = config.kafka.securityProtocol }
     add { name = "KAFKA_SASL_MECHANISM", value = "SCRAM-SHA-512" }
