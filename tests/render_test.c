@@ -232,6 +232,7 @@ START_TEST(workload_is_restricted_and_wires_database_kafka_and_hostname)
     ck_assert_ptr_nonnull(path(d, "spec/template/spec/volumes/0/emptyDir"));
     ck_assert_int_eq(json_integer_value(path(c, "ports/0/containerPort")), 8000);
     ck_assert_int_eq(json_integer_value(path(d, "spec/replicas")), 1);
+    ck_assert_int_eq(json_integer_value(path(d, "spec/strategy/rollingUpdate/maxUnavailable")), 0);
     ck_assert_str_eq(str(env_var(d, "DATABASE_URL"), "valueFrom/secretKeyRef/name"),
                      "peeps-postgres");
     ck_assert_str_eq(str(env_var(d, "DATABASE_URL"), "valueFrom/secretKeyRef/key"), "uri");

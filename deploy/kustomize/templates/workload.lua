@@ -145,6 +145,12 @@ return function(gs, config)
     spec = {
       replicas = spec.replicas or 1,
       revisionHistoryLimit = 3,
+      -- No old pod goes before its replacement is Ready: a rollout that
+      -- waits (e.g. for a renamed KafkaUser's Secret) keeps full capacity.
+      strategy = {
+        type = "RollingUpdate",
+        rollingUpdate = { maxUnavailable = 0, maxSurge = "25%" },
+      },
       selector = { matchLabels = selector },
       template = {
         metadata = { labels = pod_labels },
