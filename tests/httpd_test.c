@@ -623,7 +623,7 @@ START_TEST(httpd_two_listeners_on_one_address_are_refused_naming_both_flags)
     } cases[] = {
         {"127.0.0.1:0", lo, lo, "metrics-addr", lo, "webhook-addr", lo},
         {lo, "127.0.0.1:0", lo, "health-addr", lo, "webhook-addr", lo},
-        {any, lo, "off", "health-addr", any, "metrics-addr", lo},  /* all interfaces */
+        {any, lo, "off", "health-addr", any, "metrics-addr", lo}, /* all interfaces */
         {lo, "0.0.0.0:0", any, "health-addr", lo, "webhook-addr", any},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -637,9 +637,10 @@ START_TEST(httpd_two_listeners_on_one_address_are_refused_naming_both_flags)
         struct kerr_info e;
         ck_assert_msg(httpd_new(&o, &h, &e) == KERR_INVAL, "case %zu accepted", i);
         ck_assert_ptr_null(h);
-        snprintf(want, sizeof want, "--%s %s and --%s %s are the same address: give each "
-                 "listener its own port", cases[i].first, cases[i].first_addr, cases[i].second,
-                 cases[i].second_addr);
+        snprintf(want, sizeof want,
+                 "--%s %s and --%s %s are the same address: give each "
+                 "listener its own port",
+                 cases[i].first, cases[i].first_addr, cases[i].second, cases[i].second_addr);
         ck_assert_str_eq(e.message, want);
         ck_assert_str_eq(e.reason, "AddressConflict");
     }
