@@ -560,8 +560,8 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
             gs_kafka_secret(r);
             gs_apply_children(r);
         }
-        gs_prune_children(r);
         gs_eval_children(r);
+        gs_prune_children(r); /* after eval: credentials wait for WorkloadReady */
     }
     bool ready = false;
     long status_after = 0;

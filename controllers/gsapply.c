@@ -157,11 +157,52 @@ static void foreach_child(struct gs_run *r,
     }
 }
 
+/* Replacement first: true while a desired child of `kind` in namespace `ns`
+ * does not exist (its apply failed, or its kind is not served). An unwanted
+ * child of that kind there is then kept: when a child is renamed (an upgrade
+ * from the <ns>-<name> Schedule or KafkaUser to grace.unique_name), the old
+ * one goes only once the new one exists. */
+static bool replacement_missing(const struct gs_run *r, const char *kind, const char *ns)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(r->desired, i, d) {
+        const char *dk = json_string_value(json_object_get(d, "kind"));
+        if (dk && strcmp(dk, kind) == 0 && strcmp(gs_meta(d, "namespace"), ns) == 0 &&
+            !json_is_object(json_array_get(r->live, i)))
+            return true;
+    }
+    return false;
+}
+
+/* Credentials the workload may still use: the KafkaUser and the copy of its
+ * Secret (concern Kafka). Pods that started with the old user name and
+ * Secret keep running until the Deployment has rolled out, so these wait for
+ * WorkloadReady (evaluated before the prune). */
+static bool credential_in_use(const struct gs_run *r, const struct kobj *o, const char *kind)
+{
+    if (r->cs[GC_WORKLOAD].state == READY_TRUE)
+        return false;
+    if (strcmp(kind, "KafkaUser") == 0)
+        return true;
+    if (strcmp(kind, "Secret") != 0)
+        return false;
+    json_t *probe = json_pack("{s:s, s:{s:s}}", "kind", kind, "metadata", "name", kobj_name(o));
+    bool kafka = gs_concern_of(probe) == GC_KAFKA;
+    json_decref(probe);
+    return kafka;
+}
+
 static void prune_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ctx)
 {
     (void)ctx;
-    if (kobj_deleting(o) || is_desired(r->desired, o, childkinds_at(ki)->kind))
+    const char *kind = childkinds_at(ki)->kind;
+    if (kobj_deleting(o) || is_desired(r->desired, o, kind))
         return;
+    if (replacement_missing(r, kind, kobj_namespace(o)) || credential_in_use(r, o, kind)) {
+        log_msg(LOG_DEBUG, "prune deferred", "kind", kind, "child", kobj_name(o), LOG_END);
+        return;
+    }
     delete_child(r, ki, o);
 }
 

@@ -95,6 +95,10 @@ void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reas
 /* Apply the desired children not applied yet in this run (those past the
  * end of r->live), appending what each looks like afterwards to r->live. */
 void gs_apply_children(struct gs_run *r);
+/* Delete the cached children of this service (by its labels) that are no
+ * longer desired, except, for now, those whose replacement of the same kind
+ * and namespace does not exist yet and (until WorkloadReady, so call it
+ * after gs_eval_children) the Kafka credentials. */
 void gs_prune_children(struct gs_run *r);
 void gs_eval_children(struct gs_run *r);
 struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,

@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PGNAME_HASH_HEX 16                                    /* 64 bits of SHA-256 */
-#define PGNAME_PREFIX_MAX (PG_NAME_MAX - 2 - PGNAME_HASH_HEX) /* room before "__<hash>" */
+#define PGNAME_PREFIX_MAX (PG_NAME_MAX - 2 - PG_NAME_HASH_HEX) /* room before "__<hash>" */
 
 static bool pgname_plain_char(unsigned char ch)
 {
@@ -57,8 +56,7 @@ static void pgname_append_sanitized(char *out, size_t *len, size_t cap, const ch
     out[*len] = '\0';
 }
 
-/* 16 lowercase hex digits of SHA-256("ns/name") into hex[PGNAME_HASH_HEX + 1]. */
-static void pgname_hash(const char *ns, const char *name, char *hex)
+void pg_name_hash(const char *ns, const char *name, char hex[PG_NAME_HASH_HEX + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -68,18 +66,18 @@ static void pgname_hash(const char *ns, const char *name, char *hex)
     if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, ns, strlen(ns)) != 1 || EVP_DigestUpdate(ctx, "/", 1) != 1 ||
         EVP_DigestUpdate(ctx, name, strlen(name)) != 1 ||
-        EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < PGNAME_HASH_HEX / 2) {
+        EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < PG_NAME_HASH_HEX / 2) {
         EVP_MD_CTX_free(ctx);
         fputs("grace-operator: SHA-256 unavailable\n", stderr);
         abort();
     }
     EVP_MD_CTX_free(ctx);
     static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < PGNAME_HASH_HEX / 2; i++) {
+    for (size_t i = 0; i < PG_NAME_HASH_HEX / 2; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
-    hex[PGNAME_HASH_HEX] = '\0';
+    hex[PG_NAME_HASH_HEX] = '\0';
 }
 
 static void pgname_derive(const char *ns, const char *name, char out[PG_NAME_MAX + 1])
@@ -103,8 +101,8 @@ static void pgname_derive(const char *ns, const char *name, char out[PG_NAME_MAX
     pgname_append_sanitized(prefix, &len, sizeof prefix, name);
     while (len > 2 && prefix[len - 1] == '_')
         prefix[--len] = '\0';
-    char hex[PGNAME_HASH_HEX + 1];
-    pgname_hash(ns, name, hex);
+    char hex[PG_NAME_HASH_HEX + 1];
+    pg_name_hash(ns, name, hex);
     snprintf(out, PG_NAME_MAX + 1, "%s__%s", prefix, hex);
 }
 

@@ -45,6 +45,20 @@ enum kerr pg_derive_names(const char *ns, const char *name, const char *requeste
                           char role[PG_NAME_MAX + 1], char db[PG_NAME_MAX + 1],
                           struct kerr_info *err);
 
+/* Hex digits pg_name_hash() writes (64 bits of SHA-256). */
+#define PG_NAME_HASH_HEX 16
+
+/*
+ * The per-service hash every derived name uses to stay unique per
+ * (namespace, name): the first 16 lowercase hex digits of
+ * SHA-256("<ns>/<name>"), NUL-terminated, into hex. Namespaces cannot
+ * contain '/', so distinct pairs hash distinct inputs. Used here for the
+ * PostgreSQL names and by the templates' grace.unique_name (render.c) for
+ * children in shared namespaces. Thread-safe; aborts if SHA-256 is
+ * unavailable.
+ */
+void pg_name_hash(const char *ns, const char *name, char hex[PG_NAME_HASH_HEX + 1]);
+
 /* True when `s` matches ^[a-z_][a-z0-9_]{0,62}$ (a name that needs no case folding). */
 bool pg_name_valid(const char *s);
 

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgname.h"
 #include "render_json.h"
 
 #define RENDER_HOOK_EVERY 1000
@@ -69,6 +70,12 @@ static const char render_prelude[] =
     "  local s = table.concat(parts, '-', 1, parts.n)\n"
     "  return g.dns_label(s)\n"
     "end\n"
+    "function g.unique_name(ns, name)\n"
+    "  local p = gsub(gsub(lower(ns .. '-' .. name), '[^a-z0-9-]', '-'), '^-+', '')\n"
+    "  p = gsub(sub(p, 1, 46), '-+$', '')\n"
+    "  if p == '' then p = 'x' end\n"
+    "  return p .. '-' .. g.service_hash(ns, name)\n"
+    "end\n"
     "function g.hostname(gs)\n"
     "  return (gs.spec and gs.spec.hostname) or gs.metadata.name\n"
     "end\n"
@@ -93,6 +100,18 @@ static const char render_prelude[] =
     "  return section.enabled\n"
     "end\n"
     "return g\n";
+
+/* grace.service_hash(ns, name): pg_name_hash() of the pair, so a name in a
+ * shared namespace is unique per GraceService (and the same hash as the
+ * PostgreSQL names). */
+static int grace_service_hash(lua_State *L)
+{
+    const char *ns = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2);
+    char hex[PG_NAME_HASH_HEX + 1];
+    pg_name_hash(ns, name, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
 
 /* ---- bounds ---- */
 
@@ -256,6 +275,8 @@ static int sb_setup(lua_State *L)
     lua_pushvalue(L, lib);
     lua_setupvalue(L, -2, 1);
     lua_call(L, 0, 1);
+    lua_pushcfunction(L, grace_service_hash);
+    lua_setfield(L, -2, "service_hash");
     render_json_protect(L);
     lua_setfield(L, lib, "grace");
 

@@ -484,6 +484,32 @@ static enum kerr prebind(const struct listener *l, struct kerr_info *err)
     return KERR_OK;
 }
 
+/* True when listeners a and b would take the same socket: the same port
+ * (not 0, which is a new free port for each) on the same host, or on all
+ * interfaces for either (":9999" covers "127.0.0.1:9999"; so does
+ * "0.0.0.0:9999" an IPv6 address, refused too for simplicity). */
+static bool addr_overlaps(const struct listener *a, const struct listener *b)
+{
+    if (a->port == 0 || a->port != b->port)
+        return false;
+    return !a->host[0] || !b->host[0] || strcmp(a->host, b->host) == 0;
+}
+
+/* Two listeners on one address would both start (the kernel lets the
+ * second bind with SO_REUSEADDR/SO_REUSEPORT) and requests would reach
+ * either one: refuse it, naming both flags. */
+static enum kerr check_overlap(const struct httpd *h, const struct listener *l,
+                               struct kerr_info *err)
+{
+    for (size_t i = 0; i < h->nls; i++)
+        if (addr_overlaps(&h->ls[i], l))
+            return kerr_set(err, KERR_INVAL, 0, "AddressConflict",
+                            "--%s %s and --%s %s are the same address: give each listener its "
+                            "own port",
+                            h->ls[i].flag, h->ls[i].addr, l->flag, l->addr);
+    return KERR_OK;
+}
+
 static bool addr_disabled(const char *a)
 {
     return !*a || strcmp(a, "0") == 0;
@@ -517,10 +543,17 @@ static enum kerr plan_listeners(struct httpd *h, const struct httpd_options *o,
         snprintf(l->addr, sizeof l->addr, "%s", addrs[i]);
         enum kerr e = parse_addr(l, err);
         if (e == KERR_OK)
-            e = prebind(l, err);
+            e = check_overlap(h, l, err);
         if (e != KERR_OK)
             return e;
         h->which[i] = (int)h->nls++;
+    }
+    /* Bound only once the addresses are known to be distinct, so a conflict
+     * is reported as such, whatever else holds the port. */
+    for (size_t i = 0; i < h->nls; i++) {
+        enum kerr e = prebind(&h->ls[i], err);
+        if (e != KERR_OK)
+            return e;
     }
     return KERR_OK;
 }

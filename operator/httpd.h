@@ -19,7 +19,10 @@
  * Anything else: unknown path 404, wrong method 405 (with Allow), request
  * body larger than max_body 413. Addresses are "host:port", ":port" (all
  * interfaces) or "[v6]:port"; port 0 picks a free port (see httpd_port);
- * "0" (or "") as the whole address disables that listener.
+ * "0" (or "") as the whole address disables that listener. Two listeners on
+ * one address (same non-zero port, same host or either on all interfaces)
+ * are refused by httpd_new, except health and metrics given the very same
+ * text, which share one listener.
  *
  * Threads (the libuv rule): httpd_new, httpd_start, httpd_free are called
  * from the owning thread; httpd_stop is the only call safe from any other

@@ -74,7 +74,7 @@ local function platform_env(gs, config, port)
     add(secret_env("DATABASE_URL", name .. "-postgres", "uri"))
   end
   if spec.kafka ~= nil then
-    local user = grace.name(ns, name)
+    local user = grace.unique_name(ns, name) -- the KafkaUser (kafka.lua)
     add { name = "KAFKA_BOOTSTRAP_SERVERS", value = config.kafka.bootstrap }
     add { name = "KAFKA_SECURITY_PROTOCOL", value = config.kafka.securityProtocol }
     add { name = "KAFKA_SASL_MECHANISM", value = "SCRAM-SHA-512" }
@@ -145,6 +145,12 @@ return function(gs, config)
     spec = {
       replicas = spec.replicas or 1,
       revisionHistoryLimit = 3,
+      -- No old pod goes before its replacement is Ready: a rollout that
+      -- waits (e.g. for a renamed KafkaUser's Secret) keeps full capacity.
+      strategy = {
+        type = "RollingUpdate",
+        rollingUpdate = { maxUnavailable = 0, maxSurge = "25%" },
+      },
       selector = { matchLabels = selector },
       template = {
         metadata = { labels = pod_labels },

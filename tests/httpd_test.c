@@ -605,6 +605,55 @@ START_TEST(httpd_busy_port_gives_clear_error)
 }
 END_TEST
 
+START_TEST(httpd_two_listeners_on_one_address_are_refused_naming_both_flags)
+{
+    /* a port in use by someone else: the conflict is still what is reported */
+    int busy = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in ba = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(busy, (struct sockaddr *)&ba, sizeof ba), 0);
+    ck_assert_int_eq(listen(busy, 1), 0);
+    socklen_t blen = sizeof ba;
+    getsockname(busy, (struct sockaddr *)&ba, &blen);
+    int port = ntohs(ba.sin_port);
+    char lo[64], any[64], want[256];
+    snprintf(lo, sizeof lo, "127.0.0.1:%d", port);
+    snprintf(any, sizeof any, ":%d", port);
+    struct {
+        const char *health, *metrics, *webhook, *first, *first_addr, *second, *second_addr;
+    } cases[] = {
+        {"127.0.0.1:0", lo, lo, "metrics-addr", lo, "webhook-addr", lo},
+        {lo, "127.0.0.1:0", lo, "health-addr", lo, "webhook-addr", lo},
+        {any, lo, "off", "health-addr", any, "metrics-addr", lo}, /* all interfaces */
+        {lo, "0.0.0.0:0", any, "health-addr", lo, "webhook-addr", any},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct httpd_options o = base_opts();
+        o.health_addr = cases[i].health;
+        o.metrics_addr = cases[i].metrics;
+        o.webhook_addr = cases[i].webhook;
+        if (strcmp(cases[i].webhook, "off") == 0)
+            o.webhook = NULL;
+        struct httpd *h = NULL;
+        struct kerr_info e;
+        ck_assert_msg(httpd_new(&o, &h, &e) == KERR_INVAL, "case %zu accepted", i);
+        ck_assert_ptr_null(h);
+        snprintf(want, sizeof want,
+                 "--%s %s and --%s %s are the same address: give each "
+                 "listener its own port",
+                 cases[i].first, cases[i].first_addr, cases[i].second, cases[i].second_addr);
+        ck_assert_str_eq(e.message, want);
+        ck_assert_str_eq(e.reason, "AddressConflict");
+    }
+    close(busy);
+    /* port 0 is a new free port for each listener: never a conflict */
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    ck_assert_int_ne(httpd_port(h, HTTPD_METRICS), httpd_port(h, HTTPD_WEBHOOK));
+    ck_assert_int_ne(httpd_port(h, HTTPD_HEALTH), httpd_port(h, HTTPD_WEBHOOK));
+    httpd_free(h);
+}
+END_TEST
+
 START_TEST(httpd_bad_addresses_are_rejected)
 {
     const char *bad[] = {"nonsense", "127.0.0.1:99999", "127.0.0.1:",
@@ -699,6 +748,7 @@ static Suite *httpd_suite(void)
     tcase_add_test(tc, httpd_small_body_cap_is_honoured);
     tcase_add_test(tc, httpd_same_address_serves_health_and_metrics_on_one_port);
     tcase_add_test(tc, httpd_busy_port_gives_clear_error);
+    tcase_add_test(tc, httpd_two_listeners_on_one_address_are_refused_naming_both_flags);
     tcase_add_test(tc, httpd_bad_addresses_are_rejected);
     tcase_add_test(tc, httpd_webhook_without_certificate_is_config_error);
     tcase_add_test(tc, httpd_disabled_listener_has_no_port);

@@ -149,6 +149,16 @@ START_TEST(pgname_derivation_is_stable)
 }
 END_TEST
 
+START_TEST(pgname_hash_is_sha256_of_ns_slash_name)
+{
+    char a[PG_NAME_HASH_HEX + 1], b[PG_NAME_HASH_HEX + 1];
+    pg_name_hash("a-b", "c", a); /* printf a-b/c | sha256sum */
+    pg_name_hash("a", "b-c", b);
+    ck_assert_str_eq(a, "4e84717d75bd540d");
+    ck_assert_str_eq(b, "b88f83c840abe581");
+}
+END_TEST
+
 START_TEST(pgname_empty_or_slash_is_invalid)
 {
     char role[64] = "untouched", db[64] = "untouched";
@@ -306,6 +316,7 @@ static Suite *pgname_suite(void)
     tcase_add_test(tc, pgname_length_limit_is_exactly_63_bytes);
     tcase_add_test(tc, pgname_truncated_hash_cannot_equal_a_plain_name);
     tcase_add_test(tc, pgname_derivation_is_stable);
+    tcase_add_test(tc, pgname_hash_is_sha256_of_ns_slash_name);
     tcase_add_test(tc, pgname_empty_or_slash_is_invalid);
     tcase_add_test(tc, pgname_valid_requested_database_is_used);
     tcase_add_test(tc, pgname_invalid_requested_database_is_rejected);

@@ -232,13 +232,16 @@ START_TEST(workload_is_restricted_and_wires_database_kafka_and_hostname)
     ck_assert_ptr_nonnull(path(d, "spec/template/spec/volumes/0/emptyDir"));
     ck_assert_int_eq(json_integer_value(path(c, "ports/0/containerPort")), 8000);
     ck_assert_int_eq(json_integer_value(path(d, "spec/replicas")), 1);
+    ck_assert_int_eq(json_integer_value(path(d, "spec/strategy/rollingUpdate/maxUnavailable")), 0);
     ck_assert_str_eq(str(env_var(d, "DATABASE_URL"), "valueFrom/secretKeyRef/name"),
                      "peeps-postgres");
     ck_assert_str_eq(str(env_var(d, "DATABASE_URL"), "valueFrom/secretKeyRef/key"), "uri");
     ck_assert_str_eq(str(env_var(d, "KAFKA_BOOTSTRAP_SERVERS"), "value"),
                      "kafka-kafka-bootstrap.kafka.svc:9092");
     ck_assert_str_eq(str(env_var(d, "KAFKA_PASSWORD"), "valueFrom/secretKeyRef/name"),
-                     "grace-peeps");
+                     "grace-peeps-635e15c76642fb1f");
+    ck_assert_str_eq(str(env_var(d, "KAFKA_USERNAME"), "value"), "grace-peeps-635e15c76642fb1f");
+    ck_assert_str_eq(str(env_var(d, "KAFKA_GROUP_ID"), "value"), "grace-peeps-635e15c76642fb1f");
     ck_assert_str_eq(str(env_var(d, "GRACE_HOSTNAME"), "value"), "peeps.grace.localhost");
     ck_assert_str_eq(str(env_var(d, "OTEL_EXPORTER_OTLP_ENDPOINT"), "value"), "http://otel:4318");
     ck_assert_str_eq(str(env_var(d, "OTEL_SERVICE_NAME"), "value"), "peeps");
@@ -323,12 +326,14 @@ START_TEST(kafka_topics_and_user_acls)
         "kafka");
     ck_assert_int_eq(json_integer_value(path(t, "spec/partitions")), 6);
     ck_assert_ptr_null(path(t, "metadata/ownerReferences"));
-    const json_t *u = find(objs, "KafkaUser", "finance-ledger");
+    /* <ns>-<name>-<first 16 hex of SHA-256("finance/ledger")> */
+    const json_t *u = find(objs, "KafkaUser", "finance-ledger-bddcff67b0d41487");
+    ck_assert_ptr_nonnull(u);
     ck_assert_str_eq(str(u, "spec/authentication/type"), "scram-sha-512");
     const json_t *acls = path(u, "spec/authorization/acls");
     ck_assert_uint_eq(json_array_size(acls), 5); /* 2 consumed, group, 2 produced */
     ck_assert_str_eq(str(acls, "2/resource/type"), "group");
-    ck_assert_str_eq(str(acls, "2/resource/name"), "finance-ledger");
+    ck_assert_str_eq(str(acls, "2/resource/name"), "finance-ledger-bddcff67b0d41487");
     ck_assert_str_eq(str(acls, "3/operations/1"), "Write");
     json_decref(objs);
 }
@@ -358,10 +363,92 @@ START_TEST(kafka_topic_with_invalid_k8s_name_gets_topic_name)
 }
 END_TEST
 
+/* Render a GraceService ns/name with kafka (one consumed topic) and backup. */
+static json_t *render_ns_name(const char *ns, const char *name)
+{
+    json_t *gs = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:{s:[s]}}}", "apiVersion",
+                           "grace.dev/v1alpha1", "kind", "GraceService", "metadata", "name", name,
+                           "namespace", ns, "spec", "image", "i", "kafka", "consumes", "t");
+    cmd_render_apply_defaults(gs);
+    struct render *r = NULL;
+    struct grace_config *c = config_from(NULL);
+    json_t *out = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(render_new("templates", &r, NULL), KERR_OK);
+    ck_assert_msg(render_objects(r, gs, grace_config_json(c), &out, &err) == KERR_OK, "%s",
+                  err.message);
+    render_free(r);
+    grace_config_free(c);
+    json_decref(gs);
+    return out;
+}
+
+static bool dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* The names of the KafkaUser and the Schedule, and the user/group/Secret the
+ * workload is given: all one name. */
+static const char *shared_ns_name(const json_t *objs)
+{
+    const char *user = str(find(objs, "KafkaUser", NULL), "metadata/name");
+    const json_t *d = find(objs, "Deployment", NULL);
+    ck_assert_str_eq(str(find(objs, "Schedule", NULL), "metadata/name"), user);
+    ck_assert_str_eq(str(env_var(d, "KAFKA_USERNAME"), "value"), user);
+    ck_assert_str_eq(str(env_var(d, "KAFKA_GROUP_ID"), "value"), user);
+    ck_assert_str_eq(str(env_var(d, "KAFKA_PASSWORD"), "valueFrom/secretKeyRef/name"), user);
+    ck_assert_msg(dns_label(user), "%s is not a DNS label", user);
+    return user;
+}
+
+START_TEST(shared_namespace_names_differ_for_c_in_a_b_and_b_c_in_a)
+{
+    json_t *one = render_ns_name("a-b", "c"), *two = render_ns_name("a", "b-c");
+    /* readable prefix, then 16 hex digits of SHA-256("ns/name") (pg_name_hash) */
+    ck_assert_str_eq(shared_ns_name(one), "a-b-c-4e84717d75bd540d");
+    ck_assert_str_eq(shared_ns_name(two), "a-b-c-b88f83c840abe581");
+    ck_assert_str_eq(str(find(one, "KafkaUser", NULL), "spec/authorization/acls/1/resource/name"),
+                     "a-b-c-4e84717d75bd540d"); /* the consumer group */
+    json_decref(one);
+    json_decref(two);
+    json_t *again = render_ns_name("a-b", "c");
+    ck_assert_str_eq(shared_ns_name(again), "a-b-c-4e84717d75bd540d"); /* stable */
+    json_decref(again);
+}
+END_TEST
+
+START_TEST(shared_namespace_names_fit_63_characters_and_stay_distinct)
+{
+    char ns[64], name[254], name2[254];
+    memset(ns, 'n', 63);
+    ns[63] = '\0';
+    memset(name, 'm', 253);
+    name[253] = '\0';
+    memcpy(name2, name, sizeof name);
+    name2[252] = 'x'; /* differs only past the readable prefix */
+    json_t *one = render_ns_name(ns, name), *two = render_ns_name(ns, name2);
+    const char *a = shared_ns_name(one), *b = shared_ns_name(two);
+    ck_assert_uint_eq(strlen(a), 63);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(strncmp(a, b, 46), 0);
+    json_decref(one);
+    json_decref(two);
+    /* dots in a GraceService name become '-', a trailing '-' of the cut prefix goes */
+    json_t *dots = render_ns_name("team", "api.v2");
+    ck_assert_int_eq(strncmp(shared_ns_name(dots), "team-api-v2-", 12), 0);
+    json_decref(dots);
+}
+END_TEST
+
 START_TEST(backup_schedule_in_velero_namespace_with_overrides)
 {
     json_t *objs = render_file("examples/peeps.yaml", NULL);
-    const json_t *s = find(objs, "Schedule", "grace-peeps");
+    const json_t *s = find(objs, "Schedule", "grace-peeps-635e15c76642fb1f");
+    ck_assert_ptr_nonnull(s);
     ck_assert_str_eq(str(s, "metadata/namespace"), "velero");
     ck_assert_str_eq(str(s, "spec/schedule"), "0 * * * *");
     ck_assert_str_eq(str(s, "spec/template/ttl"), "720h");
@@ -819,6 +906,8 @@ static Suite *suite(void)
     tcase_add_test(t, tailscale_per_service_adds_a_tailnet_service);
     tcase_add_test(t, kafka_topics_and_user_acls);
     tcase_add_test(t, kafka_topic_with_invalid_k8s_name_gets_topic_name);
+    tcase_add_test(t, shared_namespace_names_differ_for_c_in_a_b_and_b_c_in_a);
+    tcase_add_test(t, shared_namespace_names_fit_63_characters_and_stay_distinct);
     tcase_add_test(t, backup_schedule_in_velero_namespace_with_overrides);
     tcase_add_test(t, egress_policy_allows_dns_gateway_kafka_and_postgres);
     tcase_add_test(t, no_template_outputs_a_secret);

@@ -16,7 +16,7 @@ for obj in deployment/peeps service/peeps secret/peeps-postgres certificate/peep
   [ "$(jp "$obj" '{.metadata.labels.app\.kubernetes\.io/managed-by}')" = grace-operator ] || fail "$obj: managed-by label"
   [ "$(jp "$obj" '{.metadata.labels.grace\.dev/service}')" = peeps ] || fail "$obj: service label"
 done
-for obj in kafkatopic/peeps.updated "kafkauser/$NS-peeps"; do
+for obj in kafkatopic/peeps.updated "kafkauser/$(unique_name "$NS" peeps)"; do
   kubectl get "$obj" -n "$KNS" >/dev/null 2>&1 || { kubectl get kafkatopics,kafkausers -n "$KNS" >&2; fail "$obj missing in $KNS"; }
   [ "$(jp "$obj" '{.metadata.labels.grace\.dev/service}' "$KNS")" = peeps ] || fail "$obj: service label"
   [ -z "$(jp "$obj" '{.metadata.ownerReferences}' "$KNS")" ] || fail "$obj: cross-namespace ownerReference"

@@ -76,10 +76,24 @@ scrape_configs:
   - job_name: grace-operator
     static_configs: [{targets: ['127.0.0.1:$mport']}]
 YAML
-"$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
-  --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
-OP_PIDS+=($!) # gs_cleanup stops (SIGTERM) and reaps it before removing $WORK
-PROM_PID=$!
+# Prometheus cannot report a port it chose itself, so it gets a free one; the
+# operator's ports are bound already (port 0, read from its log), so only an
+# unrelated process can take it first: then Prometheus exits with "address
+# already in use" and is started again on another port.
+prom_start() {
+  "$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
+    --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  OP_PIDS+=($PROM_PID) # gs_cleanup stops (SIGTERM) and reaps it before removing $WORK
+}
+prom_start
+for _ in 1 2 3; do
+  eventually 10 curl -fsS --max-time 1 "http://127.0.0.1:$pport/-/ready" && break
+  kill -0 "$PROM_PID" 2>/dev/null && break # running but slow: the checks below wait
+  grep -q 'address already in use' "$WORK/prometheus.log" || break
+  pport=$(free_port)
+  prom_start
+done
 
 # prom_value QUERY: the single value of an instant query (fails if not exactly one).
 prom_value() {

@@ -10,16 +10,17 @@
 #      unknown path 404;
 #  (e) /mutate-graceservice on a spec without port/replicas answers a base64
 #      JSONPatch adding the CRD defaults (port 8000, replicas 1), and nothing
-#      for a field that is set.
+#      for a field that is set;
+#  (f) two listeners on one address (--metrics-addr and --webhook-addr both
+#      127.0.0.1:P, or :P and 127.0.0.1:P) stop the binary at start-up with
+#      exit 1 and one error naming both flags.
+# The webhook listens on port 0 and the scenario reads the bound port from
+# the operator's log: no port is picked before the operator binds it.
 . "$(dirname "$0")/gslib.sh"
 
 # The interpreter itself, resolved once: a version-manager shim (pyenv) may
 # cost seconds per start.
 PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 not available"
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # review UID NAME SPEC_JSON [OPERATION] [OBJECT_JSON]: an AdmissionReview v1
 # request for a GraceService in $NS (OBJECT_JSON replaces the built object).
@@ -71,9 +72,11 @@ admit() {
     fail "$path ($uid): not an AdmissionReview v1 echoing the uid: $(head -c 300 "$WORK/resp")"
 }
 
-WPORT=$(free_port)
 setup_env
-op_start operator --webhook-addr "127.0.0.1:$WPORT" --webhook-cert-dir "$WORK/certs"
+op_start operator --webhook-addr 127.0.0.1:0 --webhook-cert-dir "$WORK/certs"
+WPORT=$(op_port operator webhook)
+[ -n "$WPORT" ] && [ "$WPORT" != 0 ] || fail "no webhook port in the log"
+[ "$WPORT" != "$(op_port operator metrics)" ] || fail "webhook and metrics on one port $WPORT"
 for f in tls.crt tls.key ca.crt; do
   [ -s "$WORK/certs/$f" ] || fail "$f not written to --webhook-cert-dir"
 done
@@ -148,3 +151,20 @@ paths = {o["path"] for o in ops}
 assert not paths & {"/spec/port", "/spec/replicas", "/spec/image"}, paths
 PY
 note "webhook answers: valid, taken hostname, owned topic, malformed, defaults"
+
+# (f) listener collisions: checked before anything is bound, so the running
+# operator's own port serves (whatever holds it, the conflict is reported).
+collide() {
+  local rc=0
+  "$GRACE_BIN" --kubeconfig "$KUBECONFIG" --config "$WORK/config.yaml" --namespace "$NS" \
+    --log-format json --health-addr 127.0.0.1:0 "$@" >"$WORK/collide.log" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || fail "(f) $* exited $rc (want 1): $(tail -3 "$WORK/collide.log")"
+  grep '"start-up failed"' "$WORK/collide.log" | grep -q -- "$want" ||
+    fail "(f) $*: no error naming both flags: $(tail -3 "$WORK/collide.log")"
+  ! grep -q '"http server listening"' "$WORK/collide.log" || fail "(f) $*: it listened"
+}
+want="--metrics-addr 127.0.0.1:$WPORT and --webhook-addr 127.0.0.1:$WPORT are the same address"
+collide --metrics-addr "127.0.0.1:$WPORT" --webhook-addr "127.0.0.1:$WPORT"
+want="--metrics-addr :$WPORT and --webhook-addr 127.0.0.1:$WPORT are the same address"
+collide --metrics-addr ":$WPORT" --webhook-addr "127.0.0.1:$WPORT"
+note "two listeners on one address: exit 1 naming both flags"

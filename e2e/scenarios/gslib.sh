@@ -14,6 +14,7 @@ KNS="$NS-kafka"
 BNS="$NS-backup"
 WORK=$(mktemp -d "/tmp/grace-e2e-$SCENARIO.XXXX")
 OP_PIDS=()
+EXTRA_NS=() # more service namespaces a scenario creates (cleaned up like $NS)
 
 fail() {
   echo "FAIL [$SCENARIO]: $*" >&2
@@ -31,10 +32,12 @@ gs_cleanup() {
   for p in "${OP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${OP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   # No operator runs now: drop our finalizers so namespaces can go.
-  for gs in $(kubectl get gs -n "$NS" -o name 2>/dev/null); do
-    kubectl patch "$gs" -n "$NS" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+  for n in "$NS" ${EXTRA_NS[@]+"${EXTRA_NS[@]}"}; do
+    for gs in $(kubectl get gs -n "$n" -o name 2>/dev/null); do
+      kubectl patch "$gs" -n "$n" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+    done
   done
-  for n in "$NS" "$KNS" "$BNS"; do
+  for n in "$NS" "$KNS" "$BNS" ${EXTRA_NS[@]+"${EXTRA_NS[@]}"}; do
     kubectl delete namespace "$n" --wait=false --ignore-not-found >/dev/null 2>&1
   done
   if [ -n "${E2E_KEEP:-}" ] && [ "$rc" != 0 ]; then
@@ -127,11 +130,22 @@ op_start() {
   eventually 20 grep -q '"caches synced"' "$WORK/$name.log" || fail "$name did not sync its caches"
 }
 
-# op_port NAME health|metrics: the port a started operator listens on.
+# op_port NAME health|metrics|webhook: the port a started operator listens
+# on. Scenarios give the operator port 0 and read the bound port here: a port
+# picked "free" beforehand by another process can be taken by the time the
+# operator binds (once it was the operator's own metrics port).
 op_port() {
   local key=healthPort
-  [ "$2" = metrics ] && key=metricsPort
+  case $2 in metrics) key=metricsPort ;; webhook) key=webhookPort ;; esac
   grep -o "\"$key\":\"[0-9]*\"" "$WORK/$1.log" | head -1 | grep -o '[0-9]*'
+}
+
+# unique_name NS NAME: grace.unique_name, the name of the service's children
+# in shared namespaces (Schedule, KafkaUser): <ns>-<name> (for the plain
+# names the scenarios use) cut to 46 characters, "-", 16 hex of SHA-256(ns/name).
+unique_name() {
+  printf '%s-%s' "$(printf '%s-%s' "$1" "$2" | cut -c1-46 | sed 's/-*$//')" \
+    "$(printf '%s/%s' "$1" "$2" | sha256sum | cut -c1-16)"
 }
 
 # gs_apply NAME [YAML spec lines...]: apply a GraceService.

@@ -1,5 +1,7 @@
 -- backup: a Velero Schedule in config.backup.namespace (Velero only acts on
--- Schedules in its own namespace) named <namespace>-<name>, backing up the
+-- Schedules in its own namespace) named grace.unique_name(namespace, name)
+-- (<namespace>-<name>-<hash>: unique per GraceService in that shared
+-- namespace, at most 63 characters), backing up the
 -- objects labelled grace.dev/service=<name> in the service's namespace.
 -- spec.backup.schedule / ttl override config.backup.defaultSchedule /
 -- defaultTtl. No Schedule when config.backup.enabled is false or
@@ -13,7 +15,7 @@ return function(gs, config)
   return { {
     apiVersion = "velero.io/v1",
     kind = "Schedule",
-    metadata = { name = grace.name(ns, name), namespace = config.backup.namespace },
+    metadata = { name = grace.unique_name(ns, name), namespace = config.backup.namespace },
     spec = {
       schedule = (b and b.schedule) or config.backup.defaultSchedule,
       useOwnerReferencesInBackup = false,

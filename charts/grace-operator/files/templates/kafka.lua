@@ -4,7 +4,9 @@
 --   one KafkaTopic per owned topic (spec.kafka.topics). The resource name is
 --   the topic name when that is a valid Kubernetes name, else a sanitised
 --   name with a hash suffix, and spec.topicName carries the real name;
---   one KafkaUser <namespace>-<name> (SCRAM-SHA-512) with simple ACLs:
+--   one KafkaUser grace.unique_name(namespace, name) (<namespace>-<name>-<hash>,
+--   unique per GraceService in the shared Kafka namespace; also the Kafka
+--   principal and the consumer group) (SCRAM-SHA-512) with simple ACLs:
 --   Read+Describe on consumed topics and Read on the consumer group of the
 --   same name, Write+Describe on produced topics.
 --
@@ -50,7 +52,7 @@ local function acl(type, name, ops)
 end
 
 local function user(gs, config, k)
-  local uname = grace.name(gs.metadata.namespace, gs.metadata.name)
+  local uname = grace.unique_name(gs.metadata.namespace, gs.metadata.name)
   local acls = json.array()
   for _, t in ipairs(k.consumes or {}) do
     acls[#acls + 1] = acl("topic", t, { "Describe", "Read" })
