@@ -253,30 +253,38 @@ static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
     return e;
 }
 
+/* One line per wait of discover(): why, and how long until the next try. */
+static void discover_progress(void *ctx, enum kerr e, const struct kerr_info *err, long retry_ms)
+{
+    bool *warned = ctx;
+    char retry[32];
+    snprintf(retry, sizeof retry, "%.1fs", (double)retry_ms / 1000.0);
+    if (e != KERR_OK)
+        log_msg(LOG_WARN, "discovery failed; retrying", "error", err->message, "kind",
+                kerr_strerror(e), "retryIn", retry, LOG_END);
+    else if (!*warned)
+        log_msg(LOG_WARN,
+                "the API server does not serve grace.dev/v1alpha1 graceservices yet: apply "
+                "crds/graceservice.yaml; waiting",
+                LOG_END);
+    *warned = *warned || e == KERR_OK;
+}
+
 /* Wait until the API server serves GraceServices (the CRD may be applied
- * after the operator, by GitOps), then resolve every child kind. */
+ * after the operator, by GitOps), then resolve every child kind. An error
+ * that retrying cannot fix (401, 403, TLS verification, ...) ends start-up:
+ * the pod then shows CrashLoopBackOff with the reason in its log. */
 static enum kerr discover(struct mgr *m, struct kerr_info *err)
 {
     enum kerr e = kdiscovery_new(m->client, &m->disc);
     if (e != KERR_OK)
         return e;
     bool warned = false;
-    while (!mgr_stop) {
-        e = kdiscovery_refresh(m->disc, err);
-        if (e == KERR_OK && kdiscovery_has(m->disc, "grace.dev", "v1alpha1", "graceservices"))
-            break;
-        if (!warned || e != KERR_OK)
-            log_msg(LOG_WARN,
-                    e == KERR_OK ? "the API server does not serve grace.dev/v1alpha1 "
-                                   "graceservices yet: apply crds/graceservice.yaml; waiting"
-                                 : "discovery failed; retrying",
-                    "error", e == KERR_OK ? "" : err->message, LOG_END);
-        warned = true;
-        for (int i = 0; i < 20 && !mgr_stop; i++)
-            sleep_ms(100);
-    }
-    if (mgr_stop)
-        return KERR_STOPPED;
+    struct kdiscovery_wait w = {.group = "grace.dev", .version = "v1alpha1",
+                                .plural = "graceservices", .stop = &mgr_stop,
+                                .progress = discover_progress, .ctx = &warned};
+    if ((e = kdiscovery_wait_for(m->disc, &w, err)) != KERR_OK)
+        return e;
     for (size_t i = 0; i < childkinds_count(); i++) {
         struct childkind *k = childkinds_at(i);
         struct kerr_info e2 = {0};
@@ -422,7 +430,10 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
     bool webhook = strcmp(m->f.webhook_addr, "off") != 0 && m->f.webhook_addr[0] != '\0';
     enum kerr e = KERR_OK;
     if (webhook) {
-        m->routes = (struct webhook_routes){paths[0], validate_cb, paths[1], mutate_cb, m};
+        m->routes = (struct webhook_routes){.validate_path = paths[0], .validate = validate_cb,
+                                            .mutate_path = paths[1], .mutate = mutate_cb,
+                                            .ctx = m, .group = "grace.dev",
+                                            .kind = "GraceService"};
         o.webhook_addr = m->f.webhook_addr;
         o.webhook_paths = paths;
         o.webhook = webhook_serve;

@@ -197,8 +197,9 @@ static void deny_taken(void *ctx, const struct webhook_request *req, struct webh
         webhook_deny(v, "hostname %s is already used by GraceService other/web", host);
 }
 
-static struct webhook_routes routes = {"/validate-graceservice", deny_taken, "/mutate-graceservice",
-                                       NULL, NULL};
+static struct webhook_routes routes = {.validate_path = "/validate-graceservice",
+                                       .validate = deny_taken,
+                                       .mutate_path = "/mutate-graceservice"};
 
 static struct fixture fx;
 static struct tlsgen_pem pem;
