@@ -393,22 +393,32 @@ static void mutate_cb(void *ctx, const struct webhook_request *req, struct webho
     json_decref(gs);
 }
 
+/* A failure with the certificate directory names the flag. */
+static enum kerr cert_dir_error(const char *dir, enum kerr e, struct kerr_info *err)
+{
+    char msg[sizeof err->message];
+    snprintf(msg, sizeof msg, "%s", err->message);
+    return kerr_set(err, KERR_CONFIG, 0, "BadCertDir", "--webhook-cert-dir %s: %s", dir, msg);
+}
+
 static enum kerr webhook_tls(struct mgr *m, struct httpd_options *o, struct tlsgen_pem *pem,
                              char *crt, char *key, size_t n, struct kerr_info *err)
 {
     const char *dir = m->f.webhook_cert_dir;
+    enum kerr e;
     if (dir && tlsgen_dir_has_cert(dir)) {
         snprintf(crt, n, "%s/tls.crt", dir);
         snprintf(key, n, "%s/tls.key", dir);
         o->cert_file = crt;
         o->key_file = key;
-        return tlsgen_check_files(crt, key, err);
+        e = tlsgen_check_files(crt, key, err);
+        return e == KERR_OK ? e : cert_dir_error(dir, e, err);
     }
     const char *names[] = {"localhost", "127.0.0.1", "grace-operator-webhook",
                            "grace-operator-webhook.grace-system.svc"};
-    enum kerr e = tlsgen_serving_cert(names, 4, pem, err);
-    if (e == KERR_OK && dir)
-        e = tlsgen_write_dir(pem, dir, err);
+    e = tlsgen_serving_cert(names, 4, pem, err);
+    if (e == KERR_OK && dir && (e = tlsgen_write_dir(pem, dir, err)) != KERR_OK)
+        e = cert_dir_error(dir, e, err);
     o->cert_pem = pem->cert_pem;
     o->key_pem = pem->key_pem;
     return e;
@@ -528,9 +538,12 @@ static void run_loop(struct mgr *m)
     }
 }
 
-static void shutdown_all(struct mgr *m)
+/* Stop and free everything; `started`: say so in the log (a failed
+ * start-up has already said everything in its one line). */
+static void shutdown_all(struct mgr *m, bool started)
 {
-    log_msg(LOG_INFO, "shutting down: finishing running reconciles", LOG_END);
+    if (started)
+        log_msg(LOG_INFO, "shutting down: finishing running reconciles", LOG_END);
     if (m->q)
         wq_shutdown(m->q);
     for (int i = 0; i < m->nworkers; i++)
@@ -657,18 +670,23 @@ int manager_main(int argc, char **argv)
     mem_tune();
     install_signals();
     make_identity(m);
-    log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, LOG_END);
+    /* No "starting" line: a start-up failure is then the one line below
+     * (the reason a CrashLoopBackOff shows), success is "started". */
     enum kerr e = setup(m, &err);
     if (e == KERR_OK) {
+        log_msg(LOG_INFO, "grace-operator started", "version", GRACE_VERSION, "identity",
+                m->identity, LOG_END);
         run_loop(m);
     } else if (e != KERR_STOPPED) {
-        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e), LOG_END);
+        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e),
+                "version", GRACE_VERSION, LOG_END);
         rc = 1;
     }
-    shutdown_all(m);
+    shutdown_all(m, e == KERR_OK);
     if (atomic_load(&m->lost_lease))
         rc = 1;
-    log_msg(LOG_INFO, "stopped", LOG_END);
+    if (e == KERR_OK)
+        log_msg(LOG_INFO, "stopped", LOG_END);
     free(m);
     return rc;
 }
