@@ -147,4 +147,16 @@ ops = json.loads(base64.b64decode(r["patch"])) if "patch" in r else []
 paths = {o["path"] for o in ops}
 assert not paths & {"/spec/port", "/spec/replicas", "/spec/image"}, paths
 PY
-note "webhook answers: valid, taken hostname, owned topic, malformed, defaults"
+# (f) another kind sent to the defaulting path is allowed unchanged (no
+#     GraceService defaults patched into it), with a warning naming it
+review uid-f cm '{}' | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+d["request"]["kind"] = {"group": "", "version": "v1", "kind": "ConfigMap"}
+d["request"]["object"] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}, "spec": {}}
+print(json.dumps(d))' >"$WORK/cm-review.json"
+code=$(post /mutate-graceservice "@$WORK/cm-review.json") || fail "(f) request failed"
+[ "$code" = 200 ] || fail "(f) HTTP $code"
+expect "r.get('allowed') is True and 'patch' not in r" || fail "(f) another kind was patched or denied: $(cat "$WORK/resp")"
+expect "any('ConfigMap' in w for w in r.get('warnings', []))" || fail "(f) no warning naming the kind: $(cat "$WORK/resp")"
+note "webhook answers: valid, taken hostname, owned topic, malformed, defaults, another kind left alone"
