@@ -3,7 +3,8 @@
 # declare a 100 kB body and trickle it one byte every 2 s, while /healthz is
 # polled every 20 ms from another process. /healthz never fails and stays
 # under 1 s; every trickling connection is closed by the request deadline
-# (10 s, plus the client's 2 s gap to notice); the webhook still answers
+# (10 s from its headers; 14 s allowed for TLS set-up on a busy machine); the
+# webhook still answers
 # afterwards. Prints the /healthz p99 under this load.
 . "$(dirname "$0")/gslib.sh"
 PY=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 not available"
@@ -24,7 +25,7 @@ print("  /healthz under 60 trickling clients: p50 %.1f ms, p99 %.1f ms, max %.1f
 assert h["failures"] == 0, "/healthz failed: %s" % h["errors"]
 assert h["max_ms"] < 1000, "/healthz took %.0f ms" % h["max_ms"]
 assert d["closed"] == d["conns"], "%d of %d trickling connections still open" % (d["conns"] - d["closed"], d["conns"])
-assert d["max_open_s"] < 16, "a trickling connection stayed %.1f s" % d["max_open_s"]
+assert d["max_open_s"] < 14, "a trickling connection stayed %.1f s" % d["max_open_s"]
 PY
 code=$(curl -sS --max-time 5 --cacert "$WORK/certs/ca.crt" -o /dev/null -w '%{http_code}' \
   -H 'Content-Type: application/json' --data-binary '{}' "https://127.0.0.1:$WPORT/validate-graceservice") ||
