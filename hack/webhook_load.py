@@ -20,6 +20,7 @@ In slow and flood the poller runs in its own process, so the load's threads
 import argparse
 import http.client
 import json
+import os
 import select
 import socket
 import ssl
@@ -63,7 +64,7 @@ def poll(port, seconds):
 
 
 def start_poller(port, seconds):
-    return subprocess.Popen([sys.executable, __file__, "poll", "--health-port", str(port),
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "poll", "--health-port", str(port),
                              "--seconds", str(seconds)], stdout=subprocess.PIPE)
 
 
