@@ -8,11 +8,20 @@
  */
 #include "config.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kyamljson.h"
+
+/* The rule of spec.backup.schedule in crds/graceservice.yaml (its
+ * x-kubernetes-validations and maxLength), so the default that the
+ * templates use when a service sets none passes the same check. */
+#define CFG_CRON_RE                                                                                \
+    "^((CRON_TZ|TZ)=[^ ]+ )?(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"             \
+    "@every [0-9][0-9a-z.]*|[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+)$"
+#define CFG_CRON_MAX 128
 
 enum cfg_type { T_STRING, T_INT, T_BOOL, T_STRMAP, T_STRLIST };
 
@@ -109,6 +118,21 @@ static const char *check_duration(const json_t *v)
     return NULL;
 }
 
+static const char *check_cron(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    regex_t re;
+    if (!*s || strlen(s) > CFG_CRON_MAX)
+        return "must be a cron expression of 1 to 128 characters";
+    if (regcomp(&re, CFG_CRON_RE, REG_EXTENDED | REG_NOSUB) != 0)
+        kerr_oom(); /* a constant pattern fails to compile only without memory */
+    int rc = regexec(&re, s, 0, NULL, 0);
+    regfree(&re);
+    return rc == 0 ? NULL
+                   : "must be a cron expression with 5 fields (e.g. \"0 3 * * *\") or a macro "
+                     "such as @daily or \"@every 6h\", optionally after CRON_TZ=<zone>";
+}
+
 static const char *check_otlp(const json_t *v)
 {
     const char *s = json_string_value(v);
@@ -160,7 +184,7 @@ static const struct cfg_field cfg_fields[] = {
     {"backup.enabled", T_BOOL, "true", NULL, NULL},
     {"backup.namespace", T_STRING, "velero", NULL, check_dns_name},
     {"backup.storageLocation", T_STRING, "default", NULL, check_nonempty},
-    {"backup.defaultSchedule", T_STRING, "0 3 * * *", NULL, check_nonempty},
+    {"backup.defaultSchedule", T_STRING, "0 3 * * *", NULL, check_cron},
     {"backup.defaultTtl", T_STRING, "720h", NULL, check_duration},
     {"egress.gateway.namespace", T_STRING, "traefik", NULL, check_dns_name},
     {"egress.gateway.podLabels", T_STRMAP, "{\"app.kubernetes.io/name\":\"traefik\"}", NULL,
@@ -471,13 +495,24 @@ static enum kerr parse_error(enum kerr rc, const char *name, struct kerr_info *e
     return rc;
 }
 
+/* The file given with --config cannot be read (missing, unreadable). */
+static enum kerr config_unreadable(struct kerr_info *err)
+{
+    char msg[sizeof err->message] = "";
+    if (err)
+        snprintf(msg, sizeof msg, "%s", err->message);
+    return kerr_set(err, KERR_CONFIG, 0, "NoConfig", "configuration file (--config) %s", msg);
+}
+
 enum kerr grace_config_load(const char *path, struct grace_config **out, struct kerr_info *err)
 {
     json_t *docs = NULL;
     if (path) {
         enum kerr rc = kyamljson_load_file(path, &docs, err);
-        if (rc)
+        if (rc == KERR_PARSE)
             return parse_error(rc, path, err);
+        if (rc) /* cannot be read: say which file it is, not "transport error" */
+            return config_unreadable(err);
     }
     enum kerr rc = config_from_docs(path ? path : "<defaults>", docs, out, err);
     json_decref(docs);

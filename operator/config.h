@@ -73,9 +73,10 @@ struct grace_config_egress {
 
 /*
  * Load the configuration at `path` (NULL = defaults only). On success
- * *out is owned by the caller (grace_config_free). KERR_IO when the file
- * cannot be read, KERR_CONFIG for malformed YAML, an unknown field, a wrong
- * type or an invalid value; err->message then reads e.g.
+ * *out is owned by the caller (grace_config_free). KERR_CONFIG when the file
+ * cannot be read (the message says it is the configuration file given with
+ * --config), for malformed YAML, an unknown field, a wrong type or an
+ * invalid value; err->message then reads e.g.
  * `config /etc/grace/config.yaml: unknown field "kafka.bootstrp"`.
  */
 enum kerr grace_config_load(const char *path, struct grace_config **out, struct kerr_info *err);

@@ -1,7 +1,15 @@
 /*
- * httpd: health, readiness, metrics and admission webhook endpoints on one
- * libwebsockets 4.1 context (explicit vhosts, one per listener) served by a
- * dedicated thread. See httpd.h for the endpoints and the thread rule.
+ * httpd: health, readiness, metrics and admission webhook endpoints on
+ * libwebsockets 4.1 (explicit vhosts, one per listener) in two "planes",
+ * each one lws context served by its own thread: health and metrics in one,
+ * the webhook in the other. See httpd.h for the endpoints and the thread rule.
+ *
+ * Hostile clients are bounded with lws's own means where it has them: the
+ * header buffer (max_http_header_data2), the header-phase timeout
+ * (timeout_secs_ah_idle), a per-connection timer (lws_set_timer_usecs) as
+ * the total deadline of a request, and the accept filter
+ * (FILTER_NETWORK_CONNECTION) with WSI_CREATE/WSI_DESTROY for the
+ * per-listener connection count.
  *
  * Request flow in the lws callback: LWS_CALLBACK_HTTP routes the request;
  * a request without body is answered at once, a request with a body is
@@ -38,6 +46,11 @@
 #define HTTPD_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define HTTPD_TEXT_TYPE "text/plain; charset=utf-8"
 #define HTTPD_JSON_TYPE "application/json"
+#define HTTPD_DEFAULT_TIMEOUT_MS 10000
+#define HTTPD_DEFAULT_CONNS 64
+#define HTTPD_DEFAULT_WEBHOOK_CONNS 256
+#define HTTPD_MAX_HEADERS 8192     /* larger request headers: 431 */
+#define HTTPD_LWS_HEADER_BUF 16384 /* lws's header buffer; beyond it lws 4.1 closes */
 
 enum { SERVE_HEALTH = 1, SERVE_METRICS = 2, SERVE_WEBHOOK = 4 };
 
@@ -46,6 +59,9 @@ enum route { R_NONE, R_HEALTHZ, R_READYZ, R_METRICS, R_WEBHOOK };
 struct listener {
     struct httpd *h;
     const char *flag;            /* "health-addr", for messages */
+    int plane;                   /* index of the context (and thread) serving it */
+    int max_conns;               /* connections served at once; more are closed */
+    int conns;                   /* open now (touched by its plane's thread only) */
     char addr[300];              /* as given */
     char host[INET6_ADDRSTRLEN]; /* numeric; "" = every interface */
     int family;
@@ -55,13 +71,20 @@ struct listener {
     struct lws_protocols protocols[2];
 };
 
+/* Planes: each is one lws context served by its own thread with its own
+ * descriptor table, so the webhook (TLS, admission work in the callback,
+ * reachable from the network) never delays /healthz or /readyz. */
+enum { PLANE_MAIN, PLANE_WEBHOOK, PLANES };
+
 struct httpd {
-    struct lws_context *ctx;
+    struct lws_context *ctx[PLANES]; /* NULL when the plane has no listener */
+    pthread_t thread[PLANES];
     struct listener ls[3];
     int which[3]; /* enum httpd_listener -> index in ls, -1 when disabled */
     size_t nls;
     char **paths;
     size_t max_body;
+    lws_usec_t timeout_us; /* total deadline of one request */
     httpd_ready_fn ready;
     void *ready_ctx;
     httpd_metrics_fn metrics;
@@ -71,7 +94,6 @@ struct httpd {
     httpd_stream_close_fn metrics_close;
     httpd_webhook_fn webhook;
     void *webhook_ctx;
-    pthread_t thread;
     bool started;
     atomic_bool stop;
 };
@@ -224,11 +246,33 @@ static long content_length(struct lws *wsi)
     return (end == buf || n < 0) ? 0 : n;
 }
 
+/* Size of the request line and the headers lws knows by name. Unknown
+ * headers are not visible through the lws 4.1 API: they are bounded by its
+ * header buffer (HTTPD_LWS_HEADER_BUF), past which it closes the connection. */
+static size_t header_bytes(struct lws *wsi)
+{
+    size_t n = 0;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+        if (len > 0)
+            n += (size_t)len + 4; /* ": " and CRLF */
+    }
+    return n;
+}
+
 static int on_request(struct lws *wsi, struct listener *l, struct conn *c, const char *path)
 {
     char *uri;
     int ulen;
     conn_reset(c);
+    /* the whole exchange, body and answer included, has one deadline: a
+     * client trickling its body cannot hold the connection (LWS_CALLBACK_TIMER) */
+    lws_set_timer_usecs(wsi, l->h->timeout_us);
+    if (header_bytes(wsi) > HTTPD_MAX_HEADERS) {
+        c->close_after = true;
+        respond_text(wsi, c, 431, "request header fields too large");
+        return 0;
+    }
     c->method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
     snprintf(c->path, sizeof c->path, "%s", path ? path : "");
     c->route = find_route(l, c->path, &c->allow);
@@ -307,6 +351,7 @@ static int write_headers(struct lws *wsi, struct conn *c)
 static int finish(struct lws *wsi, struct conn *c)
 {
     bool close = c->close_after;
+    lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL); /* idle: lws's keep-alive timeout */
     log_msg(LOG_DEBUG, "http request served", "path", c->path, LOG_END);
     conn_reset(c);
     if (close || lws_http_transaction_completed(wsi))
@@ -357,12 +402,48 @@ static int on_writeable(struct lws *wsi, struct conn *c)
     return 0;
 }
 
+/*
+ * Connection limit of a listener: lws asks before adopting an accepted
+ * socket (FILTER_NETWORK_CONNECTION: nonzero closes it) and then reports the
+ * connection's creation and destruction (WSI_CREATE / WSI_DESTROY, without
+ * per-session data). Counted per listener on its plane's thread, so a flood
+ * on one listener cannot take every descriptor.
+ */
+static int on_accept(struct listener *l)
+{
+    if (l && l->conns >= l->max_conns) {
+        log_msg(LOG_DEBUG, "http connection refused: too many", "listener", l->flag, LOG_END);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_wsi(struct listener *l, bool created)
+{
+    if (!l)
+        return;
+    if (created)
+        l->conns++;
+    else if (l->conns > 0) /* the listening socket itself goes at teardown */
+        l->conns--;
+}
+
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
     struct conn *c = user;
     struct listener *l = NULL;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return on_accept(lws_vhost_user(lws_get_vhost(wsi)));
+    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_WSI_DESTROY:
+        on_wsi(lws_vhost_user(lws_get_vhost(wsi)), reason == LWS_CALLBACK_WSI_CREATE);
+        return 0;
+    case LWS_CALLBACK_TIMER: /* the request's deadline passed: close */
+        log_msg(LOG_DEBUG, "http request deadline passed: closing", "path", c ? c->path : "",
+                LOG_END);
+        return -1;
     case LWS_CALLBACK_HTTP:
         l = lws_vhost_user(lws_get_vhost(wsi));
         return on_request(wsi, l, c, in);
@@ -377,6 +458,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
+        conn_reset(c);
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         conn_reset(c);
         return 0;
@@ -526,6 +609,8 @@ static enum kerr plan_listeners(struct httpd *h, const struct httpd_options *o,
                             o->webhook_addr ? o->webhook_addr : ":9443"};
     static const char *const flags[3] = {"health-addr", "metrics-addr", "webhook-addr"};
     static const unsigned serves[3] = {SERVE_HEALTH, SERVE_METRICS, SERVE_WEBHOOK};
+    static const int default_conns[3] = {HTTPD_DEFAULT_CONNS, HTTPD_DEFAULT_CONNS,
+                                         HTTPD_DEFAULT_WEBHOOK_CONNS};
     for (int i = 0; i < 3; i++) {
         h->which[i] = -1;
         if (addr_disabled(addrs[i]) || (i == HTTPD_WEBHOOK && !o->webhook))
@@ -540,6 +625,8 @@ static enum kerr plan_listeners(struct httpd *h, const struct httpd_options *o,
         l->h = h;
         l->flag = flags[i];
         l->serves = serves[i];
+        l->plane = i == HTTPD_WEBHOOK ? PLANE_WEBHOOK : PLANE_MAIN;
+        l->max_conns = o->max_conns[i] > 0 ? o->max_conns[i] : default_conns[i];
         snprintf(l->addr, sizeof l->addr, "%s", addrs[i]);
         enum kerr e = parse_addr(l, err);
         if (e == KERR_OK)
@@ -602,7 +689,8 @@ static enum kerr create_vhost(struct httpd *h, struct listener *l, const struct 
         i.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (l->serves & SERVE_WEBHOOK)
         set_tls(&i, o);
-    l->vh = lws_create_vhost(h->ctx, &i);
+    i.timeout_secs_ah_idle = (unsigned)(h->timeout_us / LWS_US_PER_SEC); /* headers' deadline */
+    l->vh = lws_create_vhost(h->ctx[l->plane], &i);
     if (!l->vh)
         return kerr_set(err, (l->serves & SERVE_WEBHOOK) ? KERR_CONFIG : KERR_IO, 0, "ListenFailed",
                         "%s %s: cannot serve%s", l->flag, l->addr,
@@ -634,8 +722,16 @@ static void copy_paths(struct httpd *h, const char *const *paths)
         h->paths[i] = kerr_xstrdup(paths[i]);
 }
 
-static enum kerr create_context(struct httpd *h, struct kerr_info *err)
+/* The context of a plane that has a listener: its own descriptor table,
+ * sized for its listeners' connection limits plus lws's own descriptors. */
+static enum kerr create_context(struct httpd *h, int plane, struct kerr_info *err)
 {
+    unsigned fds = 16;
+    for (size_t k = 0; k < h->nls; k++)
+        if (h->ls[k].plane == plane)
+            fds += (unsigned)h->ls[k].max_conns + 1;
+    if (fds == 16)
+        return KERR_OK;
     struct lws_context_creation_info i;
     memset(&i, 0, sizeof i);
     i.port = CONTEXT_PORT_NO_LISTEN;
@@ -643,11 +739,11 @@ static enum kerr create_context(struct httpd *h, struct kerr_info *err)
     i.gid = -1;
     i.uid = -1;
     i.server_string = "grace-operator";
-    i.fd_limit_per_thread = 1024; /* lws otherwise sizes its tables by the fd ulimit */
-    i.max_http_header_data = 4096;
+    i.fd_limit_per_thread = fds; /* lws otherwise sizes its tables by the fd ulimit */
+    i.max_http_header_data2 = HTTPD_LWS_HEADER_BUF;
     i.user = h;
-    h->ctx = lws_create_context(&i);
-    if (!h->ctx)
+    h->ctx[plane] = lws_create_context(&i);
+    if (!h->ctx[plane])
         return kerr_set(err, KERR_IO, 0, "LwsFailed", "cannot create the libwebsockets context");
     return KERR_OK;
 }
@@ -658,6 +754,8 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     struct httpd *h = kerr_xcalloc(1, sizeof *h);
     atomic_init(&h->stop, false);
     h->max_body = opts->max_body ? opts->max_body : HTTPD_DEFAULT_MAX_BODY;
+    h->timeout_us = (lws_usec_t)(opts->timeout_ms > 0 ? opts->timeout_ms
+                                                       : HTTPD_DEFAULT_TIMEOUT_MS) * 1000;
     h->ready = opts->ready;
     h->ready_ctx = opts->ready_ctx;
     h->metrics = opts->metrics;
@@ -674,8 +772,8 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     enum kerr e = check_tls(opts, err);
     if (e == KERR_OK)
         e = plan_listeners(h, opts, err);
-    if (e == KERR_OK)
-        e = create_context(h, err);
+    for (int p = 0; e == KERR_OK && p < PLANES; p++)
+        e = create_context(h, p, err);
     for (size_t i = 0; e == KERR_OK && i < h->nls; i++)
         e = create_vhost(h, &h->ls[i], opts, err);
     if (e != KERR_OK) {
@@ -686,11 +784,13 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     return KERR_OK;
 }
 
+/* One plane's thread. */
 static void *serve(void *arg)
 {
-    struct httpd *h = arg;
+    struct lws_context *ctx = arg;
+    struct httpd *h = lws_context_user(ctx);
     while (!atomic_load(&h->stop))
-        if (lws_service(h->ctx, 0) < 0)
+        if (lws_service(ctx, 0) < 0)
             break;
     return NULL;
 }
@@ -699,10 +799,17 @@ enum kerr httpd_start(struct httpd *h, struct kerr_info *err)
 {
     if (h->started)
         return kerr_set(err, KERR_INVAL, 0, "AlreadyStarted", "the HTTP server is already running");
-    int rc = pthread_create(&h->thread, NULL, serve, h);
-    if (rc != 0)
-        return kerr_set(err, KERR_IO, 0, "ThreadFailed", "cannot start the HTTP thread: %s",
-                        strerror(rc));
+    for (int p = 0; p < PLANES; p++) {
+        int rc = h->ctx[p] ? pthread_create(&h->thread[p], NULL, serve, h->ctx[p]) : 0;
+        if (rc != 0) {
+            httpd_stop(h);
+            for (int q = 0; q < p; q++)
+                if (h->ctx[q])
+                    pthread_join(h->thread[q], NULL);
+            return kerr_set(err, KERR_IO, 0, "ThreadFailed", "cannot start the HTTP thread: %s",
+                            strerror(rc));
+        }
+    }
     h->started = true;
     return KERR_OK;
 }
@@ -712,8 +819,9 @@ void httpd_stop(struct httpd *h)
     if (!h)
         return;
     atomic_store(&h->stop, true);
-    if (h->ctx)
-        lws_cancel_service(h->ctx);
+    for (int p = 0; p < PLANES; p++)
+        if (h->ctx[p])
+            lws_cancel_service(h->ctx[p]);
 }
 
 void httpd_free(struct httpd *h)
@@ -721,10 +829,12 @@ void httpd_free(struct httpd *h)
     if (!h)
         return;
     httpd_stop(h);
-    if (h->started)
-        pthread_join(h->thread, NULL);
-    if (h->ctx)
-        lws_context_destroy(h->ctx);
+    for (int p = 0; p < PLANES; p++) {
+        if (h->started && h->ctx[p])
+            pthread_join(h->thread[p], NULL);
+        if (h->ctx[p])
+            lws_context_destroy(h->ctx[p]);
+    }
     for (char **p = h->paths; p && *p; p++)
         free(*p);
     free(h->paths);

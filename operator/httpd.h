@@ -17,7 +17,15 @@
  *       is the response body
  *
  * Anything else: unknown path 404, wrong method 405 (with Allow), request
- * body larger than max_body 413. Addresses are "host:port", ":port" (all
+ * body larger than max_body 413, request line and headers over 8 KiB 431
+ * (lws 4.1 itself closes the connection when they pass its 16 KiB buffer).
+ *
+ * Hostile clients: every request has one total deadline (timeout_ms, from
+ * its headers to the end of the answer; a body trickled byte by byte is cut
+ * there, and headers get the same time), each listener serves at most
+ * max_conns connections (more are closed at accept), and the webhook has
+ * its own lws context and thread (and descriptor table): TLS and admission
+ * work never delay /healthz, /readyz or /metrics. Addresses are "host:port", ":port" (all
  * interfaces) or "[v6]:port"; port 0 picks a free port (see httpd_port);
  * "0" (or "") as the whole address disables that listener. Two listeners on
  * one address (same non-zero port, same host or either on all interfaces)
@@ -26,8 +34,10 @@
  *
  * Threads (the libuv rule): httpd_new, httpd_start, httpd_free are called
  * from the owning thread; httpd_stop is the only call safe from any other
- * thread. Callbacks run on the server thread, one at a time; they must not
- * block for long (the webhook's API-server deadline is 10 s by default).
+ * thread. The ready and metrics callbacks run on the health/metrics thread,
+ * the webhook callback on the webhook thread (so the two may run at the
+ * same time); each must not block for long (the webhook's API-server
+ * deadline is 10 s by default).
  */
 #ifndef GRACE_HTTPD_H
 #define GRACE_HTTPD_H
@@ -85,6 +95,11 @@ struct httpd_options {
 
     const char *const *webhook_paths; /* NULL-terminated; NULL: the two defaults */
     size_t max_body;                  /* request body cap; 0: 1 MiB */
+    int timeout_ms;                   /* total deadline of one request, from its headers to
+                                         the end of the answer; 0: 10 s */
+    int max_conns[3];                 /* per listener (enum httpd_listener), connections
+                                         open at once; more are closed at accept. 0: 64
+                                         for health and metrics, 256 for the webhook */
 
     httpd_ready_fn ready; /* NULL: always ready */
     void *ready_ctx;

@@ -253,30 +253,38 @@ static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
     return e;
 }
 
+/* One line per wait of discover(): why, and how long until the next try. */
+static void discover_progress(void *ctx, enum kerr e, const struct kerr_info *err, long retry_ms)
+{
+    bool *warned = ctx;
+    char retry[32];
+    snprintf(retry, sizeof retry, "%.1fs", (double)retry_ms / 1000.0);
+    if (e != KERR_OK)
+        log_msg(LOG_WARN, "discovery failed; retrying", "error", err->message, "kind",
+                kerr_strerror(e), "retryIn", retry, LOG_END);
+    else if (!*warned)
+        log_msg(LOG_WARN,
+                "the API server does not serve grace.dev/v1alpha1 graceservices yet: apply "
+                "crds/graceservice.yaml; waiting",
+                LOG_END);
+    *warned = *warned || e == KERR_OK;
+}
+
 /* Wait until the API server serves GraceServices (the CRD may be applied
- * after the operator, by GitOps), then resolve every child kind. */
+ * after the operator, by GitOps), then resolve every child kind. An error
+ * that retrying cannot fix (401, 403, TLS verification, ...) ends start-up:
+ * the pod then shows CrashLoopBackOff with the reason in its log. */
 static enum kerr discover(struct mgr *m, struct kerr_info *err)
 {
     enum kerr e = kdiscovery_new(m->client, &m->disc);
     if (e != KERR_OK)
         return e;
     bool warned = false;
-    while (!mgr_stop) {
-        e = kdiscovery_refresh(m->disc, err);
-        if (e == KERR_OK && kdiscovery_has(m->disc, "grace.dev", "v1alpha1", "graceservices"))
-            break;
-        if (!warned || e != KERR_OK)
-            log_msg(LOG_WARN,
-                    e == KERR_OK ? "the API server does not serve grace.dev/v1alpha1 "
-                                   "graceservices yet: apply crds/graceservice.yaml; waiting"
-                                 : "discovery failed; retrying",
-                    "error", e == KERR_OK ? "" : err->message, LOG_END);
-        warned = true;
-        for (int i = 0; i < 20 && !mgr_stop; i++)
-            sleep_ms(100);
-    }
-    if (mgr_stop)
-        return KERR_STOPPED;
+    struct kdiscovery_wait w = {.group = "grace.dev", .version = "v1alpha1",
+                                .plural = "graceservices", .stop = &mgr_stop,
+                                .progress = discover_progress, .ctx = &warned};
+    if ((e = kdiscovery_wait_for(m->disc, &w, err)) != KERR_OK)
+        return e;
     for (size_t i = 0; i < childkinds_count(); i++) {
         struct childkind *k = childkinds_at(i);
         struct kerr_info e2 = {0};
@@ -385,22 +393,32 @@ static void mutate_cb(void *ctx, const struct webhook_request *req, struct webho
     json_decref(gs);
 }
 
+/* A failure with the certificate directory names the flag. */
+static enum kerr cert_dir_error(const char *dir, enum kerr e, struct kerr_info *err)
+{
+    char msg[sizeof err->message];
+    snprintf(msg, sizeof msg, "%s", err->message);
+    return kerr_set(err, KERR_CONFIG, 0, "BadCertDir", "--webhook-cert-dir %s: %s", dir, msg);
+}
+
 static enum kerr webhook_tls(struct mgr *m, struct httpd_options *o, struct tlsgen_pem *pem,
                              char *crt, char *key, size_t n, struct kerr_info *err)
 {
     const char *dir = m->f.webhook_cert_dir;
+    enum kerr e;
     if (dir && tlsgen_dir_has_cert(dir)) {
         snprintf(crt, n, "%s/tls.crt", dir);
         snprintf(key, n, "%s/tls.key", dir);
         o->cert_file = crt;
         o->key_file = key;
-        return tlsgen_check_files(crt, key, err);
+        e = tlsgen_check_files(crt, key, err);
+        return e == KERR_OK ? e : cert_dir_error(dir, e, err);
     }
     const char *names[] = {"localhost", "127.0.0.1", "grace-operator-webhook",
                            "grace-operator-webhook.grace-system.svc"};
-    enum kerr e = tlsgen_serving_cert(names, 4, pem, err);
-    if (e == KERR_OK && dir)
-        e = tlsgen_write_dir(pem, dir, err);
+    e = tlsgen_serving_cert(names, 4, pem, err);
+    if (e == KERR_OK && dir && (e = tlsgen_write_dir(pem, dir, err)) != KERR_OK)
+        e = cert_dir_error(dir, e, err);
     o->cert_pem = pem->cert_pem;
     o->key_pem = pem->key_pem;
     return e;
@@ -422,7 +440,10 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
     bool webhook = strcmp(m->f.webhook_addr, "off") != 0 && m->f.webhook_addr[0] != '\0';
     enum kerr e = KERR_OK;
     if (webhook) {
-        m->routes = (struct webhook_routes){paths[0], validate_cb, paths[1], mutate_cb, m};
+        m->routes = (struct webhook_routes){.validate_path = paths[0], .validate = validate_cb,
+                                            .mutate_path = paths[1], .mutate = mutate_cb,
+                                            .ctx = m, .group = "grace.dev",
+                                            .kind = "GraceService"};
         o.webhook_addr = m->f.webhook_addr;
         o.webhook_paths = paths;
         o.webhook = webhook_serve;
@@ -517,9 +538,12 @@ static void run_loop(struct mgr *m)
     }
 }
 
-static void shutdown_all(struct mgr *m)
+/* Stop and free everything; `started`: say so in the log (a failed
+ * start-up has already said everything in its one line). */
+static void shutdown_all(struct mgr *m, bool started)
 {
-    log_msg(LOG_INFO, "shutting down: finishing running reconciles", LOG_END);
+    if (started)
+        log_msg(LOG_INFO, "shutting down: finishing running reconciles", LOG_END);
     if (m->q)
         wq_shutdown(m->q);
     for (int i = 0; i < m->nworkers; i++)
@@ -646,18 +670,23 @@ int manager_main(int argc, char **argv)
     mem_tune();
     install_signals();
     make_identity(m);
-    log_msg(LOG_INFO, "starting grace-operator", "version", GRACE_VERSION, LOG_END);
+    /* No "starting" line: a start-up failure is then the one line below
+     * (the reason a CrashLoopBackOff shows), success is "started". */
     enum kerr e = setup(m, &err);
     if (e == KERR_OK) {
+        log_msg(LOG_INFO, "grace-operator started", "version", GRACE_VERSION, "identity",
+                m->identity, LOG_END);
         run_loop(m);
     } else if (e != KERR_STOPPED) {
-        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e), LOG_END);
+        log_msg(LOG_ERROR, "start-up failed", "error", err.message, "kind", kerr_strerror(e),
+                "version", GRACE_VERSION, LOG_END);
         rc = 1;
     }
-    shutdown_all(m);
+    shutdown_all(m, e == KERR_OK);
     if (atomic_load(&m->lost_lease))
         rc = 1;
-    log_msg(LOG_INFO, "stopped", LOG_END);
+    if (e == KERR_OK)
+        log_msg(LOG_INFO, "stopped", LOG_END);
     free(m);
     return rc;
 }

@@ -212,13 +212,42 @@ char *webhook_handle(const char *body, size_t len, webhook_validate_fn validate,
     return out;
 }
 
+/* Is the request for the routes' kind? Otherwise warn and run nothing. */
+static bool route_kind_ok(const struct webhook_routes *r, const struct webhook_request *req,
+                          struct webhook_verdict *v)
+{
+    if (!r->kind || (strcmp(req->kind, r->kind) == 0 &&
+                     strcmp(req->group, r->group ? r->group : "") == 0))
+        return true;
+    webhook_warn(v, "this webhook handles %s%s%s only; %s%s%s was not checked", r->kind,
+                 r->group && *r->group ? "." : "", r->group ? r->group : "", req->kind,
+                 *req->group ? "." : "", req->group);
+    return false;
+}
+
+static void route_validate(void *routes, const struct webhook_request *req,
+                           struct webhook_verdict *v)
+{
+    const struct webhook_routes *r = routes;
+    if (route_kind_ok(r, req, v) && r->validate)
+        r->validate(r->ctx, req, v);
+}
+
+static void route_mutate(void *routes, const struct webhook_request *req,
+                         struct webhook_verdict *v)
+{
+    const struct webhook_routes *r = routes;
+    if (route_kind_ok(r, req, v) && r->mutate)
+        r->mutate(r->ctx, req, v);
+}
+
 char *webhook_serve(void *routes, const char *path, const char *body, size_t len, int *http_status)
 {
     const struct webhook_routes *r = routes;
     if (r->validate_path && path && strcmp(path, r->validate_path) == 0)
-        return webhook_handle(body, len, r->validate, NULL, r->ctx, http_status);
+        return webhook_handle(body, len, route_validate, NULL, routes, http_status);
     if (r->mutate_path && path && strcmp(path, r->mutate_path) == 0)
-        return webhook_handle(body, len, NULL, r->mutate, r->ctx, http_status);
+        return webhook_handle(body, len, NULL, route_mutate, routes, http_status);
     *http_status = 404;
     return kerr_xstrdup("no admission webhook at this path");
 }

@@ -94,13 +94,21 @@ char *webhook_handle(const char *body, size_t len, webhook_validate_fn validate,
  * server's ctx): the validate path runs only `validate`, the mutate path
  * only `mutate`, any other path answers 404. Borrowed; must outlive the
  * server.
+ *
+ * With `kind` set, a review whose request.kind is another group/kind (a
+ * webhook configuration whose rules match more than they should) runs no
+ * callback: it is allowed unchanged, with a warning naming the kind, as a
+ * webhook does for objects it does not own (denying would block unrelated
+ * writes; patching would write another kind's defaults into them).
  */
 struct webhook_routes {
     const char *validate_path; /* e.g. "/validate-graceservice" */
     webhook_validate_fn validate;
     const char *mutate_path; /* e.g. "/mutate-graceservice" */
     webhook_default_fn mutate;
-    void *ctx; /* passed to both callbacks */
+    void *ctx;         /* passed to both callbacks */
+    const char *group; /* with kind: request.kind.group served, e.g. "grace.dev" */
+    const char *kind;  /* request.kind.kind served, e.g. "GraceService"; NULL: any */
 };
 
 char *webhook_serve(void *routes, const char *path, const char *body, size_t len, int *http_status);

@@ -204,6 +204,32 @@ START_TEST(invalid_values_are_rejected)
 }
 END_TEST
 
+START_TEST(default_backup_schedule_is_a_cron_expression_as_the_crd_says)
+{
+    static const char *const bad[] = {"daily", "0 3 * *", "0 3 * * * *", "@fortnightly",
+                                      "@every", "0  3 * * *", "CRON_TZ= 0 3 * * *", NULL};
+    static const char *const good[] = {"0 3 * * *", "@daily", "@every 6h", "*/5 * * * 1-5",
+                                       "CRON_TZ=Europe/Paris 0 3 * * *", "TZ=UTC @hourly", NULL};
+    char yaml[512];
+    for (int i = 0; bad[i]; i++) {
+        snprintf(yaml, sizeof yaml, "backup: {defaultSchedule: \"%s\"}\n", bad[i]);
+        expect_error(yaml, "field \"backup.defaultSchedule\"");
+        expect_error(yaml, "cron expression with 5 fields");
+    }
+    for (int i = 0; good[i]; i++) {
+        snprintf(yaml, sizeof yaml, "backup: {defaultSchedule: \"%s\"}\n", good[i]);
+        struct grace_config *c = load_ok(yaml);
+        ck_assert_str_eq(grace_config_backup(c)->default_schedule, good[i]);
+        grace_config_free(c);
+    }
+    char longer[300];
+    memset(longer, '1', 200);
+    snprintf(longer + 200, 100, " * * * *");
+    snprintf(yaml, sizeof yaml, "backup: {defaultSchedule: \"%.240s\"}\n", longer);
+    expect_error(yaml, "1 to 128 characters");
+}
+END_TEST
+
 START_TEST(malformed_yaml_and_wrong_shapes_are_config_errors)
 {
     expect_error("a: [1\n", "config test.yaml: test.yaml:2:1");
@@ -227,7 +253,11 @@ START_TEST(load_from_a_file_names_the_path)
     snprintf(want, sizeof want, "config %s: unknown field \"kafka.bootstrp\"", path);
     ck_assert_str_eq(err.message, want);
     unlink(path);
-    ck_assert_int_eq(grace_config_load("/nonexistent/config.yaml", &c, &err), KERR_IO);
+    ck_assert_int_eq(grace_config_load("/nonexistent/config.yaml", &c, &err), KERR_CONFIG);
+    ck_assert_msg(strstr(err.message, "configuration file (--config) /nonexistent/config.yaml") &&
+                      strstr(err.message, "No such file"),
+                  "%s", err.message);
+    ck_assert_ptr_null(c);
     grace_config_free(NULL);
 }
 END_TEST
@@ -254,6 +284,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unknown_field_names_its_path_and_the_file);
     tcase_add_test(tc, wrong_type_names_the_field);
     tcase_add_test(tc, invalid_values_are_rejected);
+    tcase_add_test(tc, default_backup_schedule_is_a_cron_expression_as_the_crd_says);
     tcase_add_test(tc, malformed_yaml_and_wrong_shapes_are_config_errors);
     tcase_add_test(tc, load_from_a_file_names_the_path);
     tcase_add_test(tc, example_config_file_loads);

@@ -7,11 +7,13 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -197,8 +199,9 @@ static void deny_taken(void *ctx, const struct webhook_request *req, struct webh
         webhook_deny(v, "hostname %s is already used by GraceService other/web", host);
 }
 
-static struct webhook_routes routes = {"/validate-graceservice", deny_taken, "/mutate-graceservice",
-                                       NULL, NULL};
+static struct webhook_routes routes = {.validate_path = "/validate-graceservice",
+                                       .validate = deny_taken,
+                                       .mutate_path = "/mutate-graceservice"};
 
 static struct fixture fx;
 static struct tlsgen_pem pem;
@@ -730,6 +733,213 @@ START_TEST(httpd_stop_from_another_thread_ends_serving)
 }
 END_TEST
 
+/* ---- hostile clients ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A body of `left` bytes, one byte per read, `gap_ms` apart. */
+struct trickle {
+    size_t left;
+    int gap_ms;
+};
+
+static size_t on_trickle(char *dst, size_t size, size_t n, void *ud)
+{
+    struct trickle *t = ud;
+    if (t->left == 0)
+        return 0;
+    usleep((useconds_t)t->gap_ms * 1000);
+    dst[0] = '{';
+    t->left--;
+    return 1;
+}
+
+/* POST a body trickled byte by byte; returns the seconds until it ended and
+ * the curl outcome in *rc. */
+static double post_trickled(const char *u, size_t len, int gap_ms, CURLcode *rc)
+{
+    struct trickle t = {len, gap_ms};
+    struct buf b = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+    struct curl_blob blob = {(void *)pem.ca_pem, strlen(pem.ca_pem), CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_trickle);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+    double t0 = now_s();
+    *rc = curl_easy_perform(c);
+    double took = now_s() - t0;
+    free(b.data);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return took;
+}
+
+START_TEST(httpd_trickled_body_is_cut_at_the_request_deadline)
+{
+    struct httpd_options o = base_opts();
+    o.timeout_ms = 1000;
+    struct httpd *h = start(&o);
+    CURLcode rc;
+    /* 200 bytes at one per 50 ms would take 10 s */
+    double took = post_trickled(url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                                200, 50, &rc);
+    ck_assert_msg(rc != CURLE_OK, "the trickled request was served");
+    ck_assert_msg(took < 3.0, "held %.1f s past a 1 s deadline", took);
+    /* a prompt request on a fresh connection is still served */
+    char body[1024];
+    snprintf(body, sizeof body, review, "free.example.com");
+    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                           body, strlen(body), pem.ca_pem);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+/* A connected, silent TCP client of `port`. */
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Did the server close `fd` within `ms`? */
+static bool closed_within(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char c;
+    return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, 0) <= 0;
+}
+
+START_TEST(httpd_listener_connection_limit_closes_the_extra_ones)
+{
+    struct httpd_options o = base_opts();
+    o.max_conns[HTTPD_WEBHOOK] = 3;
+    o.max_conns[HTTPD_HEALTH] = 2;
+    struct httpd *h = start(&o);
+    int w[4], hp[3];
+    for (int i = 0; i < 4; i++)
+        w[i] = tcp_connect(httpd_port(h, HTTPD_WEBHOOK));
+    ck_assert_msg(closed_within(w[3], 2000), "a 4th webhook connection was kept");
+    for (int i = 0; i < 3; i++)
+        ck_assert(!closed_within(w[i], 100));
+    /* the full webhook listener does not touch the health listener */
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    for (int i = 0; i < 3; i++)
+        hp[i] = tcp_connect(httpd_port(h, HTTPD_HEALTH));
+    ck_assert_msg(closed_within(hp[2], 2000), "a 3rd health connection was kept");
+    /* a slot freed is usable again */
+    close(hp[0]);
+    usleep(200 * 1000);
+    r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    for (int i = 0; i < 4; i++)
+        close(w[i]);
+    close(hp[1]);
+    close(hp[2]);
+    httpd_free(h);
+}
+END_TEST
+
+START_TEST(httpd_oversized_headers_are_431)
+{
+    struct httpd_options o = base_opts();
+    struct httpd *h = start(&o);
+    char *big = malloc(12000);
+    memcpy(big, "Cookie: ", 8);
+    memset(big + 8, 'c', 10000);
+    big[10008] = '\0';
+    CURL *c = curl_easy_init();
+    struct reply r = {0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, big);
+    curl_easy_setopt(c, CURLOPT_URL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"));
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    ck_assert_int_eq(r.status, 431);
+    ck_assert_str_eq(r.body.data, "request header fields too large\n");
+    reply_free(&r);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(big);
+    /* the server goes on serving */
+    r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    httpd_free(h);
+}
+END_TEST
+
+/* An admission callback that takes its time. */
+static char *slow_webhook(void *ctx, const char *path, const char *body, size_t len, int *status)
+{
+    atomic_int *entered = ctx;
+    atomic_store(entered, 1);
+    usleep(1500 * 1000);
+    *status = 200;
+    return strdup("{}");
+}
+
+static void *post_slow(void *arg)
+{
+    struct httpd *h = arg;
+    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
+                           "{}", 2, pem.ca_pem);
+    reply_free(&r);
+    return NULL;
+}
+
+START_TEST(httpd_healthz_answers_while_the_webhook_is_busy)
+{
+    atomic_int entered = 0;
+    struct httpd_options o = base_opts();
+    o.webhook = slow_webhook;
+    o.webhook_ctx = &entered;
+    struct httpd *h = start(&o);
+    pthread_t t;
+    pthread_create(&t, NULL, post_slow, h);
+    while (!atomic_load(&entered))
+        usleep(1000);
+    double t0 = now_s();
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
+    double took = now_s() - t0;
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    r = fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/readyz"), NULL, 0, NULL);
+    ck_assert_int_eq(r.status, 503);
+    reply_free(&r);
+    ck_assert_msg(took < 0.5, "/healthz waited %.2f s for the admission callback", took);
+    pthread_join(t, NULL);
+    httpd_free(h);
+}
+END_TEST
+
 static Suite *httpd_suite(void)
 {
     Suite *s = suite_create("httpd");
@@ -754,6 +964,10 @@ static Suite *httpd_suite(void)
     tcase_add_test(tc, httpd_disabled_listener_has_no_port);
     tcase_add_test(tc, httpd_ipv6_loopback_listener);
     tcase_add_test(tc, httpd_stop_from_another_thread_ends_serving);
+    tcase_add_test(tc, httpd_trickled_body_is_cut_at_the_request_deadline);
+    tcase_add_test(tc, httpd_listener_connection_limit_closes_the_extra_ones);
+    tcase_add_test(tc, httpd_oversized_headers_are_431);
+    tcase_add_test(tc, httpd_healthz_answers_while_the_webhook_is_busy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -805,7 +805,9 @@ START_TEST(kclient_tls_rejects_a_server_not_signed_by_the_ca)
     write_tls_kubeconfig("other.crt", true, false);
     json_t *out = NULL;
     struct kerr_info err;
-    ck_assert_int_eq(tls_get(&err, &out), KERR_IO);
+    /* a permanent error of its own kind, so start-up can stop on it */
+    ck_assert_int_eq(tls_get(&err, &out), KERR_TLS);
+    ck_assert_str_eq(err.reason, "TLSVerify");
     ck_assert_ptr_null(out);
     /* ...unless insecure-skip-tls-verify is set */
     write_tls_kubeconfig("other.crt", true, true);

@@ -19,9 +19,36 @@
 
 static char tmpdir[64];
 
-static const char CA[] = "-----BEGIN CERTIFICATE-----\nQ0EtY2VydA==\n-----END CERTIFICATE-----\n";
-static const char CERT[] = "-----BEGIN CERTIFICATE-----\nY2xpZW50\n-----END CERTIFICATE-----\n";
-static const char KEY[] = "-----BEGIN EC PRIVATE KEY-----\na2V5\n-----END EC PRIVATE KEY-----\n";
+/* Real material (ECDSA P-256, valid until 2125): kconfig parses it with
+ * OpenSSL. CA signed CERT; KEY is CERT's key. */
+static const char CA[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBijCCATGgAwIBAgIUYIoKfsvI30JLAJmTbB33aZ4YzMowCgYIKoZIzj0EAwIw\n"
+    "GjEYMBYGA1UEAwwPa2NvbmZpZy10ZXN0LWNhMCAXDTI2MTIwNjE1NDIyMVoYDzIx\n"
+    "MjYxMTEyMTU0MjIxWjAaMRgwFgYDVQQDDA9rY29uZmlnLXRlc3QtY2EwWTATBgcq\n"
+    "hkjOPQIBBggqhkjOPQMBBwNCAASgVuwPoO1HBjzuePGrXN0xMt5dpofH54u1XO11\n"
+    "F52hrFbzcbppnEPadXxLPT5fukrThp0FWj11rXsMLZMvcltNo1MwUTAdBgNVHQ4E\n"
+    "FgQUFIP+l60DN1l+T2ABsfQqP1m6LdkwHwYDVR0jBBgwFoAUFIP+l60DN1l+T2AB\n"
+    "sfQqP1m6LdkwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiA2Caqz\n"
+    "jeN02dDJzmU+EWiYO/gd6cRUrmPy1ISmFnYLPgIgXQZ6MIbHdXFBPfXwpy74FeOq\n"
+    "6OAwXIhJlPDsxIRnTYg=\n"
+    "-----END CERTIFICATE-----\n";
+static const char CERT[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBPzCB5gIUSXO/yoJQaXfgerDwwPr7RQACYV4wCgYIKoZIzj0EAwIwGjEYMBYG\n"
+    "A1UEAwwPa2NvbmZpZy10ZXN0LWNhMCAXDTI2MTIwNjE1NDIyMVoYDzIxMjYxMTEy\n"
+    "MTU0MjIxWjApMRcwFQYDVQQKDA5zeXN0ZW06bWFzdGVyczEOMAwGA1UEAwwFYWRt\n"
+    "aW4wWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAT7MOvUj8oy2Za0t9+9txG/rVlr\n"
+    "Pu2I2nSe5gToJjQSx+yTb5M8Om+x4Js/8C7C/VtMtsHS68PO9R68EXXQ2Jd6MAoG\n"
+    "CCqGSM49BAMCA0gAMEUCIGwT868/A1Ep7LkIL9vnupG/SDBIaNxyHW7+oW7y2Ge1\n"
+    "AiEAtT2S31woDWmOA/rEpseJBnCAfLy+8l2Z/68gWtpyPTo=\n"
+    "-----END CERTIFICATE-----\n";
+static const char KEY[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvo2C5iMg5G6X3fsS\n"
+    "YHr18j4o5sjPqWLla9NPEZ6uC2qhRANCAAT7MOvUj8oy2Za0t9+9txG/rVlrPu2I\n"
+    "2nSe5gToJjQSx+yTb5M8Om+x4Js/8C7C/VtMtsHS68PO9R68EXXQ2Jd6\n"
+    "-----END PRIVATE KEY-----\n";
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -250,11 +277,12 @@ START_TEST(kconfig_bad_credentials_name_the_user_and_field)
     const char *head = "clusters:\n- name: c\n  cluster: {server: 'https://a'}\n"
                        "contexts:\n- name: x\n  context: {cluster: c, user: admin}\n"
                        "current-context: x\nusers:\n- name: admin\n  user:\n";
-    char text[1024];
+    char text[4096];
+    char *cert = b64(CERT);
     snprintf(text, sizeof text,
              "%s    client-certificate-data: '%s'\n"
              "    client-key-data: 'not*base64!!'\n",
-             head, "LS0tLS1CRUdJTiB4");
+             head, cert);
     expect_error(
         text, NULL,
         (const char *const[]){"user \"admin\"", "client-key-data is not valid base64", NULL});
@@ -263,7 +291,6 @@ START_TEST(kconfig_bad_credentials_name_the_user_and_field)
     free(notpem);
     expect_error(text, NULL,
                  (const char *const[]){"client-certificate-data does not contain a PEM", NULL});
-    char *cert = b64(CERT);
     snprintf(text, sizeof text, "%s    client-certificate-data: %s\n", head, cert);
     free(cert);
     expect_error(text, NULL, (const char *const[]){"user \"admin\"", "without client key", NULL});
@@ -312,6 +339,113 @@ static void make_sa_dir(void)
     write_file("sa/ca.crt", CA);
     write_file("sa/namespace", "operators\n");
 }
+
+/* A cluster with `ca` (base64 of it) as certificate-authority-data and a
+ * user with the given client certificate and key (NULL: none). */
+static void write_with_pem(const char *ca, const char *cert, const char *key)
+{
+    char *ca64 = b64(ca), *cert64 = cert ? b64(cert) : NULL, *key64 = key ? b64(key) : NULL;
+    char text[8192];
+    snprintf(text, sizeof text,
+             "clusters:\n- name: c\n  cluster:\n    server: https://k:6443\n"
+             "    certificate-authority-data: %s\n"
+             "users:\n- name: u\n  user:\n    token: t\n%s%s%s%s%s"
+             "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+             ca64, cert ? "    client-certificate-data: " : "", cert ? cert64 : "",
+             cert ? "\n    client-key-data: " : "", key ? key64 : "", cert ? "\n" : "");
+    write_file("config", text);
+    free(ca64);
+    free(cert64);
+    free(key64);
+}
+
+static void expect_pem_error(const char *ca, const char *cert, const char *key,
+                             const char *const *needles)
+{
+    write_with_pem(ca, cert, key);
+    struct kconfig *cfg = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(kconfig_load_file(tpath("config"), NULL, &cfg, &err), KERR_CONFIG);
+    ck_assert_ptr_null(cfg);
+    for (; *needles; needles++)
+        ck_assert_msg(strstr(err.message, *needles) != NULL, "'%s' not in: %s", *needles,
+                      err.message);
+}
+
+START_TEST(kconfig_ca_that_is_base64_but_not_a_certificate_is_refused_at_load)
+{
+    /* a PEM-looking block whose content is not DER: base64 decodes fine */
+    static const char FAKE[] =
+        "-----BEGIN CERTIFICATE-----\nQ0EtY2VydA==\n-----END CERTIFICATE-----\n";
+    expect_pem_error(FAKE, NULL, NULL,
+                     (const char *const[]){"cluster \"c\"",
+                                           "certificate-authority-data is not a PEM certificate",
+                                           NULL});
+    expect_pem_error(KEY, NULL, NULL,
+                     (const char *const[]){"certificate-authority-data is not a PEM certificate",
+                                           NULL});
+    expect_pem_error(CA, FAKE, KEY,
+                     (const char *const[]){"user \"u\"",
+                                           "client-certificate-data is not a PEM certificate",
+                                           NULL});
+    expect_pem_error(CA, CERT, CERT,
+                     (const char *const[]){"client-key-data is not a PEM private key", NULL});
+    /* the real material loads, a CA bundle of two certificates too */
+    char bundle[4096];
+    snprintf(bundle, sizeof bundle, "%s%s", CA, CERT);
+    write_with_pem(bundle, CERT, KEY);
+    struct kconfig *cfg = NULL;
+    struct kerr_info err;
+    ck_assert_msg(kconfig_load_file(tpath("config"), NULL, &cfg, &err) == KERR_OK, "%s",
+                  err.message);
+    ck_assert_str_eq(cfg->ca_pem, bundle);
+    kconfig_free(cfg);
+}
+END_TEST
+
+START_TEST(kconfig_plain_http_is_only_for_loopback)
+{
+    static const char *const ok[] = {"http://127.0.0.1:8080", "http://localhost:8001",
+                                     "http://[::1]:80/", "http://127.1.2.3", NULL};
+    static const char *const bad[] = {"http://10.5.0.2:6443", "http://k8s.example.com",
+                                      "http://[fd00::1]:6443", "http://localhost.evil.com", NULL};
+    char text[512];
+    for (int i = 0; ok[i]; i++) {
+        snprintf(text, sizeof text,
+                 "clusters:\n- name: c\n  cluster: {server: '%s'}\n"
+                 "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+                 ok[i]);
+        write_file("config", text);
+        struct kconfig *cfg = NULL;
+        ck_assert_msg(kconfig_load_file(tpath("config"), NULL, &cfg, NULL) == KERR_OK, "%s",
+                      ok[i]);
+        kconfig_free(cfg);
+    }
+    for (int i = 0; bad[i]; i++) {
+        snprintf(text, sizeof text,
+                 "clusters:\n- name: c\n  cluster: {server: '%s'}\n"
+                 "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+                 bad[i]);
+        expect_error(text, NULL, (const char *const[]){"cluster \"c\"", "plain http://",
+                                                       "not loopback", NULL});
+    }
+}
+END_TEST
+
+START_TEST(kconfig_in_cluster_ca_must_be_a_certificate)
+{
+    make_sa_dir();
+    write_file("sa/ca.crt", "-----BEGIN CERTIFICATE-----\nQ0EtY2VydA==\n-----END CERTIFICATE-----\n");
+    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    struct kconfig *cfg = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(kconfig_in_cluster(tpath("sa"), &cfg, &err), KERR_CONFIG);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err.message, "ca.crt is not a PEM certificate") != NULL, "%s",
+                  err.message);
+}
+END_TEST
 
 START_TEST(kconfig_in_cluster_reads_the_service_account)
 {
@@ -468,6 +602,9 @@ static Suite *kconfig_suite(void)
     tcase_add_test(tc, kconfig_token_file_rotation_is_picked_up);
     tcase_add_test(tc, kconfig_token_reads_are_thread_safe_during_rotation);
     tcase_add_test(tc, kconfig_kubeconfig_token_file_user);
+    tcase_add_test(tc, kconfig_ca_that_is_base64_but_not_a_certificate_is_refused_at_load);
+    tcase_add_test(tc, kconfig_plain_http_is_only_for_loopback);
+    tcase_add_test(tc, kconfig_in_cluster_ca_must_be_a_certificate);
     suite_add_tcase(s, tc);
     return s;
 }

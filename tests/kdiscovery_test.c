@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kdiscovery.h"
 #include "testsrv.h"
@@ -237,6 +238,107 @@ START_TEST(kdiscovery_errors_are_reported_and_the_old_cache_kept)
 }
 END_TEST
 
+struct waits {
+    int calls;
+    enum kerr last;
+    long retry_ms[8];
+};
+
+static void on_wait(void *ctx, enum kerr e, const struct kerr_info *err, long retry_ms)
+{
+    struct waits *w = ctx;
+    if (w->calls < 8)
+        w->retry_ms[w->calls] = retry_ms;
+    w->calls++;
+    w->last = e;
+    if (w->calls == 3)
+        crd_installed = true; /* the CRD is applied while the operator waits */
+}
+
+static enum kerr wait_grace(struct waits *w, struct kerr_info *err)
+{
+    struct kdiscovery_wait spec = {.group = "grace.dev", .version = "v1alpha1",
+                                   .plural = "graceservices", .not_served_ms = 20,
+                                   .backoff_min_ms = 10, .backoff_max_ms = 30,
+                                   .progress = on_wait, .ctx = w};
+    return kdiscovery_wait_for(kd, &spec, err);
+}
+
+START_TEST(kdiscovery_wait_stops_at_once_on_401_and_403)
+{
+    static const int fatal[] = {401, 403, 400};
+    static const enum kerr want[] = {KERR_UNAUTHORIZED, KERR_FORBIDDEN, KERR_BADREQUEST};
+    for (int i = 0; i < 3; i++) {
+        api_status = fatal[i];
+        struct waits w = {0};
+        struct kerr_info err;
+        ck_assert_int_eq(wait_grace(&w, &err), want[i]);
+        ck_assert_int_eq(w.calls, 0); /* no retry */
+        ck_assert_int_eq(err.http_status, fatal[i]);
+        ck_assert(kdiscovery_fatal(want[i]));
+    }
+    ck_assert(kdiscovery_fatal(KERR_TLS));
+    ck_assert(!kdiscovery_fatal(KERR_IO) && !kdiscovery_fatal(KERR_TIMEOUT) &&
+              !kdiscovery_fatal(KERR_SERVER) && !kdiscovery_fatal(KERR_TOOMANY));
+}
+END_TEST
+
+START_TEST(kdiscovery_wait_retries_5xx_with_backoff_and_waits_for_the_crd)
+{
+    api_status = 503;
+    struct waits w = {0};
+    /* 503 twice (backoff 10, 20 ms), then the CRD is missing once (20 ms), then served */
+    testsrv_push(srv, &(struct testsrv_resp){.status = 503, .body = "{}"});
+    testsrv_push(srv, &(struct testsrv_resp){.status = 503, .body = "{}"});
+    api_status = 200;
+    ck_assert_int_eq(wait_grace(&w, NULL), KERR_OK);
+    ck_assert_int_eq(w.calls, 3);
+    ck_assert_int_eq(w.retry_ms[0], 10);
+    ck_assert_int_eq(w.retry_ms[1], 20);
+    ck_assert_int_eq(w.retry_ms[2], 20);
+    ck_assert_int_eq(w.last, KERR_OK);
+    ck_assert(kdiscovery_has(kd, "grace.dev", "v1alpha1", "graceservices"));
+}
+END_TEST
+
+static volatile sig_atomic_t stop_flag;
+
+static void *stop_later(void *arg)
+{
+    usleep(300 * 1000);
+    stop_flag = 1;
+    return NULL;
+}
+
+START_TEST(kdiscovery_wait_retries_a_refused_connection_until_stopped)
+{
+    struct kconfig dead = {.server = "http://127.0.0.1:1"};
+    struct kclient *c2 = NULL;
+    struct kdiscovery *d2 = NULL;
+    ck_assert_int_eq(kclient_new(&dead, &(struct kclient_options){.max_retries = -1}, &c2, NULL),
+                     KERR_OK);
+    ck_assert_int_eq(kdiscovery_new(c2, &d2), KERR_OK);
+    stop_flag = 0;
+    struct waits w = {0};
+    struct kdiscovery_wait spec = {.group = "grace.dev", .version = "v1alpha1",
+                                   .plural = "graceservices", .stop = &stop_flag,
+                                   .backoff_min_ms = 5, .backoff_max_ms = 20,
+                                   .progress = on_wait, .ctx = &w};
+    pthread_t t;
+    pthread_create(&t, NULL, stop_later, NULL);
+    struct kerr_info err;
+    ck_assert_int_eq(kdiscovery_wait_for(d2, &spec, &err), KERR_STOPPED);
+    pthread_join(t, NULL);
+    ck_assert_int_ge(w.calls, 4);
+    ck_assert_int_eq(w.last, KERR_IO);
+    ck_assert_int_eq(w.retry_ms[0], 5);
+    ck_assert_int_eq(w.retry_ms[1], 10);
+    ck_assert_int_eq(w.retry_ms[3], 20); /* capped */
+    kdiscovery_free(d2);
+    kclient_free(c2);
+}
+END_TEST
+
 static void *reader(void *arg)
 {
     for (int i = 0; i < 30; i++) {
@@ -273,6 +375,9 @@ static Suite *kdiscovery_suite(void)
     tcase_add_test(tc, kdiscovery_is_cached_and_a_miss_refreshes_at_most_once_per_interval);
     tcase_add_test(tc, kdiscovery_errors_are_reported_and_the_old_cache_kept);
     tcase_add_test(tc, kdiscovery_is_safe_with_concurrent_readers_and_refreshes);
+    tcase_add_test(tc, kdiscovery_wait_stops_at_once_on_401_and_403);
+    tcase_add_test(tc, kdiscovery_wait_retries_5xx_with_backoff_and_waits_for_the_crd);
+    tcase_add_test(tc, kdiscovery_wait_retries_a_refused_connection_until_stopped);
     suite_add_tcase(s, tc);
     return s;
 }

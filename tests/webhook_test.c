@@ -310,8 +310,11 @@ END_TEST
 START_TEST(webhook_serve_routes_by_path)
 {
     struct seen s = {0};
-    struct webhook_routes r = {"/validate-graceservice", demo_validate, "/mutate-graceservice",
-                               demo_default, &s};
+    struct webhook_routes r = {.validate_path = "/validate-graceservice",
+                               .validate = demo_validate,
+                               .mutate_path = "/mutate-graceservice",
+                               .mutate = demo_default,
+                               .ctx = &s};
     char *body = review("CREATE", "taken.example.com", "null");
     int status = 0;
     char *out = webhook_serve(&r, "/validate-graceservice", body, strlen(body), &status);
@@ -333,6 +336,38 @@ START_TEST(webhook_serve_routes_by_path)
 }
 END_TEST
 
+START_TEST(webhook_serve_leaves_another_kind_alone)
+{
+    struct seen s = {0};
+    struct webhook_routes r = {"/validate-graceservice", demo_validate, "/mutate-graceservice",
+                               demo_default, &s, "grace.dev", "GraceService"};
+    char *gs = review("CREATE", "taken.example.com", "null");
+    /* the same review, for a ConfigMap */
+    char *cm = review("CREATE", "taken.example.com", "null");
+    char *k = strstr(cm, "\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"kind\":\"GraceService\"");
+    ck_assert_ptr_nonnull(k);
+    memcpy(k, "\"group\":\"\",         \"version\":\"v1\",      \"kind\":\"ConfigMap\"   ",
+           strlen("\"group\":\"grace.dev\",\"version\":\"v1alpha1\",\"kind\":\"GraceService\""));
+    int status = 0;
+    char *out = webhook_serve(&r, "/mutate-graceservice", cm, strlen(cm), &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_msg(strstr(out, "\"allowed\":true") && !strstr(out, "patch"), "%s", out);
+    ck_assert_msg(strstr(out, "ConfigMap was not checked"), "%s", out);
+    free(out);
+    out = webhook_serve(&r, "/validate-graceservice", cm, strlen(cm), &status);
+    ck_assert_msg(strstr(out, "\"allowed\":true"), "%s", out); /* not denied either */
+    free(out);
+    ck_assert_int_eq(s.calls + s.default_calls, 0);
+    /* the GraceService itself is still defaulted and checked */
+    out = webhook_serve(&r, "/mutate-graceservice", gs, strlen(gs), &status);
+    ck_assert_ptr_nonnull(strstr(out, "\"patchType\":\"JSONPatch\""));
+    free(out);
+    ck_assert_int_eq(s.default_calls, 1);
+    free(gs);
+    free(cm);
+}
+END_TEST
+
 static Suite *webhook_suite(void)
 {
     Suite *s = suite_create("webhook");
@@ -350,6 +385,7 @@ static Suite *webhook_suite(void)
     tcase_add_test(tc, webhook_wrong_envelope_is_400);
     tcase_add_test(tc, webhook_body_need_not_be_nul_terminated);
     tcase_add_test(tc, webhook_serve_routes_by_path);
+    tcase_add_test(tc, webhook_serve_leaves_another_kind_alone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -150,18 +150,30 @@ ops = json.loads(base64.b64decode(r["patch"])) if "patch" in r else []
 paths = {o["path"] for o in ops}
 assert not paths & {"/spec/port", "/spec/replicas", "/spec/image"}, paths
 PY
-note "webhook answers: valid, taken hostname, owned topic, malformed, defaults"
+# (f) another kind sent to the defaulting path is allowed unchanged (no
+#     GraceService defaults patched into it), with a warning naming it
+review uid-f cm '{}' | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+d["request"]["kind"] = {"group": "", "version": "v1", "kind": "ConfigMap"}
+d["request"]["object"] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}, "spec": {}}
+print(json.dumps(d))' >"$WORK/cm-review.json"
+code=$(post /mutate-graceservice "@$WORK/cm-review.json") || fail "(f) request failed"
+[ "$code" = 200 ] || fail "(f) HTTP $code"
+expect "r.get('allowed') is True and 'patch' not in r" || fail "(f) another kind was patched or denied: $(cat "$WORK/resp")"
+expect "any('ConfigMap' in w for w in r.get('warnings', []))" || fail "(f) no warning naming the kind: $(cat "$WORK/resp")"
+note "webhook answers: valid, taken hostname, owned topic, malformed, defaults, another kind left alone"
 
-# (f) listener collisions: checked before anything is bound, so the running
+# (g) listener collisions: checked before anything is bound, so the running
 # operator's own port serves (whatever holds it, the conflict is reported).
 collide() {
   local rc=0
   "$GRACE_BIN" --kubeconfig "$KUBECONFIG" --config "$WORK/config.yaml" --namespace "$NS" \
     --log-format json --health-addr 127.0.0.1:0 "$@" >"$WORK/collide.log" 2>&1 || rc=$?
-  [ "$rc" = 1 ] || fail "(f) $* exited $rc (want 1): $(tail -3 "$WORK/collide.log")"
+  [ "$rc" = 1 ] || fail "(g) $* exited $rc (want 1): $(tail -3 "$WORK/collide.log")"
   grep '"start-up failed"' "$WORK/collide.log" | grep -q -- "$want" ||
-    fail "(f) $*: no error naming both flags: $(tail -3 "$WORK/collide.log")"
-  ! grep -q '"http server listening"' "$WORK/collide.log" || fail "(f) $*: it listened"
+    fail "(g) $*: no error naming both flags: $(tail -3 "$WORK/collide.log")"
+  ! grep -q '"http server listening"' "$WORK/collide.log" || fail "(g) $*: it listened"
 }
 want="--metrics-addr 127.0.0.1:$WPORT and --webhook-addr 127.0.0.1:$WPORT are the same address"
 collide --metrics-addr "127.0.0.1:$WPORT" --webhook-addr "127.0.0.1:$WPORT"

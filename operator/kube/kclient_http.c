@@ -375,6 +375,17 @@ static void kc_set_method(CURL *e, const struct kclient_request *req)
     }
 }
 
+/* TLS failures that a retry cannot fix: the server's certificate does not
+ * verify against the CA, or our CA / client certificate cannot be used. A
+ * handshake cut short (CURLE_SSL_CONNECT_ERROR) may be transient and stays
+ * KERR_IO. */
+static bool kc_tls_refused(CURLcode cc)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR ||
+           cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
 /* Map the outcome of one transfer to the enum. */
 static enum kerr kc_outcome(struct kc_thread *t, const struct kclient_request *req,
                             struct kc_xfer *x, CURLcode cc, struct kerr_info *err)
@@ -391,6 +402,9 @@ static enum kerr kc_outcome(struct kc_thread *t, const struct kclient_request *r
                         KCLIENT_MAX_BODY);
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return kerr_set(err, KERR_TIMEOUT, r->status, "Timeout", "%s %s: %s", req->method,
+                        req->path, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
+    if (kc_tls_refused(cc))
+        return kerr_set(err, KERR_TLS, r->status, "TLSVerify", "%s %s: %s", req->method,
                         req->path, t->errbuf[0] ? t->errbuf : curl_easy_strerror(cc));
     if (cc != CURLE_OK)
         return kerr_set(err, KERR_IO, r->status, "Transport", "%s %s: %s", req->method, req->path,

@@ -50,7 +50,8 @@ struct kclient_response {
 /*
  * Perform `req` (with retries). KERR_OK for a 2xx; otherwise the error the
  * status maps to (decoded Status: reason, message), KERR_TIMEOUT / KERR_IO
- * for transport failures, KERR_PARSE for an over-long or (streamed)
+ * for transport failures, KERR_TLS when the server's certificate fails
+ * verification or the CA / client certificate cannot be used, KERR_PARSE for an over-long or (streamed)
  * malformed body, or the stream's own error (e.g. KERR_STOPPED). `resp` is
  * filled in every case and must be released with kclient_response_free().
  */

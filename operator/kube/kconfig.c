@@ -15,8 +15,12 @@
 #include "kconfig.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +145,59 @@ static int kconfig_b64(const char *in, char **out, size_t *outlen)
     return 0;
 }
 
+/* What a PEM field must hold. */
+enum kc_pem_kind { KC_PEM_CERTS, KC_PEM_KEY };
+
+/* OpenSSL's reason for the last failure (the queue is emptied). */
+static const char *kconfig_ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "no PEM block found";
+}
+
+/* A key must never wait on a terminal for a passphrase. */
+static int kconfig_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    return -1;
+}
+
+/*
+ * Does `pem` parse with OpenSSL as what `kind` says: one or more X.509
+ * certificates (a CA bundle, a client certificate chain), or a private key?
+ * NULL when it does; otherwise OpenSSL's reason (static). Catches, at load
+ * time, base64 that decodes to something else than a certificate, which
+ * would otherwise fail every TLS handshake later.
+ */
+static const char *kconfig_pem_problem(const char *pem, size_t len, enum kc_pem_kind kind)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio)
+        kerr_oom();
+    ERR_clear_error();
+    const char *problem = NULL;
+    if (kind == KC_PEM_KEY) {
+        EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, kconfig_no_passphrase, NULL);
+        problem = k ? NULL : kconfig_ssl_reason();
+        EVP_PKEY_free(k);
+    } else {
+        int n = 0;
+        X509 *x;
+        while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+            X509_free(x);
+            n++;
+        }
+        /* the loop ends on "no start line" after the last certificate */
+        unsigned long e = ERR_peek_last_error();
+        if (n == 0 || (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE))
+            problem = kconfig_ssl_reason();
+        ERR_clear_error();
+    }
+    BIO_free(bio);
+    return problem;
+}
+
 /* Optional string field; KERR_CONFIG when present but not a string. */
 static enum kerr kc_str(struct kc_load *L, json_t *obj, const char *key, const char *who,
                         const char **out)
@@ -187,7 +244,7 @@ static bool kc_find(json_t *root, const char *list_key, const char *name, const 
  * to the kubeconfig). Nothing given leaves *pem NULL.
  */
 static enum kerr kc_pem(struct kc_load *L, json_t *obj, const char *data_key, const char *file_key,
-                        const char *who, char **pem, size_t *len)
+                        const char *who, enum kc_pem_kind kind, char **pem, size_t *len)
 {
     const char *data, *file;
     enum kerr rc;
@@ -215,6 +272,16 @@ static enum kerr kc_pem(struct kc_load *L, json_t *obj, const char *data_key, co
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                         "kubeconfig %s: %s: %s does not contain a PEM block", L->path, who,
                         data ? data_key : file_key);
+    }
+    const char *problem = kconfig_pem_problem(*pem, *len, kind);
+    if (problem) {
+        kconfig_wipe(*pem, *len);
+        *pem = NULL;
+        *len = 0;
+        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
+                        "kubeconfig %s: %s: %s is not a PEM %s (%s)", L->path, who,
+                        data ? data_key : file_key,
+                        kind == KC_PEM_KEY ? "private key" : "certificate", problem);
     }
     return KERR_OK;
 }
@@ -315,6 +382,33 @@ char *kconfig_bearer_token(const struct kconfig *cfg)
     return out;
 }
 
+/* Is the host of "host[:port][/path]" (after "http://") loopback:
+ * localhost, 127.0.0.0/8 or [::1]? Plain http is allowed only there. */
+static bool kconfig_loopback_url(const char *hostport)
+{
+    char host[256];
+    size_t n;
+    if (hostport[0] == '[') {
+        n = strcspn(hostport + 1, "]");
+        if (hostport[1 + n] != ']' || n >= sizeof host)
+            return false;
+        memcpy(host, hostport + 1, n);
+    } else {
+        n = strcspn(hostport, ":/?#");
+        if (n >= sizeof host)
+            return false;
+        memcpy(host, hostport, n);
+    }
+    host[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name, const char *ctxname,
                             struct kconfig *cfg)
 {
@@ -336,12 +430,17 @@ static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name, c
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                         "kubeconfig %s: %s: server \"%s\" is not an http(s) URL", L->path, who,
                         server);
+    if (strncmp(server, "http://", 7) == 0 && !kconfig_loopback_url(server + 7))
+        return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
+                        "kubeconfig %s: %s: server \"%s\" uses plain http:// to a host that is "
+                        "not loopback: credentials would travel unencrypted (use https://)",
+                        L->path, who, server);
     cfg->server = kerr_xstrdup(server);
     size_t n = strlen(cfg->server);
     while (n > 0 && cfg->server[n - 1] == '/')
         cfg->server[--n] = '\0';
     if ((rc = kc_pem(L, cl, "certificate-authority-data", "certificate-authority", who,
-                     &cfg->ca_pem, &cfg->ca_len)) != KERR_OK)
+                     KC_PEM_CERTS, &cfg->ca_pem, &cfg->ca_len)) != KERR_OK)
         return rc;
     return kc_bool(L, cl, "insecure-skip-tls-verify", who, &cfg->insecure_skip_tls_verify);
 }
@@ -375,10 +474,10 @@ static enum kerr kc_user(struct kc_load *L, json_t *root, const char *name, stru
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                         "kubeconfig %s: user \"%s\" (of context \"%s\") not found", L->path, name,
                         cfg->context);
-    if ((rc = kc_pem(L, u, "client-certificate-data", "client-certificate", who, &cfg->cert_pem,
-                     &cfg->cert_len)) != KERR_OK ||
-        (rc = kc_pem(L, u, "client-key-data", "client-key", who, &cfg->key_pem, &cfg->key_len)) !=
-            KERR_OK)
+    if ((rc = kc_pem(L, u, "client-certificate-data", "client-certificate", who, KC_PEM_CERTS,
+                     &cfg->cert_pem, &cfg->cert_len)) != KERR_OK ||
+        (rc = kc_pem(L, u, "client-key-data", "client-key", who, KC_PEM_KEY, &cfg->key_pem,
+                     &cfg->key_len)) != KERR_OK)
         return rc;
     if (!cfg->cert_pem != !cfg->key_pem)
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
@@ -542,6 +641,13 @@ enum kerr kconfig_in_cluster(const char *sa_dir, struct kconfig **out, struct ke
     }
     if ((rc = kconfig_sa_file(sa_dir, "ca.crt", true, &cfg->ca_pem, &cfg->ca_len, err)) != KERR_OK)
         goto out;
+    const char *problem = kconfig_pem_problem(cfg->ca_pem, cfg->ca_len, KC_PEM_CERTS);
+    if (problem) {
+        rc = kerr_set(err, KERR_CONFIG, 0, "NoServiceAccount",
+                      "in-cluster config: %s/ca.crt is not a PEM certificate (%s)", sa_dir,
+                      problem);
+        goto out;
+    }
     size_t nslen = 0;
     kconfig_sa_file(sa_dir, "namespace", false, &cfg->namespace_, &nslen, NULL);
     if (cfg->namespace_) {

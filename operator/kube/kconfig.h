@@ -30,13 +30,17 @@ struct kconfig {
 /*
  * Load `path` (NULL: $KUBECONFIG's first entry, else ~/.kube/config), using
  * `context` (NULL: current-context). Errors name the file, context, cluster
- * or user at fault.
+ * or user at fault. The CA and client certificate must parse as PEM X.509
+ * certificates and the client key as a PEM private key (OpenSSL), and a
+ * plain http:// server must be loopback (localhost, 127/8, [::1]): these are
+ * KERR_CONFIG here rather than a TLS failure on every request later.
  */
 enum kerr kconfig_load_file(const char *path, const char *context, struct kconfig **out,
                             struct kerr_info *err);
 
 /* In-cluster: KUBERNETES_SERVICE_HOST/PORT, the service account token, CA
- * and namespace under `sa_dir` (NULL: /var/run/secrets/kubernetes.io/serviceaccount). */
+ * (checked as PEM certificates) and namespace under `sa_dir` (NULL:
+ * /var/run/secrets/kubernetes.io/serviceaccount). */
 enum kerr kconfig_in_cluster(const char *sa_dir, struct kconfig **out, struct kerr_info *err);
 
 /* The current bearer token (re-reading token_file if it changed). Returns a

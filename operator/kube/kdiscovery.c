@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 
 #include "kclient_http.h"
@@ -361,4 +362,56 @@ size_t kdiscovery_count(struct kdiscovery *d)
     size_t n = d->index ? json_object_size(json_object_get(d->index, "gv")) : 0;
     pthread_mutex_unlock(&d->lock);
     return n;
+}
+
+bool kdiscovery_fatal(enum kerr e)
+{
+    switch (e) {
+    case KERR_UNAUTHORIZED:
+    case KERR_FORBIDDEN:
+    case KERR_TLS:
+    case KERR_BADREQUEST:
+    case KERR_CONFIG:
+    case KERR_INVAL: return true;
+    default: return false;
+    }
+}
+
+/* Sleep `ms` in slices of at most 100 ms; false when *stop was set. */
+static bool kd_sleep(long ms, const volatile sig_atomic_t *stop)
+{
+    while (ms > 0 && !(stop && *stop)) {
+        long slice = ms < 100 ? ms : 100;
+        struct timespec ts = {0, slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        ms -= slice;
+    }
+    return !(stop && *stop);
+}
+
+enum kerr kdiscovery_wait_for(struct kdiscovery *d, const struct kdiscovery_wait *w,
+                              struct kerr_info *err)
+{
+    long not_served = w->not_served_ms > 0 ? w->not_served_ms : 2000;
+    long min = w->backoff_min_ms > 0 ? w->backoff_min_ms : 1000;
+    long max = w->backoff_max_ms > 0 ? w->backoff_max_ms : 30000;
+    long backoff = min;
+    struct kerr_info local;
+    if (!err)
+        err = &local;
+    while (!(w->stop && *w->stop)) {
+        enum kerr e = kdiscovery_refresh(d, err);
+        if (e == KERR_OK && kdiscovery_has(d, w->group, w->version, w->plural))
+            return KERR_OK;
+        if (kdiscovery_fatal(e))
+            return e;
+        long wait = e == KERR_OK ? not_served : backoff;
+        backoff = e == KERR_OK ? min : (backoff * 2 > max ? max : backoff * 2);
+        if (w->progress)
+            w->progress(w->ctx, e, err, wait);
+        if (!kd_sleep(wait, w->stop))
+            break;
+    }
+    return kerr_set(err, KERR_STOPPED, 0, "Stopped", "discovery: stopped while waiting");
 }

@@ -19,6 +19,7 @@
 #ifndef GRACE_KDISCOVERY_H
 #define GRACE_KDISCOVERY_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -61,6 +62,43 @@ bool kdiscovery_namespaced(struct kdiscovery *d, const char *group, const char *
 enum kerr kdiscovery_pick_version(struct kdiscovery *d, const char *group, const char *plural,
                                   const char *const *preferred, char *buf, size_t n,
                                   struct kerr_info *err);
+
+/*
+ * Is `e`, returned by a discovery refresh, an error that retrying cannot fix?
+ * The credentials are refused (KERR_UNAUTHORIZED), the identity may not read
+ * discovery (KERR_FORBIDDEN), TLS verification fails (KERR_TLS), the server
+ * refuses the request as such (KERR_BADREQUEST: e.g. plain HTTP sent to an
+ * HTTPS port) or the configuration is wrong (KERR_CONFIG, KERR_INVAL).
+ * Connection refused, timeouts, 429 and 5xx are transient: false.
+ */
+bool kdiscovery_fatal(enum kerr e);
+
+/* Called by kdiscovery_wait_for before each wait: `e` is the refresh's
+ * error (`err` its details), or KERR_OK when the server answered but does
+ * not serve the resource yet; `retry_ms` is the wait. */
+typedef void (*kdiscovery_wait_fn)(void *ctx, enum kerr e, const struct kerr_info *err,
+                                   long retry_ms);
+
+/* What kdiscovery_wait_for waits for, and how. Zero times take the defaults. */
+struct kdiscovery_wait {
+    const char *group, *version, *plural; /* group "" = core */
+    const volatile sig_atomic_t *stop; /* nonzero: give up (KERR_STOPPED); may be NULL */
+    long not_served_ms;                   /* wait while not served; default 2000 */
+    long backoff_min_ms, backoff_max_ms;  /* after errors, doubling; default 1000, 30000 */
+    kdiscovery_wait_fn progress;          /* may be NULL */
+    void *ctx;
+};
+
+/*
+ * Start-up: refresh until w->group/version/plural is served (a CRD may be
+ * applied after the operator). Transient errors are retried with backoff,
+ * "not served yet" every not_served_ms; each wait is reported to
+ * w->progress first. Returns KERR_OK once served, a fatal error (see
+ * kdiscovery_fatal) at once with `err` filled, or KERR_STOPPED when *w->stop
+ * becomes nonzero (checked every 100 ms).
+ */
+enum kerr kdiscovery_wait_for(struct kdiscovery *d, const struct kdiscovery_wait *w,
+                              struct kerr_info *err);
 
 /* Number of group/versions in the cache (0 before the first load). */
 size_t kdiscovery_count(struct kdiscovery *d);

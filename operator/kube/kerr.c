@@ -15,6 +15,7 @@ static const char *const kerr_names[KERR__COUNT] = {
     [KERR_CONFIG] = "configuration error",
     [KERR_IO] = "transport error",
     [KERR_TIMEOUT] = "timed out",
+    [KERR_TLS] = "TLS verification failed",
     [KERR_PARSE] = "malformed response",
     [KERR_BADREQUEST] = "bad request",
     [KERR_UNAUTHORIZED] = "unauthorized",

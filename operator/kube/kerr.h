@@ -18,6 +18,8 @@ enum kerr {
     KERR_CONFIG,       /* kubeconfig / operator config missing or malformed */
     KERR_IO,           /* transport failure: connect, TLS, reset, DNS */
     KERR_TIMEOUT,      /* connect or request timeout */
+    KERR_TLS,          /* TLS: the server's certificate failed verification, or
+                          the local TLS material was refused; retrying cannot fix it */
     KERR_PARSE,        /* a response or document could not be decoded */
     KERR_BADREQUEST,   /* HTTP 400 */
     KERR_UNAUTHORIZED, /* HTTP 401 */
