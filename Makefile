@@ -3,7 +3,7 @@
 # binary's entry point); every tests/*_test.c is one Check suite binary.
 
 CC       ?= cc
-PKGS     := libcurl jansson yaml-0.1 lua5.4 libwebsockets libpq openssl
+PKGS     := libcurl jansson yaml-0.1 lua5.4 libwebsockets libpq openssl zlib
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     := -Wall -Wextra -Werror -Wvla -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g

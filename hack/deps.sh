@@ -4,9 +4,9 @@
 # does nothing (and needs no network) when everything is present.
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
-liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev check
+liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev zlib1g-dev check
 postgresql postgresql-contrib python3 openssl curl xz-utils prometheus
-clang-format clang-tidy cppcheck valgrind"
+clang-format clang-tidy cppcheck valgrind python3-jsonschema"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
