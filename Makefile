@@ -17,7 +17,7 @@ CFLAGS   += -DGRACE_VERSION='"$(VERSION)"'
 
 BUILD    ?= build
 LIB_SRCS := $(filter-out operator/main.c,$(wildcard operator/kube/*.c operator/*.c controllers/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/crd_yaml.o
 TEST_SRCS:= $(wildcard tests/*_test.c)
 TEST_BINS:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
@@ -55,6 +55,14 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The CRD, embedded for `grace-operator schema` (hack/embed.sh).
+$(BUILD)/gen/crd_yaml.c: crds/graceservice.yaml hack/embed.sh
+	@mkdir -p $(@D)
+	sh hack/embed.sh grace_crd_yaml $< > $@
+
+$(BUILD)/gen/crd_yaml.o: $(BUILD)/gen/crd_yaml.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/libgrace.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -66,8 +74,9 @@ bin/grace-operator: $(BUILD)/operator/main.o $(BUILD)/libgrace.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HOBJS) $(BUILD)/libgrace.a
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_HOBJS) $(BUILD)/libgrace.a $(TESTLIBS) $(LDLIBS)
 
-check: $(TEST_BINS)
+check: $(TEST_BINS) bin/grace-operator
 	@sh hack/run-unit.sh $(TEST_BINS)
+	@sh hack/check-schema.sh
 
 # Every unit suite under valgrind's memcheck (no fork, so leaks are seen):
 # any error or definite/indirect leak fails the suite.

@@ -65,7 +65,7 @@ enum kerr dirpub_encode(const char *text, size_t len, json_t **data, json_t **bi
     }
     size_t gz_len = 0;
     char *gz = gzip_bytes(text, len, &gz_len);
-    size_t b64_cap = (gz_len + 2) / 3 * 4 + 1;
+    size_t b64_cap = (gz_len + 2) / 3 * 4 + 8; /* lws wants room past the end */
     char *b64 = kerr_xmalloc(b64_cap);
     int n = b64_cap <= DIRPUB_OBJECT_MAX
                 ? lws_b64_encode_string(gz, (int)gz_len, b64, (int)b64_cap)
