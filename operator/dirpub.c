@@ -210,26 +210,35 @@ static void wait_ms(struct dirpub *p, long ms)
     pthread_cond_timedwait(&p->cond, &p->mu, &ts);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rebuild when dirty, synced and at least `interval` after the last
+ * rebuild: events that arrive meanwhile only set dirty (coalesced). */
 static void *run(void *arg)
 {
     struct dirpub *p = arg;
     long interval = p->o.interval_ms > 0 ? p->o.interval_ms : 2000;
+    long long last = 0;
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
-        if (!p->dirty || !kinformer_has_synced(p->o.gs_inf)) {
-            wait_ms(p, p->dirty ? 100 : interval);
+        long long left = last ? last + interval - now_ms() : 0;
+        if (!p->dirty || left > 0 || !kinformer_has_synced(p->o.gs_inf)) {
+            wait_ms(p, !p->dirty ? interval : left > 0 ? (long)left : 100);
             continue;
         }
         p->dirty = false;
         bool leading = p->leading;
         pthread_mutex_unlock(&p->mu);
         rebuild(p, leading);
+        last = now_ms();
         pthread_mutex_lock(&p->mu);
         if (!p->leading)
             p->written = 0; /* a standby learns what the ConfigMap holds when it leads */
-        /* coalesce: whatever arrives now waits for the next interval */
-        if (!p->stop)
-            wait_ms(p, interval);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
