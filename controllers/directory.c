@@ -332,15 +332,12 @@ json_t *dir_build_cache(struct kinformer *gs_inf, const struct dir_config *cfg,
 
 char *dir_dump(const json_t *doc, size_t *len)
 {
-    char *s = json_dumps(doc, JSON_COMPACT);
-    if (!s)
-        kerr_oom();
-    size_t n = strlen(s);
+    size_t n = json_dumpb(doc, NULL, 0, JSON_COMPACT);
     char *out = kerr_xmalloc(n + 2);
-    memcpy(out, s, n);
+    if (json_dumpb(doc, out, n, JSON_COMPACT) != n)
+        kerr_oom(); /* the same document: only memory can make it differ */
     out[n] = '\n';
     out[n + 1] = '\0';
-    free(s);
     *len = n + 1;
     return out;
 }

@@ -74,7 +74,7 @@ enum kerr dirpub_encode(const char *text, size_t len, json_t **data, json_t **bi
     if (n < 0 || (size_t)n > DIRPUB_OBJECT_MAX) {
         free(b64);
         return kerr_set(err, KERR_INVAL, 0, "TooLarge",
-                        "the directory is %zu bytes, %zu compressed: over the %d bytes a "
+                        "the directory is %zu bytes, %zu compressed: over the %zu bytes a "
                         "ConfigMap can hold",
                         len, gz_len, DIRPUB_OBJECT_MAX);
     }

@@ -42,8 +42,8 @@
 
 #define DIRPUB_KEY "directory.json"
 #define DIRPUB_GZ_KEY "directory.json.gz"
-#define DIRPUB_PLAIN_MAX (768 * 1024)
-#define DIRPUB_OBJECT_MAX (1000 * 1000) /* the API server's limit is 1 MiB per object */
+#define DIRPUB_PLAIN_MAX ((size_t)768 * 1024)
+#define DIRPUB_OBJECT_MAX ((size_t)1000 * 1000) /* the API server's limit is 1 MiB per object */
 
 struct dirpub;
 
