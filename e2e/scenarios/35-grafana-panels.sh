@@ -111,7 +111,7 @@ prom_start() {
   "$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
     --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
   PROM_PID=$!
-  OP_PIDS+=($PROM_PID)
+  OP_PIDS+=("$PROM_PID")
 }
 PROM_T0=$(date +%s)
 prom_start
