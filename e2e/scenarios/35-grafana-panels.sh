@@ -19,10 +19,11 @@
 #     /api/v1/query(_range), with the labels its legend or table columns use;
 #   - the per-service panels show each state: "Failing conditions" lists
 #     exactly the failing services with the failing condition, "Services by
-#     readiness" each service's 0/1, the counts add up;
+#     readiness" each service's 0/1, "Being deleted" gone, the counts add up;
 #   - promtool: the rules file is valid and its unit tests pass;
 #   - every alert's expr (for: aside) fires on the live scrape for its state:
 #     GraceServiceNotReady for exactly db, host-b, tmpl, gone;
+#     GraceServiceStuckDeleting for exactly gone;
 #     GraceOperatorReconcileErrors (db and gone retry with errors);
 #     GraceOperatorNoLeader once the leading operator stops (only the standby,
 #     at 0, is left).
@@ -198,6 +199,10 @@ for p in panel("Failures per condition"):
         n = sum(1 for _, t, _ in truth if t == typ)
         if v.get(typ, 0) != n:
             bad.append("Failures per condition: %s=%s, the API server says %d" % (typ, v.get(typ), n))
+for p in panel("Being deleted"):
+    v = {s["labels"]["name"]: last(s) for s in p["series"]}
+    if set(v) != {"gone"} or not 0 <= v["gone"] < 300:
+        bad.append("Being deleted: %s, want gone (seconds since its deletion)" % v)
 for p in panel("Leaders now"):
     v = [last(s) for s in p["series"]]
     if v != [1]:
@@ -230,11 +235,12 @@ if want is not None:
 PY
 }
 # Every alert in the rules file must be covered by a state below.
-covered="GraceServiceNotReady GraceOperatorReconcileErrors GraceOperatorNoLeader"
+covered="GraceServiceNotReady GraceServiceStuckDeleting GraceOperatorReconcileErrors GraceOperatorNoLeader"
 for a in $(sed -n 's/^ *- alert: *//p' "$RULES"); do
   case " $covered " in *" $a "*) ;; *) fail "alert $a has no live state in this scenario" ;; esac
 done
 eventually 10 fired GraceServiceNotReady db,gone,host-b,tmpl || { cat "$WORK/alerts.out" >&2; fail "GraceServiceNotReady does not fire for exactly db, gone, host-b, tmpl"; }
+eventually 10 fired GraceServiceStuckDeleting gone || { cat "$WORK/alerts.out" >&2; fail "GraceServiceStuckDeleting does not fire for exactly gone"; }
 eventually 15 fired GraceOperatorReconcileErrors || { cat "$WORK/alerts.out" >&2; fail "GraceOperatorReconcileErrors does not fire while db and gone fail"; }
 fired GraceOperatorNoLeader && { cat "$WORK/alerts.out" >&2; fail "GraceOperatorNoLeader fires while the operator leads"; }
 sed 's/^/    /' "$WORK/alerts.out"
@@ -243,4 +249,4 @@ kill -TERM "$operator_PID"
 wait "$operator_PID" 2>/dev/null || true
 eventually 15 fired GraceOperatorNoLeader || { cat "$WORK/alerts.out" >&2; fail "GraceOperatorNoLeader does not fire with only a standby"; }
 sed 's/^/    /' "$WORK/alerts.out" | grep NoLeader
-note "alerts fire for their states: NotReady (db, gone, host-b, tmpl), ReconcileErrors, NoLeader"
+note "alerts fire for their states: NotReady (db, gone, host-b, tmpl), StuckDeleting (gone), ReconcileErrors, NoLeader"
