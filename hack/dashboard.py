@@ -258,18 +258,32 @@ def check(dash):
     return problems
 
 
+def strings_in(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from strings_in(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings_in(x)
+
+
 def table_columns(panel):
-    """Labels a table panel shows as columns (its organize transformation)."""
-    cols = set()
+    """Labels a table panel shows as columns (its organize transformation),
+    less the fields other transformations make (calculateField aliases,
+    joins, ...)."""
+    cols, made = set(), set()
     for tr in panel.get("transformations") or []:
         if tr.get("id") != "organize":
+            made |= set(strings_in(tr.get("options")))
             continue
         opts = tr.get("options") or {}
         excluded = {k for k, v in (opts.get("excludeByName") or {}).items() if v}
         for k in list(opts.get("indexByName") or {}) + list(opts.get("renameByName") or {}):
             if k not in excluded and k not in ("Time", "Value") and not k.startswith("Value #"):
                 cols.add(k)
-    return cols
+    return cols - made
 
 
 # ---- Prometheus ----
@@ -367,7 +381,9 @@ def cmd_eval(args):
             expr = expand(t.get("expr", ""), picked, b)
             legend = set(LEGEND_RE.findall(t.get("legendFormat") or ""))
             instant = bool(t.get("instant")) and not t.get("range")
-            want = legend | {c for c in cols if c not in ("__name__",)}
+            # A table's columns may come from any of its targets (a join):
+            # checked over the panel's targets together, below.
+            want = legend
             if instant:
                 res = prom.instant(expr, args.end)
                 series = [{"labels": r["metric"], "values": [r["value"]]} for r in res]
@@ -388,6 +404,17 @@ def cmd_eval(args):
                 "ok" if ok else "FAIL", p.get("title"), t.get("refId"), len(series),
                 " (no labels %s)" % ",".join(missing) if missing else "",
                 "; ".join(last) + (" ..." if len(series) > 6 else "")))
+        if cols:
+            mine = [e for e in report["panels"] if e["id"] == p.get("id")]
+            have = {k for e in mine for s in e["series"] for k, v in s["labels"].items() if v}
+            lack = sorted(cols - have - {"__name__"})
+            if lack:
+                failed += 1
+                for e in mine:
+                    e["ok"] = False
+                    e["missing_labels"] = sorted(set(e["missing_labels"]) | set(lack))
+                print("FAIL panel %-34.34s table columns %s: no target returns them"
+                      % (p.get("title"), ",".join(lack)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
