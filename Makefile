@@ -78,10 +78,12 @@ valgrind: $(TEST_BINS)
 e2e: bin/grace-operator
 	@bash e2e/run.sh
 
-# Python unit tests of the local API server and the stand-ins (stdlib unittest).
+# Python unit tests of the local API server, the stand-ins and hack/dashboard.py
+# (with the check of the shipped Grafana dashboard) (stdlib unittest).
 pytests:
 	@sh hack/kubesim/tests/run.sh
 	@cd hack/standins && python3 -m unittest discover -s tests -t tests -p 'test_*.py'
+	@python3 -m unittest discover -s hack/tests -t hack/tests -p 'test_*.py'
 
 test: deps
 	$(MAKE) check

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gsclaims.h"
 #include "gsctl.h"
@@ -584,6 +585,18 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
     return GS_DONE;
 }
 
+/* "2026-11-28T13:00:00Z" as Unix seconds; 0 if it does not parse. */
+static double unix_seconds(const char *rfc3339)
+{
+    struct tm tm = {0};
+    if (sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm);
+}
+
 enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const char *key,
                             long *after_ms)
 {
@@ -618,10 +631,14 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     r.name = gs_meta(r.gs, "name");
     snprintf(r.key, sizeof r.key, "%s", key);
     enum gs_result res;
-    if (*gs_meta(r.gs, "deletionTimestamp"))
+    if (*gs_meta(r.gs, "deletionTimestamp")) {
+        if (c->d.opm)
+            opm_service_deleting(c->d.opm, r.ns, r.name,
+                                 unix_seconds(gs_meta(r.gs, "deletionTimestamp")));
         res = finalize(&r, after_ms);
-    else
+    } else {
         res = reconcile_live(&r, after_ms);
+    }
     if (res == GS_RETRY || *gs_meta(r.gs, "deletionTimestamp"))
         settled_set(c, key, NULL, 0); /* else recorded by reconcile_live */
     json_decref(r.desired);
