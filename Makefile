@@ -1,4 +1,4 @@
-# grace-operator build. Sources are discovered: every .c under operator/kube/,
+# grace-operator build. Sources are discovered: every .c under kube/,
 # operator/ and controllers/ goes into build/libgrace.a (operator/main.c is the
 # binary's entry point); every tests/*_test.c is one Check suite binary.
 
@@ -8,7 +8,7 @@ CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     := -Wall -Wextra -Werror -Wvla -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SAN) -I. -Ioperator -Ioperator/kube -Icontrollers \
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SAN) -I. -Ikube -Icontrollers -Ioperator \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TESTLIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -16,7 +16,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 CFLAGS   += -DGRACE_VERSION='"$(VERSION)"'
 
 BUILD    ?= build
-LIB_SRCS := $(filter-out operator/main.c,$(wildcard operator/kube/*.c operator/*.c controllers/*.c))
+LIB_SRCS := $(filter-out operator/main.c,$(wildcard kube/*.c controllers/*.c operator/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS:= $(wildcard tests/*_test.c)
 TEST_BINS:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -26,7 +26,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 # The objects that embed GRACE_VERSION are rebuilt when it changes (new
 # commit, dirty tree): $(BUILD)/.version is rewritten only then.
-VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION operator/*.c operator/kube/*.c controllers/*.c 2>/dev/null))
+VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION kube/*.c controllers/*.c operator/*.c 2>/dev/null))
 $(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/.version || echo '$(VERSION)' > $(BUILD)/.version))
 
 .PHONY: all deps check valgrind test e2e pytests run asan lint format clean bench help
@@ -100,7 +100,7 @@ lint: deps
 	@sh hack/lint.sh
 
 format:
-	clang-format -i $$(find operator controllers tests -name '*.[ch]')
+	clang-format -i $$(find kube controllers operator tests -name '*.[ch]')
 
 bench: bin/grace-operator
 	@bash bench/run.sh
