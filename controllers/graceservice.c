@@ -98,7 +98,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
 {
     struct gs_controller *c = kerr_xcalloc(1, sizeof *c);
     c->d = *deps;
-    c->tmpl_config = json_deep_copy(grace_config_json(deps->cfg));
+    c->tmpl_config = deps->cfg.templates ? json_deep_copy(deps->cfg.templates) : json_object();
     struct childkind *kt = childkinds_by_kind("KafkaTopic");
     if (kt && kt->served) {
         char av[64];
@@ -107,7 +107,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
         if (json_is_object(kafka))
             json_object_set_new(kafka, "apiVersion", json_string(av));
     }
-    const char *bd = grace_config_base_domain(deps->cfg);
+    const char *bd = deps->cfg.base_domain;
     snprintf(c->base_domain, sizeof c->base_domain, "%s", bd ? bd : "");
     for (size_t i = 0; i < childkinds_count(); i++)
         if (deps->child_inf[i])
@@ -501,12 +501,10 @@ static void mark_enabled(struct gs_run *r)
     r->cs[GC_WORKLOAD].enabled = true;
     r->cs[GC_ROUTE].enabled = gs_enabled(r->gs, "ingress", true);
     r->cs[GC_CERT].enabled = gs_enabled(r->gs, "tls", true) && r->cs[GC_ROUTE].enabled;
-    r->cs[GC_TAILSCALE].enabled = gs_enabled(r->gs, "tailscale", true) &&
-                                  grace_config_tailscale_mode(r->c->d.cfg) != GRACE_TAILSCALE_OFF;
+    r->cs[GC_TAILSCALE].enabled = gs_enabled(r->gs, "tailscale", true) && r->c->d.cfg.tailscale;
     r->cs[GC_DATABASE].enabled = gs_spec(r->gs, "postgres") != NULL;
     r->cs[GC_KAFKA].enabled = gs_spec(r->gs, "kafka") != NULL;
-    r->cs[GC_BACKUP].enabled =
-        grace_config_backup(r->c->d.cfg)->enabled && gs_enabled(r->gs, "backup", true);
+    r->cs[GC_BACKUP].enabled = r->c->d.cfg.backup && gs_enabled(r->gs, "backup", true);
     const json_t *eg = json_object_get(gs_spec(r->gs, "egress"), "restricted");
     r->cs[GC_EGRESS].enabled = json_is_true(eg);
     for (int i = 0; i < GC__N; i++)
@@ -519,7 +517,7 @@ static bool render_children(struct gs_run *r)
     json_t *objs = NULL;
     enum kerr e = render_objects(r->w->render, r->gs, r->c->tmpl_config, &objs, &err);
     if (e == KERR_OK)
-        e = render_finish(r->gs, r->c->d.cfg, objs, &err);
+        e = render_finish(r->gs, objs, &err);
     if (e != KERR_OK) {
         json_decref(objs);
         r->stalled = true;
@@ -596,8 +594,8 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     struct kobj *o = kinformer_get(c->d.gs_inf, ns, name);
     if (!o) {
         gs_status_forget(c, key);
-        if (c->d.opm)
-            opm_service_delete(c->d.opm, ns, name);
+        if (c->d.metrics.service_delete)
+            c->d.metrics.service_delete(c->d.metrics.ctx, ns, name);
         return GS_DONE;
     }
     long left = 0;

@@ -63,7 +63,7 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
     pthread_mutex_unlock(&c->admin_mu);
     if (out)
         return out;
-    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    const struct gs_pg_config *pc = &c->d.cfg.postgres;
     const char *sns = pc->admin_secret_namespace;
     const char *sname = pc->admin_secret_name;
     struct kres res = {"", "v1", "secrets"};
@@ -106,7 +106,7 @@ static const char *pick(const json_t *sec, const char *key, const char *cfg, con
 static void admin_from(const struct gs_controller *c, const json_t *sec, struct pg_admin *a,
                        char *port_buf, size_t n)
 {
-    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    const struct gs_pg_config *pc = &c->d.cfg.postgres;
     memset(a, 0, sizeof *a);
     a->host = pick(sec, "host", pc->host, "127.0.0.1");
     const char *port = json_string_value(json_object_get(sec, "port"));
@@ -144,7 +144,7 @@ static void keep_existing_secret(struct gs_run *r, const char *secret_name)
     json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:O}]", "apiVersion", "v1", "kind",
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", json_object_get(live, "data"));
-    if (one && render_finish(r->gs, r->c->d.cfg, one, NULL) == KERR_OK)
+    if (one && render_finish(r->gs, one, NULL) == KERR_OK)
         json_array_extend(r->desired, one);
     json_decref(one);
     json_decref(live);
@@ -194,7 +194,7 @@ static void add_secret(struct gs_run *r, const struct pg_admin *a, const char *s
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", data);
     struct kerr_info err = {0};
-    if (render_finish(r->gs, r->c->d.cfg, one, &err) == KERR_OK)
+    if (render_finish(r->gs, one, &err) == KERR_OK)
         json_array_extend(r->desired, one);
     json_decref(one);
 }

@@ -115,7 +115,7 @@ void gs_kafka_secret(struct gs_run *r)
     json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:o}]", "apiVersion", "v1", "kind",
                             "Secret", "metadata", "name", name, "namespace", r->ns, "type",
                             "Opaque", "data", data);
-    if (render_finish(r->gs, r->c->d.cfg, one, NULL) == KERR_OK)
+    if (render_finish(r->gs, one, NULL) == KERR_OK)
         json_array_extend(r->desired, one);
     json_decref(one);
 }

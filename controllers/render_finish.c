@@ -105,8 +105,7 @@ static const char *shape_problem(const json_t *o)
     return NULL;
 }
 
-enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t *objects,
-                        struct kerr_info *err)
+enum kerr render_finish(const json_t *gs, json_t *objects, struct kerr_info *err)
 {
     const json_t *gmd = json_object_get(gs, "metadata");
     const char *name = json_string_value(json_object_get(gmd, "name"));
@@ -114,7 +113,6 @@ enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t
     size_t i;
     json_t *o;
 
-    (void)cfg;
     if (!name || !*name)
         return kerr_set(err, KERR_INVAL, 0, "BadInput", "render: the GraceService has no name");
     if (!ns || !*ns)

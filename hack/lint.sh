@@ -17,9 +17,18 @@ cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
   -I kube -I controllers -I operator $SRC || status=1
 # 3. clang-tidy (bug-prone and cert checks that do not fight the style)
 CHECKS='-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,cert-err34-c,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,-clang-analyzer-optin.performance.Padding'
+# Each layer sees its own and lower include paths only (as in the Makefile).
+layer_inc() {
+  case "$1" in
+    kube/*) echo "-Ikube" ;;
+    controllers/*) echo "-Ikube -Icontrollers" ;;
+    *) echo "-Ikube -Icontrollers -Ioperator" ;;
+  esac
+}
 for f in $SRC; do
+  # shellcheck disable=SC2046 # the include flags are split on purpose
   clang-tidy --quiet --checks="$CHECKS" --warnings-as-errors='*' "$f" -- \
-    -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGRACE_VERSION='"lint"' -I. -Ikube -Icontrollers -Ioperator \
+    -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGRACE_VERSION='"lint"' $(layer_inc "$f") \
     $CPPFLAGS_PKG 2>/dev/null || { echo "lint: clang-tidy: $f" >&2; status=1; }
 done
 [ $status -eq 0 ] && echo "lint: ok"

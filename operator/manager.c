@@ -469,6 +469,33 @@ static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
     return e;
 }
 
+/* The reconciler's metrics sink (gsdeps.h), onto the operator's metrics. */
+static void metrics_conditions_cb(void *ctx, const char *ns, const char *name,
+                                  const json_t *conditions)
+{
+    opm_service_conditions(ctx, ns, name, conditions);
+}
+
+static void metrics_delete_cb(void *ctx, const char *ns, const char *name)
+{
+    opm_service_delete(ctx, ns, name);
+}
+
+/* The reconciler's configuration (gsdeps.h), from the configuration file;
+ * it borrows from m->cfg, which outlives the controller. */
+static struct gs_config controller_config(const struct grace_config *cfg)
+{
+    const struct grace_config_postgres *pc = grace_config_postgres(cfg);
+    return (struct gs_config){
+        .templates = grace_config_json(cfg),
+        .base_domain = grace_config_base_domain(cfg),
+        .tailscale = grace_config_tailscale_mode(cfg) != GRACE_TAILSCALE_OFF,
+        .backup = grace_config_backup(cfg)->enabled,
+        .postgres = {pc->host, pc->port, pc->sslmode, pc->admin_secret_namespace,
+                     pc->admin_secret_name},
+    };
+}
+
 static void enqueue_all_fn(void *ctx, const struct kobj *o)
 {
     struct mgr *m = ctx;
@@ -609,8 +636,10 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = render_new(tdir, &probe, err)) != KERR_OK)
         return e;
     render_free(probe);
-    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .cfg = m->cfg,
-                        .rec = m->rec, .opm = m->opm, .templates_dir = tdir};
+    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf,
+                        .cfg = controller_config(m->cfg), .rec = m->rec,
+                        .metrics = {metrics_conditions_cb, metrics_delete_cb, m->opm},
+                        .templates_dir = tdir};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
     m->ctl = gs_controller_new(&d);
     gs_controller_watch(m->ctl, m->q);

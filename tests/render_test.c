@@ -53,7 +53,7 @@ static json_t *render_file(const char *gs_path, const char *yaml)
     ck_assert_msg(render_new("templates", &r, &err) == KERR_OK, "%s", err.message);
     ck_assert_msg(render_objects(r, gs, grace_config_json(c), &out, &err) == KERR_OK, "%s",
                   err.message);
-    ck_assert_int_eq(render_finish(gs, c, out, &err), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, out, &err), KERR_OK);
     render_free(r);
     grace_config_free(c);
     json_decref(gs);
@@ -651,7 +651,7 @@ START_TEST(finish_sets_labels_namespace_and_owner)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o]", child(NULL));
     json_object_set_new(json_object_get(gs, "metadata"), "uid", json_string("u-1"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *md = path(objs, "0/metadata");
     const json_t *labels = json_object_get(md, "labels");
     ck_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")),
@@ -675,7 +675,7 @@ END_TEST
 START_TEST(finish_never_copies_gitops_tracking_metadata)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o]", child("ns1"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *md = path(objs, "0/metadata");
     ck_assert_ptr_null(
         json_object_get(json_object_get(md, "labels"), "app.kubernetes.io/instance"));
@@ -690,7 +690,7 @@ END_TEST
 START_TEST(finish_owner_without_uid_offline_and_none_across_namespaces)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o,o]", child(NULL), child("kafka"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     ck_assert_ptr_nonnull(path(objs, "0/metadata/ownerReferences/0"));
     ck_assert_ptr_null(path(objs, "0/metadata/ownerReferences/0/uid"));
     ck_assert_ptr_null(path(objs, "1/metadata/ownerReferences"));
@@ -710,7 +710,7 @@ START_TEST(finish_replaces_a_foreign_controller_reference)
                                   "apiVersion", "v1", "controller", 1, "kind", "Keep", "name", "k",
                                   "apiVersion", "v1"));
     json_t *objs = json_pack("[o]", o);
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *refs = path(objs, "0/metadata/ownerReferences");
     ck_assert_uint_eq(json_array_size(refs), 2);
     ck_assert_str_eq(str(refs, "0/kind"), "Keep");
@@ -725,7 +725,7 @@ START_TEST(finish_rejects_objects_without_identity)
     json_t *gs = small_gs(),
            *objs = json_pack("[{s:s, s:{s:s}}]", "kind", "K", "metadata", "name", "x");
     struct kerr_info err;
-    ck_assert_int_eq(render_finish(gs, NULL, objs, &err), KERR_TEMPLATE);
+    ck_assert_int_eq(render_finish(gs, objs, &err), KERR_TEMPLATE);
     ck_assert_ptr_nonnull(strstr(err.message, "object 1 has no apiVersion"));
     json_decref(objs);
     json_decref(gs);
