@@ -2,30 +2,18 @@
  * gsapply: the children of one GraceService: server-side apply of what
  * differs from the cache, pruning of what is no longer desired, readiness
  * per concern, and (on deletion) removal of the children the garbage
- * collector cannot see (other namespaces). See gsctl.h.
+ * collector cannot see (other namespaces). See gsapply.h.
  */
+#include "gsapply.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "childdiff.h"
-#include "gsctl.h"
 #include "kobj.h"
 #include "log.h"
-
-#define OWNER_INDEX "grace.dev/owner"
-
-struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
-                                    const char *kind, struct childkind **kind_out)
-{
-    struct childkind *k = childkinds_find(api_version, kind);
-    if (kind_out)
-        *kind_out = k;
-    if (!k)
-        return NULL;
-    return c->d.child_inf[k - childkinds_at(0)];
-}
 
 static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 {
@@ -40,7 +28,7 @@ static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 
 void gs_child_indexes(struct kinformer *inf)
 {
-    kinformer_add_meta_index(inf, OWNER_INDEX, owner_index); /* labels only */
+    kinformer_add_meta_index(inf, GS_OWNER_INDEX, owner_index); /* labels only */
 }
 
 /* ---- apply ---- */
@@ -148,7 +136,7 @@ static void foreach_child(struct gs_run *r,
         if (!inf)
             continue;
         struct kobj **objs = NULL;
-        size_t n = kinformer_by_index(inf, OWNER_INDEX, r->key, &objs);
+        size_t n = kinformer_by_index(inf, GS_OWNER_INDEX, r->key, &objs);
         for (size_t i = 0; i < n; i++) {
             fn(r, ki, objs[i], ctx);
             kobj_unref(objs[i]);
@@ -269,7 +257,7 @@ uint64_t gs_fp_cached(struct gs_controller *c, const char *key)
         if (!inf)
             continue;
         struct kobj **objs = NULL;
-        size_t n = kinformer_by_index(inf, OWNER_INDEX, key, &objs);
+        size_t n = kinformer_by_index(inf, GS_OWNER_INDEX, key, &objs);
         for (size_t i = 0; i < n; i++) {
             sum += fp_child(ki, kobj_namespace(objs[i]), kobj_name(objs[i]),
                             kobj_resource_version(objs[i]));

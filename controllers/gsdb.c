@@ -5,6 +5,8 @@
  * a reconcile never rotates it by accident; no secret value is logged or
  * put into status or Events.
  */
+#include "gsdb.h"
+
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "gsctl.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -120,7 +121,7 @@ static void admin_from(const struct gs_controller *c, const json_t *sec, struct 
     a->statement_timeout_ms = 30000;
 }
 
-void gs_db_names(const json_t *gs, char role[64], char db[64])
+static void db_names(const json_t *gs, char role[64], char db[64])
 {
     const char *req =
         json_string_value(json_object_get(gs_spec(gs, "postgres"), "database"));
@@ -318,7 +319,7 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
         return KERR_OK;
     }
     char role[64], db[64], port_buf[16];
-    gs_db_names(r->gs, role, db);
+    db_names(r->gs, role, db);
     if (!role[0])
         return KERR_OK;
     json_t *sec = admin_secret(r->c, err);

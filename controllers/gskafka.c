@@ -7,10 +7,11 @@
  * children were applied (it needs the KafkaUser as last seen); the copy is
  * applied by a second gs_apply_children.
  */
+#include "gskafka.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "gsctl.h"
 #include "kobj.h"
 
 /* Index of the desired KafkaUser, or -1. */

@@ -5,13 +5,14 @@
  * Written with a merge patch on /status only when it changed; Events and
  * metrics follow the transitions.
  */
+#include "gsstatus.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "conditions.h"
 #include "gsclaims.h"
-#include "gsctl.h"
 #include "ktime.h"
 #include "log.h"
 
