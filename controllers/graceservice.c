@@ -379,24 +379,24 @@ static enum gs_result finalize(struct gs_run *r, long *after_ms)
 
 /* ---- render and claims ---- */
 
-static void drop_concern(json_t *desired, enum gs_concern which)
+static void drop_concern(struct gs_run *r, enum gs_concern which)
 {
-    for (size_t i = json_array_size(desired); i-- > 0;)
-        if (gs_concern_of(json_array_get(desired, i)) == which)
-            json_array_remove(desired, i);
+    for (size_t i = json_array_size(r->desired); i-- > 0;)
+        if (gs_desired_concern(r, i) == which)
+            gs_desired_remove(r, i);
 }
 
-static void drop_topic(json_t *desired, const char *topic)
+static void drop_topic(struct gs_run *r, const char *topic)
 {
-    for (size_t i = json_array_size(desired); i-- > 0;) {
-        json_t *o = json_array_get(desired, i);
+    for (size_t i = json_array_size(r->desired); i-- > 0;) {
+        json_t *o = json_array_get(r->desired, i);
         const char *kind = json_string_value(json_object_get(o, "kind"));
         const json_t *spec = json_object_get(o, "spec");
         const char *tn = json_string_value(json_object_get(spec, "topicName"));
         if (!tn)
             tn = gs_meta(o, "name");
         if (kind && strcmp(kind, "KafkaTopic") == 0 && strcmp(tn, topic) == 0)
-            json_array_remove(desired, i);
+            gs_desired_remove(r, i);
     }
 }
 
@@ -406,9 +406,9 @@ static void apply_claims(struct gs_run *r)
     struct kinformer *inf = r->c->d.gs_inf;
     if (gsclaims_loses(inf, GSCLAIMS_INDEX_HOST, gsclaims_hostname(r->gs), r->gs, winner,
                        sizeof winner)) {
-        drop_concern(r->desired, GC_ROUTE);
-        drop_concern(r->desired, GC_CERT);
-        drop_concern(r->desired, GC_TAILSCALE);
+        drop_concern(r, GC_ROUTE);
+        drop_concern(r, GC_CERT);
+        drop_concern(r, GC_TAILSCALE);
         static const enum gs_concern hit[] = {GC_ROUTE, GC_CERT, GC_TAILSCALE};
         for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++)
             gs_concern_fail(&r->cs[hit[i]], true, "HostnameConflict",
@@ -421,7 +421,7 @@ static void apply_claims(struct gs_run *r)
     json_array_foreach(topics, i, t) {
         const char *tn = json_string_value(json_object_get(t, "name"));
         if (tn && gsclaims_loses(inf, GSCLAIMS_INDEX_TOPIC, tn, r->gs, winner, sizeof winner)) {
-            drop_topic(r->desired, tn);
+            drop_topic(r, tn);
             gs_concern_fail(&r->cs[GC_KAFKA], true, "TopicConflict",
                             "topic %s is already owned by the older GraceService %s", tn, winner);
         }
@@ -446,12 +446,13 @@ static void mark_enabled(struct gs_run *r)
 static bool render_children(struct gs_run *r)
 {
     struct kerr_info err = {0};
-    json_t *objs = NULL;
-    enum kerr e = render_objects(r->w->render, r->gs, r->c->tmpl_config, &objs, &err);
+    json_t *objs = NULL, *from = NULL;
+    enum kerr e = render_objects_from(r->w->render, r->gs, r->c->tmpl_config, &objs, &from, &err);
     if (e == KERR_OK)
         e = render_finish(r->gs, objs, &err);
     if (e != KERR_OK) {
         json_decref(objs);
+        json_decref(from);
         r->stalled = true;
         snprintf(r->stalled_reason, sizeof r->stalled_reason, "TemplateError");
         snprintf(r->stalled_message, sizeof r->stalled_message, "%s", err.message);
@@ -461,7 +462,8 @@ static bool render_children(struct gs_run *r)
                             err.message);
         return false;
     }
-    r->desired = objs;
+    gs_desired_rendered(r, objs, from);
+    json_decref(from);
     return true;
 }
 
@@ -555,6 +557,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     if (res == GS_RETRY || *gs_meta(r.gs, "deletionTimestamp"))
         settled_set(c, key, NULL, 0); /* else recorded by reconcile_live */
     json_decref(r.desired);
+    json_decref(r.concerns);
     json_decref(r.live);
     json_decref(r.status_extra);
     json_decref(r.gs);

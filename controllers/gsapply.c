@@ -35,12 +35,13 @@ void gs_child_indexes(struct kinformer *inf)
 
 /* Apply one child; returns the live object as known afterwards (new
  * reference, or NULL when it does not exist / could not be read). */
-static json_t *apply_one(struct gs_run *r, json_t *obj)
+static json_t *apply_one(struct gs_run *r, size_t i)
 {
+    json_t *obj = json_array_get(r->desired, i);
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     const char *ns = gs_meta(obj, "namespace"), *name = gs_meta(obj, "name");
-    struct gs_concern_state *cs = &r->cs[gs_concern_of(obj)];
+    struct gs_concern_state *cs = &r->cs[gs_desired_concern(r, i)];
     cs->has_children = true;
     struct childkind *k = NULL;
     struct kinformer *inf = gs_child_informer(r->c, av, kind, &k);
@@ -89,7 +90,7 @@ void gs_apply_children(struct gs_run *r)
         r->live = json_array();
     /* only what was added to desired since the last call */
     for (size_t i = json_array_size(r->live); i < json_array_size(r->desired); i++) {
-        json_t *live = apply_one(r, json_array_get(r->desired, i));
+        json_t *live = apply_one(r, i);
         json_array_append_new(r->live, live ? live : json_null());
     }
 }
@@ -214,7 +215,7 @@ void gs_eval_children(struct gs_run *r)
         const json_t *live = json_array_get(r->live, i); /* from gs_apply_children */
         struct ready_result rr;
         readiness_eval(json_is_object(live) ? live : NULL, kind, gs_meta(obj, "name"), &rr);
-        fold(&r->cs[gs_concern_of(obj)], &rr);
+        fold(&r->cs[gs_desired_concern(r, i)], &rr);
     }
 }
 

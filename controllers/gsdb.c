@@ -146,7 +146,7 @@ static void keep_existing_secret(struct gs_run *r, const char *secret_name)
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", json_object_get(live, "data"));
     if (one && render_finish(r->gs, one, NULL) == KERR_OK)
-        json_array_extend(r->desired, one);
+        gs_desired_add(r, one, GC_DATABASE);
     json_decref(one);
     json_decref(live);
 }
@@ -196,7 +196,7 @@ static void add_secret(struct gs_run *r, const struct pg_admin *a, const char *s
                             "Opaque", "data", data);
     struct kerr_info err = {0};
     if (render_finish(r->gs, one, &err) == KERR_OK)
-        json_array_extend(r->desired, one);
+        gs_desired_add(r, one, GC_DATABASE);
     json_decref(one);
 }
 

@@ -117,6 +117,6 @@ void gs_kafka_secret(struct gs_run *r)
                             "Secret", "metadata", "name", name, "namespace", r->ns, "type",
                             "Opaque", "data", data);
     if (render_finish(r->gs, one, NULL) == KERR_OK)
-        json_array_extend(r->desired, one);
+        gs_desired_add(r, one, GC_KAFKA);
     json_decref(one);
 }

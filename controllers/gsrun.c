@@ -49,36 +49,42 @@ void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reas
     va_end(ap);
 }
 
-enum gs_concern gs_concern_of(const json_t *obj)
+/* Templates in render order (render_template_names) and their concerns. */
+static const enum gs_concern template_concern[RENDER_NTEMPLATES] = {
+    GC_WORKLOAD, GC_ROUTE, GC_CERT, GC_TAILSCALE, GC_KAFKA, GC_BACKUP, GC_EGRESS};
+
+void gs_desired_rendered(struct gs_run *r, json_t *objects, const json_t *from)
 {
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    kind = kind ? kind : "";
-    if (strcmp(kind, "Service") == 0) {
-        const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
-        const char *lbc = json_string_value(
-            json_object_get(json_object_get(obj, "spec"), "loadBalancerClass"));
-        if (json_object_get(ann, "tailscale.com/expose") || (lbc && !strcmp(lbc, "tailscale")))
-            return GC_TAILSCALE;
-        return GC_WORKLOAD;
+    json_decref(r->desired);
+    json_decref(r->concerns);
+    r->desired = objects;
+    r->concerns = json_array();
+    for (size_t i = 0; i < json_array_size(objects); i++) {
+        json_int_t t = json_integer_value(json_array_get(from, i));
+        enum gs_concern c = t >= 0 && t < RENDER_NTEMPLATES ? template_concern[t] : GC_WORKLOAD;
+        json_array_append_new(r->concerns, json_integer(c));
     }
-    if (!strcmp(kind, "IngressRoute") || !strcmp(kind, "Ingress"))
-        return GC_ROUTE;
-    if (!strcmp(kind, "Certificate"))
-        return GC_CERT;
-    if (!strcmp(kind, "Secret")) {
-        const char *n = gs_meta(obj, "name");
-        size_t len = strlen(n);
-        return (len > 9 && !strcmp(n + len - 9, "-postgres")) ? GC_DATABASE : GC_KAFKA;
+}
+
+void gs_desired_add(struct gs_run *r, const json_t *objects, enum gs_concern c)
+{
+    if (!r->desired)
+        gs_desired_rendered(r, json_array(), NULL);
+    for (size_t i = 0; i < json_array_size(objects); i++) {
+        json_array_append(r->desired, json_array_get(objects, i));
+        json_array_append_new(r->concerns, json_integer(c));
     }
-    if (!strncmp(kind, "Kafka", 5))
-        return GC_KAFKA;
-    if (!strcmp(kind, "Schedule"))
-        return GC_BACKUP;
-    if (!strcmp(kind, "NetworkPolicy"))
-        return GC_EGRESS;
-    if (!strcmp(kind, "Connector") || !strcmp(kind, "ProxyGroup"))
-        return GC_TAILSCALE;
-    return GC_WORKLOAD;
+}
+
+void gs_desired_remove(struct gs_run *r, size_t i)
+{
+    json_array_remove(r->desired, i);
+    json_array_remove(r->concerns, i);
+}
+
+enum gs_concern gs_desired_concern(const struct gs_run *r, size_t i)
+{
+    return (enum gs_concern)json_integer_value(json_array_get(r->concerns, i));
 }
 
 struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,

@@ -82,7 +82,9 @@ struct gs_run {
     const char *ns, *name;
     char key[512];
     json_int_t generation;
-    json_t *desired;       /* array of desired children (owned) */
+    json_t *desired;       /* array of desired children (owned; change it through
+                              gs_desired_*, which keep `concerns` parallel) */
+    json_t *concerns;      /* parallel to desired: the enum gs_concern of each (owned) */
     json_t *live;          /* parallel to desired: the child as last seen (cache or our
                               write's answer; null if absent), so readiness does not
                               parse it again (owned) */
@@ -100,8 +102,14 @@ struct gs_run {
 /* The condition type of a concern ("WorkloadReady", ...). */
 const char *gs_concern_type(enum gs_concern c);
 
-/* The concern a desired child counts toward. */
-enum gs_concern gs_concern_of(const json_t *obj);
+/* The desired children and the concern each serves. Rendered objects
+ * serve the concern of the template that returned them (render_objects_from
+ * gives the template of each); the operator's own additions (the database
+ * and Kafka Secrets) say theirs. */
+void gs_desired_rendered(struct gs_run *r, json_t *objects, const json_t *from); /* steals objects */
+void gs_desired_add(struct gs_run *r, const json_t *objects, enum gs_concern c);
+void gs_desired_remove(struct gs_run *r, size_t i);
+enum gs_concern gs_desired_concern(const struct gs_run *r, size_t i);
 
 /* Mark a concern failed (the reason and a printf message are copied);
  * terminal: it will not progress without a change. */

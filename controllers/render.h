@@ -61,6 +61,16 @@ void render_set_limits(struct render *r, long max_steps, size_t max_bytes);
 enum kerr render_objects(struct render *r, const json_t *gs, const json_t *config,
                          json_t **objects_out, struct kerr_info *err);
 
+/*
+ * The same, and *from_out (may be NULL; owned, set only on success) is an
+ * array parallel to *objects_out: for each object, the index into
+ * render_template_names of the template that returned it. Each template is
+ * one concern of the GraceService, so this says which concern an object
+ * serves without looking at its kind or name.
+ */
+enum kerr render_objects_from(struct render *r, const json_t *gs, const json_t *config,
+                              json_t **objects_out, json_t **from_out, struct kerr_info *err);
+
 /* The directory actually loaded (borrowed). */
 const char *render_dir(const struct render *r);
 

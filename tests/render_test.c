@@ -310,6 +310,43 @@ START_TEST(tailscale_per_service_adds_a_tailnet_service)
 }
 END_TEST
 
+/* Each object is tagged with the template (the concern) that returned it:
+ * two Services, one from the workload and one from the tailscale template. */
+START_TEST(render_objects_from_names_the_template_of_each_object)
+{
+    struct render *r = NULL;
+    struct kerr_info err;
+    struct grace_config *c = config_from("tailscale: {mode: per-service}\n");
+    json_t *gs = load_gs("examples/peeps.yaml"), *objs = NULL, *from = NULL;
+    ck_assert_msg(render_new("templates", &r, &err) == KERR_OK, "%s", err.message);
+    ck_assert_int_eq(render_objects_from(r, gs, grace_config_json(c), &objs, &from, &err),
+                     KERR_OK);
+    ck_assert_uint_eq(json_array_size(from), json_array_size(objs));
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+        const char *t = render_template_names[json_integer_value(json_array_get(from, i))];
+        if (!strcmp(kind, "Service"))
+            ck_assert_str_eq(t, strcmp(name, "peeps-tailnet") ? "workload" : "tailscale");
+        else if (!strcmp(kind, "KafkaTopic") || !strcmp(kind, "KafkaUser"))
+            ck_assert_str_eq(t, "kafka");
+        else if (!strcmp(kind, "Schedule"))
+            ck_assert_str_eq(t, "backup");
+        else if (!strcmp(kind, "NetworkPolicy"))
+            ck_assert_str_eq(t, "egress");
+        else if (!strcmp(kind, "Certificate"))
+            ck_assert_str_eq(t, "certificate");
+    }
+    json_decref(objs);
+    json_decref(from);
+    json_decref(gs);
+    grace_config_free(c);
+    render_free(r);
+}
+END_TEST
+
 START_TEST(kafka_topics_and_user_acls)
 {
     json_t *objs =
@@ -817,6 +854,7 @@ static Suite *suite(void)
     tcase_add_test(t, minimal_renders_workload_route_certificate_backup_only);
     tcase_add_test(t, route_and_certificate_follow_the_fqdn_and_config);
     tcase_add_test(t, tailscale_per_service_adds_a_tailnet_service);
+    tcase_add_test(t, render_objects_from_names_the_template_of_each_object);
     tcase_add_test(t, kafka_topics_and_user_acls);
     tcase_add_test(t, kafka_topic_with_invalid_k8s_name_gets_topic_name);
     tcase_add_test(t, backup_schedule_in_velero_namespace_with_overrides);
