@@ -31,7 +31,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     struct gs_controller *c = kerr_xcalloc(1, sizeof *c);
     c->d = *deps;
     c->tmpl_config = deps->cfg.templates ? json_deep_copy(deps->cfg.templates) : json_object();
-    struct childkind *kt = childkinds_by_kind("KafkaTopic");
+    struct childkind *kt = childkinds_by_kind(deps->kinds, "KafkaTopic");
     if (kt && kt->served) {
         char av[64];
         childkinds_api_version(kt, av, sizeof av);
@@ -41,7 +41,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     }
     const char *bd = deps->cfg.base_domain;
     snprintf(c->base_domain, sizeof c->base_domain, "%s", bd ? bd : "");
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(deps->kinds); i++)
         if (deps->child_inf[i])
             gs_child_indexes(deps->child_inf[i]);
     pthread_mutex_init(&c->admin_mu, NULL);
@@ -295,7 +295,7 @@ void gs_controller_watch(struct gs_controller *c, struct wq *q)
     kinformer_add_handlers(c->d.gs_inf, &gh);
     struct kinformer_handlers ch = {.on_add = child_on_add, .on_update = child_on_update,
                                     .on_delete = child_on_delete, .ctx = c};
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(c->d.kinds); i++)
         if (c->d.child_inf[i])
             kinformer_add_handlers(c->d.child_inf[i], &ch);
 }

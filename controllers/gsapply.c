@@ -112,7 +112,7 @@ static bool is_desired(const json_t *desired, const struct kobj *o, const char *
 
 static void delete_child(struct gs_run *r, size_t ki, const struct kobj *o)
 {
-    struct childkind *k = childkinds_at(ki);
+    struct childkind *k = childkinds_at(r->c->d.kinds, ki);
     struct kres res;
     childkinds_kres(k, &res);
     struct kerr_info err = {0};
@@ -132,7 +132,7 @@ static void foreach_child(struct gs_run *r,
                           void (*fn)(struct gs_run *, size_t, const struct kobj *, void *),
                           void *ctx)
 {
-    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+    for (size_t ki = 0; ki < childkinds_count(r->c->d.kinds); ki++) {
         struct kinformer *inf = r->c->d.child_inf[ki];
         if (!inf)
             continue;
@@ -149,7 +149,7 @@ static void foreach_child(struct gs_run *r,
 static void prune_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ctx)
 {
     (void)ctx;
-    if (kobj_deleting(o) || is_desired(r->desired, o, childkinds_at(ki)->kind))
+    if (kobj_deleting(o) || is_desired(r->desired, o, childkinds_at(r->c->d.kinds, ki)->kind))
         return;
     delete_child(r, ki, o);
 }
@@ -253,7 +253,7 @@ uint64_t gs_fp_cached(struct gs_controller *c, const char *key)
 {
     uint64_t sum = 0;
     size_t count = 0;
-    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+    for (size_t ki = 0; ki < childkinds_count(c->d.kinds); ki++) {
         struct kinformer *inf = c->d.child_inf[ki];
         if (!inf)
             continue;
@@ -282,8 +282,9 @@ bool gs_fp_run(struct gs_run *r, uint64_t *out)
                           json_string_value(json_object_get(obj, "kind")), &k);
         if (!k || !json_is_object(live))
             return false;
-        sum += fp_child((size_t)(k - childkinds_at(0)), gs_meta(live, "namespace"),
-                        gs_meta(live, "name"), gs_meta(live, "resourceVersion"));
+        sum += fp_child((size_t)(k - childkinds_at(r->c->d.kinds, 0)),
+                        gs_meta(live, "namespace"), gs_meta(live, "name"),
+                        gs_meta(live, "resourceVersion"));
     }
     *out = fp_finish(sum, json_array_size(r->desired));
     return true;

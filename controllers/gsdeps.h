@@ -54,7 +54,8 @@ struct gs_metrics {
 struct gs_deps {
     struct kclient *client;            /* borrowed */
     struct kinformer *gs_inf;          /* GraceService informer, borrowed */
-    struct kinformer *child_inf[CHILDKINDS_MAX]; /* per childkinds index; NULL if not served */
+    struct childkinds *kinds;          /* resolved child kinds, borrowed, only read */
+    struct kinformer *child_inf[CHILDKINDS_MAX]; /* per kinds index; NULL if not served */
     struct gs_config cfg;
     struct krecorder *rec;             /* borrowed, may be NULL */
     struct gs_metrics metrics;         /* callbacks may be NULL */

@@ -90,11 +90,11 @@ enum gs_concern gs_desired_concern(const struct gs_run *r, size_t i)
 struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
                                     const char *kind, struct childkind **kind_out)
 {
-    struct childkind *k = childkinds_find(api_version, kind);
+    struct childkind *k = childkinds_find(c->d.kinds, api_version, kind);
     if (kind_out)
         *kind_out = k;
     if (!k)
         return NULL;
-    return c->d.child_inf[k - childkinds_at(0)];
+    return c->d.child_inf[k - childkinds_at(c->d.kinds, 0)];
 }
 

@@ -45,7 +45,8 @@
 #define MGR_CONTROLLER "graceservice"
 
 /* The stop flag and the forced-resync request (SIGHUP): the only
- * process-wide state (ARCHITECTURE.md, Globals). */
+ * process-wide state besides the log configuration (docs/architecture.md,
+ * "Globals"). */
 static volatile sig_atomic_t mgr_stop;
 static volatile sig_atomic_t mgr_resync_now;
 
@@ -57,6 +58,7 @@ struct mgr {
     struct kdiscovery *disc;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
+    struct childkinds kinds; /* resolved in discover(), read-only afterwards */
     struct kinformer *child_inf[CHILDKINDS_MAX];
     struct krecorder *rec;
     struct gs_controller *ctl;
@@ -277,8 +279,9 @@ static enum kerr discover(struct mgr *m, struct kerr_info *err)
     }
     if (mgr_stop)
         return KERR_STOPPED;
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    childkinds_init(&m->kinds);
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++) {
+        struct childkind *k = childkinds_at(&m->kinds, i);
         struct kerr_info e2 = {0};
         k->served = kdiscovery_pick_version(m->disc, k->group, k->plural, k->versions,
                                             k->version, sizeof k->version, &e2) == KERR_OK;
@@ -294,8 +297,8 @@ static void make_informers(struct mgr *m)
     struct kres gs = {"grace.dev", "v1alpha1", "graceservices"};
     m->gs_inf = kinformer_new(m->client, m->watcher, &gs, m->f.namespace_, NULL);
     kinformer_set_kind(m->gs_inf, "GraceService");
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++) {
+        struct childkind *k = childkinds_at(&m->kinds, i);
         if (!k->served)
             continue;
         struct kres r;
@@ -310,7 +313,7 @@ static bool synced(struct mgr *m)
 {
     if (!m->gs_inf || !kinformer_has_synced(m->gs_inf))
         return false;
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
         if (m->child_inf[i] && !kinformer_has_synced(m->child_inf[i]))
             return false;
     return true;
@@ -562,7 +565,7 @@ static void shutdown_all(struct mgr *m)
     httpd_free(m->http);
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
         kinformer_free(m->child_inf[i]);
     kwatcher_free(m->watcher);
     wq_free(m->q);
@@ -636,7 +639,7 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = render_new(tdir, &probe, err)) != KERR_OK)
         return e;
     render_free(probe);
-    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf,
+    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .kinds = &m->kinds,
                         .cfg = controller_config(m->cfg), .rec = m->rec,
                         .metrics = {metrics_conditions_cb, metrics_delete_cb, m->opm},
                         .templates_dir = tdir};

@@ -44,6 +44,7 @@ struct env {
     struct kclient *client;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
+    struct childkinds kinds;
     struct kinformer *child_inf[CHILDKINDS_MAX];
     struct grace_config *cfg;
     struct gs_controller *c;
@@ -62,6 +63,7 @@ static void controller_up(struct env *e)
     struct gs_deps d = {
         .client = e->client,
         .gs_inf = e->gs_inf,
+        .kinds = &e->kinds,
         .cfg = {.templates = grace_config_json(e->cfg),
                 .base_domain = grace_config_base_domain(e->cfg),
                 .tailscale = true,
@@ -123,8 +125,9 @@ static void env_up(struct env *e)
     ck_assert_int_eq(kwatcher_new(e->client, &e->watcher), KERR_OK);
     struct kres gs = {"grace.dev", "v1alpha1", "graceservices"};
     e->gs_inf = kinformer_new(e->client, e->watcher, &gs, NULL, NULL);
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    childkinds_init(&e->kinds); /* every kind served, at its preferred version */
+    for (size_t i = 0; i < childkinds_count(&e->kinds); i++) {
+        struct childkind *k = childkinds_at(&e->kinds, i);
         k->served = true;
         struct kres r;
         childkinds_kres(k, &r);
@@ -142,7 +145,7 @@ static void env_down(struct env *e)
 {
     controller_down(e);
     kinformer_free(e->gs_inf);
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(&e->kinds); i++)
         kinformer_free(e->child_inf[i]);
     kwatcher_free(e->watcher);
     kclient_free(e->client);
@@ -193,8 +196,8 @@ static void sync(struct env *e)
 {
     fakeapi_gc(e->api);
     sync_one(e, e->gs_inf, "grace.dev", "graceservices", false);
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    for (size_t i = 0; i < childkinds_count(&e->kinds); i++) {
+        struct childkind *k = childkinds_at(&e->kinds, i);
         sync_one(e, e->child_inf[i], k->group, k->plural, true);
     }
 }
@@ -251,8 +254,8 @@ static int converge(struct env *e, const char *key, int max, size_t *writes)
 static char *children(struct env *e)
 {
     json_t *names = json_array();
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    for (size_t i = 0; i < childkinds_count(&e->kinds); i++) {
+        struct childkind *k = childkinds_at(&e->kinds, i);
         json_t *all = fakeapi_list(e->api, k->group, k->plural);
         size_t j;
         json_t *o;
