@@ -657,6 +657,8 @@ int manager_main(int argc, char **argv)
     struct mgr *m = kerr_xcalloc(1, sizeof *m);
     struct kerr_info err = {0};
     int rc = 0;
+    mgr_stop = 0; /* a second run in one process (tests) starts afresh */
+    mgr_resync_now = 0;
     if (mgrflags_parse(argc, argv, &m->f, &err) != KERR_OK) {
         fprintf(stderr, "grace-operator: %s\n", err.message);
         free(m);
