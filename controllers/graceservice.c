@@ -18,6 +18,7 @@
 #include "gskafka.h"
 #include "gsrun.h"
 #include "gsstatus.h"
+#include "khash.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -117,11 +118,9 @@ static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
 
 static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
 {
-    uint64_t h = children ^ 0x2545f4914f6cdd1dull;
-    for (const char *p = gs_rv; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    uint64_t h = khash_str(children ^ 0x2545f4914f6cdd1dull, gs_rv);
     if (db)
-        h = (h ^ (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS)) * 0x100000001b3ull;
+        h = khash_step(h, (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS));
     return (h & ~(uint64_t)1) | (db ? 1u : 0u); /* bit 0: the entry expires */
 }
 

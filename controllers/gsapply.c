@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "childdiff.h"
+#include "khash.h"
 #include "kobj.h"
 #include "log.h"
 
@@ -223,9 +224,7 @@ void gs_eval_children(struct gs_run *r)
 
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0xffu) * 0x100000001b3ull; /* terminator: "ab","c" != "a","bc" */
+    return khash_step(khash_str(h, s), 0xffu); /* terminator: "ab","c" != "a","bc" */
 }
 
 static uint64_t fp_mix(uint64_t x)
@@ -239,7 +238,7 @@ static uint64_t fp_mix(uint64_t x)
 
 static uint64_t fp_child(size_t ki, const char *ns, const char *name, const char *rv)
 {
-    uint64_t h = (0xcbf29ce484222325ull ^ (uint64_t)ki) * 0x100000001b3ull;
+    uint64_t h = khash_step(KHASH_INIT, (uint64_t)ki);
     return fp_mix(fnv_str(fnv_str(fnv_str(h, ns), name), rv));
 }
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "khash.h"
+
 #define LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define LABEL_SERVICE "grace.dev/service"
 #define LABEL_NAMESPACE "grace.dev/namespace"
@@ -25,9 +27,7 @@ void render_label_value(const char *in, char out[64])
         memcpy(out, in, len + 1);
         return;
     }
-    uint32_t h = 0x811c9dc5u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)in[i]) * 0x01000193u;
+    uint32_t h = khash32_str(in, len);
     size_t keep = 54;
     while (keep > 0 && (in[keep - 1] == '-' || in[keep - 1] == '.' || in[keep - 1] == '_'))
         keep--;
