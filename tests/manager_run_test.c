@@ -1,5 +1,5 @@
 /*
- * manager_test: manager_main as the binary runs it. Flags: --help and
+ * manager_run_test: manager_main as the binary runs it, in this process. Flags: --help and
  * --version exit 0, a bad flag or log level exits 2. Start and stop: against
  * a testsrv API server that does not serve GraceServices yet, the manager
  * starts its HTTP server (/healthz ok, /readyz not ready: caches not
