@@ -15,6 +15,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "khash.h"
+
 /* controller-runtime's reconcile_time_seconds buckets. */
 static const double reconcile_buckets[] = {
     0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
@@ -386,13 +388,7 @@ static const char *const svc_statuses[] = {"True", "False", "Unknown"};
 
 static uint64_t svc_hash(const char *ns, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a, NUL between the parts */
-    for (const char *p = ns; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h *= 1099511628211ULL;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return khash_str(khash_step(khash_str(KHASH_INIT, ns), 0), name); /* NUL between */
 }
 
 static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uint64_t h)
