@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "gsclaims.h"
-#include "gsctl.h"
+#include "gsrun.h"
 
 static size_t index_consumes(const json_t *obj, char keys[][256], size_t max)
 {

@@ -10,6 +10,7 @@
 #include "cmd_directory.h"
 #include "cmd_render.h"
 #include "gsschema.h"
+#include "kerr.h"
 #include "manager.h"
 
 #ifndef GRACE_VERSION
@@ -18,6 +19,7 @@
 
 int main(int argc, char **argv)
 {
+    kerr_json_alloc_init(); /* before any JSON value exists: out-of-memory aborts */
     if (argc > 1 && strcmp(argv[1], "render") == 0)
         return cmd_render(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "directory") == 0)
