@@ -524,13 +524,8 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
 /* "2026-11-28T13:00:00Z" as Unix seconds; 0 if it does not parse. */
 static double unix_seconds(const char *rfc3339)
 {
-    struct tm tm = {0};
-    if (sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (double)timegm(&tm);
+    double t = 0;
+    return ktime_parse_rfc3339(rfc3339, &t) ? t : 0;
 }
 
 enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const char *key,

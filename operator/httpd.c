@@ -458,8 +458,6 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
-        conn_reset(c);
-        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         conn_reset(c);
         return 0;
