@@ -22,6 +22,7 @@ static struct childkind table[] = {
     {"KafkaTopic", "kafka.strimzi.io", "kafkatopics", strimzi, "v1", false},
     {"KafkaUser", "kafka.strimzi.io", "kafkausers", strimzi, "v1", false},
     {"Schedule", "velero.io", "schedules", v1, "v1", false},
+    {"Job", "batch", "jobs", v1, "v1", false},
 };
 
 size_t childkinds_count(void)

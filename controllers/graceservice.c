@@ -13,6 +13,7 @@
 
 #include "gsclaims.h"
 #include "gsctl.h"
+#include "gsmigrate.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -24,6 +25,7 @@ static const char *const concern_types[GC__N] = {
     [GC_CERT] = "CertificateReady",    [GC_TAILSCALE] = "TailscaleReady",
     [GC_DATABASE] = "DatabaseReady",   [GC_KAFKA] = "KafkaReady",
     [GC_BACKUP] = "BackupReady",       [GC_EGRESS] = "EgressReady",
+    [GC_MIGRATIONS] = "MigrationsReady",
 };
 
 const char *gs_concern_type(enum gs_concern c)
@@ -87,6 +89,8 @@ enum gs_concern gs_concern_of(const json_t *obj)
         return GC_BACKUP;
     if (!strcmp(kind, "NetworkPolicy"))
         return GC_EGRESS;
+    if (!strcmp(kind, "Job"))
+        return GC_MIGRATIONS;
     if (!strcmp(kind, "Connector") || !strcmp(kind, "ProxyGroup"))
         return GC_TAILSCALE;
     return GC_WORKLOAD;
@@ -509,6 +513,7 @@ static void mark_enabled(struct gs_run *r)
         grace_config_backup(r->c->d.cfg)->enabled && gs_enabled(r->gs, "backup", true);
     const json_t *eg = json_object_get(gs_spec(r->gs, "egress"), "restricted");
     r->cs[GC_EGRESS].enabled = json_is_true(eg);
+    r->cs[GC_MIGRATIONS].enabled = json_is_object(gs_spec(r->gs, "migrations"));
     for (int i = 0; i < GC__N; i++)
         r->cs[i].state = READY_TRUE;
 }
@@ -555,6 +560,7 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
         apply_claims(r);
         if (r->cs[GC_DATABASE].enabled)
             gs_db_ensure(r);
+        gs_migrate_gate(r);
         gs_apply_children(r);
         if (r->cs[GC_KAFKA].enabled) {
             gs_kafka_secret(r);
