@@ -21,6 +21,7 @@
 #include "kerr.h"
 #include "kinformer.h"
 #include "krecorder.h"
+#include "ktrace.h"
 #include "opmetrics.h"
 #include "wq.h"
 
@@ -38,6 +39,7 @@ struct gs_deps {
     struct krecorder *rec;             /* borrowed, may be NULL */
     struct opm *opm;                   /* borrowed metrics, may be NULL */
     const char *templates_dir;         /* borrowed */
+    struct ktrace *tracer;             /* borrowed, NULL = no spans */
 };
 
 enum gs_result {

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mgrflags.h"
 #include "opmetrics.h"
+#include "optrace.h"
 #include "render.h"
 #include "tlsgen.h"
 #include "webhook.h"
@@ -54,6 +55,7 @@ struct mgr {
     struct grace_config *cfg;
     struct kconfig *kcfg;
     struct kclient *client;
+    struct ktrace *tracer;  /* NULL: traces off */
     struct kdiscovery *disc;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
@@ -557,6 +559,7 @@ static void shutdown_all(struct mgr *m, bool started)
     if (m->watcher)
         kwatcher_stop(m->watcher);
     httpd_free(m->http);
+    ktrace_free(m->tracer); /* after the workers and the metrics server */
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
     for (size_t i = 0; i < childkinds_count(); i++)
@@ -633,8 +636,11 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = render_new(tdir, &probe, err)) != KERR_OK)
         return e;
     render_free(probe);
+    if ((e = optrace_start(m->cfg, m->metrics, GRACE_VERSION, &m->tracer, err)) != KERR_OK)
+        return e;
     struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .cfg = m->cfg,
-                        .rec = m->rec, .opm = m->opm, .templates_dir = tdir};
+                        .rec = m->rec, .opm = m->opm, .templates_dir = tdir,
+                        .tracer = m->tracer};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
     m->ctl = gs_controller_new(&d);
     gs_controller_watch(m->ctl, m->q);
