@@ -322,7 +322,7 @@ static void *export_main(void *arg)
 {
     struct ktrace *t = arg;
     CURL *easy = curl_easy_init();
-    struct ktrace_span **batch = kerr_xcalloc(t->batch_max, sizeof *batch);
+    struct ktrace_span **batch = kerr_xcalloc(t->batch_max, sizeof(struct ktrace_span *));
     pthread_mutex_lock(&t->mu);
     for (;;) {
         if (t->count < t->batch_max && !t->stopping) {
@@ -377,7 +377,7 @@ enum kerr ktrace_new(const struct ktrace_options *o, struct ktrace **out, struct
         t->batch_max = t->queue_max;
     t->flush_ms = o->flush_ms > 0 ? o->flush_ms : KTRACE_DEFAULT_FLUSH_MS;
     t->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : KTRACE_DEFAULT_TIMEOUT_MS;
-    t->queue = kerr_xcalloc(t->queue_max, sizeof *t->queue);
+    t->queue = kerr_xcalloc(t->queue_max, sizeof(struct ktrace_span *));
     pthread_mutex_init(&t->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
