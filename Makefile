@@ -1,6 +1,7 @@
-# grace-operator build. Sources are discovered: every .c under operator/kube/,
-# operator/ and controllers/ goes into build/libgrace.a (operator/main.c is the
-# binary's entry point); every tests/*_test.c is one Check suite binary.
+# grace-operator build. Sources are discovered: every .c under kube/ (the
+# runtime), controllers/ and operator/ (the daemon) goes into build/libgrace.a
+# (operator/main.c is the binary's entry point); every tests/*_test.c is one
+# Check suite binary. Layering: see LAYER_INC below.
 
 CC       ?= cc
 PKGS     := libcurl jansson yaml-0.1 lua5.4 libwebsockets libpq openssl
@@ -8,15 +9,14 @@ CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     := -Wall -Wextra -Werror -Wvla -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g
 SAN      ?=
-CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SAN) -I. -Ioperator -Ioperator/kube -Icontrollers \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TESTLIBS := $(shell pkg-config --libs check 2>/dev/null)
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 CFLAGS   += -DGRACE_VERSION='"$(VERSION)"'
 
 BUILD    ?= build
-LIB_SRCS := $(filter-out operator/main.c,$(wildcard operator/kube/*.c operator/*.c controllers/*.c))
+LIB_SRCS := $(filter-out operator/main.c,$(wildcard kube/*.c controllers/*.c operator/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS:= $(wildcard tests/*_test.c)
 TEST_BINS:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -26,7 +26,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 # The objects that embed GRACE_VERSION are rebuilt when it changes (new
 # commit, dirty tree): $(BUILD)/.version is rewritten only then.
-VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION operator/*.c operator/kube/*.c controllers/*.c 2>/dev/null))
+VERSIONED := $(patsubst %.c,$(BUILD)/%.o,$(shell grep -l GRACE_VERSION kube/*.c controllers/*.c operator/*.c 2>/dev/null))
 $(shell mkdir -p $(BUILD) && (echo '$(VERSION)' | cmp -s - $(BUILD)/.version || echo '$(VERSION)' > $(BUILD)/.version))
 
 .PHONY: all deps check valgrind test e2e pytests run asan lint format clean bench help
@@ -51,9 +51,25 @@ $(DEPS_STAMP): hack/deps.sh
 	@mkdir -p $(@D) && touch $@
 deps: $(DEPS_STAMP)
 
+# The layers, lowest first. Each is compiled with its own include path and
+# those of the layers below it, never one above, so an upward #include does
+# not compile: kube/ (the Kubernetes runtime: client, caches, queue, logging)
+# knows nothing of GraceService; controllers/ (the reconcilers) sees kube/
+# only; operator/ (the daemon) wires both. The tests and the benchmark see
+# every layer.
+LAYER_INC_kube        := -Ikube
+LAYER_INC_controllers := $(LAYER_INC_kube) -Icontrollers
+LAYER_INC_operator    := $(LAYER_INC_controllers) -Ioperator
+ALL_INC               := $(LAYER_INC_operator) -Itests
+
+$(BUILD)/kube/%.o: LAYER_INC := $(LAYER_INC_kube)
+$(BUILD)/controllers/%.o: LAYER_INC := $(LAYER_INC_controllers)
+$(BUILD)/operator/%.o: LAYER_INC := $(LAYER_INC_operator)
+$(BUILD)/tests/%.o: LAYER_INC := $(ALL_INC)
+
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(LAYER_INC) -MMD -MP -c $< -o $@
 
 $(BUILD)/libgrace.a: $(LIB_OBJS)
 	@rm -f $@
@@ -78,10 +94,12 @@ valgrind: $(TEST_BINS)
 e2e: bin/grace-operator
 	@bash e2e/run.sh
 
-# Python unit tests of the local API server and the stand-ins (stdlib unittest).
+# Python unit tests of the local API server, the stand-ins and hack/dashboard.py
+# (with the check of the shipped Grafana dashboard) (stdlib unittest).
 pytests:
 	@sh hack/kubesim/tests/run.sh
 	@cd hack/standins && python3 -m unittest discover -s tests -t tests -p 'test_*.py'
+	@python3 -m unittest discover -s hack/tests -t hack/tests -p 'test_*.py'
 
 test: deps
 	$(MAKE) check
@@ -100,7 +118,7 @@ lint: deps
 	@sh hack/lint.sh
 
 format:
-	clang-format -i $$(find operator controllers tests -name '*.[ch]')
+	clang-format -i $$(find kube controllers operator tests -name '*.[ch]')
 
 bench: bin/grace-operator
 	@bash bench/run.sh

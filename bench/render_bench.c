@@ -6,7 +6,7 @@
  * prints microseconds per render (render_objects) and per render plus
  * render_finish. Run from the repository root after `make`:
  *
- *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Ioperator -Ioperator/kube -Icontrollers $(pkg-config --cflags lua5.4) bench/render_bench.c build/libgrace.a $(pkg-config --libs lua5.4 yaml-0.1 jansson libcurl libwebsockets libpq openssl) -lpthread -lm -o build/render_bench && build/render_bench [N]
+ *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Ikube -Icontrollers -Ioperator $(pkg-config --cflags lua5.4) bench/render_bench.c build/libgrace.a $(pkg-config --libs lua5.4 yaml-0.1 jansson libcurl libwebsockets libpq openssl) -lpthread -lm -o build/render_bench && build/render_bench [N]
  */
 /* clang-format on */
 #include <stdio.h>
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
             json_t *out = NULL;
             if (render_objects(r, gs, config, &out, &err))
                 return fail("render", &err);
-            if (pass == 1 && render_finish(gs, cfg, out, &err))
+            if (pass == 1 && render_finish(gs, out, &err))
                 return fail("finish", &err);
             objects = json_array_size(out);
             json_decref(out);

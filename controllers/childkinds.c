@@ -1,6 +1,6 @@
 /*
- * childkinds: see childkinds.h. The table is filled once at start-up
- * (before any worker thread runs) and read-only afterwards.
+ * childkinds: see childkinds.h. `known` is the constant template every
+ * table starts from.
  */
 #include "childkinds.h"
 
@@ -11,7 +11,7 @@ static const char *const v1[] = {"v1", NULL};
 static const char *const v1alpha1[] = {"v1alpha1", NULL};
 static const char *const strimzi[] = {"v1", "v1beta2", NULL};
 
-static struct childkind table[] = {
+static const struct childkind known[] = {
     {"Deployment", "apps", "deployments", v1, "v1", false},
     {"Service", "", "services", v1, "v1", false},
     {"Secret", "", "secrets", v1, "v1", false},
@@ -25,24 +25,33 @@ static struct childkind table[] = {
     {"Job", "batch", "jobs", v1, "v1", false},
 };
 
-size_t childkinds_count(void)
+_Static_assert(sizeof known / sizeof known[0] <= CHILDKINDS_MAX, "CHILDKINDS_MAX too small");
+
+void childkinds_init(struct childkinds *t)
 {
-    return sizeof table / sizeof table[0];
+    memset(t, 0, sizeof *t);
+    t->n = sizeof known / sizeof known[0];
+    memcpy(t->kind, known, sizeof known);
 }
 
-struct childkind *childkinds_at(size_t i)
+size_t childkinds_count(const struct childkinds *t)
 {
-    return i < childkinds_count() ? &table[i] : NULL;
+    return t->n;
 }
 
-struct childkind *childkinds_find(const char *api_version, const char *kind)
+struct childkind *childkinds_at(struct childkinds *t, size_t i)
+{
+    return i < t->n ? &t->kind[i] : NULL;
+}
+
+struct childkind *childkinds_find(struct childkinds *t, const char *api_version, const char *kind)
 {
     if (!api_version || !kind)
         return NULL;
     const char *slash = strchr(api_version, '/');
     size_t glen = slash ? (size_t)(slash - api_version) : 0;
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = &table[i];
+    for (size_t i = 0; i < t->n; i++) {
+        struct childkind *k = &t->kind[i];
         if (strcmp(k->kind, kind) != 0)
             continue;
         if (strlen(k->group) == glen && strncmp(k->group, api_version, glen) == 0)
@@ -51,11 +60,11 @@ struct childkind *childkinds_find(const char *api_version, const char *kind)
     return NULL;
 }
 
-struct childkind *childkinds_by_kind(const char *kind)
+struct childkind *childkinds_by_kind(struct childkinds *t, const char *kind)
 {
-    for (size_t i = 0; i < childkinds_count(); i++)
-        if (strcmp(table[i].kind, kind) == 0)
-            return &table[i];
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->kind[i].kind, kind) == 0)
+            return &t->kind[i];
     return NULL;
 }
 

@@ -3,6 +3,10 @@
  * API group, plural, and the concern (status condition) they count toward.
  * The version of a group whose version differs between releases (Strimzi:
  * kafka.strimzi.io v1 or v1beta2) is chosen at start-up from discovery.
+ *
+ * A table is a plain value owned by whoever resolves it (the manager fills
+ * one from discovery before the controller starts, a test its own); the
+ * controller borrows it and only reads it. No process-wide state.
  */
 #ifndef GRACE_CHILDKINDS_H
 #define GRACE_CHILDKINDS_H
@@ -23,15 +27,25 @@ struct childkind {
     bool served;              /* the API server serves it */
 };
 
-/* The table (static storage, index < childkinds_count()). */
-size_t childkinds_count(void);
-struct childkind *childkinds_at(size_t i);
+struct childkinds {
+    struct childkind kind[CHILDKINDS_MAX];
+    size_t n;
+};
+
+/* Fill `t` with every kind a GraceService may own, in a fixed order, each
+ * at its preferred version and not served (set served and version from
+ * discovery before use). */
+void childkinds_init(struct childkinds *t);
+
+/* The number of kinds, and the i-th (NULL when i >= count). */
+size_t childkinds_count(const struct childkinds *t);
+struct childkind *childkinds_at(struct childkinds *t, size_t i);
 
 /* Find by kind and group (from an object's apiVersion). NULL if unknown. */
-struct childkind *childkinds_find(const char *api_version, const char *kind);
+struct childkind *childkinds_find(struct childkinds *t, const char *api_version, const char *kind);
 
 /* Find by kind name alone (first match). */
-struct childkind *childkinds_by_kind(const char *kind);
+struct childkind *childkinds_by_kind(struct childkinds *t, const char *kind);
 
 /* Fill kres for a kind (group, the resolved version, plural). */
 void childkinds_kres(const struct childkind *k, struct kres *out);

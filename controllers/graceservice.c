@@ -1,18 +1,25 @@
 /*
  * graceservice: the reconcile loop of one GraceService (see graceservice.h):
  * finalizer first, then render -> claims -> database -> apply -> prune ->
- * readiness -> status. Children and status are in gsapply.c, gsdb.c and
- * gsstatus.c.
+ * readiness -> status, through the concern modules below it (gsapply.c,
+ * gsdb.c, gskafka.c, gsstatus.c), which share gsrun.h and never call back
+ * up here. Also: the event handlers that map objects to keys, and the
+ * fingerprint that lets an unchanged reconcile return at once.
  */
 #include "graceservice.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "gsapply.h"
 #include "gsclaims.h"
-#include "gsctl.h"
+#include "gsdb.h"
+#include "gskafka.h"
+#include "gsrun.h"
+#include "gsstatus.h"
+#include "khash.h"
 #include "gsmigrate.h"
 #include "gstrace.h"
 #include "kobj.h"
@@ -21,90 +28,14 @@
 
 #define GS_CHILD_EVENT_DELAY_MS 200
 
-static const char *const concern_types[GC__N] = {
-    [GC_WORKLOAD] = "WorkloadReady",   [GC_ROUTE] = "RouteReady",
-    [GC_CERT] = "CertificateReady",    [GC_TAILSCALE] = "TailscaleReady",
-    [GC_DATABASE] = "DatabaseReady",   [GC_KAFKA] = "KafkaReady",
-    [GC_BACKUP] = "BackupReady",       [GC_EGRESS] = "EgressReady",
-    [GC_MIGRATIONS] = "MigrationsReady",
-};
-
-const char *gs_concern_type(enum gs_concern c)
-{
-    return concern_types[c];
-}
-
-const char *gs_meta(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(json_object_get(o, "metadata"), key));
-    return s ? s : "";
-}
-
-const json_t *gs_spec(const json_t *gs, const char *key)
-{
-    return json_object_get(json_object_get(gs, "spec"), key);
-}
-
-bool gs_enabled(const json_t *gs, const char *key, bool dflt)
-{
-    const json_t *v = json_object_get(gs_spec(gs, key), "enabled");
-    return json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
-void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reason,
-                     const char *fmt, ...)
-{
-    s->state = READY_FALSE;
-    s->terminal = s->terminal || terminal;
-    snprintf(s->reason, sizeof s->reason, "%s", reason);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->message, sizeof s->message, fmt, ap);
-    va_end(ap);
-}
-
-enum gs_concern gs_concern_of(const json_t *obj)
-{
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    kind = kind ? kind : "";
-    if (strcmp(kind, "Service") == 0) {
-        const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
-        const char *lbc = json_string_value(
-            json_object_get(json_object_get(obj, "spec"), "loadBalancerClass"));
-        if (json_object_get(ann, "tailscale.com/expose") || (lbc && !strcmp(lbc, "tailscale")))
-            return GC_TAILSCALE;
-        return GC_WORKLOAD;
-    }
-    if (!strcmp(kind, "IngressRoute") || !strcmp(kind, "Ingress"))
-        return GC_ROUTE;
-    if (!strcmp(kind, "Certificate"))
-        return GC_CERT;
-    if (!strcmp(kind, "Secret")) {
-        const char *n = gs_meta(obj, "name");
-        size_t len = strlen(n);
-        return (len > 9 && !strcmp(n + len - 9, "-postgres")) ? GC_DATABASE : GC_KAFKA;
-    }
-    if (!strncmp(kind, "Kafka", 5))
-        return GC_KAFKA;
-    if (!strcmp(kind, "Schedule"))
-        return GC_BACKUP;
-    if (!strcmp(kind, "NetworkPolicy"))
-        return GC_EGRESS;
-    if (!strcmp(kind, "Job"))
-        return GC_MIGRATIONS;
-    if (!strcmp(kind, "Connector") || !strcmp(kind, "ProxyGroup"))
-        return GC_TAILSCALE;
-    return GC_WORKLOAD;
-}
-
 /* ---- controller and workers ---- */
 
 struct gs_controller *gs_controller_new(const struct gs_deps *deps)
 {
     struct gs_controller *c = kerr_xcalloc(1, sizeof *c);
     c->d = *deps;
-    c->tmpl_config = json_deep_copy(grace_config_json(deps->cfg));
-    struct childkind *kt = childkinds_by_kind("KafkaTopic");
+    c->tmpl_config = deps->cfg.templates ? json_deep_copy(deps->cfg.templates) : json_object();
+    struct childkind *kt = childkinds_by_kind(deps->kinds, "KafkaTopic");
     if (kt && kt->served) {
         char av[64];
         childkinds_api_version(kt, av, sizeof av);
@@ -112,9 +43,9 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
         if (json_is_object(kafka))
             json_object_set_new(kafka, "apiVersion", json_string(av));
     }
-    const char *bd = grace_config_base_domain(deps->cfg);
+    const char *bd = deps->cfg.base_domain;
     snprintf(c->base_domain, sizeof c->base_domain, "%s", bd ? bd : "");
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(deps->kinds); i++)
         if (deps->child_inf[i])
             gs_child_indexes(deps->child_inf[i]);
     pthread_mutex_init(&c->admin_mu, NULL);
@@ -190,11 +121,9 @@ static void enqueue_obj(struct gs_controller *c, const struct kobj *o)
 
 static uint64_t settled_fp(const char *gs_rv, uint64_t children, bool db)
 {
-    uint64_t h = children ^ 0x2545f4914f6cdd1dull;
-    for (const char *p = gs_rv; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    uint64_t h = khash_str(children ^ 0x2545f4914f6cdd1dull, gs_rv);
     if (db)
-        h = (h ^ (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS)) * 0x100000001b3ull;
+        h = khash_step(h, (uint64_t)(ktime_mono_ms() / GS_DB_RECHECK_MS));
     return (h & ~(uint64_t)1) | (db ? 1u : 0u); /* bit 0: the entry expires */
 }
 
@@ -277,7 +206,8 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
     const json_t *topics = json_object_get(gs_spec(gs, "kafka"), "topics");
     size_t i;
     json_t *t;
-    json_array_foreach(topics, i, t) {
+    json_array_foreach(topics, i, t)
+    {
         const char *tn = json_string_value(json_object_get(t, "name"));
         objs = NULL;
         n = tn ? kinformer_by_index(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, &objs) : 0;
@@ -306,8 +236,7 @@ static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o
         /* a hostname or topic it held may be free now */
         if (kobj_generation(old) != kobj_generation(o))
             enqueue_claimants(ctx, old);
-    }
-    else {
+    } else {
         json_t *a = kobj_json(old), *b = kobj_json(o);
         /* finalizers, and annotations (a "reconcile now" poke such as
          * grace.dev/reconcile-requested-at) also count */
@@ -363,12 +292,14 @@ static void child_on_delete(void *ctx, const struct kobj *o)
 void gs_controller_watch(struct gs_controller *c, struct wq *q)
 {
     c->q = q;
-    struct kinformer_handlers gh = {.on_add = gs_on_add, .on_update = gs_on_update,
-                                    .on_delete = gs_on_delete, .ctx = c};
+    struct kinformer_handlers gh = {
+        .on_add = gs_on_add, .on_update = gs_on_update, .on_delete = gs_on_delete, .ctx = c};
     kinformer_add_handlers(c->d.gs_inf, &gh);
-    struct kinformer_handlers ch = {.on_add = child_on_add, .on_update = child_on_update,
-                                    .on_delete = child_on_delete, .ctx = c};
-    for (size_t i = 0; i < childkinds_count(); i++)
+    struct kinformer_handlers ch = {.on_add = child_on_add,
+                                    .on_update = child_on_update,
+                                    .on_delete = child_on_delete,
+                                    .ctx = c};
+    for (size_t i = 0; i < childkinds_count(c->d.kinds); i++)
         if (c->d.child_inf[i])
             kinformer_add_handlers(c->d.child_inf[i], &ch);
 }
@@ -380,7 +311,8 @@ static bool has_finalizer(const json_t *gs)
     const json_t *f = json_object_get(json_object_get(gs, "metadata"), "finalizers");
     size_t i;
     json_t *v;
-    json_array_foreach(f, i, v) {
+    json_array_foreach(f, i, v)
+    {
         if (json_is_string(v) && strcmp(json_string_value(v), GS_FINALIZER) == 0)
             return true;
     }
@@ -395,14 +327,15 @@ static enum kerr patch_finalizers(struct gs_run *r, bool add, struct kerr_info *
     json_t *list = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(old, i, v) {
+    json_array_foreach(old, i, v)
+    {
         if (!(json_is_string(v) && strcmp(json_string_value(v), GS_FINALIZER) == 0))
             json_array_append(list, v);
     }
     if (add)
         json_array_append_new(list, json_string(GS_FINALIZER));
-    json_t *patch = json_pack("{s:{s:o, s:s}}", "metadata", "finalizers", list,
-                              "resourceVersion", gs_meta(r->gs, "resourceVersion"));
+    json_t *patch = json_pack("{s:{s:o, s:s}}", "metadata", "finalizers", list, "resourceVersion",
+                              gs_meta(r->gs, "resourceVersion"));
     struct kres res = {"grace.dev", "v1alpha1", "graceservices"};
     json_t *out = NULL;
     enum kerr e = kclient_merge_patch(r->c->d.client, &res, r->ns, r->name, NULL, patch, &out, err);
@@ -452,24 +385,24 @@ static enum gs_result finalize(struct gs_run *r, long *after_ms)
 
 /* ---- render and claims ---- */
 
-static void drop_concern(json_t *desired, enum gs_concern which)
+static void drop_concern(struct gs_run *r, enum gs_concern which)
 {
-    for (size_t i = json_array_size(desired); i-- > 0;)
-        if (gs_concern_of(json_array_get(desired, i)) == which)
-            json_array_remove(desired, i);
+    for (size_t i = json_array_size(r->desired); i-- > 0;)
+        if (gs_desired_concern(r, i) == which)
+            gs_desired_remove(r, i);
 }
 
-static void drop_topic(json_t *desired, const char *topic)
+static void drop_topic(struct gs_run *r, const char *topic)
 {
-    for (size_t i = json_array_size(desired); i-- > 0;) {
-        json_t *o = json_array_get(desired, i);
+    for (size_t i = json_array_size(r->desired); i-- > 0;) {
+        json_t *o = json_array_get(r->desired, i);
         const char *kind = json_string_value(json_object_get(o, "kind"));
         const json_t *spec = json_object_get(o, "spec");
         const char *tn = json_string_value(json_object_get(spec, "topicName"));
         if (!tn)
             tn = gs_meta(o, "name");
         if (kind && strcmp(kind, "KafkaTopic") == 0 && strcmp(tn, topic) == 0)
-            json_array_remove(desired, i);
+            gs_desired_remove(r, i);
     }
 }
 
@@ -479,9 +412,9 @@ static void apply_claims(struct gs_run *r)
     struct kinformer *inf = r->c->d.gs_inf;
     if (gsclaims_loses(inf, GSCLAIMS_INDEX_HOST, gsclaims_hostname(r->gs), r->gs, winner,
                        sizeof winner)) {
-        drop_concern(r->desired, GC_ROUTE);
-        drop_concern(r->desired, GC_CERT);
-        drop_concern(r->desired, GC_TAILSCALE);
+        drop_concern(r, GC_ROUTE);
+        drop_concern(r, GC_CERT);
+        drop_concern(r, GC_TAILSCALE);
         static const enum gs_concern hit[] = {GC_ROUTE, GC_CERT, GC_TAILSCALE};
         for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++)
             gs_concern_fail(&r->cs[hit[i]], true, "HostnameConflict",
@@ -491,10 +424,11 @@ static void apply_claims(struct gs_run *r)
     const json_t *topics = json_object_get(gs_spec(r->gs, "kafka"), "topics");
     size_t i;
     json_t *t;
-    json_array_foreach(topics, i, t) {
+    json_array_foreach(topics, i, t)
+    {
         const char *tn = json_string_value(json_object_get(t, "name"));
         if (tn && gsclaims_loses(inf, GSCLAIMS_INDEX_TOPIC, tn, r->gs, winner, sizeof winner)) {
-            drop_topic(r->desired, tn);
+            drop_topic(r, tn);
             gs_concern_fail(&r->cs[GC_KAFKA], true, "TopicConflict",
                             "topic %s is already owned by the older GraceService %s", tn, winner);
         }
@@ -506,12 +440,10 @@ static void mark_enabled(struct gs_run *r)
     r->cs[GC_WORKLOAD].enabled = true;
     r->cs[GC_ROUTE].enabled = gs_enabled(r->gs, "ingress", true);
     r->cs[GC_CERT].enabled = gs_enabled(r->gs, "tls", true) && r->cs[GC_ROUTE].enabled;
-    r->cs[GC_TAILSCALE].enabled = gs_enabled(r->gs, "tailscale", true) &&
-                                  grace_config_tailscale_mode(r->c->d.cfg) != GRACE_TAILSCALE_OFF;
+    r->cs[GC_TAILSCALE].enabled = gs_enabled(r->gs, "tailscale", true) && r->c->d.cfg.tailscale;
     r->cs[GC_DATABASE].enabled = gs_spec(r->gs, "postgres") != NULL;
     r->cs[GC_KAFKA].enabled = gs_spec(r->gs, "kafka") != NULL;
-    r->cs[GC_BACKUP].enabled =
-        grace_config_backup(r->c->d.cfg)->enabled && gs_enabled(r->gs, "backup", true);
+    r->cs[GC_BACKUP].enabled = r->c->d.cfg.backup && gs_enabled(r->gs, "backup", true);
     const json_t *eg = json_object_get(gs_spec(r->gs, "egress"), "restricted");
     r->cs[GC_EGRESS].enabled = json_is_true(eg);
     r->cs[GC_MIGRATIONS].enabled = json_is_object(gs_spec(r->gs, "migrations"));
@@ -522,15 +454,16 @@ static void mark_enabled(struct gs_run *r)
 static bool render_children(struct gs_run *r)
 {
     struct kerr_info err = {0};
-    json_t *objs = NULL;
+    json_t *objs = NULL, *from = NULL;
     struct ktrace_span *sp = gs_trace_step("render");
-    enum kerr e = render_objects(r->w->render, r->gs, r->c->tmpl_config, &objs, &err);
+    enum kerr e = render_objects_from(r->w->render, r->gs, r->c->tmpl_config, &objs, &from, &err);
     if (e == KERR_OK)
-        e = render_finish(r->gs, r->c->d.cfg, objs, &err);
+        e = render_finish(r->gs, objs, &err);
     ktrace_set_int(sp, "grace.children", (long long)json_array_size(objs));
     gs_trace_step_end(sp, e != KERR_OK, err.message);
     if (e != KERR_OK) {
         json_decref(objs);
+        json_decref(from);
         r->stalled = true;
         snprintf(r->stalled_reason, sizeof r->stalled_reason, "TemplateError");
         snprintf(r->stalled_message, sizeof r->stalled_message, "%s", err.message);
@@ -540,7 +473,8 @@ static bool render_children(struct gs_run *r)
                             err.message);
         return false;
     }
-    r->desired = objs;
+    gs_desired_rendered(r, objs, from);
+    json_decref(from);
     return true;
 }
 
@@ -556,8 +490,8 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
             return GS_RETRY;
         }
     }
-    r->generation = json_integer_value(json_object_get(json_object_get(r->gs, "metadata"),
-                                                       "generation"));
+    r->generation =
+        json_integer_value(json_object_get(json_object_get(r->gs, "metadata"), "generation"));
     mark_enabled(r);
     r->status_extra = json_object();
     if (render_children(r)) {
@@ -604,6 +538,18 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
     return GS_DONE;
 }
 
+/* "2026-11-28T13:00:00Z" as Unix seconds; 0 if it does not parse. */
+static double unix_seconds(const char *rfc3339)
+{
+    struct tm tm = {0};
+    if (sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm);
+}
+
 static enum gs_result reconcile_key(struct gs_controller *c, struct gs_worker *w,
                                     const char *key, long *after_ms, const char **outcome);
 
@@ -631,8 +577,8 @@ static enum gs_result reconcile_key(struct gs_controller *c, struct gs_worker *w
     struct kobj *o = kinformer_get(c->d.gs_inf, ns, name);
     if (!o) {
         gs_status_forget(c, key);
-        if (c->d.opm)
-            opm_service_delete(c->d.opm, ns, name);
+        if (c->d.metrics.service_delete)
+            c->d.metrics.service_delete(c->d.metrics.ctx, ns, name);
         return GS_DONE;
     }
     long left = 0;
@@ -655,13 +601,18 @@ static enum gs_result reconcile_key(struct gs_controller *c, struct gs_worker *w
     snprintf(r.key, sizeof r.key, "%s", key);
     gs_trace_service(r.gs);
     enum gs_result res;
-    if (*gs_meta(r.gs, "deletionTimestamp"))
+    if (*gs_meta(r.gs, "deletionTimestamp")) {
+        if (c->d.metrics.service_deleting)
+            c->d.metrics.service_deleting(c->d.metrics.ctx, r.ns, r.name,
+                                          unix_seconds(gs_meta(r.gs, "deletionTimestamp")));
         res = finalize(&r, after_ms);
-    else
+    } else {
         res = reconcile_live(&r, after_ms);
+    }
     if (res == GS_RETRY || *gs_meta(r.gs, "deletionTimestamp"))
         settled_set(c, key, NULL, 0); /* else recorded by reconcile_live */
     json_decref(r.desired);
+    json_decref(r.concerns);
     json_decref(r.live);
     json_decref(r.status_extra);
     json_decref(r.gs);
@@ -684,13 +635,14 @@ char *gs_admission_check(struct gs_controller *c, const json_t *gs)
     const json_t *topics = json_object_get(gs_spec(gs, "kafka"), "topics");
     size_t i;
     json_t *t;
-    json_array_foreach(topics, i, t) {
+    json_array_foreach(topics, i, t)
+    {
         const char *tn = json_string_value(json_object_get(t, "name"));
-        if (tn && gsclaims_loses(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, gs, winner,
-                                 sizeof winner)) {
+        if (tn &&
+            gsclaims_loses(c->d.gs_inf, GSCLAIMS_INDEX_TOPIC, tn, gs, winner, sizeof winner)) {
             snprintf(msg, sizeof msg,
-                     "spec.kafka.topics[%zu].name: topic \"%s\" is owned by GraceService %s", i,
-                     tn, winner);
+                     "spec.kafka.topics[%zu].name: topic \"%s\" is owned by GraceService %s", i, tn,
+                     winner);
             return kerr_xstrdup(msg);
         }
     }

@@ -15,32 +15,13 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "childkinds.h"
-#include "config.h"
-#include "kclient.h"
+#include "gsdeps.h"
 #include "kerr.h"
-#include "kinformer.h"
-#include "krecorder.h"
 #include "ktrace.h"
-#include "opmetrics.h"
 #include "wq.h"
-
-#define GS_FINALIZER "grace.dev/cleanup"
-#define GS_FIELD_MANAGER "grace-operator"
 
 struct gs_controller;
 struct gs_worker;
-
-struct gs_deps {
-    struct kclient *client;            /* borrowed */
-    struct kinformer *gs_inf;          /* GraceService informer, borrowed */
-    struct kinformer *child_inf[CHILDKINDS_MAX]; /* per childkinds index; NULL if not served */
-    const struct grace_config *cfg;    /* borrowed */
-    struct krecorder *rec;             /* borrowed, may be NULL */
-    struct opm *opm;                   /* borrowed metrics, may be NULL */
-    const char *templates_dir;         /* borrowed */
-    struct ktrace *tracer;             /* borrowed, NULL = no spans */
-};
 
 enum gs_result {
     GS_DONE,        /* converged (or nothing to do): forget backoff */

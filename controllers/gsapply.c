@@ -2,30 +2,19 @@
  * gsapply: the children of one GraceService: server-side apply of what
  * differs from the cache, pruning of what is no longer desired, readiness
  * per concern, and (on deletion) removal of the children the garbage
- * collector cannot see (other namespaces). See gsctl.h.
+ * collector cannot see (other namespaces). See gsapply.h.
  */
+#include "gsapply.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "childdiff.h"
-#include "gsctl.h"
+#include "khash.h"
 #include "kobj.h"
 #include "log.h"
-
-#define OWNER_INDEX "grace.dev/owner"
-
-struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
-                                    const char *kind, struct childkind **kind_out)
-{
-    struct childkind *k = childkinds_find(api_version, kind);
-    if (kind_out)
-        *kind_out = k;
-    if (!k)
-        return NULL;
-    return c->d.child_inf[k - childkinds_at(0)];
-}
 
 static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 {
@@ -40,19 +29,20 @@ static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 
 void gs_child_indexes(struct kinformer *inf)
 {
-    kinformer_add_meta_index(inf, OWNER_INDEX, owner_index); /* labels only */
+    kinformer_add_meta_index(inf, GS_OWNER_INDEX, owner_index); /* labels only */
 }
 
 /* ---- apply ---- */
 
 /* Apply one child; returns the live object as known afterwards (new
  * reference, or NULL when it does not exist / could not be read). */
-static json_t *apply_one(struct gs_run *r, json_t *obj)
+static json_t *apply_one(struct gs_run *r, size_t i)
 {
+    json_t *obj = json_array_get(r->desired, i);
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     const char *ns = gs_meta(obj, "namespace"), *name = gs_meta(obj, "name");
-    struct gs_concern_state *cs = &r->cs[gs_concern_of(obj)];
+    struct gs_concern_state *cs = &r->cs[gs_desired_concern(r, i)];
     cs->has_children = true;
     struct childkind *k = NULL;
     struct kinformer *inf = gs_child_informer(r->c, av, kind, &k);
@@ -101,7 +91,7 @@ void gs_apply_children(struct gs_run *r)
         r->live = json_array();
     /* only what was added to desired since the last call */
     for (size_t i = json_array_size(r->live); i < json_array_size(r->desired); i++) {
-        json_t *live = apply_one(r, json_array_get(r->desired, i));
+        json_t *live = apply_one(r, i);
         json_array_append_new(r->live, live ? live : json_null());
     }
 }
@@ -112,7 +102,8 @@ static bool is_desired(const json_t *desired, const struct kobj *o, const char *
 {
     size_t i;
     json_t *d;
-    json_array_foreach(desired, i, d) {
+    json_array_foreach(desired, i, d)
+    {
         const char *dk = json_string_value(json_object_get(d, "kind"));
         if (dk && strcmp(dk, kind) == 0 && strcmp(gs_meta(d, "name"), kobj_name(o)) == 0 &&
             strcmp(gs_meta(d, "namespace"), kobj_namespace(o)) == 0)
@@ -123,7 +114,7 @@ static bool is_desired(const json_t *desired, const struct kobj *o, const char *
 
 static void delete_child(struct gs_run *r, size_t ki, const struct kobj *o)
 {
-    struct childkind *k = childkinds_at(ki);
+    struct childkind *k = childkinds_at(r->c->d.kinds, ki);
     struct kres res;
     childkinds_kres(k, &res);
     struct kerr_info err = {0};
@@ -134,8 +125,8 @@ static void delete_child(struct gs_run *r, size_t ki, const struct kobj *o)
         return;
     }
     r->write_failed = true;
-    log_msg(LOG_WARN, "prune failed", "kind", k->kind, "child", kobj_name(o), "error",
-            err.message, LOG_END);
+    log_msg(LOG_WARN, "prune failed", "kind", k->kind, "child", kobj_name(o), "error", err.message,
+            LOG_END);
 }
 
 /* Call fn for every cached child of this GraceService, of every kind. */
@@ -143,12 +134,12 @@ static void foreach_child(struct gs_run *r,
                           void (*fn)(struct gs_run *, size_t, const struct kobj *, void *),
                           void *ctx)
 {
-    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+    for (size_t ki = 0; ki < childkinds_count(r->c->d.kinds); ki++) {
         struct kinformer *inf = r->c->d.child_inf[ki];
         if (!inf)
             continue;
         struct kobj **objs = NULL;
-        size_t n = kinformer_by_index(inf, OWNER_INDEX, r->key, &objs);
+        size_t n = kinformer_by_index(inf, GS_OWNER_INDEX, r->key, &objs);
         for (size_t i = 0; i < n; i++) {
             fn(r, ki, objs[i], ctx);
             kobj_unref(objs[i]);
@@ -166,7 +157,8 @@ static bool replacement_missing(const struct gs_run *r, const char *kind, const 
 {
     size_t i;
     json_t *d;
-    json_array_foreach(r->desired, i, d) {
+    json_array_foreach(r->desired, i, d)
+    {
         const char *dk = json_string_value(json_object_get(d, "kind"));
         if (dk && strcmp(dk, kind) == 0 && strcmp(gs_meta(d, "namespace"), ns) == 0 &&
             !json_is_object(json_array_get(r->live, i)))
@@ -175,31 +167,26 @@ static bool replacement_missing(const struct gs_run *r, const char *kind, const 
     return false;
 }
 
-/* Credentials the workload may still use: the KafkaUser and the copy of its
- * Secret (concern Kafka). Pods that started with the old user name and
- * Secret keep running until the Deployment has rolled out, so these wait for
- * WorkloadReady (evaluated before the prune). */
-static bool credential_in_use(const struct gs_run *r, const struct kobj *o, const char *kind)
+/* Credentials the workload may still use: the KafkaUser and any Secret of
+ * this service (the copy of the KafkaUser's, the database's). Pods that
+ * started with the old user name and Secret keep running until the
+ * Deployment has rolled out, so these wait for WorkloadReady (evaluated
+ * before the prune). No name rule decides it: an undesired Secret is
+ * removed once nothing old can still mount it. */
+static bool credential_in_use(const struct gs_run *r, const char *kind)
 {
     if (r->cs[GC_WORKLOAD].state == READY_TRUE)
         return false;
-    if (strcmp(kind, "KafkaUser") == 0)
-        return true;
-    if (strcmp(kind, "Secret") != 0)
-        return false;
-    json_t *probe = json_pack("{s:s, s:{s:s}}", "kind", kind, "metadata", "name", kobj_name(o));
-    bool kafka = gs_concern_of(probe) == GC_KAFKA;
-    json_decref(probe);
-    return kafka;
+    return strcmp(kind, "KafkaUser") == 0 || strcmp(kind, "Secret") == 0;
 }
 
 static void prune_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ctx)
 {
     (void)ctx;
-    const char *kind = childkinds_at(ki)->kind;
+    const char *kind = childkinds_at(r->c->d.kinds, ki)->kind;
     if (kobj_deleting(o) || is_desired(r->desired, o, kind))
         return;
-    if (replacement_missing(r, kind, kobj_namespace(o)) || credential_in_use(r, o, kind)) {
+    if (replacement_missing(r, kind, kobj_namespace(o)) || credential_in_use(r, kind)) {
         log_msg(LOG_DEBUG, "prune deferred", "kind", kind, "child", kobj_name(o), LOG_END);
         return;
     }
@@ -259,7 +246,8 @@ void gs_eval_children(struct gs_run *r)
 {
     size_t i;
     json_t *obj;
-    json_array_foreach(r->desired, i, obj) {
+    json_array_foreach(r->desired, i, obj)
+    {
         const char *av = json_string_value(json_object_get(obj, "apiVersion"));
         const char *kind = json_string_value(json_object_get(obj, "kind"));
         if (!gs_child_informer(r->c, av, kind, NULL))
@@ -267,7 +255,7 @@ void gs_eval_children(struct gs_run *r)
         const json_t *live = json_array_get(r->live, i); /* from gs_apply_children */
         struct ready_result rr;
         readiness_eval(json_is_object(live) ? live : NULL, kind, gs_meta(obj, "name"), &rr);
-        fold(&r->cs[gs_concern_of(obj)], &rr);
+        fold(&r->cs[gs_desired_concern(r, i)], &rr);
     }
 }
 
@@ -275,9 +263,7 @@ void gs_eval_children(struct gs_run *r)
 
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return (h ^ 0xffu) * 0x100000001b3ull; /* terminator: "ab","c" != "a","bc" */
+    return khash_step(khash_str(h, s), 0xffu); /* terminator: "ab","c" != "a","bc" */
 }
 
 static uint64_t fp_mix(uint64_t x)
@@ -291,7 +277,7 @@ static uint64_t fp_mix(uint64_t x)
 
 static uint64_t fp_child(size_t ki, const char *ns, const char *name, const char *rv)
 {
-    uint64_t h = (0xcbf29ce484222325ull ^ (uint64_t)ki) * 0x100000001b3ull;
+    uint64_t h = khash_step(KHASH_INIT, (uint64_t)ki);
     return fp_mix(fnv_str(fnv_str(fnv_str(h, ns), name), rv));
 }
 
@@ -305,12 +291,12 @@ uint64_t gs_fp_cached(struct gs_controller *c, const char *key)
 {
     uint64_t sum = 0;
     size_t count = 0;
-    for (size_t ki = 0; ki < childkinds_count(); ki++) {
+    for (size_t ki = 0; ki < childkinds_count(c->d.kinds); ki++) {
         struct kinformer *inf = c->d.child_inf[ki];
         if (!inf)
             continue;
         struct kobj **objs = NULL;
-        size_t n = kinformer_by_index(inf, OWNER_INDEX, key, &objs);
+        size_t n = kinformer_by_index(inf, GS_OWNER_INDEX, key, &objs);
         for (size_t i = 0; i < n; i++) {
             sum += fp_child(ki, kobj_namespace(objs[i]), kobj_name(objs[i]),
                             kobj_resource_version(objs[i]));
@@ -327,14 +313,15 @@ bool gs_fp_run(struct gs_run *r, uint64_t *out)
     uint64_t sum = 0;
     size_t i;
     json_t *obj;
-    json_array_foreach(r->desired, i, obj) {
+    json_array_foreach(r->desired, i, obj)
+    {
         const json_t *live = json_array_get(r->live, i);
         struct childkind *k = NULL;
         gs_child_informer(r->c, json_string_value(json_object_get(obj, "apiVersion")),
                           json_string_value(json_object_get(obj, "kind")), &k);
         if (!k || !json_is_object(live))
             return false;
-        sum += fp_child((size_t)(k - childkinds_at(0)), gs_meta(live, "namespace"),
+        sum += fp_child((size_t)(k - childkinds_at(r->c->d.kinds, 0)), gs_meta(live, "namespace"),
                         gs_meta(live, "name"), gs_meta(live, "resourceVersion"));
     }
     *out = fp_finish(sum, json_array_size(r->desired));

@@ -5,6 +5,8 @@
  * a reconcile never rotates it by accident; no secret value is logged or
  * put into status or Events.
  */
+#include "gsdb.h"
+
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "gsctl.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -63,7 +64,7 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
     pthread_mutex_unlock(&c->admin_mu);
     if (out)
         return out;
-    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    const struct gs_pg_config *pc = &c->d.cfg.postgres;
     const char *sns = pc->admin_secret_namespace;
     const char *sname = pc->admin_secret_name;
     struct kres res = {"", "v1", "secrets"};
@@ -106,7 +107,7 @@ static const char *pick(const json_t *sec, const char *key, const char *cfg, con
 static void admin_from(const struct gs_controller *c, const json_t *sec, struct pg_admin *a,
                        char *port_buf, size_t n)
 {
-    const struct grace_config_postgres *pc = grace_config_postgres(c->d.cfg);
+    const struct gs_pg_config *pc = &c->d.cfg.postgres;
     memset(a, 0, sizeof *a);
     a->host = pick(sec, "host", pc->host, "127.0.0.1");
     const char *port = json_string_value(json_object_get(sec, "port"));
@@ -120,7 +121,7 @@ static void admin_from(const struct gs_controller *c, const json_t *sec, struct 
     a->statement_timeout_ms = 30000;
 }
 
-void gs_db_names(const json_t *gs, char role[64], char db[64])
+static void db_names(const json_t *gs, char role[64], char db[64])
 {
     const char *req =
         json_string_value(json_object_get(gs_spec(gs, "postgres"), "database"));
@@ -144,8 +145,8 @@ static void keep_existing_secret(struct gs_run *r, const char *secret_name)
     json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:O}]", "apiVersion", "v1", "kind",
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", json_object_get(live, "data"));
-    if (one && render_finish(r->gs, r->c->d.cfg, one, NULL) == KERR_OK)
-        json_array_extend(r->desired, one);
+    if (one && render_finish(r->gs, one, NULL) == KERR_OK)
+        gs_desired_add(r, one, GC_DATABASE);
     json_decref(one);
     json_decref(live);
 }
@@ -194,8 +195,8 @@ static void add_secret(struct gs_run *r, const struct pg_admin *a, const char *s
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", data);
     struct kerr_info err = {0};
-    if (render_finish(r->gs, r->c->d.cfg, one, &err) == KERR_OK)
-        json_array_extend(r->desired, one);
+    if (render_finish(r->gs, one, &err) == KERR_OK)
+        gs_desired_add(r, one, GC_DATABASE);
     json_decref(one);
 }
 
@@ -318,7 +319,7 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
         return KERR_OK;
     }
     char role[64], db[64], port_buf[16];
-    gs_db_names(r->gs, role, db);
+    db_names(r->gs, role, db);
     if (!role[0])
         return KERR_OK;
     json_t *sec = admin_secret(r->c, err);

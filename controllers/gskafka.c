@@ -7,10 +7,11 @@
  * children were applied (it needs the KafkaUser as last seen); the copy is
  * applied by a second gs_apply_children.
  */
+#include "gskafka.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "gsctl.h"
 #include "kobj.h"
 
 /* Index of the desired KafkaUser, or -1. */
@@ -115,7 +116,7 @@ void gs_kafka_secret(struct gs_run *r)
     json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:o}]", "apiVersion", "v1", "kind",
                             "Secret", "metadata", "name", name, "namespace", r->ns, "type",
                             "Opaque", "data", data);
-    if (render_finish(r->gs, r->c->d.cfg, one, NULL) == KERR_OK)
-        json_array_extend(r->desired, one);
+    if (render_finish(r->gs, one, NULL) == KERR_OK)
+        gs_desired_add(r, one, GC_KAFKA);
     json_decref(one);
 }

@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gsctl.h"
+#include "gsrun.h"
 #include "kobj.h"
 #include "log.h"
-
-#define OWNER_INDEX "grace.dev/owner" /* gsapply.c */
 
 /* What the cache holds of this service's migration Jobs. */
 struct gate_jobs {
@@ -37,7 +35,7 @@ static void read_jobs(struct gs_run *r, const char *want_name, struct gate_jobs 
     out->other_active = false;
     struct kinformer *inf = job_informer(r->c);
     struct kobj **objs = NULL;
-    size_t n = inf ? kinformer_by_index(inf, OWNER_INDEX, r->key, &objs) : 0;
+    size_t n = inf ? kinformer_by_index(inf, GS_OWNER_INDEX, r->key, &objs) : 0;
     for (size_t i = 0; i < n; i++) {
         json_t *job = kobj_json(objs[i]);
         kobj_unref(objs[i]);
@@ -118,7 +116,7 @@ static void hold_deployment(struct gs_run *r, size_t di)
         json_decref(live);
         return;
     }
-    json_array_remove(r->desired, di);
+    gs_desired_remove(r, di);
     struct gs_concern_state *w = &r->cs[GC_WORKLOAD];
     if (w->state == READY_TRUE) {
         w->state = READY_PENDING;
@@ -134,18 +132,19 @@ static void hold_deployment(struct gs_run *r, size_t di)
  * others. */
 static void desire_jobs(struct gs_run *r, const struct gate_jobs *jobs, json_t *create)
 {
+    json_t *add = json_array();
     if (create)
-        json_array_append(r->desired, create);
+        json_array_append(add, create);
     else if (jobs->want)
-        json_array_append_new(r->desired, keep_entry(jobs->want));
-    if (jobs->want)
-        return;
+        json_array_append_new(add, keep_entry(jobs->want));
     size_t i;
     json_t *job;
     json_array_foreach(jobs->others, i, job) {
-        if (!*gs_meta(job, "deletionTimestamp"))
-            json_array_append_new(r->desired, keep_entry(job));
+        if (!jobs->want && !*gs_meta(job, "deletionTimestamp"))
+            json_array_append_new(add, keep_entry(job));
     }
+    gs_desired_add(r, add, GC_MIGRATIONS);
+    json_decref(add);
 }
 
 static void set_concern(struct gs_run *r, const struct gsm_decision *d, const char *job,

@@ -5,16 +5,16 @@
  * Written with a merge patch on /status only when it changed; Events and
  * metrics follow the transitions.
  */
+#include "gsstatus.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "conditions.h"
 #include "gsclaims.h"
-#include "gsctl.h"
 #include "ktime.h"
 #include "log.h"
-#include "opmetrics.h"
 
 static const char *state_str(enum ready_state s)
 {
@@ -291,8 +291,8 @@ enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms)
     json_object_set_new(st, "conditions", conds);
     const json_t *rc = conditions_find(conds, "Ready");
     *ready = strcmp(json_string_value(json_object_get(rc, "status")), "True") == 0;
-    if (r->c->d.opm)
-        opm_service_conditions(r->c->d.opm, r->ns, r->name, conds);
+    if (r->c->d.metrics.service_conditions)
+        r->c->d.metrics.service_conditions(r->c->d.metrics.ctx, r->ns, r->name, conds);
     enum kerr e = KERR_OK;
     *after_ms = 0;
     bool same = status_same(old_st, st);

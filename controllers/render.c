@@ -486,8 +486,9 @@ const char *render_dir(const struct render *r)
 struct render_ctx {
     struct render *r;
     const json_t *gs, *config;
-    json_t *out; /* the objects so far (owned) */
-    int cur;     /* template running, -1 while converting inputs */
+    json_t *out;  /* the objects so far (owned) */
+    json_t *from; /* parallel to out: the index of the template that returned each (owned) */
+    int cur;      /* template running, -1 while converting inputs */
 };
 
 static void push_config(lua_State *L, struct render_ctx *c)
@@ -556,6 +557,7 @@ static void collect(lua_State *L, struct render_ctx *c)
             luaL_error(L, "%s", msg);
         }
         json_array_append(c->out, o);
+        json_array_append_new(c->from, json_integer(c->cur));
     }
     json_decref(res);
 }
@@ -582,10 +584,16 @@ static int render_protected(lua_State *L)
 enum kerr render_objects(struct render *r, const json_t *gs, const json_t *config,
                          json_t **objects_out, struct kerr_info *err)
 {
+    return render_objects_from(r, gs, config, objects_out, NULL, err);
+}
+
+enum kerr render_objects_from(struct render *r, const json_t *gs, const json_t *config,
+                              json_t **objects_out, json_t **from_out, struct kerr_info *err)
+{
     if (!json_is_object(gs) || !json_is_object(config))
         return kerr_set(err, KERR_INVAL, 0, "BadInput",
                         "render: the GraceService and the config must be JSON objects");
-    struct render_ctx c = {r, gs, config, json_array(), -1};
+    struct render_ctx c = {r, gs, config, json_array(), json_array(), -1};
     int top = lua_gettop(r->L);
     bounds_arm(r);
     lua_pushcfunction(r->L, render_protected);
@@ -596,9 +604,14 @@ enum kerr render_objects(struct render *r, const json_t *gs, const json_t *confi
         enum kerr rc = error_from_lua(r, st, c.cur >= 0 ? r->chunk[c.cur] : "render inputs", err);
         lua_settop(r->L, top);
         json_decref(c.out);
+        json_decref(c.from);
         return rc;
     }
     lua_settop(r->L, top);
     *objects_out = c.out;
+    if (from_out)
+        *from_out = c.from;
+    else
+        json_decref(c.from);
     return KERR_OK;
 }

@@ -24,7 +24,6 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "kerr.h"
 
 #define RENDER_NTEMPLATES 7
@@ -53,7 +52,7 @@ void render_set_limits(struct render *r, long max_steps, size_t max_bytes);
 
 /*
  * Render every template for GraceService `gs` with operator config `config`
- * (grace_config_json(); both borrowed, not modified). On success
+ * (the daemon's configuration as JSON; both borrowed, not modified). On success
  * *objects_out is a new JSON array (owned) of the objects in template
  * order, each checked to have string apiVersion, kind and metadata.name.
  * On failure KERR_TEMPLATE (message names the file and, where known, the
@@ -61,6 +60,16 @@ void render_set_limits(struct render *r, long max_steps, size_t max_bytes);
  */
 enum kerr render_objects(struct render *r, const json_t *gs, const json_t *config,
                          json_t **objects_out, struct kerr_info *err);
+
+/*
+ * The same, and *from_out (may be NULL; owned, set only on success) is an
+ * array parallel to *objects_out: for each object, the index into
+ * render_template_names of the template that returned it. Each template is
+ * one concern of the GraceService, so this says which concern an object
+ * serves without looking at its kind or name.
+ */
+enum kerr render_objects_from(struct render *r, const json_t *gs, const json_t *config,
+                              json_t **objects_out, json_t **from_out, struct kerr_info *err);
 
 /* The directory actually loaded (borrowed). */
 const char *render_dir(const struct render *r);
@@ -81,12 +90,10 @@ char *render_default_dir(char *buf, size_t n);
  * that namespace the controller ownerReference to the GraceService (no uid
  * when `gs` has none, as in an offline render); remove the GitOps tracking
  * label app.kubernetes.io/instance and annotation
- * argocd.argoproj.io/tracking-id. `cfg` may be NULL. KERR_TEMPLATE when an
- * object lacks apiVersion, kind or metadata.name (then `objects` may be
- * partly finished).
+ * argocd.argoproj.io/tracking-id. KERR_TEMPLATE when an object lacks
+ * apiVersion, kind or metadata.name (then `objects` may be partly finished).
  */
-enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t *objects,
-                        struct kerr_info *err);
+enum kerr render_finish(const json_t *gs, json_t *objects, struct kerr_info *err);
 
 /* Shorten `in` to a valid label value of at most 63 characters: unchanged
  * when it fits, else a prefix plus "-" and 8 hex digits of its FNV-1a hash.

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "khash.h"
+
 #define LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define LABEL_SERVICE "grace.dev/service"
 #define LABEL_NAMESPACE "grace.dev/namespace"
@@ -25,9 +27,7 @@ void render_label_value(const char *in, char out[64])
         memcpy(out, in, len + 1);
         return;
     }
-    uint32_t h = 0x811c9dc5u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)in[i]) * 0x01000193u;
+    uint32_t h = khash32_str(in, len);
     size_t keep = 54;
     while (keep > 0 && (in[keep - 1] == '-' || in[keep - 1] == '.' || in[keep - 1] == '_'))
         keep--;
@@ -105,8 +105,7 @@ static const char *shape_problem(const json_t *o)
     return NULL;
 }
 
-enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t *objects,
-                        struct kerr_info *err)
+enum kerr render_finish(const json_t *gs, json_t *objects, struct kerr_info *err)
 {
     const json_t *gmd = json_object_get(gs, "metadata");
     const char *name = json_string_value(json_object_get(gmd, "name"));
@@ -114,7 +113,6 @@ enum kerr render_finish(const json_t *gs, const struct grace_config *cfg, json_t
     size_t i;
     json_t *o;
 
-    (void)cfg;
     if (!name || !*name)
         return kerr_set(err, KERR_INVAL, 0, "BadInput", "render: the GraceService has no name");
     if (!ns || !*ns)

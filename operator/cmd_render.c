@@ -192,7 +192,7 @@ static enum kerr render_one(struct render *r, const struct grace_config *cfg, co
     }
     rc = render_objects(r, doc, grace_config_json(cfg), &objects, err);
     if (rc == KERR_OK)
-        rc = render_finish(doc, cfg, objects, err);
+        rc = render_finish(doc, objects, err);
     if (rc == KERR_OK)
         json_array_extend(items, objects);
     json_decref(objects);

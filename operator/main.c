@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd_render.h"
+#include "kerr.h"
 #include "manager.h"
 
 #ifndef GRACE_VERSION
@@ -15,6 +16,7 @@
 
 int main(int argc, char **argv)
 {
+    kerr_json_alloc_init(); /* before any JSON value exists: out-of-memory aborts */
     if (argc > 1 && strcmp(argv[1], "render") == 0)
         return cmd_render(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "version") == 0) {

@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "childkinds.h"
+#include "cmd_render.h"
 #include "config.h"
 #include "graceservice.h"
 #include "httpd.h"
@@ -29,9 +30,9 @@
 #include "kdiscovery.h"
 #include "kinformer.h"
 #include "kleader.h"
-#include "ktime.h"
 #include "kobj.h"
 #include "krecorder.h"
+#include "ktime.h"
 #include "kwatch.h"
 #include "log.h"
 #include "mgrflags.h"
@@ -40,13 +41,13 @@
 #include "render.h"
 #include "tlsgen.h"
 #include "webhook.h"
-#include "cmd_render.h"
 #include "wq.h"
 
 #define MGR_CONTROLLER "graceservice"
 
 /* The stop flag and the forced-resync request (SIGHUP): the only
- * process-wide state (ARCHITECTURE.md, Globals). */
+ * process-wide state besides the log configuration (docs/architecture.md,
+ * "Globals"). */
 static volatile sig_atomic_t mgr_stop;
 static volatile sig_atomic_t mgr_resync_now;
 
@@ -59,6 +60,7 @@ struct mgr {
     struct kdiscovery *disc;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
+    struct childkinds kinds; /* resolved in discover(), read-only afterwards */
     struct kinformer *child_inf[CHILDKINDS_MAX];
     struct krecorder *rec;
     struct gs_controller *ctl;
@@ -70,9 +72,9 @@ struct mgr {
     struct webhook_routes routes;
     pthread_t workers[256];
     int nworkers;
-    atomic_int leading;     /* 1 while this replica may reconcile */
-    atomic_int lost_lease;  /* leadership was lost: exit non-zero */
-    atomic_int ready_ctl;   /* informers exist: readyz may look at them */
+    atomic_int leading;    /* 1 while this replica may reconcile */
+    atomic_int lost_lease; /* leadership was lost: exit non-zero */
+    atomic_int ready_ctl;  /* informers exist: readyz may look at them */
     char identity[256];
     char leader_ns[256];
 };
@@ -85,13 +87,11 @@ static void on_signal(int sig)
         mgr_stop = 1;
 }
 
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
-
 
 /* ---- memory ---- */
 
@@ -160,8 +160,12 @@ static void process(struct mgr *m, struct gs_worker *w, const char *key)
     enum gs_result r = gs_reconcile(m->ctl, w, key, &after);
     opm_reconcile_done(m->opm, MGR_CONTROLLER, result_kind(r), ktime_mono_s() - t0);
     switch (r) {
-    case GS_DONE: wq_forget(m->q, key); break;
-    case GS_RETRY: wq_add_rate_limited(m->q, key); break;
+    case GS_DONE:
+        wq_forget(m->q, key);
+        break;
+    case GS_RETRY:
+        wq_add_rate_limited(m->q, key);
+        break;
     case GS_REQUEUE_AFTER:
         wq_forget(m->q, key);
         wq_add_after(m->q, key, after);
@@ -215,7 +219,8 @@ static void on_started_leading(void *ctx)
     struct mgr *m = ctx;
     atomic_store(&m->leading, 1);
     opm_leader(m->opm, m->f.leader_id, true);
-    log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity, LOG_END);
+    log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity,
+            LOG_END);
 }
 
 static void on_stopped_leading(void *ctx)
@@ -223,8 +228,8 @@ static void on_stopped_leading(void *ctx)
     struct mgr *m = ctx;
     opm_leader(m->opm, m->f.leader_id, false);
     if (atomic_exchange(&m->leading, 0) && !mgr_stop) {
-        log_msg(LOG_ERROR, "lost the leader lease; exiting so that a restart begins clean",
-                "lease", m->f.leader_id, LOG_END);
+        log_msg(LOG_ERROR, "lost the leader lease; exiting so that a restart begins clean", "lease",
+                m->f.leader_id, LOG_END);
         atomic_store(&m->lost_lease, 1);
         mgr_stop = 1;
     }
@@ -242,8 +247,9 @@ static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
         return e;
     if (m->f.leader_elect < 0)
         m->f.leader_elect = in_cluster;
-    const char *ns = m->f.leader_ns ? m->f.leader_ns
-                     : m->kcfg->namespace_ ? m->kcfg->namespace_ : "default";
+    const char *ns = m->f.leader_ns        ? m->f.leader_ns
+                     : m->kcfg->namespace_ ? m->kcfg->namespace_
+                                           : "default";
     snprintf(m->leader_ns, sizeof m->leader_ns, "%s", ns);
     struct kclient_options o = {.user_agent = "grace-operator/" GRACE_VERSION};
     e = kclient_new(m->kcfg, &o, &m->client, err);
@@ -282,19 +288,23 @@ static enum kerr discover(struct mgr *m, struct kerr_info *err)
     if (e != KERR_OK)
         return e;
     bool warned = false;
-    struct kdiscovery_wait w = {.group = "grace.dev", .version = "v1alpha1",
-                                .plural = "graceservices", .stop = &mgr_stop,
-                                .progress = discover_progress, .ctx = &warned};
+    struct kdiscovery_wait w = {.group = "grace.dev",
+                                .version = "v1alpha1",
+                                .plural = "graceservices",
+                                .stop = &mgr_stop,
+                                .progress = discover_progress,
+                                .ctx = &warned};
     if ((e = kdiscovery_wait_for(m->disc, &w, err)) != KERR_OK)
         return e;
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    childkinds_init(&m->kinds);
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++) {
+        struct childkind *k = childkinds_at(&m->kinds, i);
         struct kerr_info e2 = {0};
-        k->served = kdiscovery_pick_version(m->disc, k->group, k->plural, k->versions,
-                                            k->version, sizeof k->version, &e2) == KERR_OK;
+        k->served = kdiscovery_pick_version(m->disc, k->group, k->plural, k->versions, k->version,
+                                            sizeof k->version, &e2) == KERR_OK;
         if (!k->served)
-            log_msg(LOG_WARN, "child kind not served: concerns using it will report it",
-                    "kind", k->kind, "group", k->group, LOG_END);
+            log_msg(LOG_WARN, "child kind not served: concerns using it will report it", "kind",
+                    k->kind, "group", k->group, LOG_END);
     }
     return KERR_OK;
 }
@@ -304,8 +314,8 @@ static void make_informers(struct mgr *m)
     struct kres gs = {"grace.dev", "v1alpha1", "graceservices"};
     m->gs_inf = kinformer_new(m->client, m->watcher, &gs, m->f.namespace_, NULL);
     kinformer_set_kind(m->gs_inf, "GraceService");
-    for (size_t i = 0; i < childkinds_count(); i++) {
-        struct childkind *k = childkinds_at(i);
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++) {
+        struct childkind *k = childkinds_at(&m->kinds, i);
         if (!k->served)
             continue;
         struct kres r;
@@ -320,12 +330,11 @@ static bool synced(struct mgr *m)
 {
     if (!m->gs_inf || !kinformer_has_synced(m->gs_inf))
         return false;
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
         if (m->child_inf[i] && !kinformer_has_synced(m->child_inf[i]))
             return false;
     return true;
 }
-
 
 /* ---- HTTP: health, metrics, webhook ---- */
 
@@ -385,7 +394,8 @@ static void mutate_cb(void *ctx, const struct webhook_request *req, struct webho
     cmd_render_apply_defaults(gs);
     const char *k;
     json_t *val;
-    json_object_foreach(json_object_get(gs, "spec"), k, val) {
+    json_object_foreach(json_object_get(gs, "spec"), k, val)
+    {
         if (!json_object_get(spec, k) && !strchr(k, '/') && !strchr(k, '~')) {
             char path[300];
             snprintf(path, sizeof path, "/spec/%s", k);
@@ -442,9 +452,12 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
     bool webhook = strcmp(m->f.webhook_addr, "off") != 0 && m->f.webhook_addr[0] != '\0';
     enum kerr e = KERR_OK;
     if (webhook) {
-        m->routes = (struct webhook_routes){.validate_path = paths[0], .validate = validate_cb,
-                                            .mutate_path = paths[1], .mutate = mutate_cb,
-                                            .ctx = m, .group = "grace.dev",
+        m->routes = (struct webhook_routes){.validate_path = paths[0],
+                                            .validate = validate_cb,
+                                            .mutate_path = paths[1],
+                                            .mutate = mutate_cb,
+                                            .ctx = m,
+                                            .group = "grace.dev",
                                             .kind = "GraceService"};
         o.webhook_addr = m->f.webhook_addr;
         o.webhook_paths = paths;
@@ -490,6 +503,38 @@ static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
     log_msg(LOG_INFO, "leader election on", "lease", m->f.leader_id, "namespace", m->leader_ns,
             "identity", m->identity, LOG_END);
     return e;
+}
+
+/* The reconciler's metrics sink (gsdeps.h), onto the operator's metrics. */
+static void metrics_conditions_cb(void *ctx, const char *ns, const char *name,
+                                  const json_t *conditions)
+{
+    opm_service_conditions(ctx, ns, name, conditions);
+}
+
+static void metrics_deleting_cb(void *ctx, const char *ns, const char *name, double since)
+{
+    opm_service_deleting(ctx, ns, name, since);
+}
+
+static void metrics_delete_cb(void *ctx, const char *ns, const char *name)
+{
+    opm_service_delete(ctx, ns, name);
+}
+
+/* The reconciler's configuration (gsdeps.h), from the configuration file;
+ * it borrows from m->cfg, which outlives the controller. */
+static struct gs_config controller_config(const struct grace_config *cfg)
+{
+    const struct grace_config_postgres *pc = grace_config_postgres(cfg);
+    return (struct gs_config){
+        .templates = grace_config_json(cfg),
+        .base_domain = grace_config_base_domain(cfg),
+        .tailscale = grace_config_tailscale_mode(cfg) != GRACE_TAILSCALE_OFF,
+        .backup = grace_config_backup(cfg)->enabled,
+        .postgres = {pc->host, pc->port, pc->sslmode, pc->admin_secret_namespace,
+                     pc->admin_secret_name},
+    };
 }
 
 static void enqueue_all_fn(void *ctx, const struct kobj *o)
@@ -562,7 +607,7 @@ static void shutdown_all(struct mgr *m, bool started)
     ktrace_free(m->tracer); /* after the workers and the metrics server */
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
-    for (size_t i = 0; i < childkinds_count(); i++)
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
         kinformer_free(m->child_inf[i]);
     kwatcher_free(m->watcher);
     wq_free(m->q);
@@ -638,9 +683,15 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     render_free(probe);
     if ((e = optrace_start(m->cfg, m->metrics, GRACE_VERSION, &m->tracer, err)) != KERR_OK)
         return e;
-    struct gs_deps d = {.client = m->client, .gs_inf = m->gs_inf, .cfg = m->cfg,
-                        .rec = m->rec, .opm = m->opm, .templates_dir = tdir,
-                        .tracer = m->tracer};
+    struct gs_deps d = {
+        .client = m->client,
+        .gs_inf = m->gs_inf,
+        .kinds = &m->kinds,
+        .cfg = controller_config(m->cfg),
+        .rec = m->rec,
+        .metrics = {metrics_conditions_cb, metrics_deleting_cb, metrics_delete_cb, m->opm},
+        .templates_dir = tdir,
+        .tracer = m->tracer};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
     m->ctl = gs_controller_new(&d);
     gs_controller_watch(m->ctl, m->q);
@@ -655,6 +706,8 @@ int manager_main(int argc, char **argv)
     struct mgr *m = kerr_xcalloc(1, sizeof *m);
     struct kerr_info err = {0};
     int rc = 0;
+    mgr_stop = 0; /* a second run in one process (tests) starts afresh */
+    mgr_resync_now = 0;
     if (mgrflags_parse(argc, argv, &m->f, &err) != KERR_OK) {
         fprintf(stderr, "grace-operator: %s\n", err.message);
         free(m);
@@ -691,7 +744,7 @@ int manager_main(int argc, char **argv)
     shutdown_all(m, e == KERR_OK);
     if (atomic_load(&m->lost_lease))
         rc = 1;
-    if (e == KERR_OK)
+    if (e == KERR_OK || e == KERR_STOPPED) /* a failed start-up is its one line */
         log_msg(LOG_INFO, "stopped", LOG_END);
     free(m);
     return rc;

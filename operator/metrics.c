@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "khash.h"
+
 static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 struct metrics_child {
@@ -263,12 +265,9 @@ static const char *val_at(const char *const *values, size_t i)
 
 static uint64_t hash_values(const struct metrics_family *f, const char *const *values)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < f->nlabels; i++) {
-        for (const unsigned char *p = (const unsigned char *)val_at(values, i); *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xffu) * 1099511628211ULL; /* separator: "a","bc" != "ab","c" */
-    }
+    uint64_t h = KHASH_INIT;
+    for (size_t i = 0; i < f->nlabels; i++) /* separator: "a","bc" != "ab","c" */
+        h = khash_step(khash_str(h, val_at(values, i)), 0xffu);
     return h;
 }
 

@@ -15,6 +15,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "khash.h"
+
 /* controller-runtime's reconcile_time_seconds buckets. */
 static const double reconcile_buckets[] = {
     0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
@@ -48,6 +50,7 @@ struct svc {
     uint64_t hash;
     uint64_t id; /* increasing in list order: the render mark */
     bool ready;
+    double deleting; /* deletionTimestamp (Unix seconds), 0 if not being deleted */
     size_t ntypes;
     struct svc_cond *types;
     const char *name; /* points into ns[] after the namespace's NUL */
@@ -74,7 +77,7 @@ struct opm {
     struct metrics_family *wq_depth, *wq_adds, *wq_retries, *wq_queue_dur, *wq_work_dur;
     struct metrics_family *wq_unfinished, *wq_longest;
     struct metrics_family *rest_total, *rest_dur, *leader;
-    struct metrics_family *svc_ready, *svc_cond, *build_info;
+    struct metrics_family *svc_ready, *svc_cond, *svc_deleting, *build_info;
     struct metrics_family *p_rss, *p_vsz, *p_cpu, *p_start, *p_fds, *p_maxfds;
 };
 
@@ -145,6 +148,7 @@ static void register_workqueue(struct opm *o)
 
 static void svc_ready_emit(void *ctx, struct metrics_emitter *e);
 static void svc_cond_emit(void *ctx, struct metrics_emitter *e);
+static void svc_deleting_emit(void *ctx, struct metrics_emitter *e);
 
 static struct metrics_family *reg_func(struct opm *o, const char *name, const char *help,
                                        const char *const *labels, size_t nlabels,
@@ -178,6 +182,10 @@ static void register_rest_and_service(struct opm *o)
     o->svc_cond = reg_func(o, "grace_service_condition",
                            "The condition of a GraceService: 1 for the current status of each type",
                            L("namespace", "name", "type", "status"), 4, svc_cond_emit);
+    o->svc_deleting = reg_func(o, "grace_service_deletion_timestamp_seconds",
+                               "Unix time the GraceService's deletion was requested; only "
+                               "GraceServices being deleted (held by a finalizer) have a sample",
+                               L("namespace", "name"), 2, svc_deleting_emit);
     o->build_info = GAUGE("grace_build_info", "Build information of grace-operator", "version");
 }
 
@@ -380,13 +388,7 @@ static const char *const svc_statuses[] = {"True", "False", "Unknown"};
 
 static uint64_t svc_hash(const char *ns, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a, NUL between the parts */
-    for (const char *p = ns; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h *= 1099511628211ULL;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return khash_str(khash_step(khash_str(KHASH_INIT, ns), 0), name); /* NUL between */
 }
 
 static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uint64_t h)
@@ -524,6 +526,15 @@ void opm_service_conditions(struct opm *o, const char *ns, const char *name,
         free(types);
 }
 
+void opm_service_deleting(struct opm *o, const char *ns, const char *name, double since)
+{
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->mu);
+    svc_get(o, ns, name)->deleting = since > 0 ? since : 1;
+    pthread_mutex_unlock(&o->mu);
+}
+
 void opm_service_delete(struct opm *o, const char *ns, const char *name)
 {
     if (!o)
@@ -551,6 +562,12 @@ static void svc_ready_one(struct metrics_emitter *e, const struct svc *v)
     metrics_emit(e, L(v->ns, v->name), v->ready ? 1 : 0);
 }
 
+static void svc_deleting_one(struct metrics_emitter *e, const struct svc *v)
+{
+    if (v->deleting > 0)
+        metrics_emit(e, L(v->ns, v->name), v->deleting);
+}
+
 static void svc_walk(struct opm *o, struct metrics_emitter *e,
                      void (*one)(struct metrics_emitter *, const struct svc *))
 {
@@ -574,6 +591,11 @@ static void svc_cond_emit(void *ctx, struct metrics_emitter *e)
 static void svc_ready_emit(void *ctx, struct metrics_emitter *e)
 {
     svc_walk(ctx, e, svc_ready_one);
+}
+
+static void svc_deleting_emit(void *ctx, struct metrics_emitter *e)
+{
+    svc_walk(ctx, e, svc_deleting_one);
 }
 
 /* ---- process metrics from /proc/self ---- */

@@ -104,6 +104,11 @@ void opm_leader(struct opm *o, const char *name, bool leading);
 void opm_service_conditions(struct opm *o, const char *ns, const char *name,
                             const json_t *conditions);
 
+/* The GraceService is being deleted (metadata.deletionTimestamp, Unix
+ * seconds): grace_service_deletion_timestamp_seconds{namespace,name} is set
+ * until opm_service_delete; services not being deleted have no sample. */
+void opm_service_deleting(struct opm *o, const char *ns, const char *name, double since);
+
 /* The GraceService is gone: remove its grace_service_* series. */
 void opm_service_delete(struct opm *o, const char *ns, const char *name);
 

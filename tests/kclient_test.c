@@ -825,6 +825,22 @@ START_TEST(kclient_tls_without_client_certificate_is_refused)
 }
 END_TEST
 
+/* A refused curl option is an error naming it; the first one is kept. */
+START_TEST(kclient_setopt_failure_is_reported_once_with_its_option)
+{
+    struct kclient_setopt so = {CURLE_OK, NULL};
+    struct kerr_info err;
+    KCLIENT_SETOPT(&so, NULL, CURLOPT_NOSIGNAL, 1L); /* no handle: refused */
+    kclient_setopt_note(&so, "CURLOPT_SECOND", CURLE_UNKNOWN_OPTION);
+    ck_assert_int_ne(so.rc, CURLE_OK);
+    ck_assert_int_eq(kclient_setopt_result(&so, &err), KERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.message, "CURLOPT_NOSIGNAL"));
+    struct kclient_setopt ok = {CURLE_OK, NULL};
+    kclient_setopt_note(&ok, "CURLOPT_X", CURLE_OK);
+    ck_assert_int_eq(kclient_setopt_result(&ok, &err), KERR_OK);
+}
+END_TEST
+
 static Suite *kclient_suite(void)
 {
     Suite *s = suite_create("kclient");
@@ -862,6 +878,7 @@ static Suite *kclient_suite(void)
     tcase_add_test(tls, kclient_tls_with_ca_and_client_certificate_from_kubeconfig_data);
     tcase_add_test(tls, kclient_tls_rejects_a_server_not_signed_by_the_ca);
     tcase_add_test(tls, kclient_tls_without_client_certificate_is_refused);
+    tcase_add_test(tls, kclient_setopt_failure_is_reported_once_with_its_option);
     suite_add_tcase(s, tls);
     return s;
 }

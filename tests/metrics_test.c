@@ -507,6 +507,31 @@ START_TEST(opm_service_conditions_set_one_status_per_type)
 }
 END_TEST
 
+START_TEST(opm_service_deleting_has_a_sample_only_while_deleted)
+{
+    struct metrics *m = metrics_new();
+    struct opm *o = opm_new(m, "v");
+    json_t *c = conds("[{\"type\":\"Ready\",\"status\":\"True\"}]");
+    opm_service_conditions(o, "ns", "svc", c);
+    opm_service_conditions(o, "ns", "other", c);
+    ck_assert_uint_eq(samples_of(m, "grace_service_deletion_timestamp_seconds"), 0);
+    char *out = metrics_render(m, NULL); /* no sample: no HELP/TYPE */
+    ck_assert_ptr_null(strstr(out, "grace_service_deletion_timestamp_seconds"));
+    free(out);
+    opm_service_deleting(o, "ns", "svc", 1764000000);
+    ck_assert_uint_eq(samples_of(m, "grace_service_deletion_timestamp_seconds"), 1);
+    ck_assert(sample_value(m, "grace_service_deletion_timestamp_seconds{namespace=\"ns\","
+                              "name=\"svc\"}") == 1764000000);
+    ck_assert(ready_value(m, "ns", "svc") == 1); /* the last status is kept */
+    opm_service_delete(o, "ns", "svc");
+    ck_assert_uint_eq(samples_of(m, "grace_service_deletion_timestamp_seconds"), 0);
+    ck_assert(ready_value(m, "ns", "other") == 1);
+    json_decref(c);
+    opm_free(o);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(opm_service_delete_removes_only_that_service)
 {
     struct metrics *m = metrics_new();
@@ -767,6 +792,7 @@ static Suite *metrics_suite(void)
     tcase_set_timeout(op, 30);
     tcase_add_test(op, opm_service_conditions_set_one_status_per_type);
     tcase_add_test(op, opm_service_delete_removes_only_that_service);
+    tcase_add_test(op, opm_service_deleting_has_a_sample_only_while_deleted);
     tcase_add_test(op, opm_stream_survives_services_changing_between_pieces);
     tcase_add_test(op, opm_rest_request_maps_verbs_and_transport_errors);
     tcase_add_test(op, opm_reconcile_results_and_errors_are_counted);

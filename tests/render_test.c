@@ -53,7 +53,7 @@ static json_t *render_file(const char *gs_path, const char *yaml)
     ck_assert_msg(render_new("templates", &r, &err) == KERR_OK, "%s", err.message);
     ck_assert_msg(render_objects(r, gs, grace_config_json(c), &out, &err) == KERR_OK, "%s",
                   err.message);
-    ck_assert_int_eq(render_finish(gs, c, out, &err), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, out, &err), KERR_OK);
     render_free(r);
     grace_config_free(c);
     json_decref(gs);
@@ -310,6 +310,43 @@ START_TEST(tailscale_per_service_adds_a_tailnet_service)
                                                        "tailscale.com/hostname")),
                      "peeps");
     json_decref(objs);
+}
+END_TEST
+
+/* Each object is tagged with the template (the concern) that returned it:
+ * two Services, one from the workload and one from the tailscale template. */
+START_TEST(render_objects_from_names_the_template_of_each_object)
+{
+    struct render *r = NULL;
+    struct kerr_info err;
+    struct grace_config *c = config_from("tailscale: {mode: per-service}\n");
+    json_t *gs = load_gs("examples/peeps.yaml"), *objs = NULL, *from = NULL;
+    ck_assert_msg(render_new("templates", &r, &err) == KERR_OK, "%s", err.message);
+    ck_assert_int_eq(render_objects_from(r, gs, grace_config_json(c), &objs, &from, &err),
+                     KERR_OK);
+    ck_assert_uint_eq(json_array_size(from), json_array_size(objs));
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o) {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+        const char *t = render_template_names[json_integer_value(json_array_get(from, i))];
+        if (!strcmp(kind, "Service"))
+            ck_assert_str_eq(t, strcmp(name, "peeps-tailnet") ? "workload" : "tailscale");
+        else if (!strcmp(kind, "KafkaTopic") || !strcmp(kind, "KafkaUser"))
+            ck_assert_str_eq(t, "kafka");
+        else if (!strcmp(kind, "Schedule"))
+            ck_assert_str_eq(t, "backup");
+        else if (!strcmp(kind, "NetworkPolicy"))
+            ck_assert_str_eq(t, "egress");
+        else if (!strcmp(kind, "Certificate"))
+            ck_assert_str_eq(t, "certificate");
+    }
+    json_decref(objs);
+    json_decref(from);
+    json_decref(gs);
+    grace_config_free(c);
+    render_free(r);
 }
 END_TEST
 
@@ -779,7 +816,7 @@ START_TEST(finish_sets_labels_namespace_and_owner)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o]", child(NULL));
     json_object_set_new(json_object_get(gs, "metadata"), "uid", json_string("u-1"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *md = path(objs, "0/metadata");
     const json_t *labels = json_object_get(md, "labels");
     ck_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")),
@@ -803,7 +840,7 @@ END_TEST
 START_TEST(finish_never_copies_gitops_tracking_metadata)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o]", child("ns1"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *md = path(objs, "0/metadata");
     ck_assert_ptr_null(
         json_object_get(json_object_get(md, "labels"), "app.kubernetes.io/instance"));
@@ -818,7 +855,7 @@ END_TEST
 START_TEST(finish_owner_without_uid_offline_and_none_across_namespaces)
 {
     json_t *gs = small_gs(), *objs = json_pack("[o,o]", child(NULL), child("kafka"));
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     ck_assert_ptr_nonnull(path(objs, "0/metadata/ownerReferences/0"));
     ck_assert_ptr_null(path(objs, "0/metadata/ownerReferences/0/uid"));
     ck_assert_ptr_null(path(objs, "1/metadata/ownerReferences"));
@@ -838,7 +875,7 @@ START_TEST(finish_replaces_a_foreign_controller_reference)
                                   "apiVersion", "v1", "controller", 1, "kind", "Keep", "name", "k",
                                   "apiVersion", "v1"));
     json_t *objs = json_pack("[o]", o);
-    ck_assert_int_eq(render_finish(gs, NULL, objs, NULL), KERR_OK);
+    ck_assert_int_eq(render_finish(gs, objs, NULL), KERR_OK);
     const json_t *refs = path(objs, "0/metadata/ownerReferences");
     ck_assert_uint_eq(json_array_size(refs), 2);
     ck_assert_str_eq(str(refs, "0/kind"), "Keep");
@@ -853,7 +890,7 @@ START_TEST(finish_rejects_objects_without_identity)
     json_t *gs = small_gs(),
            *objs = json_pack("[{s:s, s:{s:s}}]", "kind", "K", "metadata", "name", "x");
     struct kerr_info err;
-    ck_assert_int_eq(render_finish(gs, NULL, objs, &err), KERR_TEMPLATE);
+    ck_assert_int_eq(render_finish(gs, objs, &err), KERR_TEMPLATE);
     ck_assert_ptr_nonnull(strstr(err.message, "object 1 has no apiVersion"));
     json_decref(objs);
     json_decref(gs);
@@ -945,6 +982,7 @@ static Suite *suite(void)
     tcase_add_test(t, minimal_renders_workload_route_certificate_backup_only);
     tcase_add_test(t, route_and_certificate_follow_the_fqdn_and_config);
     tcase_add_test(t, tailscale_per_service_adds_a_tailnet_service);
+    tcase_add_test(t, render_objects_from_names_the_template_of_each_object);
     tcase_add_test(t, kafka_topics_and_user_acls);
     tcase_add_test(t, kafka_topic_with_invalid_k8s_name_gets_topic_name);
     tcase_add_test(t, shared_namespace_names_differ_for_c_in_a_b_and_b_c_in_a);

@@ -126,6 +126,12 @@ def builtin_types():
           namespaced=False),
         T("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
         T("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+        T("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+          "MutatingWebhookConfiguration", namespaced=False, categories=["api-extensions"],
+          generation=True),
+        T("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+          "ValidatingWebhookConfiguration", namespaced=False, categories=["api-extensions"],
+          generation=True),
         T("apiextensions.k8s.io", "v1", "customresourcedefinitions",
           "CustomResourceDefinition", namespaced=False, short_names=["crd", "crds"],
           categories=["api-extensions"], status=True, generation=True,
@@ -518,6 +524,8 @@ def validate_kind(rt, obj, old):
                                         "must be greater than 0"))
     elif kind == "CustomResourceDefinition":
         causes += validate_crd(obj)
+    elif kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        causes += validate_webhooks(obj)
     elif kind == "Deployment":
         spec = obj.get("spec") or {}
         if not spec.get("selector"):
@@ -610,6 +618,27 @@ def structural_types(node, path):
     addl = node.get("additionalProperties")
     if isinstance(addl, dict):
         causes += structural_types(addl, path + ".additionalProperties")
+    return causes
+
+
+def validate_webhooks(obj):
+    """admissionregistration/v1: the fields v1 requires of every webhook."""
+    causes = []
+    for i, w in enumerate(obj.get("webhooks") or []):
+        if not isinstance(w, dict):
+            continue
+        path = "webhooks[%d]" % i
+        if w.get("sideEffects") not in ("None", "NoneOnDryRun"):
+            if w.get("sideEffects") is None:
+                causes.append(required(path + ".sideEffects",
+                                       "must specify one of None, NoneOnDryRun"))
+            else:
+                causes.append(cause("FieldValueNotSupported", 'Unsupported value: %s: '
+                                    'supported values: "None", "NoneOnDryRun"'
+                                    % gostr(w.get("sideEffects")), path + ".sideEffects"))
+        if not w.get("admissionReviewVersions"):
+            causes.append(required(path + ".admissionReviewVersions",
+                                   "must specify one of v1, v1beta1"))
     return causes
 
 
@@ -718,6 +747,8 @@ _TOP = {"ConfigMap": {"data", "binaryData", "immutable"},
         "Role": {"rules"}, "ClusterRole": {"rules", "aggregationRule"},
         "RoleBinding": {"subjects", "roleRef"}, "ClusterRoleBinding": {"subjects", "roleRef"},
         "Endpoints": {"subsets"},
+        "MutatingWebhookConfiguration": {"webhooks"},
+        "ValidatingWebhookConfiguration": {"webhooks"},
         "Event": {"involvedObject", "reason", "message", "source", "firstTimestamp",
                   "lastTimestamp", "count", "type", "eventTime", "series", "action",
                   "related", "reportingComponent", "reportingInstance"}}

@@ -158,17 +158,27 @@ def kind_schema(rt):
                  "metadata": {"description": META_DESC, "default": {},
                               "allOf": [_ref(META + "ObjectMeta")]}}
         for f in ("spec", "status", "data", "stringData", "binaryData", "type", "rules",
-                  "roleRef", "subjects", "immutable"):
+                  "roleRef", "subjects", "immutable", "webhooks"):
             if f in BUILTIN_FIELDS.get(rt.kind, ("spec", "status")):
-                props[f] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True} \
-                    if f not in ("type", "immutable") else {"type": "string"}
+                props[f] = _builtin_field(f)
         sch = {"description": "%s (served by kubesim; fields not described)" % rt.kind,
                "type": "object", "properties": props}
     sch["x-kubernetes-group-version-kind"] = [_gvk(rt)]
     return sch
 
 
-BUILTIN_FIELDS = {"ConfigMap": ("data", "binaryData", "immutable"),
+def _builtin_field(f):
+    if f in ("type", "immutable"):
+        return {"type": "string"}
+    if f == "webhooks":
+        return {"type": "array",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+BUILTIN_FIELDS = {"MutatingWebhookConfiguration": ("webhooks",),
+                  "ValidatingWebhookConfiguration": ("webhooks",),
+                  "ConfigMap": ("data", "binaryData", "immutable"),
                   "Secret": ("data", "stringData", "type", "immutable"),
                   "Role": ("rules",), "ClusterRole": ("rules",),
                   "RoleBinding": ("roleRef", "subjects"),

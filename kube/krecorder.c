@@ -12,6 +12,7 @@
  * nothing holds only the empty table.
  */
 #include "krecorder.h"
+#include "khash.h"
 #include "ktime.h"
 
 #include <pthread.h>
@@ -51,9 +52,7 @@ struct krecorder {
 
 static uint64_t krec_hash(uint64_t h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (h ^ 0x1f) * 1099511628211ULL; /* field separator */
+    return khash_step(khash_str(h, s), 0x1f); /* field separator */
 }
 
 /* Cut `s` to at most max bytes without splitting a UTF-8 sequence. */
@@ -346,7 +345,7 @@ enum kerr krecorder_event(struct krecorder *rec, const json_t *regarding, const 
                             .action = action,
                             .note = note,
                             .ns = (ns && *ns) ? ns : "default"};
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = KHASH_INIT;
     if (uid && *uid) {
         h = krec_hash(h, uid);
     } else {

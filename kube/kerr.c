@@ -4,6 +4,7 @@
  */
 #include "kerr.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,4 +127,15 @@ char *kerr_xstrdup(const char *s)
     if (!p)
         kerr_oom();
     return p;
+}
+
+/* malloc_fn for jansson: never NULL. */
+static void *json_xmalloc(size_t n)
+{
+    return kerr_xmalloc(n);
+}
+
+void kerr_json_alloc_init(void)
+{
+    json_set_alloc_funcs(json_xmalloc, free);
 }

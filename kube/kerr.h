@@ -68,4 +68,10 @@ void *kerr_xcalloc(size_t n, size_t m);
 void *kerr_xrealloc(void *p, size_t n);
 char *kerr_xstrdup(const char *s);
 
+/* Give jansson an allocator that aborts on failure (kerr_xmalloc), so that
+ * a json_object_set_new or json_array_append_new can no longer drop a
+ * value silently on out-of-memory. Call once at start-up, before any JSON
+ * value exists and before threads start. */
+void kerr_json_alloc_init(void);
+
 #endif

@@ -224,10 +224,27 @@ static struct curl_slist *kc_header(struct curl_slist *h, const char *name, cons
     return r;
 }
 
-static void kc_set_blob(CURL *easy, CURLoption opt, char *data, size_t len)
+void kclient_setopt_note(struct kclient_setopt *st, const char *name, CURLcode rc)
+{
+    if (rc != CURLE_OK && st->rc == CURLE_OK) {
+        st->rc = rc;
+        st->name = name;
+    }
+}
+
+enum kerr kclient_setopt_result(const struct kclient_setopt *st, struct kerr_info *err)
+{
+    if (st->rc == CURLE_OK)
+        return KERR_OK;
+    return kerr_set(err, KERR_CONFIG, 0, "CurlOption", "libcurl refused %s: %s", st->name,
+                    curl_easy_strerror(st->rc));
+}
+
+static void kc_set_blob(struct kclient_setopt *so, CURL *easy, CURLoption opt, const char *name,
+                        char *data, size_t len)
 {
     struct curl_blob b = {data, len, CURL_BLOB_COPY};
-    curl_easy_setopt(easy, opt, &b);
+    kclient_setopt_note(so, name, curl_easy_setopt(easy, opt, &b));
 }
 
 /* Everything but the method, body and timeouts; see kclient_http_setup(). */
@@ -236,6 +253,7 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
                               struct kerr_info *err)
 {
     const struct kconfig *cfg = c->cfg;
+    struct kclient_setopt so = {CURLE_OK, NULL};
     size_t n = strlen(cfg->server) + strlen(path) + 1;
     char *url = kerr_xmalloc(n);
     snprintf(url, n, "%s%s", cfg->server, path);
@@ -244,25 +262,26 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
     if (rc != CURLE_OK)
         return kerr_set(err, KERR_INVAL, 0, "BadURL", "bad URL path %s: %s", path,
                         curl_easy_strerror(rc));
-    curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_SHARE, c->share);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_NOSIGNAL, 1L);
+    /* not checked: refused by a libcurl without HTTP/2, which then speaks 1.1 */
+    (void)curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_TCP_KEEPALIVE, 1L);
     /* Request bodies are small; curl's 64 KiB default upload buffer is
      * allocated per handle (one per watch) and stays resident. */
-    curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    KCLIENT_SETOPT(&so, easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_USERAGENT, c->user_agent);
+    KCLIENT_SETOPT(&so, easy, CURLOPT_ACCEPT_ENCODING, "");
     if (cfg->ca_pem)
-        kc_set_blob(easy, CURLOPT_CAINFO_BLOB, cfg->ca_pem, cfg->ca_len);
+        kc_set_blob(&so, easy, CURLOPT_CAINFO_BLOB, "CURLOPT_CAINFO_BLOB", cfg->ca_pem, cfg->ca_len);
     if (cfg->cert_pem && cfg->key_pem) {
-        kc_set_blob(easy, CURLOPT_SSLCERT_BLOB, cfg->cert_pem, cfg->cert_len);
-        kc_set_blob(easy, CURLOPT_SSLKEY_BLOB, cfg->key_pem, cfg->key_len);
+        kc_set_blob(&so, easy, CURLOPT_SSLCERT_BLOB, "CURLOPT_SSLCERT_BLOB", cfg->cert_pem, cfg->cert_len);
+        kc_set_blob(&so, easy, CURLOPT_SSLKEY_BLOB, "CURLOPT_SSLKEY_BLOB", cfg->key_pem, cfg->key_len);
     }
     if (cfg->insecure_skip_tls_verify) {
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        KCLIENT_SETOPT(&so, easy, CURLOPT_SSL_VERIFYPEER, 0L);
+        KCLIENT_SETOPT(&so, easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     struct curl_slist *h = NULL;
     char *token = kconfig_bearer_token(cfg);
@@ -283,8 +302,8 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
     if (!h)
         kerr_oom();
     *headers = h;
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
-    return KERR_OK;
+    KCLIENT_SETOPT(&so, easy, CURLOPT_HTTPHEADER, h);
+    return kclient_setopt_result(&so, err);
 }
 
 enum kerr kclient_http_setup(struct kclient *c, CURL *easy, const char *path,
@@ -359,20 +378,20 @@ enum kerr kclient_status_error(long status, const char *body, size_t len, struct
     return rc;
 }
 
-static void kc_set_method(CURL *e, const struct kclient_request *req)
+static void kc_set_method(struct kclient_setopt *so, CURL *e, const struct kclient_request *req)
 {
     if (strcmp(req->method, "GET") == 0)
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        KCLIENT_SETOPT(so, e, CURLOPT_HTTPGET, 1L);
     else if (strcmp(req->method, "POST") == 0)
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        KCLIENT_SETOPT(so, e, CURLOPT_POST, 1L);
     else
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+        KCLIENT_SETOPT(so, e, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        KCLIENT_SETOPT(so, e, CURLOPT_POSTFIELDS, req->body);
+        KCLIENT_SETOPT(so, e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     } else if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        KCLIENT_SETOPT(so, e, CURLOPT_POSTFIELDS, "");
+        KCLIENT_SETOPT(so, e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     }
 }
 
@@ -432,11 +451,14 @@ static enum kerr kc_perform(struct kclient *c, struct kc_thread *t,
     if (rc != KERR_OK)
         goto out;
     t->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, kc_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
-    kc_set_method(e, req);
+    struct kclient_setopt so = {CURLE_OK, NULL};
+    KCLIENT_SETOPT(&so, e, CURLOPT_ERRORBUFFER, t->errbuf);
+    KCLIENT_SETOPT(&so, e, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
+    KCLIENT_SETOPT(&so, e, CURLOPT_WRITEFUNCTION, kc_write);
+    KCLIENT_SETOPT(&so, e, CURLOPT_WRITEDATA, &x);
+    kc_set_method(&so, e, req);
+    if ((rc = kclient_setopt_result(&so, err)) != KERR_OK)
+        goto out;
     CURLcode cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
     double secs = 0;

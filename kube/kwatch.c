@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kclient_http.h"
 #include "kjsonstream.h"
 
 #ifndef GRACE_VERSION
@@ -309,24 +310,24 @@ static bool kw_url(struct kw_stream *s, long timeout_s, char *buf, size_t size)
 }
 
 /* TLS and authentication exactly as kclient sets them up. */
-static void kw_tls_auth(struct kw_stream *s, CURL *h)
+static void kw_tls_auth(struct kw_stream *s, CURL *h, struct kclient_setopt *so)
 {
     const struct kconfig *cfg = s->w->cfg;
     if (cfg->ca_pem) {
         struct curl_blob b = {cfg->ca_pem, cfg->ca_len, CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+        KCLIENT_SETOPT(so, h, CURLOPT_CAINFO_BLOB, &b);
     }
     if (cfg->cert_pem && cfg->key_pem) {
         struct curl_blob c = {cfg->cert_pem, cfg->cert_len, CURL_BLOB_COPY};
         struct curl_blob k = {cfg->key_pem, cfg->key_len, CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &c);
-        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k);
-        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        KCLIENT_SETOPT(so, h, CURLOPT_SSLCERT_BLOB, &c);
+        KCLIENT_SETOPT(so, h, CURLOPT_SSLCERTTYPE, "PEM");
+        KCLIENT_SETOPT(so, h, CURLOPT_SSLKEY_BLOB, &k);
+        KCLIENT_SETOPT(so, h, CURLOPT_SSLKEYTYPE, "PEM");
     }
     if (cfg->insecure_skip_tls_verify) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        KCLIENT_SETOPT(so, h, CURLOPT_SSL_VERIFYPEER, 0L);
+        KCLIENT_SETOPT(so, h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     s->hdrs = curl_slist_append(NULL, "Accept: application/json");
     char *tok = kconfig_bearer_token(cfg);
@@ -342,8 +343,10 @@ static void kw_tls_auth(struct kw_stream *s, CURL *h)
     }
     if (!s->hdrs)
         kerr_oom();
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->hdrs);
+    KCLIENT_SETOPT(so, h, CURLOPT_HTTPHEADER, s->hdrs);
 }
+
+static void kw_release(struct kw_stream *s);
 
 static void kw_start_watch(struct kw_stream *s)
 {
@@ -359,23 +362,32 @@ static void kw_start_watch(struct kw_stream *s)
     if (!h)
         kerr_oom();
     s->easy = h;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "grace-operator/" GRACE_VERSION);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    struct kclient_setopt so = {CURLE_OK, NULL};
+    KCLIENT_SETOPT(&so, h, CURLOPT_URL, url);
+    KCLIENT_SETOPT(&so, h, CURLOPT_USERAGENT, "grace-operator/" GRACE_VERSION);
+    KCLIENT_SETOPT(&so, h, CURLOPT_NOSIGNAL, 1L);
+    /* not checked: refused by a libcurl without HTTP/2, which then speaks 1.1 */
+    (void)curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    KCLIENT_SETOPT(&so, h, CURLOPT_PIPEWAIT, 1L);
+    KCLIENT_SETOPT(&so, h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     /* The server ends the watch after timeoutSeconds; this only guards
      * against a peer that vanished without closing. */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s + 60);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 150L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kw_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
-    kw_tls_auth(s, h);
+    KCLIENT_SETOPT(&so, h, CURLOPT_TIMEOUT, timeout_s + 60);
+    KCLIENT_SETOPT(&so, h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    KCLIENT_SETOPT(&so, h, CURLOPT_LOW_SPEED_TIME, 150L);
+    KCLIENT_SETOPT(&so, h, CURLOPT_TCP_KEEPALIVE, 1L);
+    KCLIENT_SETOPT(&so, h, CURLOPT_WRITEFUNCTION, kw_write);
+    KCLIENT_SETOPT(&so, h, CURLOPT_WRITEDATA, s);
+    KCLIENT_SETOPT(&so, h, CURLOPT_ERRORBUFFER, s->errbuf);
+    KCLIENT_SETOPT(&so, h, CURLOPT_PRIVATE, s);
+    kw_tls_auth(s, h, &so);
+    struct kerr_info err = {0};
+    if (kclient_setopt_result(&so, &err) != KERR_OK) {
+        kw_fail(w, &w->st.errors, "watch %s: %s", s->path, err.message);
+        kw_release(s);
+        kw_retry_later(s, KW_NEED_WATCH);
+        return;
+    }
     s->errbuf[0] = '\0';
     s->gone = s->bad_event = false;
     s->nevents = 0;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "kerr.h"
+#include "khash.h"
 
 struct wq_item {
     char *key;
@@ -67,12 +68,7 @@ static double wq_now(void)
 
 static uint64_t wq_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return khash_str(KHASH_INIT, s);
 }
 
 /* ---- hash table ---- */

@@ -1,18 +1,29 @@
 /*
- * gsctl: internal state shared by the GraceService reconciler's files
- * (graceservice.c, gsapply.c, gsdb.c, gsstatus.c). Not a public API.
+ * gsrun: the state and helpers the GraceService reconciler's concerns
+ * share, one level below them. The controller (what every worker shares),
+ * the worker, one reconcile's working set (struct gs_run), the concerns
+ * and their outcome, and small readers of a GraceService. The concern
+ * modules (gsapply, gsdb, gskafka, gsstatus) depend on this and on lower
+ * modules only; graceservice.c, above them, drives a reconcile through
+ * them. Internal to controllers/: not a public API.
  */
-#ifndef GRACE_GSCTL_H
-#define GRACE_GSCTL_H
+#ifndef GRACE_GSRUN_H
+#define GRACE_GSRUN_H
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "graceservice.h"
+#include "gsdeps.h"
 #include "pg.h"
-#include "pgname.h"
 #include "readiness.h"
 #include "render.h"
+#include "wq.h"
+
+/* The label-derived index of every child informer: "namespace/name" of the
+ * GraceService that owns the child (gsapply.c registers it). */
+#define GS_OWNER_INDEX "grace.dev/owner"
 
 enum gs_concern {
     GC_WORKLOAD,
@@ -72,7 +83,9 @@ struct gs_run {
     const char *ns, *name;
     char key[512];
     json_int_t generation;
-    json_t *desired;       /* array of desired children (owned) */
+    json_t *desired;       /* array of desired children (owned; change it through
+                              gs_desired_*, which keep `concerns` parallel) */
+    json_t *concerns;      /* parallel to desired: the enum gs_concern of each (owned) */
     json_t *live;          /* parallel to desired: the child as last seen (cache or our
                               write's answer; null if absent), so readiness does not
                               parse it again (owned) */
@@ -87,45 +100,30 @@ struct gs_run {
     bool gs_changed;       /* it changed under us: do not keep a fingerprint */
 };
 
+/* The condition type of a concern ("WorkloadReady", ...). */
 const char *gs_concern_type(enum gs_concern c);
-enum gs_concern gs_concern_of(const json_t *obj);
+
+/* The desired children and the concern each serves. Rendered objects
+ * serve the concern of the template that returned them (render_objects_from
+ * gives the template of each); the operator's own additions (the database
+ * and Kafka Secrets) say theirs. */
+void gs_desired_rendered(struct gs_run *r, json_t *objects, const json_t *from); /* steals objects */
+void gs_desired_add(struct gs_run *r, const json_t *objects, enum gs_concern c);
+void gs_desired_remove(struct gs_run *r, size_t i);
+enum gs_concern gs_desired_concern(const struct gs_run *r, size_t i);
+
+/* Mark a concern failed (the reason and a printf message are copied);
+ * terminal: it will not progress without a change. */
 void gs_concern_fail(struct gs_concern_state *s, bool terminal, const char *reason,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* gsapply.c */
-/* Apply the desired children not applied yet in this run (those past the
- * end of r->live), appending what each looks like afterwards to r->live. */
-void gs_apply_children(struct gs_run *r);
-/* Delete the cached children of this service (by its labels) that are no
- * longer desired, except, for now, those whose replacement of the same kind
- * and namespace does not exist yet and (until WorkloadReady, so call it
- * after gs_eval_children) the Kafka credentials. */
-void gs_prune_children(struct gs_run *r);
-void gs_eval_children(struct gs_run *r);
+/* The informer of a child kind, NULL when the kind is unknown or not served;
+ * *kind_out (may be NULL) receives the childkinds entry (NULL if unknown). */
 struct kinformer *gs_child_informer(struct gs_controller *c, const char *api_version,
                                     const char *kind, struct childkind **kind_out);
-enum kerr gs_delete_foreign_children(struct gs_run *r, bool *remaining);
-/* Fingerprint of the cached children of GraceService `key` (kind, namespace,
- * name, resourceVersion of each; order-free), and the same of the children
- * of this run as it left them (false when one is missing). Equal values
- * mean the cache holds exactly what the run saw or wrote. */
-uint64_t gs_fp_cached(struct gs_controller *c, const char *key);
-bool gs_fp_run(struct gs_run *r, uint64_t *out);
-void gs_child_indexes(struct kinformer *inf);
 
-/* gskafka.c: after gs_apply_children; may add the Secret copy to desired */
-void gs_kafka_secret(struct gs_run *r);
-
-/* gsdb.c */
-void gs_db_ensure(struct gs_run *r);
-enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err);
-void gs_db_names(const json_t *gs, char role[64], char db[64]);
-
-/* gsstatus.c */
-enum kerr gs_write_status(struct gs_run *r, bool *ready, long *after_ms);
-void gs_status_forget(struct gs_controller *c, const char *key);
-
-/* Helpers. */
+/* Readers of an object (borrowed results): metadata.<key> ("" when absent),
+ * spec.<key>, and spec.<key>.enabled with a default. */
 const char *gs_meta(const json_t *o, const char *key);
 const json_t *gs_spec(const json_t *gs, const char *key);
 bool gs_enabled(const json_t *gs, const char *key, bool dflt);

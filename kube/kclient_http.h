@@ -81,4 +81,21 @@ void kclient_http_observe(struct kclient *c, const char *verb, long code, double
  * capped, with "equal jitter" (half fixed, half random) from `*seed`. */
 long kclient_backoff_ms(int attempt, unsigned *seed);
 
+/*
+ * curl_easy_setopt results, checked once where a handle is configured:
+ * KCLIENT_SETOPT records the first option libcurl refused (an unknown
+ * option, a blob it could not copy, out of memory) and
+ * kclient_setopt_result turns it into KERR_CONFIG naming the option, so a
+ * half-configured handle is never used. One exception, not checked:
+ * CURLOPT_HTTP_VERSION (HTTP/2 where libcurl has it, else HTTP/1.1).
+ */
+struct kclient_setopt {
+    CURLcode rc;      /* the first failure, CURLE_OK if none */
+    const char *name; /* its option's name */
+};
+#define KCLIENT_SETOPT(st, easy, opt, val)                                                         \
+    kclient_setopt_note((st), #opt, curl_easy_setopt((easy), (opt), (val)))
+void kclient_setopt_note(struct kclient_setopt *st, const char *name, CURLcode rc);
+enum kerr kclient_setopt_result(const struct kclient_setopt *st, struct kerr_info *err);
+
 #endif

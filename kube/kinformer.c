@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "kerr.h"
+#include "khash.h"
 
 struct kinf_bucket {
     char *value;
@@ -85,13 +86,7 @@ struct kinf_action {
 
 static uint64_t kinf_hash2(const char *a, const char *b)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = a; p && *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ '/') * 1099511628211ULL;
-    for (const char *p = b; p && *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return khash_str(khash_step(khash_str(KHASH_INIT, a), '/'), b);
 }
 
 /* ---- indexes (write lock held) ---- */
