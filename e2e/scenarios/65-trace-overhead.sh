@@ -43,6 +43,11 @@ run() { # MODE CONFIG-LINE
     awk '/^grace_operator_trace_spans_dropped_total/ {s += $2} END {print s + 0}')
   local pid_var=${RUN//-/_}_PID
   kill -TERM "${!pid_var}"; wait "${!pid_var}" 2>/dev/null || true
+  # The next run starts from an empty namespace: only its own services count.
+  for ((i = 0; i < N; i++)); do
+    kubectl patch "gs/$1-$i" -n "$NS" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+  done
+  kubectl delete gs --all -n "$NS" --wait=true --timeout=60s >/dev/null 2>&1 || fail "services of run $1 not deleted"
   MEAN_MS=$(awk -v s="$sum" -v c="$cnt" 'BEGIN {printf "%.2f", c ? 1000 * s / c : 0}')
   note "$(printf '%-10s reconciles %4s  mean %6s ms  all %d Ready in %5.1f s  spans dropped %s' \
     "$1" "$cnt" "$MEAN_MS" "$N" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$drops")"
