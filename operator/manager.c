@@ -37,6 +37,7 @@
 #include "log.h"
 #include "mgrflags.h"
 #include "opmetrics.h"
+#include "optrace.h"
 #include "render.h"
 #include "tlsgen.h"
 #include "webhook.h"
@@ -55,6 +56,7 @@ struct mgr {
     struct grace_config *cfg;
     struct kconfig *kcfg;
     struct kclient *client;
+    struct ktrace *tracer;  /* NULL: traces off */
     struct kdiscovery *disc;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
@@ -602,6 +604,7 @@ static void shutdown_all(struct mgr *m, bool started)
     if (m->watcher)
         kwatcher_stop(m->watcher);
     httpd_free(m->http);
+    ktrace_free(m->tracer); /* after the workers and the metrics server */
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
     for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
@@ -678,6 +681,8 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = render_new(tdir, &probe, err)) != KERR_OK)
         return e;
     render_free(probe);
+    if ((e = optrace_start(m->cfg, m->metrics, GRACE_VERSION, &m->tracer, err)) != KERR_OK)
+        return e;
     struct gs_deps d = {
         .client = m->client,
         .gs_inf = m->gs_inf,
@@ -685,7 +690,8 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
         .cfg = controller_config(m->cfg),
         .rec = m->rec,
         .metrics = {metrics_conditions_cb, metrics_deleting_cb, metrics_delete_cb, m->opm},
-        .templates_dir = tdir};
+        .templates_dir = tdir,
+        .tracer = m->tracer};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
     m->ctl = gs_controller_new(&d);
     gs_controller_watch(m->ctl, m->q);
