@@ -22,6 +22,7 @@ static const struct childkind known[] = {
     {"KafkaTopic", "kafka.strimzi.io", "kafkatopics", strimzi, "v1", false},
     {"KafkaUser", "kafka.strimzi.io", "kafkausers", strimzi, "v1", false},
     {"Schedule", "velero.io", "schedules", v1, "v1", false},
+    {"Job", "batch", "jobs", v1, "v1", false},
 };
 
 _Static_assert(sizeof known / sizeof known[0] <= CHILDKINDS_MAX, "CHILDKINDS_MAX too small");

@@ -21,6 +21,8 @@
 #include "gsstatus.h"
 #include "gstopics.h"
 #include "khash.h"
+#include "gsmigrate.h"
+#include "gstrace.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -465,6 +467,7 @@ static void mark_enabled(struct gs_run *r)
     r->cs[GC_BACKUP].enabled = r->c->d.cfg.backup && gs_enabled(r->gs, "backup", true);
     const json_t *eg = json_object_get(gs_spec(r->gs, "egress"), "restricted");
     r->cs[GC_EGRESS].enabled = json_is_true(eg);
+    r->cs[GC_MIGRATIONS].enabled = json_is_object(gs_spec(r->gs, "migrations"));
     for (int i = 0; i < GC__N; i++)
         r->cs[i].state = READY_TRUE;
 }
@@ -473,9 +476,12 @@ static bool render_children(struct gs_run *r)
 {
     struct kerr_info err = {0};
     json_t *objs = NULL, *from = NULL;
+    struct ktrace_span *sp = gs_trace_step("render");
     enum kerr e = render_objects_from(r->w->render, r->gs, r->c->tmpl_config, &objs, &from, &err);
     if (e == KERR_OK)
         e = render_finish(r->gs, objs, &err);
+    ktrace_set_int(sp, "grace.children", (long long)json_array_size(objs));
+    gs_trace_step_end(sp, e != KERR_OK, err.message);
     if (e != KERR_OK) {
         json_decref(objs);
         json_decref(from);
@@ -511,8 +517,19 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
     r->status_extra = json_object();
     if (render_children(r)) {
         apply_claims(r);
-        if (r->cs[GC_DATABASE].enabled)
+        if (r->cs[GC_DATABASE].enabled) {
+            struct ktrace_span *sp = gs_trace_step("postgres");
             gs_db_ensure(r);
+            gs_trace_step_end(sp, r->cs[GC_DATABASE].state == READY_FALSE,
+                              r->cs[GC_DATABASE].message);
+        }
+        if (r->cs[GC_MIGRATIONS].enabled) {
+            struct ktrace_span *sp = gs_trace_step("migrations");
+            gs_migrate_gate(r);
+            ktrace_set_str(sp, "grace.migrations.reason", r->cs[GC_MIGRATIONS].reason);
+            gs_trace_step_end(sp, r->cs[GC_MIGRATIONS].state == READY_FALSE,
+                              r->cs[GC_MIGRATIONS].message);
+        }
         gs_apply_children(r);
         if (r->cs[GC_KAFKA].enabled) {
             gs_kafka_secret(r);
@@ -547,17 +564,27 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
 /* "2026-11-28T13:00:00Z" as Unix seconds; 0 if it does not parse. */
 static double unix_seconds(const char *rfc3339)
 {
-    struct tm tm = {0};
-    if (sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (double)timegm(&tm);
+    double t = 0;
+    return ktime_parse_rfc3339(rfc3339, &t) ? t : 0;
 }
+
+static enum gs_result reconcile_key(struct gs_controller *c, struct gs_worker *w,
+                                    const char *key, long *after_ms, const char **outcome);
 
 enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const char *key,
                             long *after_ms)
+{
+    struct ktrace_span *span = gs_trace_begin(c->d.tracer, key);
+    const char *outcome = NULL;
+    enum gs_result res = reconcile_key(c, w, key, after_ms, &outcome);
+    if (!outcome)
+        outcome = res == GS_DONE ? "done" : res == GS_RETRY ? "retry" : "requeue";
+    gs_trace_end(span, outcome);
+    return res;
+}
+
+static enum gs_result reconcile_key(struct gs_controller *c, struct gs_worker *w,
+                                    const char *key, long *after_ms, const char **outcome)
 {
     char ns[256], name[256];
     const char *slash = strchr(key, '/');
@@ -575,6 +602,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     long left = 0;
     if (settled_unchanged(c, key, o, &left)) {
         log_msg(LOG_DEBUG, "nothing changed since the last reconcile", LOG_END);
+        *outcome = "unchanged";
         kobj_unref(o);
         *after_ms = left;
         return left > 0 ? GS_REQUEUE_AFTER : GS_DONE;
@@ -589,6 +617,7 @@ enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const 
     r.ns = gs_meta(r.gs, "namespace");
     r.name = gs_meta(r.gs, "name");
     snprintf(r.key, sizeof r.key, "%s", key);
+    gs_trace_service(r.gs);
     enum gs_result res;
     if (*gs_meta(r.gs, "deletionTimestamp")) {
         if (c->d.metrics.service_deleting)

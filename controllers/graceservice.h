@@ -17,6 +17,7 @@
 
 #include "gsdeps.h"
 #include "kerr.h"
+#include "ktrace.h"
 #include "wq.h"
 
 struct gs_controller;

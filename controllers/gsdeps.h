@@ -16,6 +16,7 @@
 #include "kclient.h"
 #include "kinformer.h"
 #include "krecorder.h"
+#include "ktrace.h"
 
 #define GS_FINALIZER "grace.dev/cleanup"
 #define GS_FIELD_MANAGER "grace-operator"
@@ -62,6 +63,7 @@ struct gs_deps {
     struct krecorder *rec;     /* borrowed, may be NULL */
     struct gs_metrics metrics; /* callbacks may be NULL */
     const char *templates_dir; /* borrowed */
+    struct ktrace *tracer;     /* borrowed, NULL = no spans (gstrace.h) */
 };
 
 #endif

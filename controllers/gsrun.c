@@ -13,6 +13,7 @@ static const char *const concern_types[GC__N] = {
     [GC_CERT] = "CertificateReady",    [GC_TAILSCALE] = "TailscaleReady",
     [GC_DATABASE] = "DatabaseReady",   [GC_KAFKA] = "KafkaReady",
     [GC_BACKUP] = "BackupReady",       [GC_EGRESS] = "EgressReady",
+    [GC_MIGRATIONS] = "MigrationsReady",
 };
 
 const char *gs_concern_type(enum gs_concern c)

@@ -34,6 +34,7 @@ enum gs_concern {
     GC_KAFKA,
     GC_BACKUP,
     GC_EGRESS,
+    GC_MIGRATIONS,
     GC__N
 };
 

@@ -11,6 +11,7 @@
  * client (callers stop and join their threads first).
  */
 #include "kclient_http.h"
+#include "ktrace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -475,8 +476,37 @@ out:
     return rc;
 }
 
+static enum kerr kc_do(struct kclient *c, const struct kclient_request *req,
+                       struct kclient_response *resp, struct kerr_info *err);
+
+/* Every write (not a GET) made under a current span (ktrace.h) becomes a
+ * child span: "kube <verb>", with the method, path and answer. */
 enum kerr kclient_http_do(struct kclient *c, const struct kclient_request *req,
                           struct kclient_response *resp, struct kerr_info *err)
+{
+    bool write = strcmp(req->method, "GET") != 0;
+    struct ktrace_span *sp = NULL;
+    if (write && ktrace_current()) {
+        char name[64];
+        snprintf(name, sizeof name, "kube %s", req->verb ? req->verb : req->method);
+        sp = ktrace_child_current(name, KTRACE_CLIENT);
+        ktrace_set_str(sp, "http.request.method", req->method);
+        char path[512];
+        snprintf(path, sizeof path, "%.*s", (int)strcspn(req->path, "?"), req->path);
+        ktrace_set_str(sp, "url.path", path);
+    }
+    enum kerr rc = kc_do(c, req, resp, err);
+    if (sp) {
+        ktrace_set_int(sp, "http.response.status_code", resp->status);
+        if (rc != KERR_OK)
+            ktrace_set_error(sp, kerr_strerror(rc));
+        ktrace_span_end(sp);
+    }
+    return rc;
+}
+
+static enum kerr kc_do(struct kclient *c, const struct kclient_request *req,
+                       struct kclient_response *resp, struct kerr_info *err)
 {
     struct kc_thread *t = kc_thread_get(c);
     memset(resp, 0, sizeof *resp);

@@ -1,6 +1,8 @@
 /*
  * ktime: see ktime.h.
  */
+#define _XOPEN_SOURCE 700 /* strptime */
+
 #include "ktime.h"
 
 #include <stdio.h>
@@ -37,4 +39,14 @@ void ktime_rfc3339(char buf[32])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+bool ktime_parse_rfc3339(const char *text, double *out)
+{
+    struct tm tm = {0};
+    const char *end = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!end || (*end != 'Z' && *end != '.'))
+        return false;
+    *out = (double)timegm(&tm);
+    return true;
 }

@@ -7,6 +7,8 @@
 #ifndef GRACE_KTIME_H
 #define GRACE_KTIME_H
 
+#include <stdbool.h>
+
 /* Monotonic clock, seconds. */
 double ktime_mono_s(void);
 
@@ -18,5 +20,9 @@ void ktime_microtime(char buf[48]);
 
 /* Now as Time, "2026-11-28T13:00:00Z" (buf >= 21 bytes). */
 void ktime_rfc3339(char buf[32]);
+
+/* A Time or MicroTime in UTC ("2026-11-28T13:00:00Z", a fraction ignored) as
+ * Unix seconds; false (and *out untouched) when it does not parse. */
+bool ktime_parse_rfc3339(const char *text, double *out);
 
 #endif

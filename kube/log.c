@@ -37,6 +37,7 @@ struct log_ctx {
     char ns[LOG_CTX_MAX];
     char name[LOG_CTX_MAX];
     char reconcile_id[LOG_CTX_MAX];
+    char trace_id[40];
 };
 static _Thread_local struct log_ctx t_ctx;
 
@@ -113,6 +114,16 @@ void log_ctx_set(const char *controller, const char *ns, const char *name, const
     ctx_copy(t_ctx.ns, ns);
     ctx_copy(t_ctx.name, name);
     ctx_copy(t_ctx.reconcile_id, reconcile_id);
+}
+
+void log_ctx_set_trace_id(const char *trace_id)
+{
+    snprintf(t_ctx.trace_id, sizeof t_ctx.trace_id, "%s", trace_id ? trace_id : "");
+}
+
+const char *log_ctx_reconcile_id(void)
+{
+    return t_ctx.reconcile_id;
 }
 
 void log_ctx_clear(void)
@@ -216,6 +227,8 @@ static json_t *build_fields(enum log_level lvl, const char *msg, va_list ap)
         json_object_set_new(obj, "name", safe_string(t_ctx.name));
     if (t_ctx.reconcile_id[0])
         json_object_set_new(obj, "reconcileID", safe_string(t_ctx.reconcile_id));
+    if (t_ctx.trace_id[0])
+        json_object_set_new(obj, "traceID", safe_string(t_ctx.trace_id));
     for (;;) {
         const char *key = va_arg(ap, const char *);
         if (!key)

@@ -91,6 +91,11 @@ void log_msgv(enum log_level lvl, const char *msg, va_list ap);
 void log_ctx_set(const char *controller, const char *ns, const char *name,
                  const char *reconcile_id);
 void log_ctx_clear(void);
+/* Add "traceID" (the reconcile's trace, 32 hex; NULL or "" removes it) to
+ * the thread's context, beside reconcileID. */
+void log_ctx_set_trace_id(const char *trace_id);
+/* The thread's reconcile ID ("" when none; borrowed, thread-local). */
+const char *log_ctx_reconcile_id(void);
 
 /* Fill `buf` with a new random UUIDv4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx",
  * NUL-terminated), from OpenSSL RAND_bytes. Returns buf. */

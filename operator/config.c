@@ -147,6 +147,12 @@ static const char *check_otlp(const json_t *v)
     return "must be empty or an http:// or https:// URL";
 }
 
+static const char *check_queue(const json_t *v)
+{
+    json_int_t n = json_integer_value(v);
+    return (n >= 1 && n <= 1000000) ? NULL : "must be between 1 and 1000000";
+}
+
 static const char *check_strmap(const json_t *v)
 {
     const char *k;
@@ -164,6 +170,9 @@ static const struct cfg_field cfg_fields[] = {
     {"fieldManager", T_STRING, "grace-operator", NULL, check_field_manager},
     {"templatesDir", T_STRING, "", NULL, NULL},
     {"otlpEndpoint", T_STRING, "", NULL, check_otlp},
+    {"operatorTraces.enabled", T_BOOL, "true", NULL, NULL},
+    {"operatorTraces.endpoint", T_STRING, "", NULL, check_otlp},
+    {"operatorTraces.queueSize", T_INT, "2048", NULL, check_queue},
     {"certificate.issuer.kind", T_STRING, "ClusterIssuer", "|ClusterIssuer|Issuer|", NULL},
     {"certificate.issuer.name", T_STRING, "grace-selfsigned", NULL, check_nonempty},
     {"certificate.issuer.group", T_STRING, "cert-manager.io", NULL, check_nonempty},
@@ -580,6 +589,16 @@ const char *grace_config_otlp_endpoint(const struct grace_config *c)
 {
     const char *s = str_at(c->json, "otlpEndpoint");
     return (s && *s) ? s : NULL;
+}
+
+const char *grace_config_traces_endpoint(const struct grace_config *c, size_t *queue_size)
+{
+    const json_t *t = json_object_get(c->json, "operatorTraces");
+    *queue_size = (size_t)json_integer_value(json_object_get(t, "queueSize"));
+    if (!json_is_true(json_object_get(t, "enabled")))
+        return NULL;
+    const char *s = json_string_value(json_object_get(t, "endpoint"));
+    return (s && *s) ? s : grace_config_otlp_endpoint(c);
 }
 
 enum grace_tailscale_mode grace_config_tailscale_mode(const struct grace_config *c)

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "kerr.h"
 
@@ -101,6 +102,10 @@ const char *grace_config_base_domain(const struct grace_config *c);
 const char *grace_config_field_manager(const struct grace_config *c); /* "grace-operator" */
 const char *grace_config_templates_dir(const struct grace_config *c); /* NULL = built-in */
 const char *grace_config_otlp_endpoint(const struct grace_config *c); /* NULL = none */
+/* Where the operator sends its own spans: operatorTraces.endpoint, else
+ * otlpEndpoint; NULL when neither is set or operatorTraces.enabled is false.
+ * *queue_size receives operatorTraces.queueSize. */
+const char *grace_config_traces_endpoint(const struct grace_config *c, size_t *queue_size);
 enum grace_tailscale_mode grace_config_tailscale_mode(const struct grace_config *c);
 const struct grace_config_issuer *grace_config_issuer(const struct grace_config *c);
 const struct grace_config_route *grace_config_route(const struct grace_config *c);

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "mgrflags.h"
 #include "opmetrics.h"
+#include "optrace.h"
 #include "render.h"
 #include "tlsgen.h"
 #include "webhook.h"
@@ -56,6 +57,7 @@ struct mgr {
     struct grace_config *cfg;
     struct kconfig *kcfg;
     struct kclient *client;
+    struct ktrace *tracer;  /* NULL: traces off */
     struct kdiscovery *disc;
     struct kwatcher *watcher;
     struct kinformer *gs_inf;
@@ -646,6 +648,7 @@ static void shutdown_all(struct mgr *m, bool started)
         kwatcher_stop(m->watcher);
     httpd_free(m->http);
     dirpub_free(m->dir); /* before the informer it reads */
+    ktrace_free(m->tracer); /* after the workers and the metrics server */
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
     for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
@@ -724,6 +727,8 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = render_new(tdir, &probe, err)) != KERR_OK)
         return e;
     render_free(probe);
+    if ((e = optrace_start(m->cfg, m->metrics, GRACE_VERSION, &m->tracer, err)) != KERR_OK)
+        return e;
     struct gs_deps d = {
         .client = m->client,
         .gs_inf = m->gs_inf,
@@ -731,7 +736,8 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
         .cfg = controller_config(m->cfg),
         .rec = m->rec,
         .metrics = {metrics_conditions_cb, metrics_deleting_cb, metrics_delete_cb, m->opm},
-        .templates_dir = tdir};
+        .templates_dir = tdir,
+        .tracer = m->tracer};
     memcpy(d.child_inf, m->child_inf, sizeof d.child_inf);
     m->ctl = gs_controller_new(&d);
     gs_controller_watch(m->ctl, m->q);

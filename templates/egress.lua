@@ -10,7 +10,13 @@
 --                 spec.postgres): an IP literal becomes an ipBlock, an
 --                 in-cluster name <svc>.<namespace>.svc[...] becomes that
 --                 namespace; any other DNS name cannot be expressed in a
---                 NetworkPolicy and gets no rule (use an IP in the config).
+--                 NetworkPolicy and gets no rule (use an IP in the config);
+--   the collector config.otlpEndpoint's host on its port (default 80 for
+--                 http, 443 for https), by the same rule as PostgreSQL, so
+--                 the service's traces are not dropped where egress is
+--                 locked down.
+-- The policy selects every pod of the service (grace.dev/service): the
+-- workload's and its migration Jobs'.
 
 local function ns_peer(ns, pod_labels)
   local peer = {
@@ -34,6 +40,20 @@ local function postgres_peer(host)
   return nil
 end
 
+-- host and port of an http(s):// URL: "http://[::1]:4318/x" -> "::1", 4318.
+local function url_host_port(url)
+  local scheme, rest = url:match("^(https?)://([^/?#]*)")
+  if not scheme or rest == "" then return nil end
+  rest = rest:gsub("^.*@", "")
+  local host, port = rest:match("^%[([^%]]+)%]:?(%d*)$")
+  if not host then
+    host, port = rest:match("^([^:]+):?(%d*)$")
+  end
+  if not host then return nil end
+  port = tonumber(port) or (scheme == "https" and 443 or 80)
+  return host, port
+end
+
 return function(gs, config)
   local e = gs.spec.egress
   if e == nil or not e.restricted then return {} end
@@ -54,12 +74,19 @@ return function(gs, config)
       rules[#rules + 1] = { to = { peer }, ports = { { protocol = "TCP", port = config.postgres.port } } }
     end
   end
+  if config.otlpEndpoint ~= nil and config.otlpEndpoint ~= "" then
+    local host, port = url_host_port(config.otlpEndpoint)
+    local peer = host and postgres_peer(host)
+    if peer then
+      rules[#rules + 1] = { to = { peer }, ports = { { protocol = "TCP", port = port } } }
+    end
+  end
   return { {
     apiVersion = "networking.k8s.io/v1",
     kind = "NetworkPolicy",
     metadata = { name = grace.name(gs.metadata.name, "egress") },
     spec = {
-      podSelector = { matchLabels = grace.selector(gs) },
+      podSelector = { matchLabels = { ["grace.dev/service"] = grace.selector(gs)["grace.dev/service"] } },
       policyTypes = { "Egress" },
       egress = rules,
     },

@@ -521,6 +521,47 @@ START_TEST(egress_policy_allows_dns_gateway_kafka_and_postgres)
 }
 END_TEST
 
+/* The collector of config.otlpEndpoint is admitted on its port: an in-cluster
+ * name by its namespace, an IP by an ipBlock; a name outside the cluster
+ * cannot be written in a NetworkPolicy and gets no rule. */
+static const json_t *last_rule(const json_t *objs)
+{
+    const json_t *rules = path(find(objs, "NetworkPolicy", "peeps-egress"), "spec/egress");
+    return json_array_get(rules, json_array_size(rules) - 1);
+}
+
+START_TEST(egress_policy_admits_the_otlp_collector)
+{
+    json_t *objs = render_file("examples/peeps.yaml",
+                               "otlpEndpoint: http://otel.observability.svc:4318\n");
+    const json_t *ml = path(last_rule(objs), "to/0/namespaceSelector/matchLabels");
+    ck_assert_str_eq(json_string_value(json_object_get(ml, "kubernetes.io/metadata.name")),
+                     "observability");
+    ck_assert_int_eq(json_integer_value(path(last_rule(objs), "ports/0/port")), 4318);
+    json_decref(objs);
+    objs = render_file("examples/peeps.yaml", "otlpEndpoint: https://10.9.8.7/otlp\n");
+    ck_assert_str_eq(str(last_rule(objs), "to/0/ipBlock/cidr"), "10.9.8.7/32");
+    ck_assert_int_eq(json_integer_value(path(last_rule(objs), "ports/0/port")), 443);
+    json_decref(objs);
+    objs = render_file("examples/peeps.yaml", "otlpEndpoint: http://collector.example.com:4318\n");
+    ck_assert_ptr_null(json_object_get(last_rule(objs), "ipBlock"));
+    ck_assert_int_ne(json_integer_value(path(last_rule(objs), "ports/0/port")), 4318);
+    json_decref(objs);
+}
+END_TEST
+
+/* The policy covers every pod of the service, its migration Jobs' too. */
+START_TEST(egress_policy_selects_the_service_label_only)
+{
+    json_t *objs = render_file("examples/peeps.yaml", NULL);
+    const json_t *sel =
+        path(find(objs, "NetworkPolicy", "peeps-egress"), "spec/podSelector/matchLabels");
+    ck_assert_uint_eq(json_object_size(sel), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(sel, "grace.dev/service")), "peeps");
+    json_decref(objs);
+}
+END_TEST
+
 START_TEST(no_template_outputs_a_secret)
 {
     json_t *objs = render_file("examples/full.yaml", NULL);
@@ -948,6 +989,8 @@ static Suite *suite(void)
     tcase_add_test(t, shared_namespace_names_fit_63_characters_and_stay_distinct);
     tcase_add_test(t, backup_schedule_in_velero_namespace_with_overrides);
     tcase_add_test(t, egress_policy_allows_dns_gateway_kafka_and_postgres);
+    tcase_add_test(t, egress_policy_admits_the_otlp_collector);
+    tcase_add_test(t, egress_policy_selects_the_service_label_only);
     tcase_add_test(t, no_template_outputs_a_secret);
     suite_add_tcase(s, t);
     TCase *c = tcase_create("conversion");

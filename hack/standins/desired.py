@@ -9,11 +9,13 @@ Used by standins.py; documented in e2e/README.md.
 """
 
 import base64
+import calendar
 import hashlib
 import json
 import re
 import secrets
 import string
+import time
 
 STRIMZI_CLUSTER = "strimzi.io/cluster"
 
@@ -406,3 +408,88 @@ def schedule_status_patch(obj):
         want = {"phase": "Enabled", "validationErrors": None}
     delta = _status_delta(status, want)
     return {"status": delta} if delta else None
+
+
+# ---------------------------------------------------------------------------------------
+# Jobs (the Job controller's status side). No pod runs: what the pod "does" is read from
+# markers in its containers' command and args, so a test chooses the outcome:
+#   STANDIN_FAIL        the pod fails; the Job fails (BackoffLimitExceeded)
+#   STANDIN_HANG        the pod never finishes; only activeDeadlineSeconds ends it
+#   STANDIN_SLEEP=<s>   the pod runs <s> seconds first (default 0)
+# A Job still running past spec.activeDeadlineSeconds fails with DeadlineExceeded.
+
+JOB_FAIL, JOB_HANG, JOB_SLEEP = "STANDIN_FAIL", "STANDIN_HANG", "STANDIN_SLEEP="
+
+
+def job_plan(obj):
+    """(outcome, seconds): "complete", "fail" or "hang", after running `seconds`."""
+    pod = ((((obj.get("spec") or {}).get("template") or {}).get("spec")) or {})
+    words = []
+    for c in pod.get("containers") or []:
+        words += [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+    secs = 0.0
+    for w in words:
+        if w.startswith(JOB_SLEEP):
+            try:
+                secs = max(0.0, float(w[len(JOB_SLEEP):]))
+            except ValueError:
+                pass
+    if JOB_HANG in words:
+        return "hang", secs
+    return ("fail" if JOB_FAIL in words else "complete"), secs
+
+
+def parse_rfc3339(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def job_finished(status):
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in status.get("conditions") or [])
+
+
+def _job_end(status, now, success, reason, message):
+    """The status of a finished Job, as the Job controller of v1.31+ writes it (the interim
+    SuccessCriteriaMet / FailureTarget condition first: the API server requires it)."""
+    ts = rfc3339_at(now)
+    first, last = ("SuccessCriteriaMet", "Complete") if success else ("FailureTarget", "Failed")
+    conds = [{"type": t, "status": "True", "reason": reason, "message": message,
+              "lastProbeTime": ts, "lastTransitionTime": ts} for t in (first, last)]
+    patch = {"conditions": conds, "active": None, "ready": 0, "terminating": 0,
+             "uncountedTerminatedPods": {}}
+    if success:
+        patch["succeeded"] = 1
+        patch["completionTime"] = ts
+    else:
+        patch["failed"] = 1
+    return {"status": patch}
+
+
+def rfc3339_at(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def job_status_patch(obj, now):
+    """(the /status merge patch or None, seconds until it should be looked at again or None)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if job_finished(status) or spec.get("suspend"):
+        return None, None
+    start = status.get("startTime")
+    if not start:
+        return {"status": {"startTime": rfc3339_at(now), "active": 1, "ready": 0,
+                           "terminating": 0}}, None
+    elapsed = now - parse_rfc3339(start)
+    deadline = spec.get("activeDeadlineSeconds")
+    outcome, secs = job_plan(obj)
+    if deadline is not None and elapsed >= deadline and (outcome == "hang" or secs >= deadline):
+        return _job_end(status, now, False, "DeadlineExceeded",
+                        "Job was active longer than specified deadline"), None
+    if outcome == "hang" or elapsed < secs:
+        wait = (secs if outcome != "hang" else float("inf")) - elapsed
+        if deadline is not None:
+            wait = min(wait, deadline - elapsed)
+        return None, (None if wait == float("inf") else max(wait, 0) + 0.1)
+    if outcome == "fail":
+        return _job_end(status, now, False, "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit"), None
+    return _job_end(status, now, True, "CompletionsReached", "Reached expected number of succeeded pods"), None

@@ -16,6 +16,11 @@ Velero. This process plays only the part of them that the operator can observe:
                 (scram-sha-512: password + sasl.jaas.config; tls: ca.crt, user.crt,
                 user.key, user.p12, user.password), owned by the KafkaUser. Objects
                 without the strimzi.io/cluster label are ignored, as Strimzi does.
+  jobs          the Job controller: startTime and active=1, then Complete or Failed (with
+                SuccessCriteriaMet / FailureTarget first, as v1.31+ writes them); no pod
+                runs: markers in the command choose the outcome (STANDIN_FAIL, STANDIN_HANG,
+                STANDIN_SLEEP=<s>, see desired.py); past activeDeadlineSeconds it fails with
+                DeadlineExceeded.
   velero        Schedule status.phase=Enabled (FailedValidation for a bad cron), written
                 through the MAIN resource: the CRD has no status subresource.
 
@@ -52,6 +57,7 @@ import kubeapi  # noqa: E402
 import miniyaml  # noqa: E402
 from desired import (STRIMZI_CLUSTER, strimzi_state, certificate_secret,  # noqa: E402
                      certificate_status_patch, deployment_status_patch, find_condition,
+                     job_plan, job_status_patch,
                      gen_password, generation, meta, schedule_status_patch, secret_patch,
                      strimzi_skip_reason, strimzi_status_patch, topic_extra, user_auth_type,
                      user_name, user_secret, user_secret_data)
@@ -108,6 +114,7 @@ RESOURCES = {
     "kafkausers": Resource("kafkausers", "kafka.strimzi.io", "v1", "kafkausers",
                            "KafkaUser", True),
     "schedules": Resource("schedules", "velero.io", "v1", "schedules", "Schedule", False),
+    "jobs": Resource("jobs", "batch", "v1", "jobs", "Job", True),
 }
 SECRETS = Resource("secrets", "", "v1", "secrets", "Secret", False)
 ONLY = {
@@ -115,6 +122,7 @@ ONLY = {
     "certificates": ["certificates"],
     "kafka": ["kafkatopics", "kafkausers"],
     "velero": ["schedules"],
+    "jobs": ["jobs"],
 }
 
 
@@ -468,6 +476,17 @@ class Controller:
                           "Secret %s in namespace %s with requested user password does not "
                           "exist or has no key %s" % (ref.get("name"), ns, ref.get("key")))
         return base64.b64decode(value).decode(), None
+
+    def reconcile_jobs(self, res, obj):
+        patch, recheck = job_status_patch(obj, time.time())
+        if patch:
+            conds = patch["status"].get("conditions") or []
+            what = ("started (pod %s after %gs)" % job_plan(obj) if not conds else
+                    "%s reason=%s" % (conds[-1]["type"], conds[-1]["reason"]))
+            self.patch_status(res, obj, patch, what)
+        if recheck is not None:
+            m = meta(obj)
+            self.enqueue(res, (m.get("namespace") or "", m.get("name")), recheck)
 
     def reconcile_schedules(self, res, obj):
         patch = schedule_status_patch(obj)

@@ -296,6 +296,73 @@ class VeleroTest(unittest.TestCase):
             self.assertIsNotNone(s.cron_error(bad), bad)
 
 
+def job(*words, deadline=None):
+    spec = {"template": {"spec": {"containers": [{"name": "m", "command": list(words)}]}}}
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
+    return {"metadata": {"name": "j", "namespace": "n"}, "spec": spec}
+
+
+T0 = 1795867200.0  # 2026-11-28T08:00:00Z
+
+
+class JobTest(unittest.TestCase):
+    def run_to_end(self, obj, start=T0, step=1.0, limit=50):
+        now = start
+        for _ in range(limit):
+            patch, _ = s.job_status_patch(obj, now)
+            if patch:
+                obj = apply(obj, patch)
+            if s.job_finished(obj.get("status") or {}):
+                return obj, now
+            now += step
+        return obj, now
+
+    def types(self, obj):
+        return [c["type"] for c in obj["status"]["conditions"]]
+
+    def test_start_then_complete_with_success_criteria_first(self):
+        patch, _ = s.job_status_patch(job("migrate"), T0)
+        self.assertEqual(patch["status"]["active"], 1)
+        self.assertIn("startTime", patch["status"])
+        obj, _ = self.run_to_end(job("migrate"))
+        self.assertEqual(self.types(obj), ["SuccessCriteriaMet", "Complete"])
+        self.assertEqual(obj["status"]["succeeded"], 1)
+        self.assertIn("completionTime", obj["status"])
+        self.assertNotIn("active", obj["status"])
+
+    def test_fail_marker_fails_with_failure_target_first(self):
+        obj, _ = self.run_to_end(job("migrate", "STANDIN_FAIL"))
+        self.assertEqual(self.types(obj), ["FailureTarget", "Failed"])
+        self.assertEqual(obj["status"]["conditions"][1]["reason"], "BackoffLimitExceeded")
+        self.assertNotIn("completionTime", obj["status"])
+
+    def test_sleep_marker_waits_and_asks_to_be_looked_at_again(self):
+        obj = apply(job("STANDIN_SLEEP=5"), s.job_status_patch(job("STANDIN_SLEEP=5"), T0)[0])
+        patch, again = s.job_status_patch(obj, T0 + 2)
+        self.assertIsNone(patch)
+        self.assertAlmostEqual(again, 3.1, places=3)
+        obj, end = self.run_to_end(obj, start=T0 + 2)
+        self.assertEqual(self.types(obj)[-1], "Complete")
+        self.assertGreaterEqual(end, T0 + 5)
+
+    def test_hang_until_the_deadline(self):
+        obj = job("STANDIN_HANG", deadline=3)
+        obj, end = self.run_to_end(obj)
+        self.assertEqual(obj["status"]["conditions"][-1]["reason"], "DeadlineExceeded")
+        self.assertGreaterEqual(end, T0 + 3)
+        patch, again = s.job_status_patch(job("STANDIN_HANG"), T0)
+        obj = apply(job("STANDIN_HANG"), patch)
+        self.assertEqual(s.job_status_patch(obj, T0 + 100), (None, None))  # no deadline: forever
+
+    def test_finished_or_suspended_job_is_left_alone(self):
+        obj, _ = self.run_to_end(job("migrate"))
+        self.assertEqual(s.job_status_patch(obj, T0 + 10), (None, None))
+        sus = job("migrate")
+        sus["spec"]["suspend"] = True
+        self.assertEqual(s.job_status_patch(sus, T0), (None, None))
+
+
 class MiscTest(unittest.TestCase):
     def test_parse_only(self):
         self.assertEqual(standins.parse_only("kafka,velero"),
