@@ -207,7 +207,7 @@ static const struct cfg_field cfg_fields[] = {
      check_strmap},
     {"egress.dns.namespace", T_STRING, "kube-system", NULL, check_dns_name},
     {"egress.dns.podLabels", T_STRMAP, "{\"k8s-app\":\"kube-dns\"}", NULL, check_strmap},
-    {"directory.configMap.namespace", T_STRING, "grace-system", NULL, check_dns_name},
+    {"directory.configMap.namespace", T_STRING, "", NULL, check_dns_name_or_empty},
     {"directory.configMap.name", T_STRING, "grace-directory", NULL,
      check_dns_name_or_empty},
 };

@@ -344,7 +344,10 @@ static enum kerr make_directory(struct mgr *m, struct kerr_info *err)
                 .tailscale_per_service = ts == GRACE_TAILSCALE_PER_SERVICE,
                 .external_topics = json_object_get(json_object_get(cj, "kafka"),
                                                    "externalTopics")},
-        .cm_namespace = json_string_value(json_object_get(cm, "namespace")),
+        /* "": the operator's own namespace, where its Lease is */
+        .cm_namespace = json_string_length(json_object_get(cm, "namespace"))
+                            ? json_string_value(json_object_get(cm, "namespace"))
+                            : m->leader_ns,
         .cm_name = json_string_value(json_object_get(cm, "name")),
         .metrics = m->metrics,
     };
