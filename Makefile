@@ -42,6 +42,7 @@ help:
 	@echo "make e2e        end-to-end suites (kubesim conformance + operator scenarios)"
 	@echo "make valgrind   unit tests under valgrind memcheck (part of make test)"
 	@echo "make asan       unit tests under AddressSanitizer + UBSan"
+	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (fuzz/README.md)"
 	@echo "make lint       clang-tidy, cppcheck, banned functions"
 	@echo "make format     clang-format the C sources"
 	@echo "make bench      benchmark (prints figures, never fails on speed)"
@@ -86,6 +87,7 @@ pytests:
 test: deps
 	$(MAKE) check
 	$(MAKE) valgrind
+	$(MAKE) fuzz-regress
 	$(MAKE) pytests
 	$(MAKE) e2e
 

@@ -41,9 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fz_init_quiet();
-    snprintf(dir, sizeof dir, "/tmp/fuzz-kconfig-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
+    fz_tmpdir(dir, sizeof dir, "kconfig");
     snprintf(path, sizeof path, "%s/config", dir);
     put("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     put("tls.key", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");

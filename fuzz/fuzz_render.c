@@ -60,10 +60,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    static char dir[] = "/tmp/fuzz-render-XXXXXX";
+    static char dir[64];
     char repo[4200], cwd[4096];
     fz_init_quiet();
-    if (!mkdtemp(dir) || !getcwd(cwd, sizeof cwd))
+    fz_tmpdir(dir, sizeof dir, "render");
+    if (!getcwd(cwd, sizeof cwd))
         abort();
     for (int i = 0; i < RENDER_NTEMPLATES; i++)
         write_template(dir, render_template_names[i], "return function() return nil end\n");

@@ -4,11 +4,15 @@
 #include "fuzzutil.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static char fz_dirs[4][64]; /* made by fz_tmpdir, removed at exit */
+static int fz_ndirs;
 
 #include "log.h"
 
@@ -72,4 +76,35 @@ char *fz_dump(const char *harness, const json_t *v)
     if (!s)
         fz_fail(harness, "a parsed tree does not dump");
     return s;
+}
+
+/* Remove the (flat) directories fz_tmpdir made, best effort. */
+static void fz_rm_dirs(void)
+{
+    for (int i = 0; i < fz_ndirs; i++) {
+        DIR *d = opendir(fz_dirs[i]);
+        struct dirent *e;
+        char p[400];
+        while (d && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                snprintf(p, sizeof p, "%s/%s", fz_dirs[i], e->d_name);
+                unlink(p);
+            }
+        }
+        if (d)
+            closedir(d);
+        rmdir(fz_dirs[i]);
+    }
+}
+
+void fz_tmpdir(char *buf, size_t size, const char *name)
+{
+    if (fz_ndirs >= 4 || size < 64)
+        abort();
+    snprintf(buf, size, "/tmp/fuzz-%.30s-XXXXXX", name);
+    if (!mkdtemp(buf))
+        abort();
+    snprintf(fz_dirs[fz_ndirs], sizeof fz_dirs[0], "%s", buf);
+    if (fz_ndirs++ == 0)
+        atexit(fz_rm_dirs);
 }

@@ -37,6 +37,10 @@ char *fz_strndup(const uint8_t *data, size_t n);
  * LLVMFuzzerInitialize. */
 void fz_init_quiet(void);
 
+/* A new private directory /tmp/fuzz-<name>-XXXXXX into buf (at least 64
+ * bytes), removed with its files when the process exits. Aborts on error. */
+void fz_tmpdir(char *buf, size_t size, const char *name);
+
 /* json_dumps(v, JSON_COMPACT|JSON_SORT_KEYS|JSON_ENCODE_ANY) that aborts
  * on failure (a tree a parser returned must always dump). */
 char *fz_dump(const char *harness, const json_t *v);

@@ -24,8 +24,10 @@ one() {
   bin=$B/fuzz/fuzz_$name
   log=$B/logs/$name.log
   seeds=fuzz/corpus/$name
+  seed=""
   if [ "$mode" = regress ]; then
     work=$(mktemp -d)
+    seed="-seed=1" # the same mutations each time: a regression run is repeatable
   else
     work=$B/corpus/$name
     mkdir -p "$work"
@@ -33,8 +35,8 @@ one() {
   dict=""
   [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
   # -rss_limit_mb: a harness may use up to ~1 GiB (ASan's shadow included).
-  # shellcheck disable=SC2086
-  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1536 -print_final_stats=1 \
+  # shellcheck disable=SC2086 # $seed and $dict are empty or one word
+  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1536 -print_final_stats=1 $seed \
     -artifact_prefix="$B/crashes/$name-" $dict "$work" "$seeds" >"$log" 2>&1
   rc=$?
   [ "$mode" = regress ] && rm -rf "$work"
