@@ -45,7 +45,7 @@ static enum kerr unreadable(struct kerr_info *err, const char *what, const char 
 
 enum kerr pgsecret_admin_decode(const json_t *secret, json_t **out, struct kerr_info *err)
 {
-    static const char *const keys[] = {"host",    "port",   "user", "username",
+    static const char *const keys[] = {"host",     "port",    "user",   "username",
                                        "password", "sslmode", "dbname", NULL};
     const json_t *data = json_object_get(secret, "data");
     *out = NULL;

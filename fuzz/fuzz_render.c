@@ -106,8 +106,8 @@ static void check_finished(const json_t *gs, const json_t *objs)
         if (strcmp(ns, "ns") != 0)
             continue;
         size_t controllers = 0;
-        json_array_foreach(json_object_get(md, "ownerReferences"), j, ref)
-            controllers += json_is_true(json_object_get(ref, "controller"));
+        json_array_foreach(json_object_get(md, "ownerReferences"), j, ref) controllers +=
+            json_is_true(json_object_get(ref, "controller"));
         if (controllers != 1)
             fz_fail(H, "object %zu has %zu controller references", i, controllers);
     }
@@ -144,9 +144,9 @@ static json_t *make_gs(const uint8_t *data, size_t size, int repo)
         json_decref(spec);
         return NULL; /* not JSON, or not valid UTF-8 for a Lua string of JSON */
     }
-    json_t *gs = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
-                           "grace.dev/v1alpha1", "kind", "GraceService", "metadata", "name", "fz",
-                           "namespace", "ns", "uid", "u-1", "spec", spec);
+    json_t *gs = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion", "grace.dev/v1alpha1",
+                           "kind", "GraceService", "metadata", "name", "fz", "namespace", "ns",
+                           "uid", "u-1", "spec", spec);
     if (repo)
         cmd_render_apply_defaults(gs);
     return gs;
@@ -161,8 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!gs)
         return 0;
     struct kerr_info err = {0};
-    enum kerr rc = render_objects(repo ? repo_engine : fuzz_engine, gs, grace_config_json(cfg),
-                                  &objs, &err);
+    enum kerr rc =
+        render_objects(repo ? repo_engine : fuzz_engine, gs, grace_config_json(cfg), &objs, &err);
     if (rc == KERR_OK) {
         check_objects(objs);
         if (render_finish(gs, cfg, objs, &err) == KERR_OK)

@@ -5,8 +5,8 @@
  * or malformed input.
  */
 #include <check.h>
-#include <stdbool.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -602,20 +602,20 @@ START_TEST(kjs_unreadable_values_are_rejected)
         BAD("{\"items\":[{\"metadata\":{\"name\":\"a\"},\"x\":\0}]}", false),
         BAD("{\"items\":[{\"x\":[1,\0]}]}", false),
         BAD("{\"items\":[{\"x\":\"\xff\"}]}", true),
-        BAD("{\"items\":[{\"x\":\"\xc0\xaf\"}]}", true),          /* overlong '/' */
-        BAD("{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", true),      /* encoded surrogate */
-        BAD("{\"items\":[{\"x\":\"\xf4\x90\x80\x80\"}]}", true),  /* above U+10FFFF */
-        BAD("{\"items\":[{\"x\":\"\xe2\x82\"}]}", true),          /* cut short */
-        BAD("{\"items\":[{\"x\":\"a\x80\"}]}", true),             /* lone continuation */
-        BAD("{\"items\":[{\"\xfe\":1}]}", true),                  /* in a key */
-        BAD("{\"items\":[{\"x\":\"\\ud800\"}]}", true),           /* unpaired high */
-        BAD("{\"items\":[{\"x\":\"\\udc00\"}]}", true),           /* unpaired low */
-        BAD("{\"items\":[{\"x\":\"\\ud800\\u0041\"}]}", true),    /* high + not low */
-        BAD("{\"items\":[{\"x\":\"\\ud800x\"}]}", true),          /* high + text */
-        BAD("{\"items\":[{\"x\":\"\\ud800\\n\"}]}", true),        /* high + escape */
-        BAD("{\"items\":[{\"x\":9223372036854775808}]}", true),       /* beyond int64 */
+        BAD("{\"items\":[{\"x\":\"\xc0\xaf\"}]}", true),         /* overlong '/' */
+        BAD("{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", true),     /* encoded surrogate */
+        BAD("{\"items\":[{\"x\":\"\xf4\x90\x80\x80\"}]}", true), /* above U+10FFFF */
+        BAD("{\"items\":[{\"x\":\"\xe2\x82\"}]}", true),         /* cut short */
+        BAD("{\"items\":[{\"x\":\"a\x80\"}]}", true),            /* lone continuation */
+        BAD("{\"items\":[{\"\xfe\":1}]}", true),                 /* in a key */
+        BAD("{\"items\":[{\"x\":\"\\ud800\"}]}", true),          /* unpaired high */
+        BAD("{\"items\":[{\"x\":\"\\udc00\"}]}", true),          /* unpaired low */
+        BAD("{\"items\":[{\"x\":\"\\ud800\\u0041\"}]}", true),   /* high + not low */
+        BAD("{\"items\":[{\"x\":\"\\ud800x\"}]}", true),         /* high + text */
+        BAD("{\"items\":[{\"x\":\"\\ud800\\n\"}]}", true),       /* high + escape */
+        BAD("{\"items\":[{\"x\":9223372036854775808}]}", true),  /* beyond int64 */
         BAD("{\"items\":[{\"x\":-99999999999999999999}]}", true),
-        BAD("{\"items\":[{\"x\":1e400}]}", true),                     /* real overflow */
+        BAD("{\"items\":[{\"x\":1e400}]}", true), /* real overflow */
         BAD("{\"items\":[-1.5E+999]}", true),
 #undef BAD
     };
@@ -650,9 +650,10 @@ START_TEST(kjs_unreadable_watch_event_is_rejected_valid_text_passes)
     ck_assert_uint_eq(json_array_size(c.items), 0);
     kjs_free(s);
     collect_done(&c);
-    const char good[] = "{\"items\":[{\"x\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"
-                        "\",\"y\":\"\\ud83d\\ude00\",\"z\":\"a\\u0000b\",\"n\":[9223372036854775807,"
-                        "-9223372036854775808,1e-400,1.7e308]}]}";
+    const char good[] =
+        "{\"items\":[{\"x\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"
+        "\",\"y\":\"\\ud83d\\ude00\",\"z\":\"a\\u0000b\",\"n\":[9223372036854775807,"
+        "-9223372036854775808,1e-400,1.7e308]}]}";
     for (size_t chunk = 1; chunk <= 3; chunk++) {
         struct kjs_callbacks keep = {on_text, NULL};
         struct texts t = {{NULL}, 0};

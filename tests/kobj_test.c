@@ -345,13 +345,15 @@ END_TEST
  * text starts with '{'. */
 START_TEST(kobj_from_text_with_leading_whitespace_reads_back)
 {
-    const char *texts[] = {" \n\t{\"metadata\":{\"name\":\"a\"}}", "{ \"metadata\" : {\"name\":\"a\"} }",
+    const char *texts[] = {" \n\t{\"metadata\":{\"name\":\"a\"}}",
+                           "{ \"metadata\" : {\"name\":\"a\"} }",
                            "\r\n{\"metadata\":{\"name\":\"a\"},\"x\":[1]}\n"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         for (int meta = 0; meta < 2; meta++) {
             const char *t = texts[i];
-            struct kobj *o = meta ? kobj_new_from_text_meta(t, strlen(t), "v1", "Secret", NULL, NULL)
-                                  : kobj_new_from_text(t, strlen(t), "v1", "Secret", NULL, NULL);
+            struct kobj *o = meta
+                                 ? kobj_new_from_text_meta(t, strlen(t), "v1", "Secret", NULL, NULL)
+                                 : kobj_new_from_text(t, strlen(t), "v1", "Secret", NULL, NULL);
             ck_assert_ptr_nonnull(o);
             json_t *j = kobj_json(o);
             ck_assert_msg(j != NULL, "unreadable: %s", kobj_text(o));

@@ -97,11 +97,11 @@ START_TEST(kyaml_alias_bomb_is_refused)
 END_TEST
 
 static const char *LAUGHS_200K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-                                  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                                  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-                                  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                                  "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-                                  "f: [*e, *e]\n";
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                                 "f: [*e, *e]\n";
 
 /* A moderate use of aliases (about 1,100 values copied) still loads. */
 static const char *ALIASES_1K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"

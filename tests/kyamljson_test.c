@@ -127,11 +127,11 @@ START_TEST(alias_bomb_is_an_error_not_an_oom)
 END_TEST
 
 static const char *LAUGHS_200K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-                                  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                                  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-                                  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                                  "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-                                  "f: [*e, *e]\n";
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                                 "f: [*e, *e]\n";
 
 /* A moderate use of aliases (about 11,000 nodes copied) still loads. */
 static const char *ALIASES_11K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"

@@ -61,17 +61,17 @@ struct kjs {
     bool top_done; /* KJS_ITEMS: the top-level object is complete */
 
     bool in_string, escape, in_bare, string_is_key;
-    unsigned char uhex;        /* hex digits still due after a \u escape */
-    unsigned uval;             /* the code unit of that escape so far */
-    bool u_high;               /* a high surrogate escape waits for its low half */
-    unsigned char u8_need;     /* UTF-8 continuation bytes still due in a string */
+    unsigned char uhex;         /* hex digits still due after a \u escape */
+    unsigned uval;              /* the code unit of that escape so far */
+    bool u_high;                /* a high surrogate escape waits for its low half */
+    unsigned char u8_need;      /* UTF-8 continuation bytes still due in a string */
     unsigned char u8_lo, u8_hi; /* the range the next continuation byte must be in */
-    unsigned char bare;        /* number grammar state, or KJS_LIT for a literal */
-    const char *lit;           /* the literal being matched (true, false, null) */
-    unsigned char lit_pos;     /* characters of it seen */
-    size_t bare_off;           /* where the scalar starts in buf (when copied) */
-    bool collect_key;          /* copying the current key into keys[] */
-    char keys[2][KJS_KEY_MAX]; /* current key at depth 1 and in "metadata" */
+    unsigned char bare;         /* number grammar state, or KJS_LIT for a literal */
+    const char *lit;            /* the literal being matched (true, false, null) */
+    unsigned char lit_pos;      /* characters of it seen */
+    size_t bare_off;            /* where the scalar starts in buf (when copied) */
+    bool collect_key;           /* copying the current key into keys[] */
+    char keys[2][KJS_KEY_MAX];  /* current key at depth 1 and in "metadata" */
     size_t key_len;
     bool key_overflow;
 
@@ -457,7 +457,7 @@ static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
     if (!ok)
         return kjs_fail(s, err, "incomplete number or literal");
     if (s->bare == KJS_LIT || s->cap == C_NONE || s->dropping)
-        return KERR_OK; /* only what is handed out must be readable */
+        return KERR_OK;    /* only what is handed out must be readable */
     s->buf[s->len] = '\0'; /* the buffer always has room for it */
     if (!kjs_num_readable(s->buf + s->bare_off))
         return kjs_reject(s, err, "number out of range (integer beyond 64 bits or real overflow)");
