@@ -32,12 +32,10 @@ one() {
     work=$B/corpus/$name
     mkdir -p "$work"
   fi
-  dict=""
-  [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
   # -rss_limit_mb: a harness may use up to ~1 GiB (ASan's shadow included).
-  # shellcheck disable=SC2086 # $seed and $dict are empty or one word
+  # shellcheck disable=SC2086 # $seed is empty or one word
   "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1536 -print_final_stats=1 $seed \
-    -artifact_prefix="$B/crashes/$name-" $dict "$work" "$seeds" >"$log" 2>&1
+    -artifact_prefix="$B/crashes/$name-" "$work" "$seeds" >"$log" 2>&1
   rc=$?
   [ "$mode" = regress ] && rm -rf "$work"
   stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1)
