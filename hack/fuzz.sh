@@ -16,6 +16,7 @@ shift 2
 B=${FUZZ_BUILD:-build-fuzz}
 mkdir -p "$B/logs" "$B/crashes"
 if [ -n "${FUZZ:-}" ]; then
+  # shellcheck disable=SC2046 # split on purpose: FUZZ=a,b
   set -- $(echo "$FUZZ" | tr ',' ' ')
 fi
 
