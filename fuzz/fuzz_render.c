@@ -14,7 +14,8 @@
  *  - the result is an array of objects with non-empty apiVersion, kind
  *    and metadata.name strings;
  *  - it dumps as JSON and loads back equal (no NaN, no infinity, no
- *    invalid UTF-8 reaches the API server);
+ *    invalid UTF-8 reaches the API server; a NUL in a string is sent as
+ *    "\u0000", which is valid JSON);
  *  - after render_finish every object has a namespace, the labels
  *    app.kubernetes.io/managed-by and the GraceService's name, and in the
  *    GraceService's namespace exactly one controller ownerReference.
@@ -129,7 +130,7 @@ static void check_objects(const json_t *objs)
             fz_fail(H, "object %zu lacks apiVersion, kind or metadata.name", i);
     }
     char *s = json_dumps(objs, JSON_COMPACT);
-    json_t *back = s ? json_loads(s, 0, NULL) : NULL;
+    json_t *back = s ? json_loads(s, JSON_ALLOW_NUL, NULL) : NULL; /* "\u0000" is JSON */
     if (!back || !json_equal((json_t *)objs, back))
         fz_fail(H, "render result does not survive JSON: %.300s", s ? s : "(no dump)");
     json_decref(back);
