@@ -20,7 +20,8 @@
  * dropped), NUL-terminated, and borrowed: valid only during the callback.
  * Structure is checked as it streams (brackets, commas, colons, scalars,
  * string control characters), and so is what jansson would refuse inside
- * strings: invalid UTF-8 and unpaired UTF-16 surrogate escapes. A body
+ * strings (invalid UTF-8, unpaired UTF-16 surrogate escapes) and numbers
+ * out of its range (integers beyond 64 bits, reals that overflow). A body
  * holding such a value is refused (KERR_PARSE, reason KJS_REASON_UNREADABLE)
  * rather than the value skipped: a cache that silently missed an object
  * would take it for deleted. So every value handed out reads with
@@ -42,7 +43,7 @@
 #define KJS_MAX_DEPTH 512
 /* kerr_info.reason of a body refused because a value in it is not text
  * jansson can read: invalid UTF-8 or an unpaired UTF-16 surrogate escape
- * in a string (see kjs_feed). */
+ * in a string, an integer beyond 64 bits, a real that overflows. */
 #define KJS_REASON_UNREADABLE "UnreadableText"
 #define KJS_DEFAULT_MAX_VALUE ((size_t)16 << 20) /* 16 MiB */
 
