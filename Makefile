@@ -42,6 +42,7 @@ help:
 	@echo "make e2e        end-to-end suites (kubesim conformance + operator scenarios)"
 	@echo "make valgrind   unit tests under valgrind memcheck (part of make test)"
 	@echo "make asan       unit tests under AddressSanitizer + UBSan"
+	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (fuzz/README.md)"
 	@echo "make lint       clang-tidy, cppcheck, banned functions"
 	@echo "make format     clang-format the C sources"
 	@echo "make bench      benchmark (prints figures, never fails on speed)"
@@ -66,6 +67,7 @@ $(BUILD)/kube/%.o: LAYER_INC := $(LAYER_INC_kube)
 $(BUILD)/controllers/%.o: LAYER_INC := $(LAYER_INC_controllers)
 $(BUILD)/operator/%.o: LAYER_INC := $(LAYER_INC_operator)
 $(BUILD)/tests/%.o: LAYER_INC := $(ALL_INC)
+$(BUILD)/fuzz/%.o: LAYER_INC := $(ALL_INC) -Ifuzz
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -113,6 +115,7 @@ pytests:
 test: deps
 	$(MAKE) check
 	$(MAKE) valgrind
+	$(MAKE) fuzz-regress
 	$(MAKE) pytests
 	$(MAKE) e2e
 
@@ -133,7 +136,42 @@ bench: bin/grace-operator
 	@bash bench/run.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/operator/main.d $(TEST_BINS:=.d)
 .PRECIOUS: $(BUILD)/tests/%.o
+
+# ---- fuzzing (fuzz/README.md) ----
+# `make fuzz` builds one libFuzzer harness per parser of outside input
+# (fuzz/fuzz_*.c) with clang, AddressSanitizer and UBSan into build-fuzz/,
+# then runs each for FUZZ_SECONDS over its corpus fuzz/corpus/<name>/ (new
+# inputs go to build-fuzz/corpus/<name>/, crashes to build-fuzz/crashes/).
+# FUZZ=name1,name2 runs only those. `make fuzz-regress` (part of make test)
+# runs every harness over its corpus for FUZZ_REGRESS_SECONDS each.
+FUZZ_CC              ?= clang
+FUZZ_SECONDS         ?= 60
+FUZZ_REGRESS_SECONDS ?= 3
+FUZZ_BUILD           := build-fuzz
+FUZZ_NAMES           := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_HOBJS           := $(BUILD)/fuzz/fuzzutil.o
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-bins
+fuzz-build: | $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) \
+	  OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" fuzz-bins
+
+# Only meaningful inside fuzz-build (BUILD=build-fuzz, clang, sanitizers).
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(FUZZ_HOBJS) $(BUILD)/libgrace.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_HOBJS) $(BUILD)/libgrace.a $(LDLIBS)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh hack/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-regress: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) sh hack/fuzz.sh regress $(FUZZ_REGRESS_SECONDS) $(FUZZ_NAMES)
+
+-include $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%.d) $(FUZZ_HOBJS:.o=.d)
+.SECONDARY: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%.o) $(FUZZ_HOBJS)

@@ -195,6 +195,8 @@ static void prune_fn(struct gs_run *r, size_t ki, const struct kobj *o, void *ct
 
 void gs_prune_children(struct gs_run *r)
 {
+    if (r->hold_prune)
+        return;
     foreach_child(r, prune_fn, NULL);
 }
 

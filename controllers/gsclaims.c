@@ -78,6 +78,11 @@ bool gsclaims_loses(struct kinformer *gs_inf, const char *index, const char *val
             continue;
         json_t *o = kobj_json(objs[i]);
         const char *ts = meta_str(o, "creationTimestamp");
+        if (!o && !lost) { /* unreadable (kobj.h says never): fail closed, it wins */
+            lost = true;
+            snprintf(best_key, sizeof best_key, "%s", key);
+            continue;
+        }
         if (claim_cmp(ts, key, self_ts, self) < 0 &&
             (!best_key[0] || claim_cmp(ts, key, best_ts, best_key) < 0)) {
             lost = true;

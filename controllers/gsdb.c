@@ -17,6 +17,7 @@
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
+#include "pgsecret.h"
 
 #define ADMIN_TTL_MS 30000
 /* A database verified this recently (same generation, same password) is
@@ -31,26 +32,6 @@ static char *b64(const char *s, size_t n)
     char *out = kerr_xmalloc(4 * ((n + 2) / 3) + 1);
     EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
     return out;
-}
-
-/* Decode base64 text into a malloc'd NUL-terminated string, or NULL. */
-static char *unb64(const char *s)
-{
-    size_t n = strlen(s);
-    if (n % 4)
-        return NULL;
-    unsigned char *out = kerr_xmalloc(n / 4 * 3 + 1);
-    int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-    if (len < 0) {
-        free(out);
-        return NULL;
-    }
-    while (n > 0 && s[n - 1] == '=') {
-        len--;
-        n--;
-    }
-    out[len] = '\0';
-    return (char *)out;
 }
 
 /* Read (or reuse for ADMIN_TTL_MS) the admin Secret, decoded. Returns a new
@@ -76,16 +57,14 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
                  sname ? sname : "", kerr_strerror(e));
         return NULL;
     }
-    out = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(sec, "data"), k, v) {
-        char *plain = json_is_string(v) ? unb64(json_string_value(v)) : NULL;
-        if (plain)
-            json_object_set_new(out, k, json_string(plain));
-        free(plain);
-    }
+    struct kerr_info derr = {0};
+    e = pgsecret_admin_decode(sec, &out, &derr);
     json_decref(sec);
+    if (e != KERR_OK) { /* unreadable: fail closed, nothing is derived from it */
+        kerr_set(err, e, 0, derr.reason, "PostgreSQL admin Secret %s/%s: %s", sns ? sns : "",
+                 sname ? sname : "", derr.message);
+        return NULL;
+    }
     pthread_mutex_lock(&c->admin_mu);
     json_decref(c->admin_secret);
     c->admin_secret = json_incref(out);
@@ -94,31 +73,12 @@ static json_t *admin_secret(struct gs_controller *c, struct kerr_info *err)
     return out;
 }
 
-/* The Secret's key, else the configured value, else dflt. */
-static const char *pick(const json_t *sec, const char *key, const char *cfg, const char *dflt)
+/* Fill admin from the decoded admin Secret (borrowed strings live as long
+ * as sec) and the configuration. */
+static enum kerr admin_from(const struct gs_controller *c, const json_t *sec, struct pg_admin *a,
+                            struct kerr_info *err)
 {
-    const char *s = json_string_value(json_object_get(sec, key));
-    if (s && *s)
-        return s;
-    return (cfg && *cfg) ? cfg : dflt;
-}
-
-/* Fill admin from the Secret (borrowed strings live as long as sec). */
-static void admin_from(const struct gs_controller *c, const json_t *sec, struct pg_admin *a,
-                       char *port_buf, size_t n)
-{
-    const struct gs_pg_config *pc = &c->d.cfg.postgres;
-    memset(a, 0, sizeof *a);
-    a->host = pick(sec, "host", pc->host, "127.0.0.1");
-    const char *port = json_string_value(json_object_get(sec, "port"));
-    snprintf(port_buf, n, "%s", port ? port : "");
-    a->port = port ? (int)strtol(port, NULL, 10) : (pc->port ? pc->port : 5432);
-    a->user = pick(sec, "user", NULL, pick(sec, "username", NULL, "postgres"));
-    a->password = pick(sec, "password", NULL, "");
-    a->sslmode = pick(sec, "sslmode", pc->sslmode, "prefer");
-    a->dbname = pick(sec, "dbname", NULL, "postgres");
-    a->connect_timeout_s = 5;
-    a->statement_timeout_ms = 30000;
+    return pgsecret_admin(sec, &c->d.cfg.postgres, a, err);
 }
 
 static void db_names(const json_t *gs, char role[64], char db[64])
@@ -142,6 +102,10 @@ static void keep_existing_secret(struct gs_run *r, const char *secret_name)
         return;
     json_t *live = kobj_json(o);
     kobj_unref(o);
+    if (!live) {
+        r->hold_prune = true; /* unreadable: neither rewritten nor pruned */
+        return;
+    }
     json_t *one = json_pack("[{s:s, s:s, s:{s:s, s:s}, s:s, s:O}]", "apiVersion", "v1", "kind",
                             "Secret", "metadata", "name", secret_name, "namespace", r->ns, "type",
                             "Opaque", "data", json_object_get(live, "data"));
@@ -151,23 +115,17 @@ static void keep_existing_secret(struct gs_run *r, const char *secret_name)
     json_decref(live);
 }
 
-/* The existing password from our Secret in the cache, malloc'd, or NULL. */
-static char *existing_password(struct gs_run *r, const char *secret_name)
+/* The existing password from our Secret in the cache: KERR_OK with *pw
+ * malloc'd, or NULL when there is no Secret (a password is to be created);
+ * an error when the Secret is there but its password cannot be read. */
+static enum kerr existing_password(struct gs_run *r, const char *secret_name, char **pw,
+                                   struct kerr_info *err)
 {
     struct kinformer *inf = gs_child_informer(r->c, "v1", "Secret", NULL);
     struct kobj *o = inf ? kinformer_get(inf, r->ns, secret_name) : NULL;
-    if (!o)
-        return NULL;
-    json_t *s = kobj_json(o);
+    enum kerr e = pgsecret_password(o, pw, err);
     kobj_unref(o);
-    const char *enc = json_string_value(json_object_get(json_object_get(s, "data"), "password"));
-    char *pw = enc ? unb64(enc) : NULL;
-    json_decref(s);
-    if (pw && !*pw) {
-        free(pw);
-        pw = NULL;
-    }
-    return pw;
+    return e;
 }
 
 static void put(json_t *data, const char *key, const char *val)
@@ -252,7 +210,7 @@ static void mark_verified(struct gs_run *r, const char *pw, bool ok)
 void gs_db_ensure(struct gs_run *r)
 {
     struct gs_concern_state *cs = &r->cs[GC_DATABASE];
-    char role[64], db[64], secret_name[300], port_buf[16];
+    char role[64], db[64], secret_name[300];
     struct kerr_info err = {0};
     const char *req = json_string_value(json_object_get(gs_spec(r->gs, "postgres"), "database"));
     if (pg_derive_names(r->ns, r->name, req, role, db, &err) != KERR_OK) {
@@ -262,17 +220,26 @@ void gs_db_ensure(struct gs_run *r)
     snprintf(secret_name, sizeof secret_name, "%s-postgres", r->name);
     json_object_set_new(r->status_extra, "database",
                         json_pack("{s:s, s:s}", "name", db, "secretName", secret_name));
-    char *pw = existing_password(r, secret_name);
+    char *pw = NULL;
+    if (existing_password(r, secret_name, &pw, &err) != KERR_OK) {
+        /* Fail closed: an unreadable Secret is neither rewritten with a new
+         * password nor pruned; the condition says why. */
+        r->hold_prune = true;
+        gs_concern_fail(cs, false, err.reason, "%s", err.message);
+        log_msg(LOG_WARN, "database Secret unreadable; password kept", "secret", secret_name,
+                "error", err.message, LOG_END);
+        goto out;
+    }
     bool fresh = pw == NULL;
+    struct pg_admin a;
     json_t *sec = admin_secret(r->c, &err);
-    if (!sec) {
+    if (!sec || admin_from(r->c, sec, &a, &err) != KERR_OK) {
         if (pw)
             keep_existing_secret(r, secret_name);
         gs_concern_fail(cs, false, err.reason, "%s", err.message);
+        json_decref(sec);
         goto out;
     }
-    struct pg_admin a;
-    admin_from(r->c, sec, &a, port_buf, sizeof port_buf);
     if (fresh) {
         pw = kerr_xmalloc(64);
         pg_password_new(pw, 64);
@@ -318,7 +285,7 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
         log_msg(LOG_INFO, "deletionPolicy Retain: keeping the database and role", LOG_END);
         return KERR_OK;
     }
-    char role[64], db[64], port_buf[16];
+    char role[64], db[64];
     db_names(r->gs, role, db);
     if (!role[0])
         return KERR_OK;
@@ -326,8 +293,9 @@ enum kerr gs_db_cleanup(struct gs_run *r, struct kerr_info *err)
     if (!sec)
         return KERR_CONFIG;
     struct pg_admin a;
-    admin_from(r->c, sec, &a, port_buf, sizeof port_buf);
-    enum kerr e = pg_drop(r->w->pg, &a, role, db, err);
+    enum kerr e = admin_from(r->c, sec, &a, err);
+    if (e == KERR_OK)
+        e = pg_drop(r->w->pg, &a, role, db, err);
     json_decref(sec);
     if (e == KERR_OK)
         log_msg(LOG_INFO, "dropped database and role (deletionPolicy Delete)", "database", db, LOG_END);

@@ -94,6 +94,8 @@ struct gs_run {
     char stalled_reason[64];
     char stalled_message[512];
     bool write_failed;
+    bool hold_prune;       /* a child could not be read (a credentials Secret): nothing is
+                              pruned this round, so what could not be read is not lost */
     long poll_ms;          /* >0: re-check after this long (waiting on something unwatched) */
     json_t *status_extra;  /* status fields besides conditions (owned object) */
     char gs_rv[64];        /* the GraceService's resourceVersion after our status write */

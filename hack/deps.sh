@@ -1,12 +1,15 @@
 #!/bin/sh
 # hack/deps.sh: install the Debian packages that the build, the tests and
 # `make run` need -- only those that are missing. Safe to run repeatedly; it
-# does nothing (and needs no network) when everything is present.
+# does nothing (and needs no network) when everything is present. clang and
+# libclang-rt-14-dev (libFuzzer and the sanitizer runtimes of Debian 12's
+# clang 14) are for `make fuzz` and the fuzz regression in `make test`.
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
 liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev zlib1g-dev check
 postgresql postgresql-contrib python3 openssl curl xz-utils prometheus
-clang-format clang-tidy cppcheck valgrind python3-jsonschema"
+clang-format clang-tidy cppcheck valgrind python3-jsonschema
+clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -456,7 +456,7 @@ static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
  * name): kwatch still moves its resourceVersion, as it always did. */
 static char *kinf_text_rv(const char *text, size_t len)
 {
-    json_t *obj = json_loadb(text, len, 0, NULL);
+    json_t *obj = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
     const char *rv =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     char *r = rv ? kerr_xstrdup(rv) : NULL;

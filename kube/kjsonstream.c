@@ -14,7 +14,9 @@
  */
 #include "kjsonstream.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +61,17 @@ struct kjs {
     bool top_done; /* KJS_ITEMS: the top-level object is complete */
 
     bool in_string, escape, in_bare, string_is_key;
-    unsigned char uhex;        /* hex digits still due after a \u escape */
-    unsigned char bare;        /* number grammar state, or KJS_LIT for a literal */
-    const char *lit;           /* the literal being matched (true, false, null) */
-    unsigned char lit_pos;     /* characters of it seen */
-    bool collect_key;          /* copying the current key into keys[] */
-    char keys[2][KJS_KEY_MAX]; /* current key at depth 1 and in "metadata" */
+    unsigned char uhex;         /* hex digits still due after a \u escape */
+    unsigned uval;              /* the code unit of that escape so far */
+    bool u_high;                /* a high surrogate escape waits for its low half */
+    unsigned char u8_need;      /* UTF-8 continuation bytes still due in a string */
+    unsigned char u8_lo, u8_hi; /* the range the next continuation byte must be in */
+    unsigned char bare;         /* number grammar state, or KJS_LIT for a literal */
+    const char *lit;            /* the literal being matched (true, false, null) */
+    unsigned char lit_pos;      /* characters of it seen */
+    size_t bare_off;            /* where the scalar starts in buf (when copied) */
+    bool collect_key;           /* copying the current key into keys[] */
+    char keys[2][KJS_KEY_MAX];  /* current key at depth 1 and in "metadata" */
     size_t key_len;
     bool key_overflow;
 
@@ -111,6 +118,9 @@ void kjs_reset(struct kjs *s)
     s->top_done = false;
     s->in_string = s->escape = s->in_bare = s->string_is_key = false;
     s->uhex = 0;
+    s->uval = 0;
+    s->u_high = false;
+    s->u8_need = 0;
     s->collect_key = false;
     s->keys[0][0] = s->keys[1][0] = '\0';
     s->key_len = 0;
@@ -159,6 +169,16 @@ static enum kerr kjs_fail(struct kjs *s, struct kerr_info *err, const char *what
     s->failed = true;
     return kerr_set(err, KERR_PARSE, 0, "MalformedJSON", "malformed JSON at byte %zu: %s",
                     s->offset, what);
+}
+
+/* A string holds text jansson cannot read (json_loadb would fail on the
+ * value, so a cache could never read the object back): the body is
+ * refused, with its own reason so that the caller can count it. */
+static enum kerr kjs_reject(struct kjs *s, struct kerr_info *err, const char *what)
+{
+    s->failed = true;
+    return kerr_set(err, KERR_PARSE, 0, KJS_REASON_UNREADABLE,
+                    "unreadable JSON text at byte %zu: %s", s->offset, what);
 }
 
 /* Append bytes to the capture buffer, enforcing the size cap: the slow
@@ -415,12 +435,33 @@ static enum kerr kjs_bare_byte(struct kjs *s, char c, struct kerr_info *err)
     return s->bare == N_BAD ? kjs_fail(s, err, "malformed number") : KERR_OK;
 }
 
+/* A number jansson reads: an integer that fits json_int_t (long long), a
+ * real that does not overflow to infinity (its own rules). `t` is the
+ * number's NUL-terminated text, well-formed. */
+static bool kjs_num_readable(const char *t)
+{
+    errno = 0;
+    if (!strpbrk(t, ".eE")) {
+        (void)strtoll(t, NULL, 10);
+        return errno != ERANGE;
+    }
+    double v = strtod(t, NULL);
+    return !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL));
+}
+
 static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
 {
     bool ok = s->bare == KJS_LIT ? s->lit[s->lit_pos] == '\0'
                                  : (s->bare == N_ZERO || s->bare == N_INT || s->bare == N_FRAC ||
                                     s->bare == N_EXP);
-    return ok ? KERR_OK : kjs_fail(s, err, "incomplete number or literal");
+    if (!ok)
+        return kjs_fail(s, err, "incomplete number or literal");
+    if (s->bare == KJS_LIT || s->cap == C_NONE || s->dropping)
+        return KERR_OK;    /* only what is handed out must be readable */
+    s->buf[s->len] = '\0'; /* the buffer always has room for it */
+    if (!kjs_num_readable(s->buf + s->bare_off))
+        return kjs_reject(s, err, "number out of range (integer beyond 64 bits or real overflow)");
+    return KERR_OK;
 }
 
 static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
@@ -439,9 +480,10 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
         return KERR_OK;
     }
     if (c != '{' && c != '[') {
-        if (!strchr("-0123456789tfn", c))
+        if (c == '\0' || !strchr("-0123456789tfn", c)) /* strchr finds the NUL too */
             return kjs_fail(s, err, "unexpected character where a value was expected");
         s->in_bare = true;
+        s->bare_off = s->len - (s->cap != C_NONE && !s->dropping); /* its first byte is copied */
         kjs_bare_start(s, c);
         return KERR_OK;
     }
@@ -558,41 +600,132 @@ static void kjs_key_done(struct kjs *s)
     s->drop_depth = s->depth;
 }
 
+/* A UTF-8 lead byte >= 0x80: how many continuation bytes follow and the
+ * range of the first one (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). False when `b` cannot start a character. */
+static bool kjs_utf8_lead(struct kjs *s, unsigned char b)
+{
+    s->u8_lo = 0x80;
+    s->u8_hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF)
+        s->u8_need = 1;
+    else if (b >= 0xE0 && b <= 0xEF)
+        s->u8_need = 2;
+    else if (b >= 0xF0 && b <= 0xF4)
+        s->u8_need = 3;
+    else
+        return false;
+    if (b == 0xE0)
+        s->u8_lo = 0xA0;
+    else if (b == 0xED)
+        s->u8_hi = 0x9F;
+    else if (b == 0xF0)
+        s->u8_lo = 0x90;
+    else if (b == 0xF4)
+        s->u8_hi = 0x8F;
+    return true;
+}
+
+/* The length of the run of ordinary string bytes at p (checked UTF-8, no
+ * quote, backslash or control character); *bad when a byte is not UTF-8. */
+static size_t kjs_text_run(struct kjs *s, const unsigned char *p, size_t n, bool *bad)
+{
+    size_t i = 0;
+    *bad = false;
+    for (; i < n; i++) {
+        unsigned char b = p[i];
+        if (s->u8_need) {
+            if (b < s->u8_lo || b > s->u8_hi) {
+                *bad = true;
+                break;
+            }
+            s->u8_lo = 0x80;
+            s->u8_hi = 0xBF;
+            s->u8_need--;
+        } else if (b == '"' || b == '\\' || b < 0x20) {
+            break;
+        } else if (b >= 0x80 && !kjs_utf8_lead(s, b)) {
+            *bad = true;
+            break;
+        }
+    }
+    return i;
+}
+
+/* The last hex digit of a \\u escape: UTF-16 surrogates must pair up (a
+ * high one, then at once a \\u escape of a low one), as jansson wants. */
+static bool kjs_u_done(struct kjs *s)
+{
+    bool high = s->uval >= 0xD800 && s->uval <= 0xDBFF;
+    bool low = s->uval >= 0xDC00 && s->uval <= 0xDFFF;
+    if (s->u_high != low)
+        return false;
+    s->u_high = high;
+    return true;
+}
+
+/* The byte after a backslash, or a hex digit of a \\u escape. */
+static enum kerr kjs_escape_byte(struct kjs *s, char e, struct kerr_info *err)
+{
+    bool hex = (e >= '0' && e <= '9') || (e >= 'a' && e <= 'f') || (e >= 'A' && e <= 'F');
+    if (s->uhex ? !hex : !strchr("\"\\/bfnrtu", e) || e == '\0')
+        return kjs_fail(s, err, s->uhex ? "bad \\u escape" : "bad escape in a string");
+    if (s->uhex) {
+        s->uval = s->uval * 16 + (unsigned)(e <= '9' ? e - '0' : (e | 0x20) - 'a' + 10);
+        if (--s->uhex == 0 && !kjs_u_done(s))
+            return kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
+    } else if (e == 'u') {
+        s->uhex = 4;
+        s->uval = 0;
+    } else if (s->u_high) {
+        return kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
+    }
+    s->escape = false;
+    return KERR_OK;
+}
+
+/* Inside a string: the run of ordinary bytes (or the single byte that ends
+ * it: quote, backslash, escape character); returns how many bytes of `p`
+ * were consumed. */
+static size_t kjs_string_bytes(struct kjs *s, const char *p, size_t n, enum kerr *rc,
+                               struct kerr_info *err)
+{
+    bool bad = false;
+    size_t i;
+    if (s->escape || s->uhex) {
+        *rc = kjs_escape_byte(s, p[0], err);
+        return *rc == KERR_OK ? 1 : 0;
+    }
+    if (s->u_high && p[0] != '\\') {
+        *rc = kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
+        return 0;
+    }
+    i = kjs_text_run(s, (const unsigned char *)p, n, &bad);
+    if (bad) {
+        *rc = kjs_reject(s, err, "invalid UTF-8 in a string");
+        return 0;
+    }
+    if (i > 0)
+        return i;
+    if ((unsigned char)p[0] < 0x20) {
+        *rc = kjs_fail(s, err, "control character in a string");
+        return 0;
+    }
+    if (p[0] == '\\')
+        s->escape = true;
+    else
+        s->in_string = false;
+    return 1;
+}
+
 /* Inside a string: copy the run of ordinary bytes at once; returns how many
  * bytes of `p` were consumed. */
 static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *rc,
                              struct kerr_info *err)
 {
-    size_t i = 0;
-    *rc = KERR_OK;
-    if (s->escape || s->uhex) {
-        char e = p[0];
-        bool hex = (e >= '0' && e <= '9') || (e >= 'a' && e <= 'f') || (e >= 'A' && e <= 'F');
-        if (s->uhex ? !hex : !strchr("\"\\/bfnrtu", e) || e == '\0') {
-            *rc = kjs_fail(s, err, s->uhex ? "bad \\u escape" : "bad escape in a string");
-            return 0;
-        }
-        if (s->uhex)
-            s->uhex--;
-        else if (e == 'u')
-            s->uhex = 4;
-        s->escape = false;
-        i = 1;
-    } else {
-        while (i < n && p[i] != '"' && p[i] != '\\' && (unsigned char)p[i] >= 0x20)
-            i++;
-        if (i == 0) {
-            if ((unsigned char)p[0] < 0x20) {
-                *rc = kjs_fail(s, err, "control character in a string");
-                return 0;
-            }
-            i = 1;
-            if (p[0] == '\\')
-                s->escape = true;
-            else
-                s->in_string = false;
-        }
-    }
+    size_t i = kjs_string_bytes(s, p, n, rc, err);
+    if (*rc != KERR_OK)
+        return 0;
     if (s->cap != C_NONE && (*rc = kjs_append(s, p, i, err)) != KERR_OK)
         return 0;
     kjs_key_append(s, p, s->in_string ? i : i - 1);

@@ -18,9 +18,14 @@
  *
  * Texts handed to callbacks are minified (whitespace outside strings is
  * dropped), NUL-terminated, and borrowed: valid only during the callback.
- * Structure is checked as it streams (brackets, commas, colons, string
- * control characters); the content of each handed-out value is finally
- * validated by whoever parses it (json_loadb).
+ * Structure is checked as it streams (brackets, commas, colons, scalars,
+ * string control characters), and so is what jansson would refuse inside
+ * strings (invalid UTF-8, unpaired UTF-16 surrogate escapes) and numbers
+ * out of its range (integers beyond 64 bits, reals that overflow). A body
+ * holding such a value is refused (KERR_PARSE, reason KJS_REASON_UNREADABLE)
+ * rather than the value skipped: a cache that silently missed an object
+ * would take it for deleted. So every value handed out reads with
+ * json_loadb(JSON_ALLOW_NUL) ("\u0000" is valid JSON and passes).
  *
  * A value larger than `max_value` bytes (minified), nesting deeper than
  * KJS_MAX_DEPTH, or malformed structure gives KERR_PARSE. After any error
@@ -36,6 +41,10 @@
 #include "kerr.h"
 
 #define KJS_MAX_DEPTH 512
+/* kerr_info.reason of a body refused because a value in it is not text
+ * jansson can read: invalid UTF-8 or an unpaired UTF-16 surrogate escape
+ * in a string, an integer beyond 64 bits, a real that overflows. */
+#define KJS_REASON_UNREADABLE "UnreadableText"
 #define KJS_DEFAULT_MAX_VALUE ((size_t)16 << 20) /* 16 MiB */
 
 struct kjs;

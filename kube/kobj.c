@@ -204,23 +204,35 @@ static size_t kobj_member(char *b, const char *key, const char *json_value)
     return n;
 }
 
+/* JSON whitespace. */
+static bool kobj_is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 /* The text with `"kind":..,"apiVersion":..,` inserted after its '{' for
- * those given (encoded values, NULL: not inserted). Caller frees. */
+ * those given (encoded values, NULL: not inserted). The text is an object
+ * that parsed, but it may have whitespace before its '{' and after it (it
+ * is not always minified). Caller frees. */
 static char *kobj_prefixed(const char *text, size_t len, const char *kind_js, const char *av_js,
                            size_t *out_len)
 {
     size_t extra = (kind_js ? strlen(kind_js) + 8 : 0) + (av_js ? strlen(av_js) + 14 : 0);
     char *b = kerr_xmalloc(len + extra + 1);
-    size_t n = 0;
+    size_t n = 0, open = 0, first;
+    while (open < len && text[open] != '{')
+        open++; /* only whitespace can come before it */
+    for (first = open + 1; first < len && kobj_is_ws(text[first]);)
+        first++;
     b[n++] = '{';
     if (kind_js)
         n += kobj_member(b + n, "kind", kind_js);
     if (av_js)
         n += kobj_member(b + n, "apiVersion", av_js);
-    if (len >= 2 && text[1] == '}')
+    if (first < len && text[first] == '}')
         n--; /* the object was empty: no ',' before its '}' */
-    memcpy(b + n, text + 1, len - 1);
-    n += len - 1;
+    memcpy(b + n, text + first, len - first);
+    n += len - first;
     b[n] = '\0';
     *out_len = n;
     return b;
@@ -267,7 +279,7 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
     struct kobj *o = NULL;
     if (tree)
         *tree = NULL;
-    json_t *obj = json_loadb(text, len, 0, &jerr);
+    json_t *obj = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
     if (!obj) {
         kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON: %s", jerr.text);
         return NULL;
@@ -383,7 +395,8 @@ static bool kobj_top_spans(const char *t, size_t len, struct kobj_span sp[3])
 static void kobj_span_member(const char *t, const struct kobj_span *sp, json_t *view,
                              const char *key)
 {
-    json_t *v = sp->found ? json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *v =
+        sp->found ? json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (v)
         json_object_set_new(view, key, v);
 }
@@ -402,7 +415,7 @@ struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *a
     }
     if (!sp[0].found || text[sp[0].off] != '{')
         return NULL; /* no metadata, so no name */
-    json_t *meta = json_loadb(text + sp[0].off, sp[0].len, 0, &jerr);
+    json_t *meta = json_loadb(text + sp[0].off, sp[0].len, JSON_ALLOW_NUL, &jerr);
     if (!meta) {
         kerr_set(err, KERR_PARSE, 0, "BadJSON", "metadata is not valid JSON: %s", jerr.text);
         return NULL;
@@ -539,7 +552,7 @@ size_t kobj_text_len(const struct kobj *o)
 
 json_t *kobj_json(const struct kobj *o)
 {
-    return json_loadb(o->text, o->text_len, 0, NULL);
+    return json_loadb(o->text, o->text_len, JSON_ALLOW_NUL, NULL);
 }
 
 /* Parse a decimal RV; false if it is not one. */

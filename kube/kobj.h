@@ -10,6 +10,10 @@
  * (namespace, name, uid, resourceVersion, generation, deletion, labels and
  * ownerReference uids). kobj_json() parses the text on demand.
  *
+ * Texts are parsed with JSON_ALLOW_NUL: "\u0000" is valid JSON, and an API
+ * server sends it for a NUL character in a string, so such an object is
+ * cached and read back like any other (a C string of it ends at the NUL).
+ *
  * Thread safety: a kobj never changes after kobj_new_from_json; the
  * reference count is atomic, so kobj_ref/kobj_unref and every accessor may
  * be used from any thread.
@@ -54,7 +58,8 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
 /*
  * The same, parsing only the top-level "metadata" (and "kind" /
  * "apiVersion"); the rest of the text is kept unparsed, its structure
- * trusted (the list stream checked brackets, commas and strings). For
+ * trusted (the list stream checked brackets, commas, scalars, and that
+ * strings are UTF-8 with paired surrogate escapes). For
  * callers that need no more than metadata. `meta_view` (may be NULL)
  * receives {"metadata":..., "kind":..., "apiVersion":...} as far as the
  * text has them (caller json_decrefs it).

@@ -115,6 +115,14 @@ static void kw_count(struct kwatcher *w, uint64_t *field)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* A list or watch body refused by the splitter for unreadable text (the
+ * cache keeps its last good state; the failure is retried as any other). */
+static void kw_note_unreadable(struct kwatcher *w, const struct kerr_info *e)
+{
+    if (strcmp(e->reason, KJS_REASON_UNREADABLE) == 0)
+        kw_count(w, &w->st.unreadable);
+}
+
 static void kw_fail(struct kwatcher *w, uint64_t *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void kw_fail(struct kwatcher *w, uint64_t *field, const char *fmt, ...)
@@ -282,6 +290,7 @@ static size_t kw_write(char *data, size_t size, size_t nmemb, void *ud)
     enum kerr e = kjs_feed(s->split, data, n, &err);
     if (e == KERR_PARSE) {
         s->bad_event = true;
+        kw_note_unreadable(s->w, &err);
         kw_fail(s->w, &s->w->st.errors, "watch %s: %s", s->path, err.message);
     }
     return e == KERR_OK ? n : 0;
@@ -511,6 +520,7 @@ static void kw_list_done(struct kw_stream *s)
     }
     if (s->list_rc != KERR_OK) {
         free(rv);
+        kw_note_unreadable(w, &s->list_err);
         kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(s->list_rc),
                 s->list_err.message);
         kw_retry_later(s, KW_NEED_LIST);

@@ -54,6 +54,9 @@ struct kwatcher_stats {
     uint64_t errors;      /* watches that ended in an error */
     uint64_t events;      /* ADDED / MODIFIED / DELETED events applied */
     uint64_t bookmarks;   /* BOOKMARK events */
+    uint64_t unreadable;  /* list or watch bodies refused because a value in
+                             them was unreadable text (KJS_REASON_UNREADABLE);
+                             also counted in list_errors or errors */
     char last_error[256]; /* the last failure, "" if none (no secrets) */
 };
 

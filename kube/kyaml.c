@@ -3,7 +3,9 @@
  *
  * libyaml builds the node graph of the first document (aliases point at
  * shared nodes); we walk it recursively and build fresh jansson values,
- * counting every value produced so an alias bomb cannot blow up memory.
+ * counting every value produced so an alias bomb cannot blow up memory:
+ * what aliases add beyond the document's own nodes is bounded on its own
+ * (KYAML_MAX_ALIAS_NODES), so a bomb fails after little work.
  */
 #include "kyaml.h"
 
@@ -18,6 +20,7 @@ struct kyaml_walk {
     yaml_document_t *doc;
     unsigned flags;
     size_t produced;
+    size_t own; /* the document's own nodes: what is produced beyond is alias expansion */
     struct kerr_info *err;
 };
 
@@ -159,6 +162,10 @@ static enum kerr kyaml_node(struct kyaml_walk *w, yaml_node_t *n, unsigned depth
         return kyaml_node_err(w, n, "nesting too deep");
     if (++w->produced > KYAML_MAX_NODES)
         return kyaml_node_err(w, n, "too many values (alias expansion?)");
+    if (w->produced > w->own + KYAML_MAX_ALIAS_NODES)
+        return kyaml_node_err(w, n,
+                              "too many values from aliases (they expand to more than 10000 "
+                              "nodes: an alias bomb?)");
     switch (n->type) {
     case YAML_SCALAR_NODE:
         return kyaml_scalar(w, n, out);
@@ -193,7 +200,7 @@ enum kerr kyaml_load_string_ex(const char *text, size_t len, unsigned flags, jso
     if (!root) {
         rc = kerr_set(err, KERR_PARSE, 0, "BadYAML", "empty YAML document");
     } else {
-        struct kyaml_walk w = {&doc, flags, 0, err};
+        struct kyaml_walk w = {&doc, flags, 0, (size_t)(doc.nodes.top - doc.nodes.start), err};
         rc = kyaml_node(&w, root, 0, out);
     }
     yaml_document_delete(&doc);

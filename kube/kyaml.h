@@ -25,6 +25,11 @@
 #define KYAML_TYPED 1u             /* resolve plain scalars to null/bool/number */
 #define KYAML_MAX_FILE (16u << 20) /* files larger than this are refused */
 #define KYAML_MAX_NODES 1000000u   /* values produced, aliases expanded */
+/* Values produced by expanding aliases (beyond the document's own nodes):
+ * a document of anchors nested in anchors ("billion laughs") is refused
+ * after this much work, long before it costs memory. A kubeconfig (the
+ * only user) has no reason for more. */
+#define KYAML_MAX_ALIAS_NODES 10000u
 #define KYAML_MAX_DEPTH 256u
 
 /* Parse `len` bytes of YAML text (all strings). KERR_PARSE on bad YAML or

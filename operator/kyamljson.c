@@ -44,6 +44,7 @@ struct loader {
     struct anchor *anchors;
     size_t nanchors, cap_anchors;
     size_t nodes;
+    size_t alias_nodes; /* of those, copied by aliases */
 };
 
 static enum kerr fail_at(struct loader *ld, yaml_mark_t m, const char *what, const char *detail)
@@ -415,6 +416,12 @@ static enum kerr on_alias(struct loader *ld, const yaml_event_t *ev)
     const struct anchor *a = anchor_find(ld, name);
     if (!a)
         return fail_at(ld, ev->start_mark, "unknown anchor (or an alias inside its own anchor)",
+                       name);
+    ld->alias_nodes += a->nodes;
+    if (ld->alias_nodes > KYAMLJSON_MAX_ALIAS_NODES)
+        return fail_at(ld, ev->start_mark,
+                       "too many nodes from aliases (they expand to more than 100000 nodes: an "
+                       "alias bomb?)",
                        name);
     enum kerr rc = charge(ld, a->nodes, ev->start_mark);
     if (rc)

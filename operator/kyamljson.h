@@ -12,7 +12,8 @@
  * other tags are an error. `.inf`/`.nan` are an error (JSON has no such value).
  *
  * Anchors and aliases are resolved (the alias becomes a deep copy), bounded by
- * a total node budget so an "alias bomb" is an error, not an OOM. `<<` merge
+ * a total node budget and a smaller one for what aliases add, so an "alias
+ * bomb" is an error after little work, not an OOM. `<<` merge
  * keys are applied (explicit keys win). Duplicate mapping keys and
  * non-scalar keys are errors. Nesting deeper than 128 levels is an error.
  *
@@ -30,6 +31,10 @@
 
 /* Most nodes a stream may produce, aliases expanded. */
 #define KYAMLJSON_MAX_NODES 1000000
+/* Most nodes aliases may add (each alias is charged the size of what it
+ * copies, before the copy): a "billion laughs" document is refused after
+ * this much work, long before it costs memory. */
+#define KYAMLJSON_MAX_ALIAS_NODES 100000
 /* Deepest nesting of mappings and sequences. */
 #define KYAMLJSON_MAX_DEPTH 128
 

@@ -608,6 +608,22 @@ static void resync_step(struct mgr *m, double *last)
     *last = ktime_mono_s();
 }
 
+/* One line each time the watcher refused a list or watch body for
+ * unreadable text (kwatcher_stats.unreadable grew): the cache keeps its
+ * last good state and the request is retried, so this is all one sees. */
+static void unreadable_step(struct mgr *m, uint64_t *seen)
+{
+    struct kwatcher_stats st;
+    kwatcher_stats(m->watcher, &st);
+    if (st.unreadable <= *seen)
+        return;
+    char n[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)st.unreadable);
+    log_msg(LOG_WARN, "refused a list or watch response holding unreadable JSON text", "total", n,
+            "error", st.last_error, LOG_END);
+    *seen = st.unreadable;
+}
+
 /* The main thread: start workers once synced and leading, resync
  * periodically, publish queue metrics, until a signal. */
 static void run_loop(struct mgr *m)
@@ -615,8 +631,10 @@ static void run_loop(struct mgr *m)
     double last_resync = ktime_mono_s();
     bool announced = false;
     struct mem_trim trim = {0};
+    uint64_t unreadable = 0;
     while (!mgr_stop) {
         sleep_ms(100);
+        unreadable_step(m, &unreadable);
         if (!synced(m))
             continue;
         if (!announced) {

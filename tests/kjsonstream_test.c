@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -577,6 +578,98 @@ START_TEST(kjs_other_array_key_is_honoured)
 }
 END_TEST
 
+/* Feed `text` (n bytes) in chunks of `chunk` bytes; returns the outcome. */
+static enum kerr feed_chunked(struct kjs *s, const char *text, size_t n, size_t chunk,
+                              struct kerr_info *err)
+{
+    enum kerr rc = KERR_OK;
+    for (size_t at = 0; at < n && rc == KERR_OK; at += chunk)
+        rc = kjs_feed(s, text + at, n - at < chunk ? n - at : chunk, err);
+    return rc == KERR_OK ? kjs_finish(s, err) : rc;
+}
+
+/* Values jansson cannot read (a raw NUL where a value belongs, invalid
+ * UTF-8, unpaired UTF-16 surrogates) are refused by the splitter: nothing
+ * unreadable is ever handed to the cache, whatever the chunking. */
+START_TEST(kjs_unreadable_values_are_rejected)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        bool unreadable; /* reason KJS_REASON_UNREADABLE (else malformed) */
+    } bad[] = {
+#define BAD(s, u) {s, sizeof s - 1, u}
+        BAD("{\"items\":[{\"metadata\":{\"name\":\"a\"},\"x\":\0}]}", false),
+        BAD("{\"items\":[{\"x\":[1,\0]}]}", false),
+        BAD("{\"items\":[{\"x\":\"\xff\"}]}", true),
+        BAD("{\"items\":[{\"x\":\"\xc0\xaf\"}]}", true),         /* overlong '/' */
+        BAD("{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", true),     /* encoded surrogate */
+        BAD("{\"items\":[{\"x\":\"\xf4\x90\x80\x80\"}]}", true), /* above U+10FFFF */
+        BAD("{\"items\":[{\"x\":\"\xe2\x82\"}]}", true),         /* cut short */
+        BAD("{\"items\":[{\"x\":\"a\x80\"}]}", true),            /* lone continuation */
+        BAD("{\"items\":[{\"\xfe\":1}]}", true),                 /* in a key */
+        BAD("{\"items\":[{\"x\":\"\\ud800\"}]}", true),          /* unpaired high */
+        BAD("{\"items\":[{\"x\":\"\\udc00\"}]}", true),          /* unpaired low */
+        BAD("{\"items\":[{\"x\":\"\\ud800\\u0041\"}]}", true),   /* high + not low */
+        BAD("{\"items\":[{\"x\":\"\\ud800x\"}]}", true),         /* high + text */
+        BAD("{\"items\":[{\"x\":\"\\ud800\\n\"}]}", true),       /* high + escape */
+        BAD("{\"items\":[{\"x\":9223372036854775808}]}", true),  /* beyond int64 */
+        BAD("{\"items\":[{\"x\":-99999999999999999999}]}", true),
+        BAD("{\"items\":[{\"x\":1e400}]}", true), /* real overflow */
+        BAD("{\"items\":[-1.5E+999]}", true),
+#undef BAD
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (size_t chunk = 1; chunk <= bad[i].len; chunk += bad[i].len - 1) {
+            struct collect c;
+            collect_init(&c);
+            struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cbs, &c);
+            struct kerr_info err;
+            kerr_clear(&err);
+            enum kerr rc = feed_chunked(s, bad[i].text, bad[i].len, chunk, &err);
+            ck_assert_msg(rc == KERR_PARSE, "case %zu accepted (chunk %zu)", i, chunk);
+            ck_assert_uint_eq(json_array_size(c.items), 0);
+            if (bad[i].unreadable)
+                ck_assert_str_eq(err.reason, KJS_REASON_UNREADABLE);
+            kjs_free(s);
+            collect_done(&c);
+        }
+    }
+}
+END_TEST
+
+/* The same in a watch stream, and valid UTF-8, surrogate pairs and an
+ * escaped NUL (valid JSON that an API server may send) still pass. */
+START_TEST(kjs_unreadable_watch_event_is_rejected_valid_text_passes)
+{
+    const char ev[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"},\"x\":\0}}\n";
+    struct collect c;
+    collect_init(&c);
+    struct kjs *s = kjs_new(KJS_DOCS, NULL, 0, &cbs, &c);
+    ck_assert_int_eq(feed_chunked(s, ev, sizeof ev - 1, sizeof ev - 1, NULL), KERR_PARSE);
+    ck_assert_uint_eq(json_array_size(c.items), 0);
+    kjs_free(s);
+    collect_done(&c);
+    const char good[] =
+        "{\"items\":[{\"x\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"
+        "\",\"y\":\"\\ud83d\\ude00\",\"z\":\"a\\u0000b\",\"n\":[9223372036854775807,"
+        "-9223372036854775808,1e-400,1.7e308]}]}";
+    for (size_t chunk = 1; chunk <= 3; chunk++) {
+        struct kjs_callbacks keep = {on_text, NULL};
+        struct texts t = {{NULL}, 0};
+        s = kjs_new(KJS_ITEMS, "items", 0, &keep, &t);
+        ck_assert_int_eq(feed_chunked(s, good, sizeof good - 1, chunk, NULL), KERR_OK);
+        ck_assert_uint_eq(t.n, 1);
+        json_t *v = json_loads(t.t[0], JSON_ALLOW_NUL, NULL);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_uint_eq(json_string_length(json_object_get(v, "z")), 3);
+        json_decref(v);
+        free(t.t[0]);
+        kjs_free(s);
+    }
+}
+END_TEST
+
 static Suite *kjs_suite(void)
 {
     Suite *s = suite_create("kjsonstream");
@@ -589,6 +682,8 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_truncated_in_the_middle_of_an_item_fails_at_finish);
     tcase_add_test(tc, kjs_malformed_structure_is_rejected);
     tcase_add_test(tc, kjs_malformed_scalars_and_escapes_are_rejected);
+    tcase_add_test(tc, kjs_unreadable_values_are_rejected);
+    tcase_add_test(tc, kjs_unreadable_watch_event_is_rejected_valid_text_passes);
     tcase_add_test(tc, kjs_valid_scalars_and_escapes_pass);
     tcase_add_test(tc, kjs_item_over_the_size_cap_is_a_parse_error);
     tcase_add_test(tc, kjs_too_deep_nesting_is_rejected);

@@ -340,6 +340,56 @@ START_TEST(kobj_rv_cmp_is_numeric_then_opaque)
 }
 END_TEST
 
+/* A text with whitespace before its '{' (or around the members) that gets
+ * kind / apiVersion inserted is still read back: kobj does not assume the
+ * text starts with '{'. */
+START_TEST(kobj_from_text_with_leading_whitespace_reads_back)
+{
+    const char *texts[] = {" \n\t{\"metadata\":{\"name\":\"a\"}}",
+                           "{ \"metadata\" : {\"name\":\"a\"} }",
+                           "\r\n{\"metadata\":{\"name\":\"a\"},\"x\":[1]}\n"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        for (int meta = 0; meta < 2; meta++) {
+            const char *t = texts[i];
+            struct kobj *o = meta
+                                 ? kobj_new_from_text_meta(t, strlen(t), "v1", "Secret", NULL, NULL)
+                                 : kobj_new_from_text(t, strlen(t), "v1", "Secret", NULL, NULL);
+            ck_assert_ptr_nonnull(o);
+            json_t *j = kobj_json(o);
+            ck_assert_msg(j != NULL, "unreadable: %s", kobj_text(o));
+            ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "Secret");
+            ck_assert_str_eq(json_string_value(json_object_get(j, "apiVersion")), "v1");
+            ck_assert_str_eq(kobj_name(o), "a");
+            json_decref(j);
+            kobj_unref(o);
+        }
+    }
+}
+END_TEST
+
+/* "\u0000" is valid JSON that an API server sends for a NUL character in a
+ * string: such an object is cached and read back, wherever the escape is. */
+START_TEST(kobj_escaped_nul_is_readable)
+{
+    const char *texts[] = {"{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"x\\u0000y\"}}",
+                           "{\"metadata\":{\"name\":\"a\",\"labels\":{\"l\":\"\\u0000\"}}}",
+                           "{\"kind\":\"K\\u0000\",\"metadata\":{\"name\":\"a\"}}"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        for (int meta = 0; meta < 2; meta++) {
+            const char *t = texts[i];
+            struct kerr_info err = {0};
+            struct kobj *o = meta ? kobj_new_from_text_meta(t, strlen(t), NULL, NULL, NULL, &err)
+                                  : kobj_new_from_text(t, strlen(t), NULL, NULL, NULL, &err);
+            ck_assert_msg(o != NULL, "refused (%d): %s: %s", meta, t, err.message);
+            json_t *j = kobj_json(o);
+            ck_assert_msg(j != NULL, "cached but unreadable: %s", t);
+            json_decref(j);
+            kobj_unref(o);
+        }
+    }
+}
+END_TEST
+
 static Suite *kobj_suite(void)
 {
     Suite *s = suite_create("kobj");
@@ -358,6 +408,8 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_from_text_rejects_bad_json_and_ignores_unnamed);
     tcase_add_test(tc, kobj_from_text_meta_matches_the_full_parse);
     tcase_add_test(tc, kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed);
+    tcase_add_test(tc, kobj_from_text_with_leading_whitespace_reads_back);
+    tcase_add_test(tc, kobj_escaped_nul_is_readable);
     suite_add_tcase(s, tc);
     return s;
 }

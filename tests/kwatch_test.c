@@ -260,6 +260,45 @@ START_TEST(kwatch_undecodable_event_reconnects)
 }
 END_TEST
 
+/* An event whose object holds text jansson cannot read (invalid UTF-8) is
+ * refused by the splitter: never cached, counted, and the watch resumes
+ * from the last good resourceVersion. */
+START_TEST(kwatch_unreadable_event_is_refused_and_counted)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("ADDED", "ns", "c", "13", "\xff"), 0, 0);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, 2);
+    ck_assert_str_eq(cached_rv(&f, "c"), "(absent)");
+    ck_assert_str_eq(watch_rv(&f, 1), "12");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.unreadable, 1);
+    ck_assert_ptr_nonnull(strstr(st.last_error, "UTF-8"));
+    fx_teardown(&f);
+}
+END_TEST
+
+/* The same in a list: the list fails (the informer keeps what it had, here
+ * nothing, and does not report synced) and is retried. */
+START_TEST(kwatch_unreadable_list_item_fails_the_list)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "10", "\xc0\xaf"));
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_lists(&f, 2);
+    ck_assert(!kinformer_has_synced(f.inf));
+    ck_assert_str_eq(cached_rv(&f, "a"), "(absent)");
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_ge(st.unreadable, 1);
+    ck_assert_uint_ge(st.list_errors, 1);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(kwatch_error_event_other_than_410_backs_off_and_rewatches)
 {
     struct fx f;
@@ -575,6 +614,8 @@ static Suite *kwatch_suite(void)
     tcase_add_test(tc, kwatch_stream_cut_inside_an_event_resumes_from_the_last_complete_one);
     tcase_add_test(tc, kwatch_http_error_retries_from_the_same_version);
     tcase_add_test(tc, kwatch_undecodable_event_reconnects);
+    tcase_add_test(tc, kwatch_unreadable_event_is_refused_and_counted);
+    tcase_add_test(tc, kwatch_unreadable_list_item_fails_the_list);
     tcase_add_test(tc, kwatch_error_event_other_than_410_backs_off_and_rewatches);
     tcase_add_test(tc, kwatch_pretty_printed_event_is_decoded);
     tcase_add_test(tc, kwatch_every_event_of_a_long_stream_is_applied);

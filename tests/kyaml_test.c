@@ -96,6 +96,33 @@ START_TEST(kyaml_alias_bomb_is_refused)
 }
 END_TEST
 
+static const char *LAUGHS_200K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                                 "f: [*e, *e]\n";
+
+/* A moderate use of aliases (about 1,100 values copied) still loads. */
+static const char *ALIASES_1K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                "d: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+
+/* What aliases add is bounded on its own (KYAML_MAX_ALIAS_NODES), far
+ * below the total budget: a document expanding to ~220,000 values (under
+ * KYAML_MAX_NODES) is refused with a message naming aliases, after little
+ * work. */
+START_TEST(kyaml_alias_expansion_is_bounded_below_the_node_budget)
+{
+    expect_parse_error(LAUGHS_200K, "from aliases");
+    json_t *j = NULL;
+    struct kerr_info err;
+    ck_assert_int_eq(kyaml_load_string(ALIASES_1K, strlen(ALIASES_1K), &j, &err), KERR_OK);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "d")), 10);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(kyaml_file_errors_name_the_file)
 {
     json_t *j = NULL;
@@ -132,6 +159,7 @@ static Suite *kyaml_suite(void)
     tcase_add_test(tc, kyaml_anchors_and_aliases_are_expanded);
     tcase_add_test(tc, kyaml_errors_say_where);
     tcase_add_test(tc, kyaml_alias_bomb_is_refused);
+    tcase_add_test(tc, kyaml_alias_expansion_is_bounded_below_the_node_budget);
     tcase_add_test(tc, kyaml_file_errors_name_the_file);
     suite_add_tcase(s, tc);
     return s;

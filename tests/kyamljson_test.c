@@ -126,6 +126,31 @@ START_TEST(alias_bomb_is_an_error_not_an_oom)
 }
 END_TEST
 
+static const char *LAUGHS_200K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                                 "f: [*e, *e]\n";
+
+/* A moderate use of aliases (about 11,000 nodes copied) still loads. */
+static const char *ALIASES_11K = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n";
+
+/* What aliases add is bounded on its own, far below the total budget: a
+ * document expanding to ~220,000 nodes (under KYAMLJSON_MAX_NODES) is
+ * refused with a message naming aliases, after little work. */
+START_TEST(alias_expansion_is_bounded_below_the_node_budget)
+{
+    struct kerr_info err;
+    ck_assert_int_eq(load_err(LAUGHS_200K, &err), KERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "from aliases"));
+    ck_assert_int_eq(load_err(ALIASES_11K, &err), KERR_OK);
+}
+END_TEST
+
 START_TEST(unknown_and_recursive_aliases_are_errors)
 {
     struct kerr_info err;
@@ -238,6 +263,7 @@ static Suite *suite(void)
     tcase_add_test(tc, several_documents_become_an_array_and_empty_ones_are_skipped);
     tcase_add_test(tc, aliases_are_resolved_as_copies_and_merge_keys_apply);
     tcase_add_test(tc, alias_bomb_is_an_error_not_an_oom);
+    tcase_add_test(tc, alias_expansion_is_bounded_below_the_node_budget);
     tcase_add_test(tc, unknown_and_recursive_aliases_are_errors);
     tcase_add_test(tc, syntax_error_reports_line_and_column);
     tcase_add_test(tc, duplicate_and_complex_keys_are_errors);

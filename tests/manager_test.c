@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,14 +75,25 @@ static void run_operator(char **argv, double secs, struct run *r, bool *stopped)
     }
     close(fds[1]);
     double deadline = now_s() + secs;
-    size_t len = drain(fds[0], r->out, sizeof r->out, 0, deadline);
+    size_t len = 0;
     int st = 0;
-    /* the output closes as the child exits: before the deadline it ended by itself */
-    *stopped = now_s() >= deadline && waitpid(pid, &st, WNOHANG) == 0;
+    pid_t done = 0;
+    /* Until the deadline or the child's exit, whichever comes first. drain can
+     * return early (EOF, EINTR, a full buffer): only waitpid says it ended. */
+    while (now_s() < deadline && (done = waitpid(pid, &st, WNOHANG)) == 0) {
+        size_t before = len;
+        len = drain(fds[0], r->out, sizeof r->out, len, fmin(deadline, now_s() + 0.1));
+        if (len == before) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    *stopped = done == 0;
     if (*stopped)
         kill(pid, SIGTERM);
     drain(fds[0], r->out, sizeof r->out, len, now_s() + 10);
-    waitpid(pid, &st, 0);
+    if (done == 0)
+        waitpid(pid, &st, 0);
     close(fds[0]);
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r->lines = 0;

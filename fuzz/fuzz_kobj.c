@@ -1,0 +1,168 @@
+/*
+ * fuzz_kobj: the object parser and what the cache (kinformer) accepts.
+ *
+ * Input: byte 0 picks what is exercised, the rest is a body:
+ *  - bit 0 clear: a list body, split as kclient_list_text does (KJS_ITEMS,
+ *    managedFields dropped); every item goes to kobj_new_from_text and to
+ *    kobj_new_from_text_meta, as kinformer's list sink does;
+ *  - bit 0 set: a watch stream, split as kwatch does (KJS_DOCS); each
+ *    event's "object" goes to kobj_new_from_text_meta, as kinformer's event
+ *    sink does;
+ *  - bit 1: a kind and apiVersion are given (built-in list items lack them);
+ *  - bit 2: the whole body also goes to kobj_new_from_text as it is (any
+ *    text jansson accepts, leading whitespace included).
+ *
+ * Invariants, for every kobj made:
+ *  - kobj_json() reads it back (never NULL), as an object;
+ *  - the accessors agree with that tree: name, namespace, uid,
+ *    resourceVersion, kind, apiVersion, labels, owners, generation;
+ *  - the tree has no metadata.managedFields;
+ *  - the full parse and the metadata-only parse of the same text agree.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzzutil.h"
+#include "kjsonstream.h"
+#include "kobj.h"
+
+#define H "kobj"
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void same(const char *what, const char *a, const char *b)
+{
+    if (strcmp(a, b) != 0)
+        fz_fail(H, "%s: accessor \"%.100s\" but tree \"%.100s\"", what, a, b);
+}
+
+static void check_labels(const struct kobj *o, const json_t *meta)
+{
+    const json_t *labels = json_object_get(meta, "labels");
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)labels, k, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        n++;
+        const char *got = kobj_label(o, k);
+        if (!got || strcmp(got, json_string_value(v)) != 0)
+            if (!memchr(json_string_value(v), '\0', json_string_length(v)))
+                fz_fail(H, "label %.100s lost or changed", k);
+    }
+    if (n != kobj_label_count(o))
+        fz_fail(H, "%zu string labels in the tree, %zu in the kobj", n, kobj_label_count(o));
+}
+
+/* kobj_json reads `o` back, and the accessors match the tree. */
+static void check_obj(const struct kobj *o, const char *kind, const char *av)
+{
+    json_t *t = kobj_json(o);
+    if (!json_is_object(t))
+        fz_fail(H, "cached object unreadable by kobj_json: %.300s", kobj_text(o));
+    const json_t *meta = json_object_get(t, "metadata");
+    same("name", kobj_name(o), jstr(meta, "name"));
+    same("namespace", kobj_namespace(o), jstr(meta, "namespace"));
+    same("uid", kobj_uid(o), jstr(meta, "uid"));
+    same("resourceVersion", kobj_resource_version(o), jstr(meta, "resourceVersion"));
+    same("kind", kobj_kind(o), jstr(t, "kind"));
+    same("apiVersion", kobj_api_version(o), jstr(t, "apiVersion"));
+    if (kind && !json_object_get(t, "kind"))
+        fz_fail(H, "kind %s was to be filled in", kind);
+    if (av && !json_object_get(t, "apiVersion"))
+        fz_fail(H, "apiVersion %s was to be filled in", av);
+    if (json_object_get(meta, "managedFields"))
+        fz_fail(H, "metadata.managedFields kept");
+    if (kobj_generation(o) != json_integer_value(json_object_get(meta, "generation")))
+        fz_fail(H, "generation differs");
+    const json_t *owners = json_object_get(meta, "ownerReferences");
+    if (kobj_owner_count(o) != (json_is_array(owners) ? json_array_size(owners) : 0))
+        fz_fail(H, "owner count differs");
+    check_labels(o, meta);
+    json_decref(t);
+}
+
+struct ctx {
+    bool typed;
+};
+
+static void compare(const struct kobj *a, const struct kobj *b)
+{
+    same("full vs meta name", kobj_name(a), kobj_name(b));
+    same("full vs meta namespace", kobj_namespace(a), kobj_namespace(b));
+    same("full vs meta rv", kobj_resource_version(a), kobj_resource_version(b));
+    same("full vs meta kind", kobj_kind(a), kobj_kind(b));
+    if (kobj_label_count(a) != kobj_label_count(b) || kobj_owner_count(a) != kobj_owner_count(b) ||
+        kobj_deleting(a) != kobj_deleting(b))
+        fz_fail(H, "full and metadata-only parses disagree");
+}
+
+/* One object text as the cache gets it: both constructors. */
+static void cache_text(const struct ctx *c, const char *text, size_t len, bool full_too)
+{
+    const char *kind = c->typed ? "Secret" : NULL, *av = c->typed ? "v1" : NULL;
+    json_t *tree = NULL, *view = NULL;
+    struct kobj *m = kobj_new_from_text_meta(text, len, av, kind, &view, NULL);
+    struct kobj *f = full_too ? kobj_new_from_text(text, len, av, kind, &tree, NULL) : NULL;
+    if (m)
+        check_obj(m, kind, av);
+    if (f)
+        check_obj(f, kind, av);
+    if (m && f)
+        compare(f, m);
+    json_decref(tree);
+    json_decref(view);
+    kobj_unref(m);
+    kobj_unref(f);
+}
+
+static int on_list_item(void *ctx, const char *text, size_t len)
+{
+    cache_text(ctx, text, len, true);
+    return 0;
+}
+
+static struct kjs *watch_split; /* the splitter of the watch being fed */
+
+static int on_watch_event(void *ctx, const char *text, size_t len)
+{
+    struct kjs_span t, o;
+    kjs_doc_event(watch_split, &t, &o);
+    if (o.len && text[o.off] == '{')
+        cache_text(ctx, text + o.off, o.len, false);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    struct ctx c = {(data[0] & 2) != 0};
+    const char *body = (const char *)data + 1;
+    size_t n = size - 1;
+    bool watch = data[0] & 1;
+    struct kjs_callbacks cb = {watch ? on_watch_event : on_list_item, NULL};
+    struct kjs *s = kjs_new(watch ? KJS_DOCS : KJS_ITEMS, "items", 1 << 16, &cb, &c);
+    kjs_drop_meta_key(s, "managedFields");
+    watch_split = s;
+    if (kjs_feed(s, body, n, NULL) == KERR_OK)
+        kjs_finish(s, NULL);
+    kjs_free(s);
+    if (data[0] & 4) {
+        json_t *tree = NULL;
+        struct kobj *o = kobj_new_from_text(body, n, c.typed ? "v1" : NULL,
+                                            c.typed ? "Secret" : NULL, &tree, NULL);
+        if (o)
+            check_obj(o, c.typed ? "Secret" : NULL, c.typed ? "v1" : NULL);
+        kobj_unref(o);
+        json_decref(tree);
+    }
+    return 0;
+}
