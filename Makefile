@@ -4,7 +4,7 @@
 # Check suite binary. Layering: see LAYER_INC below.
 
 CC       ?= cc
-PKGS     := libcurl jansson yaml-0.1 lua5.4 libwebsockets libpq openssl
+PKGS     := libcurl jansson yaml-0.1 lua5.4 libwebsockets libpq openssl zlib
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     := -Wall -Wextra -Werror -Wvla -Wshadow -Wno-unused-parameter
 OPT      ?= -O2 -g
@@ -17,7 +17,7 @@ CFLAGS   += -DGRACE_VERSION='"$(VERSION)"'
 
 BUILD    ?= build
 LIB_SRCS := $(filter-out operator/main.c,$(wildcard kube/*.c controllers/*.c operator/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/crd_yaml.o
 TEST_SRCS:= $(wildcard tests/*_test.c)
 TEST_BINS:= $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
@@ -73,6 +73,14 @@ $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LAYER_INC) -MMD -MP -c $< -o $@
 
+# The CRD, embedded for `grace-operator schema` (hack/embed.sh).
+$(BUILD)/gen/crd_yaml.c: crds/graceservice.yaml hack/embed.sh
+	@mkdir -p $(@D)
+	sh hack/embed.sh grace_crd_yaml $< > $@
+
+$(BUILD)/gen/crd_yaml.o: $(BUILD)/gen/crd_yaml.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/libgrace.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -84,8 +92,9 @@ bin/grace-operator: $(BUILD)/operator/main.o $(BUILD)/libgrace.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HOBJS) $(BUILD)/libgrace.a
 	$(CC) $(CFLAGS) -o $@ $< $(TEST_HOBJS) $(BUILD)/libgrace.a $(TESTLIBS) $(LDLIBS)
 
-check: $(TEST_BINS)
+check: $(TEST_BINS) bin/grace-operator
 	@sh hack/run-unit.sh $(TEST_BINS)
+	@sh hack/check-schema.sh
 
 # Every unit suite under valgrind's memcheck (no fork, so leaks are seen):
 # any error or definite/indirect leak fails the suite.

@@ -19,6 +19,7 @@
 #include "gskafka.h"
 #include "gsrun.h"
 #include "gsstatus.h"
+#include "gstopics.h"
 #include "khash.h"
 #include "gsmigrate.h"
 #include "gstrace.h"
@@ -54,6 +55,7 @@ struct gs_controller *gs_controller_new(const struct gs_deps *deps)
     c->db_verified = json_object();
     c->settled = json_object();
     gsclaims_add_indexes(deps->gs_inf);
+    gstopics_add_index(deps->gs_inf);
     return c;
 }
 
@@ -220,9 +222,25 @@ static void enqueue_claimants(struct gs_controller *c, const struct kobj *o)
     json_decref(gs);
 }
 
+static void enqueue_full_fn(void *ctx, const struct kobj *o)
+{
+    enqueue_key_full(ctx, o);
+}
+
+/* A producer appeared, changed or is going: its consumers' warnings
+ * (gstopics) may change, which their fingerprints cannot see. */
+static void enqueue_consumers(struct gs_controller *c, const struct kobj *o)
+{
+    json_t *gs = kobj_json(o);
+    if (gs)
+        gstopics_foreach_consumer(c->d.gs_inf, gs, enqueue_full_fn, c);
+    json_decref(gs);
+}
+
 static void gs_on_add(void *ctx, const struct kobj *o)
 {
     enqueue_obj(ctx, o);
+    enqueue_consumers(ctx, o);
 }
 
 /* Our own status writes change neither generation nor metadata we act on:
@@ -236,6 +254,8 @@ static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o
         /* a hostname or topic it held may be free now */
         if (kobj_generation(old) != kobj_generation(o))
             enqueue_claimants(ctx, old);
+        enqueue_consumers(ctx, old);
+        enqueue_consumers(ctx, o);
     } else {
         json_t *a = kobj_json(old), *b = kobj_json(o);
         /* finalizers, and annotations (a "reconcile now" poke such as
@@ -258,6 +278,7 @@ static void gs_on_delete(void *ctx, const struct kobj *o)
 {
     enqueue_obj(ctx, o); /* clears its metrics */
     enqueue_claimants(ctx, o);
+    enqueue_consumers(ctx, o);
 }
 
 static void child_enqueue(struct gs_controller *c, const struct kobj *o)
@@ -515,6 +536,8 @@ static enum gs_result reconcile_live(struct gs_run *r, long *after_ms)
             gs_apply_children(r);
         }
         gs_eval_children(r);
+        gstopics_check(r, json_object_get(json_object_get(r->c->tmpl_config, "kafka"),
+                                          "externalTopics"));
         gs_prune_children(r); /* after eval: credentials wait for WorkloadReady */
     }
     bool ready = false;

@@ -6,9 +6,9 @@
 # clang 14) are for `make fuzz` and the fuzz regression in `make test`.
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
-liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev check
+liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev libpq-dev zlib1g-dev check
 postgresql postgresql-contrib python3 openssl curl xz-utils prometheus
-clang-format clang-tidy cppcheck valgrind
+clang-format clang-tidy cppcheck valgrind python3-jsonschema
 clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -62,6 +62,12 @@ static const char *check_dns_name(const json_t *v)
     return NULL;
 }
 
+/* A DNS name, or "" (the feature it names is off). */
+static const char *check_dns_name_or_empty(const json_t *v)
+{
+    return json_string_length(v) ? check_dns_name(v) : NULL;
+}
+
 static const char *check_port(const json_t *v)
 {
     json_int_t p = json_integer_value(v);
@@ -184,6 +190,7 @@ static const struct cfg_field cfg_fields[] = {
     {"kafka.apiVersion", T_STRING, "kafka.strimzi.io/v1",
      "|kafka.strimzi.io/v1|kafka.strimzi.io/v1beta2|", NULL},
     {"kafka.securityProtocol", T_STRING, "SASL_PLAINTEXT", "|SASL_PLAINTEXT|SASL_SSL|", NULL},
+    {"kafka.externalTopics", T_STRLIST, "[]", NULL, NULL},
     {"postgres.host", T_STRING, "postgres.grace-system.svc", NULL, check_nonempty},
     {"postgres.port", T_INT, "5432", NULL, check_port},
     {"postgres.sslmode", T_STRING, "prefer", "|disable|allow|prefer|require|verify-ca|verify-full|",
@@ -200,6 +207,9 @@ static const struct cfg_field cfg_fields[] = {
      check_strmap},
     {"egress.dns.namespace", T_STRING, "kube-system", NULL, check_dns_name},
     {"egress.dns.podLabels", T_STRMAP, "{\"k8s-app\":\"kube-dns\"}", NULL, check_strmap},
+    {"directory.configMap.namespace", T_STRING, "", NULL, check_dns_name_or_empty},
+    {"directory.configMap.name", T_STRING, "grace-directory", NULL,
+     check_dns_name_or_empty},
 };
 #define CFG_NFIELDS (sizeof cfg_fields / sizeof cfg_fields[0])
 

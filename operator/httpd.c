@@ -54,7 +54,7 @@
 
 enum { SERVE_HEALTH = 1, SERVE_METRICS = 2, SERVE_WEBHOOK = 4 };
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_METRICS, R_WEBHOOK };
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_METRICS, R_GET, R_WEBHOOK };
 
 struct listener {
     struct httpd *h;
@@ -92,6 +92,9 @@ struct httpd {
     httpd_stream_open_fn metrics_open;
     httpd_stream_next_fn metrics_next;
     httpd_stream_close_fn metrics_close;
+    const char *get_path; /* borrowed from the options */
+    httpd_get_fn get;
+    void *get_ctx;
     httpd_webhook_fn webhook;
     void *webhook_ctx;
     bool started;
@@ -162,6 +165,8 @@ static enum route find_route(const struct listener *l, const char *path, const c
     if ((l->serves & SERVE_METRICS) && (h->metrics || h->metrics_open) &&
         strcmp(path, "/metrics") == 0)
         return R_METRICS;
+    if ((l->serves & SERVE_METRICS) && h->get && strcmp(path, h->get_path) == 0)
+        return R_GET;
     *allow = "POST";
     for (char **p = h->paths; (l->serves & SERVE_WEBHOOK) && p && *p; p++)
         if (strcmp(path, *p) == 0)
@@ -186,10 +191,38 @@ static void answer_stream(struct lws *wsi, struct httpd *h, struct conn *c)
     c->stream_close = h->metrics_close;
 }
 
+/* The extra GET route: its query string goes to the callback. */
+static void answer_extra(struct lws *wsi, struct httpd *h, struct conn *c)
+{
+    char query[512] = "";
+    size_t n = 0;
+    for (int i = 0; n + 1 < sizeof query; i++) {
+        int got = lws_hdr_copy_fragment(wsi, query + n, (int)(sizeof query - n),
+                                        WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+        if (n + 1 < sizeof query)
+            query[n++] = '&';
+    }
+    if (n && query[n - 1] == '&')
+        n--;
+    query[n] = '\0';
+    size_t len = 0;
+    int status = 200;
+    char *body = h->get(h->get_ctx, query, &len, &status);
+    if (!body)
+        respond_text(wsi, c, 500, "unavailable");
+    else
+        respond(wsi, c, status, status == 200 ? HTTPD_JSON_TYPE : HTTPD_TEXT_TYPE, body, len);
+}
+
 static void answer_get(struct lws *wsi, struct listener *l, struct conn *c)
 {
     struct httpd *h = l->h;
-    if (c->route == R_HEALTHZ) {
+    if (c->route == R_GET) {
+        answer_extra(wsi, h, c);
+    } else if (c->route == R_HEALTHZ) {
         respond_text(wsi, c, 200, "ok");
     } else if (c->route == R_READYZ) {
         char reason[256] = "not ready";
@@ -758,6 +791,9 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     h->ready_ctx = opts->ready_ctx;
     h->metrics = opts->metrics;
     h->metrics_ctx = opts->metrics_ctx;
+    h->get_path = opts->get_path;
+    h->get = opts->get_path ? opts->get : NULL;
+    h->get_ctx = opts->get_ctx;
     if (opts->metrics_open && opts->metrics_next && opts->metrics_close) {
         h->metrics_open = opts->metrics_open;
         h->metrics_next = opts->metrics_next;

@@ -11,6 +11,7 @@
  *                     serves both, unless the port is 0)
  *       GET /metrics   the metrics callback's text, version=0.0.4 (streamed
  *                      in pieces when the stream callbacks are given)
+ *       GET <get_path> the get callback's answer (e.g. /directory)
  *   webhook listener (--webhook-addr, default :9443, HTTPS, HTTP/1.1)
  *       POST /validate-graceservice, POST /mutate-graceservice (or the paths
  *       given): the request body goes to the webhook callback, whose answer
@@ -80,6 +81,13 @@ typedef void (*httpd_stream_close_fn)(void *stream);
 typedef char *(*httpd_webhook_fn)(void *ctx, const char *path, const char *body, size_t len,
                                   int *status);
 
+/* An extra GET route on the metrics listener: `query` is the request's
+ * query string without the "?" (its "&"-separated parts, each as the
+ * client sent it, at most 511 bytes), "" when none. Return a malloc'd body
+ * (freed by the server), its length in *len, and set *status (200 ->
+ * application/json, otherwise text/plain); NULL means 500. */
+typedef char *(*httpd_get_fn)(void *ctx, const char *query, size_t *len, int *status);
+
 struct httpd_options {
     const char *health_addr;  /* NULL: "127.0.0.1:8081" */
     const char *metrics_addr; /* NULL: "127.0.0.1:8080" */
@@ -108,6 +116,9 @@ struct httpd_options {
     httpd_stream_open_fn metrics_open; /* all three or none */
     httpd_stream_next_fn metrics_next;
     httpd_stream_close_fn metrics_close;
+    const char *get_path; /* NULL: no extra route; borrowed, must outlive the server */
+    httpd_get_fn get;
+    void *get_ctx;
     httpd_webhook_fn webhook; /* NULL: no webhook listener (webhook_serve fits) */
     void *webhook_ctx;
 };

@@ -23,6 +23,7 @@
 #include "childkinds.h"
 #include "cmd_render.h"
 #include "config.h"
+#include "dirpub.h"
 #include "graceservice.h"
 #include "httpd.h"
 #include "kclient.h"
@@ -70,6 +71,7 @@ struct mgr {
     struct metrics *metrics;
     struct opm *opm;
     struct webhook_routes routes;
+    struct dirpub *dir;     /* set before ready_ctl */
     pthread_t workers[256];
     int nworkers;
     atomic_int leading;    /* 1 while this replica may reconcile */
@@ -219,6 +221,7 @@ static void on_started_leading(void *ctx)
     struct mgr *m = ctx;
     atomic_store(&m->leading, 1);
     opm_leader(m->opm, m->f.leader_id, true);
+    dirpub_set_leading(m->dir, true);
     log_msg(LOG_INFO, "became the leader", "lease", m->f.leader_id, "identity", m->identity,
             LOG_END);
 }
@@ -227,6 +230,7 @@ static void on_stopped_leading(void *ctx)
 {
     struct mgr *m = ctx;
     opm_leader(m->opm, m->f.leader_id, false);
+    dirpub_set_leading(m->dir, false);
     if (atomic_exchange(&m->leading, 0) && !mgr_stop) {
         log_msg(LOG_ERROR, "lost the leader lease; exiting so that a restart begins clean", "lease",
                 m->f.leader_id, LOG_END);
@@ -326,6 +330,31 @@ static void make_informers(struct mgr *m)
     }
 }
 
+/* The directory publisher, from the configuration (see dirpub.h). */
+static enum kerr make_directory(struct mgr *m, struct kerr_info *err)
+{
+    const json_t *cj = grace_config_json(m->cfg);
+    const json_t *cm = json_object_get(json_object_get(cj, "directory"), "configMap");
+    enum grace_tailscale_mode ts = grace_config_tailscale_mode(m->cfg);
+    struct dirpub_options o = {
+        .client = m->client,
+        .gs_inf = m->gs_inf,
+        .dir = {.base_domain = grace_config_base_domain(m->cfg),
+                .tailscale = ts != GRACE_TAILSCALE_OFF,
+                .tailscale_per_service = ts == GRACE_TAILSCALE_PER_SERVICE,
+                .external_topics = json_object_get(json_object_get(cj, "kafka"),
+                                                   "externalTopics")},
+        /* "": the operator's own namespace, where its Lease is */
+        .cm_namespace = json_string_length(json_object_get(cm, "namespace"))
+                            ? json_string_value(json_object_get(cm, "namespace"))
+                            : m->leader_ns,
+        .cm_name = json_string_value(json_object_get(cm, "name")),
+        .metrics = m->metrics,
+    };
+    m->dir = dirpub_new(&o);
+    return dirpub_start(m->dir, err);
+}
+
 static bool synced(struct mgr *m)
 {
     if (!m->gs_inf || !kinformer_has_synced(m->gs_inf))
@@ -364,6 +393,19 @@ static char *metrics_next_cb(void *stream, size_t *len)
 static void metrics_close_cb(void *stream)
 {
     metrics_stream_free(stream);
+}
+
+/* GET /directory: 503 until the publisher exists (start-up). */
+static char *directory_cb(void *ctx, const char *query, size_t *len, int *status)
+{
+    struct mgr *m = ctx;
+    if (!atomic_load(&m->ready_ctl)) {
+        static const char msg[] = "the directory is not available yet\n";
+        *status = 503;
+        *len = sizeof msg - 1;
+        return kerr_xstrdup(msg);
+    }
+    return dirpub_http(m->dir, query, len, status);
 }
 
 static void validate_cb(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
@@ -446,7 +488,10 @@ static enum kerr start_http(struct mgr *m, struct kerr_info *err)
                               .metrics_ctx = m,
                               .metrics_open = metrics_open_cb,
                               .metrics_next = metrics_next_cb,
-                              .metrics_close = metrics_close_cb};
+                              .metrics_close = metrics_close_cb,
+                              .get_path = "/directory",
+                              .get = directory_cb,
+                              .get_ctx = m};
     struct tlsgen_pem pem = {0};
     char crt[1024], key[1024];
     bool webhook = strcmp(m->f.webhook_addr, "off") != 0 && m->f.webhook_addr[0] != '\0';
@@ -486,6 +531,7 @@ static enum kerr start_leader(struct mgr *m, struct kerr_info *err)
     if (!m->f.leader_elect) {
         atomic_store(&m->leading, 1);
         opm_leader(m->opm, m->f.leader_id, true);
+        dirpub_set_leading(m->dir, true);
         return KERR_OK;
     }
     struct kleader_options lo = {
@@ -622,6 +668,7 @@ static void shutdown_all(struct mgr *m, bool started)
     if (m->watcher)
         kwatcher_stop(m->watcher);
     httpd_free(m->http);
+    dirpub_free(m->dir); /* before the informer it reads */
     ktrace_free(m->tracer); /* after the workers and the metrics server */
     gs_controller_free(m->ctl);
     kinformer_free(m->gs_inf);
@@ -691,6 +738,8 @@ static enum kerr setup(struct mgr *m, struct kerr_info *err)
     if ((e = kwatcher_new(m->client, &m->watcher)) != KERR_OK)
         return kerr_set(err, e, 0, "", "cannot create the watcher");
     make_informers(m);
+    if ((e = make_directory(m, err)) != KERR_OK)
+        return e;
     m->rec = krecorder_new(m->client, "grace.dev/grace-operator", m->identity);
     m->q = wq_new();
     opm_attach_wq(m->opm, MGR_CONTROLLER, m->q);

@@ -41,6 +41,8 @@ void mgrflags_usage(FILE *out)
     fputs(
         "usage: grace-operator [flags]                 run the operator (manager)\n"
         "       grace-operator render -f FILE [...]    print the objects a GraceService becomes\n"
+        "       grace-operator directory [-o json]    print the service directory (docs/agents.md)\n"
+        "       grace-operator schema                 print the spec as a JSON Schema\n"
         "       grace-operator version                 print the version\n"
         "\n"
         "Connection:\n"
