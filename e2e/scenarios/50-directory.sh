@@ -14,9 +14,8 @@
 CM_NS=grace-system
 CM=grace-directory
 setup_env
-cat >>"$WORK/config.yaml" <<YAML
-directory: {configMap: {namespace: $CM_NS, name: $CM}}
-YAML
+sed -i "s|^directory: .*|directory: {configMap: {namespace: $CM_NS, name: $CM}}|" "$WORK/config.yaml"
+grep -q "name: $CM}" "$WORK/config.yaml" || fail "directory configuration not set"
 sed -i "s|^kafka: {namespace: $KNS, cluster: kafka}|kafka: {namespace: $KNS, cluster: kafka, externalTopics: [$NS.feed]}|" "$WORK/config.yaml"
 kubectl get namespace "$CM_NS" >/dev/null 2>&1 || kubectl create namespace "$CM_NS" >/dev/null
 kubectl -n "$CM_NS" delete configmap "$CM" --ignore-not-found >/dev/null

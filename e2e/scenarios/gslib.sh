@@ -95,7 +95,10 @@ kafka: {namespace: $KNS, cluster: kafka}
 backup: {namespace: $BNS}
 postgres:
   adminSecret: {namespace: $NS, name: pg-admin}
+directory: {configMap: {name: ""}}
 YAML
+  # (no directory ConfigMap: the RBAC grants it in grace-system only, and
+  # concurrent scenarios would overwrite one another's; 50 turns it on)
 }
 
 # OP_KUBECONFIG: what the operator runs with. On a real server the harness sets
