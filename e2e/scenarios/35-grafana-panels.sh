@@ -62,8 +62,9 @@ sed -i 's/^return function(gs, config)$/&\n  if gs.spec.egress and gs.spec.egres
 grep -q 'broken on purpose' "$WORK/templates/egress.lua" || fail "could not break egress.lua"
 
 op_start operator --templates "$WORK/templates"
-gs_apply ok 'image: example/ok:1'
-gs_apply host-a 'image: example/a:1' 'hostname: shared'
+# ok produces a topic host-a consumes: the directory's Kafka map panels have a row
+gs_apply ok 'image: example/ok:1' "kafka: {topics: [{name: $NS.events}], produces: [$NS.events]}"
+gs_apply host-a 'image: example/a:1' 'hostname: shared' "kafka: {consumes: [$NS.events]}"
 gs_apply db 'image: example/db:1' 'postgres: {}'
 gs_apply tmpl 'image: example/t:1' 'egress: {restricted: true}'
 gs_apply gone 'image: example/g:1' 'postgres: {deletionPolicy: Delete}'
