@@ -535,23 +535,25 @@ def phase_resync(client, op, procs, n):
     return res
 
 
-LIST_MODES = ("paged", "rv0", "watchlist")
+LIST_MODES = ("paged", "rv0", "unpaged", "watchlist")
 
 
 def _list_one(client, path, selector, mode):
     """One kind listed the way `mode` says; returns bytes received. paged: pages
     of 500 without resourceVersion (each a consistent read); rv0: one request
-    with resourceVersion=0 (the watch cache, any state); watchlist: a watch
-    with sendInitialEvents=true until the initial-events-end bookmark."""
+    with resourceVersion=0 (the watch cache, any state); unpaged: one request
+    without resourceVersion (consistent; from the watch cache where the server
+    has ConsistentListFromCache, beta in 1.31); watchlist: a watch with
+    sendInitialEvents=true until the initial-events-end bookmark."""
     if mode == "paged":
         return kube.list_all(client, path, selector, raw_only=True)[2]
-    q = {"resourceVersion": "0"} if mode == "rv0" else {
+    q = {"resourceVersion": "0"} if mode == "rv0" else {} if mode == "unpaged" else {
         "watch": "1", "sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan",
         "allowWatchBookmarks": "true", "timeoutSeconds": "60"}
     if selector:
         q["labelSelector"] = selector
     url = path + "?" + urllib.parse.urlencode(q)
-    if mode == "rv0":
+    if mode in ("rv0", "unpaged"):
         status, data = client.raw("GET", url)
         if status != 200:
             raise kube.ApiError("GET", url, status, data.decode("utf-8", "replace"))

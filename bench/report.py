@@ -216,6 +216,8 @@ ROWS = [
      lambda r: _listmode(r, "paged"), "", ""),
     ("... resourceVersion=0 (watch cache): ms; API server + etcd CPU s",
      lambda r: _listmode(r, "rv0"), "", ""),
+    ("... one request without resourceVersion (consistent; watch cache with ConsistentListFromCache): ms; API server + etcd CPU s",
+     lambda r: _listmode(r, "unpaged"), "", ""),
     ("... streaming watch-list (sendInitialEvents=true): ms; API server + etcd CPU s",
      lambda r: _listmode(r, "watchlist"), "", ""),
     ("API server", _server, "", "kube-apiserver v1.32.13"),
