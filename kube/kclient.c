@@ -297,9 +297,10 @@ struct kc_list {
     kclient_item_fn fn;
     kclient_text_item_fn text_fn; /* instead of fn: items as text */
     void *ctx;
-    char *rv;     /* metadata.resourceVersion of the last page */
-    char *cont;   /* metadata.continue of the current page */
-    enum kerr rc; /* an item that did not parse, or KERR_STOPPED */
+    const char *at; /* resourceVersion asked for (first page only), or NULL */
+    char *rv;       /* metadata.resourceVersion of the last page */
+    char *cont;     /* metadata.continue of the current page */
+    enum kerr rc;   /* an item that did not parse, or KERR_STOPPED */
     struct kerr_info info;
 };
 
@@ -360,6 +361,8 @@ static enum kerr kc_list_page(struct kclient *c, const char *base, const char *l
     kc_query(&b, "fieldSelector", field_selector);
     if (limit > 0)
         kc_query(&b, "limit", lim);
+    if (!cont) /* a continued page carries its resourceVersion in the token */
+        kc_query(&b, "resourceVersion", l->at);
     kc_query(&b, "continue", cont);
     struct kclient_request req = {.verb = "LIST", .method = "GET", .path = b.p, .stream = s};
     struct kclient_response resp;
@@ -419,8 +422,22 @@ enum kerr kclient_list_text(struct kclient *c, const struct kres *r, const char 
                             kclient_text_item_fn item_fn, void *ctx, char **list_rv,
                             struct kerr_info *err)
 {
+    return kclient_list_text_at(c, r, ns, label_selector, field_selector, NULL, limit, item_fn, ctx,
+                                list_rv, err);
+}
+
+enum kerr kclient_list_text_at(struct kclient *c, const struct kres *r, const char *ns,
+                               const char *label_selector, const char *field_selector,
+                               const char *resource_version, long limit,
+                               kclient_text_item_fn item_fn, void *ctx, char **list_rv,
+                               struct kerr_info *err)
+{
     struct kc_list l = {.text_fn = item_fn, .ctx = ctx};
     if (!item_fn)
         return kerr_set(err, KERR_INVAL, 0, "BadRequest", "kclient: no item function");
+    if (resource_version && *resource_version) {
+        l.at = resource_version;
+        limit = 0; /* answered from the watch cache, which does not paginate */
+    }
     return kc_list_all(c, r, ns, label_selector, field_selector, limit, &l, list_rv, err);
 }
