@@ -8,7 +8,10 @@
  * values; this module knows Kubernetes, not GraceService.
  *
  * Ownership: `*out` parameters are new references owned by the caller, set
- * only on KERR_OK (otherwise left NULL). Input json_t are borrowed.
+ * only on KERR_OK (otherwise left NULL). Input json_t are borrowed. An
+ * object answer comes without metadata.managedFields (cut before parsing:
+ * nothing here reads it, and it is as large as the rest of an applied
+ * object).
  *
  * Errors: a non-2xx answer is decoded as a Kubernetes Status when it is one
  * (reason, message go into kerr_info) and mapped with kerr_from_http().
