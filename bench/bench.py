@@ -259,7 +259,36 @@ def create_all(client, n, pg, conns=4):
     return created
 
 
-def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None):
+def apiserver_pprof(client, spec):
+    """Start a CPU profile of the API server (its /debug/pprof/profile) in a
+    thread: spec "FILE" or "FILE:SECONDS" (default 30). Returns the thread."""
+    path, _, secs = spec.partition(":")
+    secs = int(secs or 30)
+
+    def fetch():
+        conn = client.connect(timeout=secs + 60)
+        try:
+            conn.request("GET", "/debug/pprof/profile?seconds=%d" % secs,
+                         headers=client._headers())
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                say("apiserver pprof: HTTP %d" % resp.status)
+                return
+            with open(path, "wb") as f:
+                f.write(data)
+            say("apiserver pprof: %d s written to %s (summary: bench/pprofsum.py)" % (secs, path))
+        except OSError as e:
+            say("apiserver pprof failed: %s" % e)
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=fetch, daemon=True)
+    t.start()
+    return t
+
+
+def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, pprof=None):
     gs_path = "%s/namespaces/%s/graceservices" % (GROUP_PATH, NS)
     _, rv, _ = kube.list_all(client, gs_path)
     ready, cv, modified = {}, threading.Condition(), [0]
@@ -277,6 +306,7 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None):
     w = kube.Watch(client, gs_path, rv, on_event)
     m0, c0, load0 = op.metrics(), procs.snap("first"), loadavg()
     prof = opproc.perf_attach(op.pid, perf) if perf else None
+    pprof_thread = apiserver_pprof(client, pprof) if pprof else None
     t0 = time.monotonic()
     created = create_all(client, n, pg)
     t_posted = time.monotonic()
@@ -308,6 +338,8 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None):
     c1, mem, load1 = procs.snap("last"), op.mem(), loadavg()
     if prof:
         opproc.perf_detach(prof)
+    if pprof_thread:
+        pprof_thread.join()
     time.sleep(0.5)   # the last watch events
     w.stop()
     lat = [ready[k] - created[k] for k in ready if k in created]
@@ -693,7 +725,8 @@ def run(a):
     try:
         res["idle"] = phase_idle(op)
         res["create"] = phase_create(client, op, procs, a.n, a.pg, a.timeout, a.stall,
-                                     a.perf if a.profile_phase == "create" else None)
+                                     a.perf if a.profile_phase == "create" else None,
+                                     a.apiserver_pprof)
         res["cached"] = objsize.measure(client, res["idle"]["mem"], res["create"]["mem_settled"])
         objsize.report(res["cached"], say)
         if "latency" in phases and a.k > 0 and res["create"]["n_ready"] == a.n:
@@ -746,6 +779,9 @@ def main():
                    help="give up creation when no GraceService became Ready for this long")
     p.add_argument("--perf", help="perf record the operator into this file (create or the "
                    "first restart: --profile-phase)")
+    p.add_argument("--apiserver-pprof", metavar="FILE[:SECONDS]",
+                   help="CPU profile of the API server from the start of creation "
+                   "(its /debug/pprof/profile, default 30 s)")
     p.add_argument("--wrap", help="command prefix for the operator (e.g. valgrind --tool=massif)")
     p.add_argument("--profile-phase", choices=("create", "restart"), default="create",
                    help="--perf: during creation (default) or the first restart; --wrap: "
