@@ -192,6 +192,9 @@ ROWS = [
     ("cold start, process start -> /readyz 200 (ms; each restart)",
      lambda r: " / ".join(_fmt(x.get("cold_start_ms")) for x in r.get("restart") or []) or "-",
      "<= 500 at 1,000, <= 1,500 at 3,000", "308 / 1,666 / 5,238 at 100 / 1,000 / 3,000"),
+    ("cold start: the API server's own time answering the initial lists (longest LIST, ms; each restart)",
+     lambda r: " / ".join(_fmt(_g(x, "server_list_ms", "longest")) for x in r.get("restart") or []) or "-",
+     "cold start within 100 ms of it", ""),
     ("cold start: API server CPU s until /readyz (each restart; + etcd)",
      lambda r: " / ".join("%s (+%s)" % (_fmt(_g(x, "cold_start_cpu", "apiserver_cpu_s")),
                                         _fmt(_g(x, "cold_start_cpu", "etcd_cpu_s")))
