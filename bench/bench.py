@@ -96,8 +96,11 @@ def pct(values, p):
     return v[k]
 
 
+NAME_PREFIX = "svc"   # --name-prefix
+
+
 def gs_name(i):
-    return "svc-%05d" % i
+    return "%s-%05d" % (NAME_PREFIX, i)
 
 
 def gs_body(i, pg):
@@ -632,13 +635,17 @@ def list_modes(client, procs, rounds=2):
                 finally:
                     client.close()
 
-            a = procs.snap()
+            local = "apiserver" in procs.server_pids   # else its /metrics give its CPU
+            a = procs.snap() if local else procs.snap("first")
             ts = [threading.Thread(target=one, args=k) for k in kinds]
             for t in ts:
                 t.start()
             for t in ts:
                 t.join()
-            d = Procs.delta(a, procs.snap())
+            d = Procs.delta(a, procs.snap() if local else procs.snap("last"))
+            if not local and d.get("api"):
+                d["apiserver_cpu_s"] = d["api"]["cpu_s"]
+            d.pop("api", None)
             d["bytes"] = sum(sizes)
             if errors:
                 d["errors"] = errors[:3]
@@ -715,8 +722,8 @@ def server_info(client, kind):
 
 
 def run(a):
-    global NS
-    NS = a.ns
+    global NS, NAME_PREFIX
+    NS, NAME_PREFIX = a.ns, a.name_prefix
     client = kube.Client(a.kubeconfig)
     op = opproc.Operator(a.bin, a.kubeconfig, a.config, a.work,
                          os.path.join(a.work, "operator.pid"), log_level=a.log_level,
@@ -767,6 +774,9 @@ def main():
     p.add_argument("--server-pids", help="local server processes whose CPU is read: "
                    "apiserver=PID,etcd=PID,kcm=PID")
     p.add_argument("--ns", default="bench", help="namespace of the GraceServices")
+    p.add_argument("--name-prefix", default="svc",
+                   help="GraceService names PREFIX-00000...: host names and Kafka topics derive "
+                   "from them and are unique cluster-wide, so a shared cluster needs one per run")
     p.add_argument("--cleanup", action="store_true",
                    help="delete the GraceServices (through the operator) at the end")
     p.add_argument("--work", required=True, help="directory for logs and the pid file")

@@ -242,7 +242,7 @@ one_run() {
     --standins-pid "$STANDINS_PID" --log-level "${BENCH_LOG_LEVEL:-warn}"
     --out "$WORK/results/$tag.json")
   [ -n "$SERVER_PIDS" ] && args+=(--server-pids "$SERVER_PIDS")
-  [ "$SERVER" = kubeconfig ] && args+=(--cleanup)
+  [ "$SERVER" = kubeconfig ] && args+=(--cleanup --name-prefix "s${BENCH_NS##*-}")
   [ "$pg" = 1 ] && args+=(--pg)
   # shellcheck disable=SC2206
   [ -n "${BENCH_ARGS:-}" ] && args+=($BENCH_ARGS)
