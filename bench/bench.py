@@ -617,7 +617,7 @@ def _list_one(client, path, selector, mode):
         conn.close()
 
 
-def list_modes(client, procs, rounds=2):
+def list_modes(client, procs, rounds=3):
     """Every cached kind listed concurrently (as the operator's informers do),
     each mode `rounds` times, alternating: wall time, bytes and the API
     server's CPU (its process, and etcd's) per mode (the median round)."""
