@@ -1,23 +1,30 @@
 """bench/kube.py: a small Kubernetes API client for the benchmark (stdlib only).
 
-It talks to the local API server stand-in (hack/kubesim) with the files that
-kubesim writes into its directory: `url` (https://127.0.0.1:PORT), `token`
-(the admin bearer token) and `ca.crt`. One keep-alive HTTPS connection per
-thread; a broken connection is reopened once. The token is only ever sent in
-the Authorization header: never logged, never printed.
+It talks to any API server a kubeconfig names: the current context's server,
+CA (certificate-authority-data or file, or insecure-skip-tls-verify) and user
+(client-certificate-data/key-data or files, token or tokenFile). The kubeconfig
+is resolved by `kubectl config view --raw --minify --flatten -o json` (KUBECONFIG
+lists, relative paths and the current context exactly as kubectl sees them; the
+bench needs kubectl anyway), so no YAML parser is needed. One keep-alive HTTPS
+connection per thread; a broken connection is reopened once. Credentials are
+only ever sent (header, TLS handshake): never logged, never printed; a client
+key is written to a private temporary file only while it is loaded.
 
-    c = Client("/tmp/dir/kubesim")
+    c = Client("/tmp/dir/kubeconfig")
     status, obj = c.json("GET", "/apis/grace.dev/v1alpha1/graceservices")
     w = Watch(c, "/apis/apps/v1/namespaces/bench/deployments", rv, on_event)
     ...
     w.stop()
 """
 
+import base64
 import http.client
 import json
 import os
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -31,22 +38,88 @@ class ApiError(Exception):
         self.status = status
 
 
+def _data_or_file(d, key):
+    """The text of `key-data` (base64) or of the file `key` (None if neither)."""
+    if d.get(key + "-data"):
+        return base64.b64decode(d[key + "-data"]).decode()
+    if d.get(key):
+        with open(d[key]) as f:
+            return f.read()
+    return None
+
+
+def load_kubeconfig(path):
+    """The current context of a kubeconfig: {"server", "ca" (PEM or None),
+    "insecure", "cert"/"key" (PEM) or "token"}."""
+    env = dict(os.environ, KUBECONFIG=path)
+    out = subprocess.run(["kubectl", "config", "view", "--raw", "--minify", "--flatten",
+                          "-o", "json"], env=env, capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise ValueError("kubectl config view: %s" % out.stderr.strip())
+    doc = json.loads(out.stdout)
+    cluster = (doc.get("clusters") or [{}])[0].get("cluster") or {}
+    user = (doc.get("users") or [{}])[0].get("user") or {}
+    cfg = {"server": cluster.get("server", ""),
+           "ca": _data_or_file(cluster, "certificate-authority"),
+           "insecure": bool(cluster.get("insecure-skip-tls-verify")),
+           "cert": _data_or_file(user, "client-certificate"),
+           "key": _data_or_file(user, "client-key"),
+           "token": user.get("token")}
+    if not cfg["token"] and user.get("tokenFile"):
+        with open(user["tokenFile"]) as f:
+            cfg["token"] = f.read().strip()
+    if not cfg["server"]:
+        raise ValueError("kubeconfig %s: no server in the current context" % path)
+    return cfg
+
+
+def _load_client_cert(ctx, cert_pem, key_pem):
+    """ssl loads a client certificate from files only: a private directory
+    holds them for the call."""
+    d = tempfile.mkdtemp(prefix="bench-kube-")
+    try:
+        paths = []
+        for name, text in (("tls.crt", cert_pem), ("tls.key", key_pem)):
+            p = os.path.join(d, name)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            paths.append(p)
+        ctx.load_cert_chain(paths[0], paths[1])
+    finally:
+        for name in ("tls.crt", "tls.key"):
+            try:
+                os.unlink(os.path.join(d, name))
+            except OSError:
+                pass
+        os.rmdir(d)
+
+
 class Client:
     """Keep-alive HTTPS client for one API server (one connection per thread)."""
 
-    def __init__(self, simdir, timeout=120.0):
-        with open(os.path.join(simdir, "url")) as f:
-            url = urllib.parse.urlsplit(f.read().strip())
-        with open(os.path.join(simdir, "token")) as f:
-            self._token = f.read().strip()
+    def __init__(self, kubeconfig, timeout=120.0):
+        cfg = load_kubeconfig(kubeconfig)
+        url = urllib.parse.urlsplit(cfg["server"])
+        if url.scheme != "https":
+            raise ValueError("bench: only https API servers (%s)" % cfg["server"])
+        self.server = cfg["server"]
+        self._token = cfg.get("token")
         self.host = url.hostname
         self.port = url.port or 443
         self.timeout = timeout
-        self.ctx = ssl.create_default_context(cafile=os.path.join(simdir, "ca.crt"))
+        self.ctx = ssl.create_default_context(cadata=cfg.get("ca"))
+        if cfg.get("insecure"):
+            self.ctx.check_hostname = False
+            self.ctx.verify_mode = ssl.CERT_NONE
+        if cfg.get("cert") and cfg.get("key"):
+            _load_client_cert(self.ctx, cfg["cert"], cfg["key"])
         self._local = threading.local()
 
     def _headers(self, content_type=None):
-        h = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
+        h = {"Accept": "application/json"}
+        if self._token:
+            h["Authorization"] = "Bearer " + self._token
         if content_type:
             h["Content-Type"] = content_type
         return h
@@ -177,10 +250,11 @@ class Watch:
         self._thread.join(5)
 
 
-def list_all(client, path, selector=None, limit=500, timing=None):
+def list_all(client, path, selector=None, limit=500, timing=None, raw_only=False):
     """Paginated LIST; returns (items, resourceVersion, bytes transferred).
     timing: a list the seconds of each page's exchange (request sent to body
-    read, before this client parses it) are appended to."""
+    read, before this client parses it) are appended to. raw_only: the items
+    are not kept (only what pagination needs is decoded)."""
     items, cont, total, rv = [], None, 0, None
     while True:
         q = {"limit": str(limit)}
@@ -196,7 +270,8 @@ def list_all(client, path, selector=None, limit=500, timing=None):
             raise ApiError("GET", path, status, data.decode("utf-8", "replace"))
         total += len(data)
         doc = json.loads(data)
-        items.extend(doc.get("items") or [])
+        if not raw_only:
+            items.extend(doc.get("items") or [])
         meta = doc.get("metadata") or {}
         rv = meta.get("resourceVersion", rv)
         cont = meta.get("continue")

@@ -56,6 +56,18 @@ def count_objects(client, timing=None):
     return out
 
 
+def served_paths(client):
+    """[(list path, label selector)] of every cached kind this server serves."""
+    out = []
+    for _, paths, labelled in KINDS:
+        for path in paths:
+            status, _ = client.raw("GET", path + "?limit=1")
+            if status == 200:
+                out.append((path, SELECTOR if labelled else None))
+                break
+    return out
+
+
 def measure(client, idle_mem, mem, kinds=None):
     """Objects held vs resident memory above idle (prev kinds reused when given)."""
     kinds = kinds["kinds"] if kinds else count_objects(client)

@@ -7,8 +7,9 @@
 
 `render` writes <out-dir>/<date>-<host>.json (machine + every run), the same
 as Markdown (<date>-<host>.md) and a copy of the Markdown as latest.md. The
-targets are those of issue 8; the client-go column is the same-job controller
-of ../shared/reference/operator-runtime.md (last section).
+targets are those of issue 13 (on a real API server); the client-go column is
+the same-job client-go controller measured on the same real kube-apiserver
+v1.32.13 (issue 13's table). Each run says which API server it ran against.
 """
 
 import argparse
@@ -92,6 +93,30 @@ def _verbs(d):
     return ", ".join("%s %s" % (k, ("%.2f" % v).rstrip("0").rstrip(".")) for k, v in sorted(d.items()))
 
 
+def _ms_per(r, s):
+    return round(s * 1000 / r["n"], 1) if s is not None else None
+
+
+def _top_per(d, n, k=8):
+    if not d:
+        return "-"
+    items = sorted(d.items(), key=lambda kv: -kv[1])[:k]
+    return ", ".join("%s %s" % (key, ("%.2f" % (v / n)).rstrip("0").rstrip(".")) for key, v in items)
+
+
+def _listmode(r, mode):
+    d = _g(r, "apiserver", "list_modes", mode)
+    if not d:
+        return "-"
+    return "%.0f; %s + %s" % (d["wall_s"] * 1000, _fmt(d.get("apiserver_cpu_s")),
+                              _fmt(d.get("etcd_cpu_s")))
+
+
+def _server(r):
+    s = r.get("server") or {"kind": "kubesim", "version": None}
+    return "%s %s" % (s.get("kind"), s.get("version") or "")
+
+
 def _median(vals):
     vals = sorted(v for v in vals if v is not None)
     return vals[len(vals) // 2] if vals else None
@@ -102,12 +127,24 @@ ROWS = [
     ("time from first create to all Ready (s)",
      lambda r: _fmt(_g(r, "create", "all_ready_s")), "", ""),
     ("GraceServices Ready per second",
-     lambda r: _fmt(_g(r, "create", "gs_ready_per_s")), "", "24-26 (real kube-apiserver)"),
+     lambda r: _fmt(_g(r, "create", "gs_ready_per_s")), "", "8.6 / 7.2 / 7.2 at 100 / 1,000 / 3,000"),
     ("create -> Ready per GraceService, p50 / p99 (s)",
      lambda r: "%s / %s" % (_fmt(_g(r, "create", "create_to_ready_p50_s")),
                             _fmt(_g(r, "create", "create_to_ready_p99_s"))), "", ""),
     ("API writes per GraceService at creation",
-     lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "19"),
+     lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "27-28"),
+    ("API server CPU per GraceService at creation (ms; its process, else its /metrics)",
+     lambda r: _fmt(_g(r, "create", "apiserver_cpu_ms_per_gs")), "<= 50", "195 at 1,000 / 3,000"),
+    ("etcd CPU per GraceService at creation (ms)",
+     lambda r: _fmt(_ms_per(r, _g(r, "create", "cpu", "etcd_cpu_s"))), "", ""),
+    ("API server: requests per GraceService at creation, all clients (its /metrics)",
+     lambda r: _fmt(_g(r, "create", "cpu", "api", "per_gs", "requests")), "", ""),
+    ("API server: requests at creation by verb and resource (top 8, per GraceService)",
+     lambda r: _top_per(_g(r, "create", "cpu", "api", "requests"), r["n"]), "", ""),
+    ("API server: seconds answering at creation by verb and resource (top 5, ms per GraceService)",
+     lambda r: _top_per(_g(r, "create", "cpu", "api", "seconds"), r["n"] / 1000.0, 5), "", ""),
+    ("API server: watch events sent per GraceService at creation",
+     lambda r: _fmt(_g(r, "create", "cpu", "api", "per_gs", "watch_events")), "", ""),
     ("API requests per GraceService at creation, by verb",
      lambda r: _verbs(_g(r, "create", "requests", "per_gs")), "", ""),
     ("reconciles per GraceService at creation (by result)",
@@ -116,7 +153,7 @@ ROWS = [
      "", ""),
     ("API writes on a restart with nothing changed (total)",
      lambda r: " / ".join(_fmt(_g(x, "requests", "writes")) for x in r.get("restart") or []) or "-",
-     "0", "9 per GraceService"),
+     "0", "9 per GraceService (9,000 at 1,000)"),
     ("API requests on that restart (total, by verb)",
      lambda r: _verbs(_g(r, "restart", 0, "requests", "by_method")), "", ""),
     ("API writes during a forced full resync (SIGHUP: relist + every GraceService re-checked), nothing changed (total)",
@@ -126,15 +163,16 @@ ROWS = [
                            _fmt(_g(r, "resync", "cpu", "operator_cpu_s"))), "", ""),
     ("operator RSS idle, no objects (MiB): total / anon",
      lambda r: "%s / %s" % (_mib(_g(r, "idle", "mem", "VmRSS")), _mib(_g(r, "idle", "mem", "RssAnon"))),
-     "<= 5", "27"),
+     "", "28 (6.4)"),
     ("operator RSS peak during creation (MiB, VmHWM)",
-     lambda r: _mib(_g(r, "create", "mem_settled", "VmHWM")), "<= 21 at 1,000", "49 / 213 / 575 at 100 / 1,000 / 3,000"),
+     lambda r: _mib(_g(r, "create", "mem_settled", "VmHWM")), "", ""),
     ("operator RSS settled after creation (MiB): total / anon",
      lambda r: "%s / %s" % (_mib(_g(r, "create", "mem_settled", "VmRSS")),
                             _mib(_g(r, "create", "mem_settled", "RssAnon"))), "", ""),
     ("operator RSS settled after a restart (MiB): total / anon",
      lambda r: "%s / %s" % (_mib(_g(r, "restart", -1, "mem_settled", "VmRSS")),
-                            _mib(_g(r, "restart", -1, "mem_settled", "RssAnon"))), "", ""),
+                            _mib(_g(r, "restart", -1, "mem_settled", "RssAnon"))),
+     "<= 21 at 1,000, <= 45 at 3,000", "287 / 791 at 1,000 / 3,000 (settled)"),
     ("objects cached (GraceServices + children)",
      lambda r: _fmt(_g(r, "cached", "objects")), "", ""),
     ("raw JSON per cached object (B, minified, no managedFields)",
@@ -142,33 +180,50 @@ ROWS = [
     ("memory per cached object after restart (anon growth over idle, B; x raw)",
      lambda r: "%s (%sx)" % (_fmt(_g(r, "cached_after_restart", "anon_per_object_bytes")),
                              _fmt(_g(r, "cached_after_restart", "anon_per_object_x_raw"))),
-     "", "21-24 KiB (13-15x)"),
+     "", "29.6 KB (23.8x) at 3,000"),
     ("operator CPU per GraceService at creation (ms)",
-     lambda r: _fmt(_g(r, "create", "operator_cpu_ms_per_gs")), "<= 2", "17.5-18.2"),
-    ("CPU s at creation: operator / API server stand-in / stand-ins",
-     lambda r: "%s / %s / %s" % (_fmt(_g(r, "create", "cpu", "operator_cpu_s")),
-                                 _fmt(_g(r, "create", "cpu", "apiserver_cpu_s")),
-                                 _fmt(_g(r, "create", "cpu", "standins_cpu_s"))), "", ""),
+     lambda r: _fmt(_g(r, "create", "operator_cpu_ms_per_gs")), "<= 2, flat in N",
+     "23.0 / 28.5 / 27.3 at 100 / 1,000 / 3,000"),
+    ("CPU s at creation: operator / API server / etcd / kube-controller-manager / stand-ins",
+     lambda r: " / ".join(_fmt(_g(r, "create", "cpu", k + "_cpu_s"))
+                          for k in ("operator", "apiserver", "etcd", "kcm", "standins")), "", ""),
     ("spec change -> Deployment write, p50 / p99 (ms)",
      lambda r: "%s / %s" % (_fmt(_g(r, "latency", "p50_ms")), _fmt(_g(r, "latency", "p99_ms"))), "", ""),
     ("cold start, process start -> /readyz 200 (ms; each restart)",
      lambda r: " / ".join(_fmt(x.get("cold_start_ms")) for x in r.get("restart") or []) or "-",
-     "<= 500 at 1,000", "212 / 1,518 / 3,612 at 100 / 1,000 / 3,000"),
+     "<= 500 at 1,000, <= 1,500 at 3,000", "308 / 1,666 / 5,238 at 100 / 1,000 / 3,000"),
+    ("cold start: the API server's own time answering the initial lists (longest LIST, ms; each restart)",
+     lambda r: " / ".join(_fmt(_g(x, "server_list_ms", "longest")) for x in r.get("restart") or []) or "-",
+     "cold start within 100 ms of it", ""),
+    ("cold start: API server CPU s until /readyz (each restart; + etcd)",
+     lambda r: " / ".join("%s (+%s)" % (_fmt(_g(x, "cold_start_cpu", "apiserver_cpu_s")),
+                                        _fmt(_g(x, "cold_start_cpu", "etcd_cpu_s")))
+                          for x in r.get("restart") or []) or "-",
+     "", "0.72 / 3.7 at 1,000 / 3,000"),
     ("cold start: operator CPU s until /readyz (each restart)",
      lambda r: " / ".join(_fmt(_g(x, "cold_start_cpu", "operator_cpu_s")) for x in r.get("restart") or []) or "-",
      "", ""),
     ("restart: time until the queue drained after /readyz (s)",
      lambda r: _fmt(_g(r, "restart", -1, "drained_s")), "", ""),
-    ("restart: CPU s operator / API server stand-in",
+    ("restart: CPU s operator / API server (until drained)",
      lambda r: "%s / %s" % (_fmt(_g(r, "restart", -1, "cpu", "operator_cpu_s")),
                             _fmt(_g(r, "restart", -1, "cpu", "apiserver_cpu_s"))), "",
-     "API server 3.3 / 37.6 at 100 / 1,000"),
-    ("API server stand-in: GETs of one object per second (1 connection)",
+     "API server 2.6 (ours) vs 43.9 at 1,000"),
+    ("API server: GETs of one object per second (1 connection)",
      lambda r: _fmt(_g(r, "apiserver", "get_one_per_s")), "", ""),
-    ("API server stand-in: LIST of all GraceServices (ms)",
+    ("API server: LIST of all GraceServices (ms)",
      lambda r: _fmt(_g(r, "apiserver", "list_gs_ms")), "", ""),
-    ("API server stand-in: LISTs of every cached kind, one after another (ms; its answers only)",
+    ("API server: LISTs of every cached kind, pages of 500, one after another (ms; its answers only)",
      lambda r: _fmt(_g(r, "apiserver", "list_cached_kinds_ms")), "", ""),
+    ("every cached kind listed at once, paged (limit=500, no resourceVersion): ms; API server + etcd CPU s",
+     lambda r: _listmode(r, "paged"), "", ""),
+    ("... resourceVersion=0 (watch cache): ms; API server + etcd CPU s",
+     lambda r: _listmode(r, "rv0"), "", ""),
+    ("... one request without resourceVersion (consistent; watch cache with ConsistentListFromCache): ms; API server + etcd CPU s",
+     lambda r: _listmode(r, "unpaged"), "", ""),
+    ("... streaming watch-list (sendInitialEvents=true): ms; API server + etcd CPU s",
+     lambda r: _listmode(r, "watchlist"), "", ""),
+    ("API server", _server, "", "kube-apiserver v1.32.13"),
     ("load average (1 min) at start / end of creation",
      lambda r: "%s / %s" % (_fmt(_g(r, "create", "load", 0, 0)), _fmt(_g(r, "create", "load", 1, 0))),
      "", ""),
@@ -179,18 +234,22 @@ ROWS = [
 def markdown(doc):
     m, runs = doc["machine"], doc["runs"]
     out = ["# grace-operator benchmark, %s on %s" % (m.get("date", "?")[:10], m.get("host")), ""]
+    servers = sorted({_server(r) for r in runs})
     out.append("Machine: %s CPUs (%s), %s MiB, Linux %s; load average at start %s "
                "(other work ran concurrently). Operator %s (%s, sha256 %s), %s; kubectl %s; python %s. "
-               "API server: hack/kubesim (Python stand-in), child status: hack/standins." % (
+               "API server: %s (envtest: hack/envtest.sh's etcd + kube-apiserver + "
+               "kube-controller-manager on loopback; kubesim: the Python stand-in), "
+               "child status: hack/standins." % (
                    m.get("nproc"), m.get("cpu"), m.get("mem_mib"), m.get("kernel"),
                    m.get("loadavg_at_start"), m.get("operator_version"), m.get("git"),
                    (m.get("operator_sha256") or "?")[:12],
-                   m.get("build"), m.get("kubectl"), m.get("python")))
+                   m.get("build"), m.get("kubectl"), m.get("python"), ", ".join(servers)))
     out.append("")
     out.append("Libraries: " + ", ".join("%s %s" % kv for kv in (m.get("libraries") or {}).items()))
     out.append("")
-    heads = ["N=%d%s" % (r["n"], " +postgres" if r.get("postgres") else "") for r in runs]
-    out.append("| figure | " + " | ".join(heads) + " | target (issue 8) | client-go same job |")
+    heads = ["N=%d%s%s" % (r["n"], " +postgres" if r.get("postgres") else "",
+                           " (%s)" % _server(r).strip() if len(servers) > 1 else "") for r in runs]
+    out.append("| figure | " + " | ".join(heads) + " | target (issue 13) | client-go, same job, real API server |")
     out.append("|---|" + "---:|" * len(runs) + "---|---|")
     for label, fn, target, cgo in ROWS:
         cells = []

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # bench/run.sh: the operator benchmark (`make bench`). See bench/README.md.
 #
-# For each N it starts a fresh local API server (hack/kubesim) and the
-# dependency stand-ins (hack/standins), then bench/bench.py runs the operator
-# (bin/grace-operator) through: idle, creation of N GraceServices, spec-change
-# latency, restarts with nothing changed, and the API server's own capacity.
+# For each N it starts a fresh API server and the dependency stand-ins
+# (hack/standins), then bench/bench.py runs the operator (bin/grace-operator)
+# through: idle, creation of N GraceServices, spec-change latency, restarts
+# with nothing changed, a forced resync, and the API server's own capacity.
 # PostgreSQL (hack/pg.sh) is started once when a run uses it. bench/report.py
 # writes bench/results/<date>-<host>.json and .md and bench/results/latest.md.
 #
+# The API server (BENCH_SERVER), like the e2e suite:
+#   kubeconfig  KUBECONFIG is set: that cluster (client certificate or token).
+#               One namespace per run (bench-<N>-<random>), its GraceServices
+#               deleted through the operator at the end; no server CPU by
+#               process (its /metrics still gives process_cpu_seconds_total)
+#   envtest     the real control plane of hack/envtest.sh (etcd, kube-apiserver
+#               v1.32, kube-controller-manager), a fresh one per N: the default
+#               without KUBECONFIG when `hack/envtest.sh assets` finds binaries
+#   kubesim     the Python stand-in hack/kubesim, a fresh one per N: otherwise
+#
 # Environment:
-#   BENCH_N="100 1000 5000"  GraceService counts, one run each
+#   BENCH_SERVER=kubesim|envtest|kubeconfig  force the API server (see above)
+#   BENCH_N="100 1000 3000"  GraceService counts, one run each
 #   BENCH_PG=1          every run with spec.postgres (a database per service)
 #   BENCH_PG_N=100      one extra run with spec.postgres at this N ("" = none;
 #                       ignored with BENCH_PG=1)
@@ -32,15 +43,28 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BENCH_BIN:-$ROOT/bin/grace-operator}
-NS_LIST=${BENCH_N:-100 1000 5000}
+NS_LIST=${BENCH_N:-100 1000 3000}
 PG_ALL=${BENCH_PG:-0}
 PG_N=${BENCH_PG_N-100}
 K=${BENCH_K:-50}
 RESTARTS=${BENCH_RESTARTS:-2}
 OUT=${BENCH_OUT:-$ROOT/bench/results}
 
+SERVER=${BENCH_SERVER:-}
+EXT_KUBECONFIG=${KUBECONFIG:-}
+if [ -z "$SERVER" ]; then
+  if [ -n "$EXT_KUBECONFIG" ]; then
+    SERVER=kubeconfig
+  elif bash "$ROOT/hack/envtest.sh" assets >/dev/null 2>&1; then
+    SERVER=envtest
+  else
+    SERVER=kubesim
+  fi
+fi
+
 WORK=
 SIM_PID=
+ENVTEST_DIR=
 STANDINS_PID=
 PG_DIR=
 RUN_DIR=
@@ -85,6 +109,10 @@ stop_stack() {
   STANDINS_PID=
   stop_group "$SIM_PID"
   SIM_PID=
+  if [ -n "$ENVTEST_DIR" ]; then
+    bash "$ROOT/hack/envtest.sh" stop "$ENVTEST_DIR" >/dev/null 2>&1 || err "stopping envtest failed"
+    ENVTEST_DIR=
+  fi
 }
 
 # shellcheck disable=SC2317  # invoked by the trap
@@ -128,15 +156,47 @@ start_pg() {
     setup_failed "PostgreSQL did not start" "$WORK/pg.log"
 }
 
-# start_stack DIR PG: kubesim + CRD + stand-ins + namespaces (+ admin Secret), config.
+# start_server DIR: the API server of this run; sets KUBECONFIG and SERVER_PIDS
+# ("name=pid,..." of the local server processes whose CPU is measured).
+start_server() {
+  local dir=$1
+  case $SERVER in
+    kubesim)
+      mkdir -p "$dir/sim"
+      # shellcheck disable=SC2086
+      setsid python3 "$ROOT/hack/kubesim/kubesim.py" --dir "$dir/sim" ${BENCH_SIM_ARGS:-} </dev/null >"$dir/kubesim.log" 2>&1 &
+      SIM_PID=$!
+      wait_file "$dir/sim/ready" "$SIM_PID" 60 || setup_failed "kubesim did not start" "$dir/kubesim.log"
+      export KUBECONFIG=$dir/sim/kubeconfig
+      SERVER_PIDS=apiserver=$SIM_PID
+      ;;
+    envtest)
+      ENVTEST_DIR=$dir/envtest
+      ENVTEST_OWNER_PID=$$ bash "$ROOT/hack/envtest.sh" start "$ENVTEST_DIR" >"$dir/envtest.log" 2>&1 ||
+        setup_failed "hack/envtest.sh start failed" "$dir/envtest.log"
+      export KUBECONFIG=$ENVTEST_DIR/kubeconfig
+      SERVER_PIDS=$(awk '$1 == "kube-apiserver" {printf "apiserver=%s,", $2}
+        $1 == "etcd" {printf "etcd=%s,", $2}
+        $1 == "kube-controller-manager" {printf "kcm=%s,", $2}' "$ENVTEST_DIR/pids")
+      SERVER_PIDS=${SERVER_PIDS%,}
+      ;;
+    kubeconfig)
+      export KUBECONFIG=$EXT_KUBECONFIG
+      SERVER_PIDS=
+      ;;
+    *) setup_failed "BENCH_SERVER=$SERVER: kubesim, envtest or kubeconfig" ;;
+  esac
+}
+
+# ensure_ns NAME: create a namespace unless it exists (an existing cluster).
+ensure_ns() {
+  kubectl get namespace "$1" >/dev/null 2>&1 || kubectl create namespace "$1" >/dev/null
+}
+
+# start_stack DIR PG: API server + CRD + stand-ins + namespaces (+ admin Secret), config.
 start_stack() {
   local dir=$1 pg=$2 ns
-  mkdir -p "$dir/sim"
-  # shellcheck disable=SC2086
-  setsid python3 "$ROOT/hack/kubesim/kubesim.py" --dir "$dir/sim" ${BENCH_SIM_ARGS:-} </dev/null >"$dir/kubesim.log" 2>&1 &
-  SIM_PID=$!
-  wait_file "$dir/sim/ready" "$SIM_PID" 60 || setup_failed "kubesim did not start" "$dir/kubesim.log"
-  export KUBECONFIG=$dir/sim/kubeconfig
+  start_server "$dir"
   kubectl apply -f "$ROOT/crds/graceservice.yaml" >/dev/null || setup_failed "GraceService CRD"
   setsid python3 "$ROOT/hack/standins/standins.py" --kubeconfig "$KUBECONFIG" --install-crds \
     --ready-file "$dir/standins.ready" </dev/null >"$dir/standins.log" 2>&1 &
@@ -144,14 +204,15 @@ start_stack() {
   wait_file "$dir/standins.ready" "$STANDINS_PID" 120 || setup_failed "stand-ins did not start" "$dir/standins.log"
   kubectl wait --for=condition=Established crd/graceservices.grace.dev --timeout=60s >/dev/null ||
     setup_failed "GraceService CRD not Established"
-  for ns in bench kafka velero grace-system; do
-    kubectl create namespace "$ns" >/dev/null || setup_failed "namespace $ns"
+  for ns in "$BENCH_NS" kafka velero grace-system; do
+    ensure_ns "$ns" || setup_failed "namespace $ns"
   done
   if [ "$pg" = 1 ]; then
     # shellcheck disable=SC1091
     (. "$PG_DIR/pg.env" && kubectl -n grace-system create secret generic postgres-admin \
       --from-literal=host="$PGHOST" --from-literal=port="$PGPORT" --from-literal=user="$PGUSER" \
-      --from-literal=password="$PGPASSWORD" --from-literal=sslmode=disable >/dev/null) ||
+      --from-literal=password="$PGPASSWORD" --from-literal=sslmode=disable \
+      --dry-run=client -o yaml | kubectl apply -f - >/dev/null) ||
       setup_failed "PostgreSQL admin Secret"
   fi
   cat >"$dir/config.yaml" <<'YAML'
@@ -169,13 +230,19 @@ one_run() {
   local n=$1 pg=$2 tag rc
   tag=n$n$([ "$pg" = 1 ] && echo -pg)
   RUN_DIR=$WORK/$tag
+  BENCH_NS=bench
+  [ "$SERVER" = kubeconfig ] && BENCH_NS=bench-$n-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
   say ""
-  say "== N=$n$([ "$pg" = 1 ] && echo ' with PostgreSQL') ($(cut -d' ' -f1-3 /proc/loadavg) load)"
+  say "== N=$n$([ "$pg" = 1 ] && echo ' with PostgreSQL') on $SERVER ($(cut -d' ' -f1-3 /proc/loadavg) load)"
   [ "$pg" = 1 ] && start_pg
+  mkdir -p "$RUN_DIR"
   start_stack "$RUN_DIR" "$pg"
-  local args=(--sim "$RUN_DIR/sim" --work "$RUN_DIR" --bin "$BIN" --config "$RUN_DIR/config.yaml"
-    --n "$n" --k "$K" --restarts "$RESTARTS" --sim-pid "$SIM_PID" --standins-pid "$STANDINS_PID"
-    --log-level "${BENCH_LOG_LEVEL:-warn}" --out "$WORK/results/$tag.json")
+  local args=(--kubeconfig "$KUBECONFIG" --server "$SERVER" --ns "$BENCH_NS" --work "$RUN_DIR"
+    --bin "$BIN" --config "$RUN_DIR/config.yaml" --n "$n" --k "$K" --restarts "$RESTARTS"
+    --standins-pid "$STANDINS_PID" --log-level "${BENCH_LOG_LEVEL:-warn}"
+    --out "$WORK/results/$tag.json")
+  [ -n "$SERVER_PIDS" ] && args+=(--server-pids "$SERVER_PIDS")
+  [ "$SERVER" = kubeconfig ] && args+=(--cleanup --name-prefix "s${BENCH_NS##*-}")
   [ "$pg" = 1 ] && args+=(--pg)
   # shellcheck disable=SC2206
   [ -n "${BENCH_ARGS:-}" ] && args+=($BENCH_ARGS)
@@ -191,6 +258,9 @@ one_run() {
     err "run N=$n failed (exit $rc); operator log tail:"
     tail -n 20 "$RUN_DIR"/operator-*.log 2>/dev/null | sed 's/^/    | /' >&2
     failed=$((failed + 1))
+  fi
+  if [ "$SERVER" = kubeconfig ]; then # an existing cluster: leave it as found
+    kubectl delete namespace "$BENCH_NS" --wait=false >/dev/null 2>&1 || err "namespace $BENCH_NS not deleted"
   fi
   stop_stack
   RUN_DIR=
@@ -209,7 +279,7 @@ fi
 BIN=$WORK/op/bin/grace-operator
 python3 "$ROOT/bench/report.py" machine --bin "$BIN" --out "$WORK/machine.json" ||
   setup_failed "machine description"
-say "bench: N=[$NS_LIST] postgres=$([ "$PG_ALL" = 1 ] && echo all || echo "${PG_N:-none}") K=$K"
+say "bench: server=$SERVER N=[$NS_LIST] postgres=$([ "$PG_ALL" = 1 ] && echo all || echo "${PG_N:-none}") K=$K"
 failed=0
 for n in $NS_LIST; do
   one_run "$n" "$PG_ALL"

@@ -115,8 +115,41 @@ static enum kerr kc_path_buf(struct kc_buf *b, const struct kres *r, const char 
     return KERR_OK;
 }
 
+/* kc_parse_object's splitter callback: the one item, parsed. */
+static int kc_parse_item(void *ud, const char *text, size_t len)
+{
+    json_t **out = ud;
+    json_decref(*out);
+    *out = json_loadb(text, len, 0, NULL);
+    return 0;
+}
+
+/*
+ * An object answer without its metadata.managedFields, which no caller
+ * reads and which is as large as the rest of a server-side-applied object:
+ * the splitter cuts it while minifying (the body handed to it as the one
+ * element of {"items":[...]}), so jansson builds only the part that is
+ * used. NULL when that fails; the caller then parses the body whole (and
+ * reports the parser's error if it is not JSON).
+ */
+static json_t *kc_parse_object(const char *body, size_t len)
+{
+    json_t *out = NULL;
+    struct kjs_callbacks cb = {kc_parse_item, NULL};
+    struct kjs *s = kjs_new(KJS_ITEMS, "items", 0, &cb, &out);
+    kjs_drop_meta_key(s, "managedFields");
+    if (kjs_feed(s, "{\"items\":[", 10, NULL) != KERR_OK ||
+        kjs_feed(s, body, len, NULL) != KERR_OK || kjs_feed(s, "]}", 2, NULL) != KERR_OK ||
+        kjs_finish(s, NULL) != KERR_OK || kjs_count(s) != 1) {
+        json_decref(out);
+        out = NULL;
+    }
+    kjs_free(s);
+    return out;
+}
+
 /* Run a request whose 2xx body is one JSON value, decoded into *out
- * (when out is non-NULL). */
+ * (when out is non-NULL; an object without metadata.managedFields). */
 static enum kerr kc_exchange(struct kclient *c, struct kclient_request *req, json_t **out,
                              struct kerr_info *err)
 {
@@ -126,7 +159,10 @@ static enum kerr kc_exchange(struct kclient *c, struct kclient_request *req, jso
     enum kerr rc = kclient_http_do(c, req, &resp, err);
     if (rc == KERR_OK && out) {
         json_error_t jerr;
-        *out = json_loadb(resp.body ? resp.body : "", resp.len, 0, &jerr);
+        if (resp.len > 0 && resp.body[0] == '{')
+            *out = kc_parse_object(resp.body, resp.len);
+        if (!*out)
+            *out = json_loadb(resp.body ? resp.body : "", resp.len, 0, &jerr);
         if (!*out)
             rc = kerr_set(err, KERR_PARSE, resp.status, "BadJSON",
                           "%s %s: response is not JSON: %s", req->method, req->path, jerr.text);
@@ -297,9 +333,10 @@ struct kc_list {
     kclient_item_fn fn;
     kclient_text_item_fn text_fn; /* instead of fn: items as text */
     void *ctx;
-    char *rv;     /* metadata.resourceVersion of the last page */
-    char *cont;   /* metadata.continue of the current page */
-    enum kerr rc; /* an item that did not parse, or KERR_STOPPED */
+    const char *at; /* resourceVersion asked for (first page only), or NULL */
+    char *rv;       /* metadata.resourceVersion of the last page */
+    char *cont;     /* metadata.continue of the current page */
+    enum kerr rc;   /* an item that did not parse, or KERR_STOPPED */
     struct kerr_info info;
 };
 
@@ -360,6 +397,8 @@ static enum kerr kc_list_page(struct kclient *c, const char *base, const char *l
     kc_query(&b, "fieldSelector", field_selector);
     if (limit > 0)
         kc_query(&b, "limit", lim);
+    if (!cont) /* a continued page carries its resourceVersion in the token */
+        kc_query(&b, "resourceVersion", l->at);
     kc_query(&b, "continue", cont);
     struct kclient_request req = {.verb = "LIST", .method = "GET", .path = b.p, .stream = s};
     struct kclient_response resp;
@@ -419,8 +458,22 @@ enum kerr kclient_list_text(struct kclient *c, const struct kres *r, const char 
                             kclient_text_item_fn item_fn, void *ctx, char **list_rv,
                             struct kerr_info *err)
 {
+    return kclient_list_text_at(c, r, ns, label_selector, field_selector, NULL, limit, item_fn, ctx,
+                                list_rv, err);
+}
+
+enum kerr kclient_list_text_at(struct kclient *c, const struct kres *r, const char *ns,
+                               const char *label_selector, const char *field_selector,
+                               const char *resource_version, long limit,
+                               kclient_text_item_fn item_fn, void *ctx, char **list_rv,
+                               struct kerr_info *err)
+{
     struct kc_list l = {.text_fn = item_fn, .ctx = ctx};
     if (!item_fn)
         return kerr_set(err, KERR_INVAL, 0, "BadRequest", "kclient: no item function");
+    if (resource_version && *resource_version) {
+        l.at = resource_version;
+        limit = 0; /* answered from the watch cache, which does not paginate */
+    }
     return kc_list_all(c, r, ns, label_selector, field_selector, limit, &l, list_rv, err);
 }

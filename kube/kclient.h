@@ -8,7 +8,10 @@
  * values; this module knows Kubernetes, not GraceService.
  *
  * Ownership: `*out` parameters are new references owned by the caller, set
- * only on KERR_OK (otherwise left NULL). Input json_t are borrowed.
+ * only on KERR_OK (otherwise left NULL). Input json_t are borrowed. An
+ * object answer comes without metadata.managedFields (cut before parsing:
+ * nothing here reads it, and it is as large as the rest of an applied
+ * object).
  *
  * Errors: a non-2xx answer is decoded as a Kubernetes Status when it is one
  * (reason, message go into kerr_info) and mapped with kerr_from_http().
@@ -94,6 +97,20 @@ enum kerr kclient_list_text(struct kclient *c, const struct kres *r, const char 
                             const char *label_selector, const char *field_selector, long limit,
                             kclient_text_item_fn item_fn, void *ctx, char **list_rv,
                             struct kerr_info *err);
+
+/*
+ * kclient_list_text at a resourceVersion, in one request (no pagination):
+ * "0" lists any state the server holds, a resourceVersion seen before lists
+ * a state not older than it. A real API server answers both from its watch
+ * cache (no etcd read; it ignores limit there), which is what client-go's
+ * reflector asks for. NULL or "" is kclient_list_text: a consistent read,
+ * paginated by `limit`.
+ */
+enum kerr kclient_list_text_at(struct kclient *c, const struct kres *r, const char *ns,
+                               const char *label_selector, const char *field_selector,
+                               const char *resource_version, long limit,
+                               kclient_text_item_fn item_fn, void *ctx, char **list_rv,
+                               struct kerr_info *err);
 
 /* POST a new object (ns from the argument, not from obj). */
 enum kerr kclient_create(struct kclient *c, const struct kres *r, const char *ns,

@@ -437,14 +437,14 @@ static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct 
     return KERR_OK;
 }
 
-static enum kerr kinf_list(void *ctx, char **rv, struct kerr_info *err)
+static enum kerr kinf_list(void *ctx, const char *from, char **rv, struct kerr_info *err)
 {
     struct kinformer *inf = ctx;
     pthread_rwlock_wrlock(&inf->lock);
     inf->epoch++;
     pthread_rwlock_unlock(&inf->lock);
-    enum kerr e = kclient_list_text(inf->client, &inf->res, inf->ns, inf->selector, NULL, 500,
-                                    kinf_list_item, inf, rv, err);
+    enum kerr e = kclient_list_text_at(inf->client, &inf->res, inf->ns, inf->selector, NULL, from,
+                                       500, kinf_list_item, inf, rv, err);
     if (e != KERR_OK)
         return e;
     kinf_sweep(inf);

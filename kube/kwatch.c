@@ -65,6 +65,7 @@ struct kw_stream {
     int gone_streak; /* 410s in a row with no event in between */
     char *rv;        /* last resourceVersion seen ("" before the first list) */
     bool listed_once, watched_once;
+    bool list_failed; /* the last list failed: the next one reads consistently */
     /* the current list (kw_list_run, possibly on a list thread) */
     enum kerr list_rc;
     char *list_rv;
@@ -493,13 +494,31 @@ static void kw_reap(struct kwatcher *w)
 
 /* ---- lists ---- */
 
+/*
+ * The resourceVersion a list asks for, as client-go's reflector does: the
+ * first list "0" (any state the server has; a real API server answers from
+ * its watch cache instead of reading etcd page by page), a relist (410, a
+ * resync) the last resourceVersion seen (a state not older than the cache
+ * already holds, also from the watch cache), and after a failed list ""
+ * (a consistent read, paginated), so that a server whose cache cannot
+ * answer still can.
+ */
+static const char *kw_list_from(const struct kw_stream *s)
+{
+    if (s->list_failed)
+        return "";
+    if (!s->listed_once)
+        return "0";
+    return s->rv ? s->rv : "";
+}
+
 /* The sink's list, on whichever thread: only the stream's list fields are
  * written (the stats and the state are the watcher thread's). */
 static void kw_list_run(struct kw_stream *s)
 {
     s->list_rv = NULL;
     s->list_err = (struct kerr_info){0};
-    s->list_rc = s->sink.list(s->ctx, &s->list_rv, &s->list_err);
+    s->list_rc = s->sink.list(s->ctx, kw_list_from(s), &s->list_rv, &s->list_err);
 }
 
 static void *kw_list_thread(void *arg)
@@ -523,9 +542,11 @@ static void kw_list_done(struct kw_stream *s)
         kw_note_unreadable(w, &s->list_err);
         kw_fail(w, &w->st.list_errors, "list %s: %s: %s", s->path, kerr_strerror(s->list_rc),
                 s->list_err.message);
+        s->list_failed = true;
         kw_retry_later(s, KW_NEED_LIST);
         return;
     }
+    s->list_failed = false;
     pthread_mutex_lock(&w->mu);
     w->st.lists++;
     if (s->listed_once)

@@ -5,8 +5,11 @@
  *
  * For each registered collection (a "stream", registered by kinformer) the
  * thread runs the list-then-watch cycle of client-go's reflector:
- *   1. list the collection (through the sink's list callback, which uses
- *      kclient_list with pagination) and remember the list resourceVersion;
+ *   1. list the collection (through the sink's list callback) and remember
+ *      the list resourceVersion; the first list asks for resourceVersion
+ *      "0", a relist for the last one seen (both answered from a real API
+ *      server's watch cache), a list after a failed one for "" (a
+ *      consistent read, paginated);
  *   2. watch from it with allowWatchBookmarks=true and a server timeout,
  *      splitting the chunked body event by event as it arrives (kjsonstream,
  *      which also cuts metadata.managedFields and finds each event's "type"
@@ -97,11 +100,13 @@ enum kwatch_event_type { KWATCH_ADDED, KWATCH_MODIFIED, KWATCH_DELETED };
 /* What a stream feeds. `event` runs on the watcher thread, `list` on it or
  * on a list thread (see above); never two at once for one stream. */
 struct kwatch_sink {
-    /* List the whole collection into the store (pagination, synthesized
-     * deletes for what disappeared) and return the list resourceVersion in
-     * *rv (malloc'd). Should stop early (KERR_STOPPED) when
+    /* List the whole collection into the store (synthesized deletes for
+     * what disappeared) at resourceVersion `from` (borrowed: "0", one seen
+     * before, or "" for a consistent paginated read; see
+     * kclient_list_text_at) and return the list resourceVersion in *rv
+     * (malloc'd). Should stop early (KERR_STOPPED) when
      * kwatcher__stopping(w) becomes true. */
-    enum kerr (*list)(void *ctx, char **rv, struct kerr_info *err);
+    enum kerr (*list)(void *ctx, const char *from, char **rv, struct kerr_info *err);
     /* One ADDED / MODIFIED / DELETED event: the event's object as minified
      * JSON text without metadata.managedFields (borrowed for the call; not
      * parsed by kwatch). Returns KERR_OK and the object's

@@ -28,8 +28,9 @@
 struct wq_item {
     char *key;
     uint64_t hash;
-    struct wq_item *hnext; /* hash chain */
-    struct wq_item *qnext; /* FIFO link while queued */
+    struct wq_item *hnext;         /* hash chain */
+    struct wq_item *qnext;         /* FIFO link while queued */
+    struct wq_item *rprev, *rnext; /* the running list, while processing */
     bool dirty;
     bool processing;
     bool queued;
@@ -52,7 +53,9 @@ struct wq {
     struct wq_item **heap; /* delayed keys, min-heap on ready_at */
     size_t nheap, capheap;
     size_t nprocessing;
-    size_t requeue_pending; /* processing and dirty */
+    struct wq_item *running; /* the keys processing (at most the workers): wq_stats
+                              * walks these, not every key */
+    size_t requeue_pending;  /* processing and dirty */
     bool shutdown;
     uint64_t adds, retries;
     wq_observer_fn obs;
@@ -390,6 +393,11 @@ bool wq_get(struct wq *q, char **key_out)
     it->processing = true;
     it->started_at = now;
     q->nprocessing++;
+    it->rprev = NULL;
+    it->rnext = q->running;
+    if (q->running)
+        q->running->rprev = it;
+    q->running = it;
     latency = now - it->added_at;
     *key_out = kerr_xstrdup(it->key);
     wq_observer_fn fn = q->obs;
@@ -408,6 +416,13 @@ void wq_done(struct wq *q, const char *key)
     if (it && it->processing) {
         it->processing = false;
         q->nprocessing--;
+        if (it->rprev)
+            it->rprev->rnext = it->rnext;
+        else
+            q->running = it->rnext;
+        if (it->rnext)
+            it->rnext->rprev = it->rprev;
+        it->rprev = it->rnext = NULL;
         dur = wq_now() - it->started_at;
         if (it->dirty) {
             q->requeue_pending--;
@@ -468,15 +483,11 @@ void wq_stats(struct wq *q, struct wq_stats *st)
     st->depth = q->depth;
     st->processing = q->nprocessing;
     st->delayed = q->nheap;
-    for (size_t i = 0; i < q->nbuckets && st->processing > 0; i++) {
-        for (struct wq_item *it = q->buckets[i]; it; it = it->hnext) {
-            if (!it->processing)
-                continue;
-            double run = now - it->started_at;
-            st->unfinished_work_seconds += run;
-            if (run > st->longest_running_seconds)
-                st->longest_running_seconds = run;
-        }
+    for (struct wq_item *it = q->running; it; it = it->rnext) {
+        double run = now - it->started_at;
+        st->unfinished_work_seconds += run;
+        if (run > st->longest_running_seconds)
+            st->longest_running_seconds = run;
     }
     pthread_mutex_unlock(&q->mu);
 }

@@ -462,6 +462,37 @@ START_TEST(informer_relist_reports_only_differences)
 }
 END_TEST
 
+static bool pred_three_lists(void *ctx)
+{
+    return watchsrv_lists(ctx) >= 3;
+}
+
+/* As client-go's reflector: the first list from the server's watch cache
+ * (resourceVersion=0, one request), a relist after a 410 not older than
+ * what was seen (resourceVersion=<last>), and after a failed list a
+ * consistent read (no resourceVersion, paginated). */
+START_TEST(informer_lists_from_the_watch_cache_and_consistently_after_a_failure)
+{
+    struct fx f;
+    char path[2048];
+    fx_setup(&f, NULL);
+    watchsrv_set_list(f.ws, "12", watchsrv_item("ns", "a", "12", "1"));
+    watchsrv_set_idle_rv(f.ws, "12");
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    ck_assert_ptr_nonnull(watchsrv_list_path(f.ws, 0, path, sizeof path));
+    ck_assert_msg(strstr(path, "resourceVersion=0") && !strstr(path, "limit="), "%s", path);
+    watchsrv_fail_lists(f.ws, 403, 1); /* not retried inside kclient */
+    watchsrv_push_watch(f.ws, 410, NULL, 0, 0);
+    ck_assert(watchsrv_wait(pred_three_lists, f.ws, 5000));
+    ck_assert_ptr_nonnull(watchsrv_list_path(f.ws, 1, path, sizeof path));
+    ck_assert_msg(strstr(path, "resourceVersion=12") && !strstr(path, "limit="), "%s", path);
+    ck_assert_ptr_nonnull(watchsrv_list_path(f.ws, 2, path, sizeof path));
+    ck_assert_msg(!strstr(path, "resourceVersion=") && strstr(path, "limit=500"), "%s", path);
+    fx_teardown(&f);
+}
+END_TEST
+
 static void collect(void *ctx, const struct kobj *o)
 {
     char *names = ctx;
@@ -576,6 +607,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_watch_objects_are_whole_but_for_managed_fields);
     tcase_add_test(tc, informer_apply_write_of_the_cached_version_is_ignored);
     tcase_add_test(tc, informer_relist_reports_only_differences);
+    tcase_add_test(tc, informer_lists_from_the_watch_cache_and_consistently_after_a_failure);
     tcase_add_test(tc, informer_foreach_count_and_get);
     tcase_add_test(tc, informer_reads_are_safe_during_updates);
     tcase_add_test(tc, informer_free_accepts_null);

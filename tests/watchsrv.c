@@ -35,6 +35,7 @@ struct watchsrv {
     const char *idle_body;
     int nlists, nwatches;
     char *paths[WS_MAX_RECORDED];
+    char *list_paths[WS_MAX_RECORDED];
 };
 
 /* Keep a copy until stop (lock held). */
@@ -93,6 +94,8 @@ static void ws_handler(void *ctx, const struct testsrv_req *req, struct testsrv_
 {
     struct watchsrv *ws = ctx;
     pthread_mutex_lock(&ws->mu);
+    if (!ws_is_watch(req->path) && ws->nlists < WS_MAX_RECORDED)
+        ws->list_paths[ws->nlists] = strdup(req->path);
     if (ws_is_watch(req->path)) {
         ws_answer_watch(ws, req, out);
     } else if (ws->fail_times > 0) {
@@ -131,6 +134,8 @@ void watchsrv_stop(struct watchsrv *ws)
     free(ws->keep);
     for (int i = 0; i < ws->nwatches && i < WS_MAX_RECORDED; i++)
         free(ws->paths[i]);
+    for (int i = 0; i < ws->nlists && i < WS_MAX_RECORDED; i++)
+        free(ws->list_paths[i]);
     pthread_mutex_destroy(&ws->mu);
     free(ws);
 }
@@ -204,6 +209,18 @@ const char *watchsrv_watch_path(struct watchsrv *ws, int i, char *buf, size_t si
     pthread_mutex_lock(&ws->mu);
     if (i >= 0 && i < ws->nwatches && i < WS_MAX_RECORDED && ws->paths[i]) {
         snprintf(buf, size, "%s", ws->paths[i]);
+        r = buf;
+    }
+    pthread_mutex_unlock(&ws->mu);
+    return r;
+}
+
+const char *watchsrv_list_path(struct watchsrv *ws, int i, char *buf, size_t size)
+{
+    const char *r = NULL;
+    pthread_mutex_lock(&ws->mu);
+    if (i >= 0 && i < ws->nlists && i < WS_MAX_RECORDED && ws->list_paths[i]) {
+        snprintf(buf, size, "%s", ws->list_paths[i]);
         r = buf;
     }
     pthread_mutex_unlock(&ws->mu);

@@ -46,6 +46,9 @@ int watchsrv_watches(struct watchsrv *ws);
  * into buf). */
 const char *watchsrv_watch_rv(struct watchsrv *ws, int i, char *buf, size_t size);
 
+/* The path (with query) of the i-th list (0-based), copied into buf, or NULL. */
+const char *watchsrv_list_path(struct watchsrv *ws, int i, char *buf, size_t size);
+
 /* The path (with query) of the i-th watch, copied into buf, or NULL. */
 const char *watchsrv_watch_path(struct watchsrv *ws, int i, char *buf, size_t size);
 

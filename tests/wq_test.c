@@ -5,6 +5,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -337,6 +338,38 @@ START_TEST(wq_stats_count_adds_depth_and_running_work)
 }
 END_TEST
 
+/* Running time is summed over the keys being processed only, however
+ * many keys the queue holds (it walks those keys, not every key). */
+START_TEST(wq_stats_sums_only_the_running_keys)
+{
+    struct wq *q = wq_new();
+    char *a = NULL, *b = NULL, name[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(name, sizeof name, "ns/k%d", i);
+        wq_add(q, name);
+    }
+    ck_assert(wq_get(q, &a));
+    ck_assert(wq_get(q, &b));
+    usleep(20000);
+    struct wq_stats st;
+    wq_stats(q, &st);
+    ck_assert_uint_eq(st.processing, 2);
+    ck_assert(st.unfinished_work_seconds >= 2 * 0.019);
+    wq_done(q, a);
+    wq_stats(q, &st);
+    ck_assert_uint_eq(st.processing, 1);
+    ck_assert(st.unfinished_work_seconds >= 0.019 && st.unfinished_work_seconds < 2 * 0.019 + 1.0);
+    ck_assert(st.unfinished_work_seconds == st.longest_running_seconds);
+    wq_done(q, b);
+    wq_stats(q, &st);
+    ck_assert_uint_eq(st.processing, 0);
+    ck_assert(st.unfinished_work_seconds == 0);
+    free(a);
+    free(b);
+    wq_free(q);
+}
+END_TEST
+
 struct obs {
     int latency_calls, work_calls;
     double work;
@@ -406,6 +439,7 @@ static Suite *wq_suite(void)
     tcase_add_test(tc, wq_shutdown_wakes_blocked_getters);
     tcase_add_test(tc, wq_shutdown_requeues_key_dirtied_while_processing);
     tcase_add_test(tc, wq_stats_count_adds_depth_and_running_work);
+    tcase_add_test(tc, wq_stats_sums_only_the_running_keys);
     tcase_add_test(tc, wq_observer_reports_latency_and_work_duration);
     tcase_add_test(tc, wq_free_accepts_null_and_pending_keys);
     suite_add_tcase(s, tc);
