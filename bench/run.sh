@@ -31,6 +31,9 @@
 #   BENCH_KEEP=1        keep the temporary directory (logs)
 #   BENCH_SIM_ARGS=-v   extra kubesim flags (diagnosis only)
 #   BENCH_LOG_LEVEL=warn  operator log level (debug: diagnosis only; logs cost CPU)
+#   BENCH_HEALTHZ=0     skip the /healthz-under-webhook-load phase (bench/healthz.sh)
+#   BENCH_CONFIG_EXTRA='directory: {configMap: {name: ""}}'  lines appended to
+#                       the operator's configuration (comparisons)
 #   BENCH_ARGS="..."    extra bench/bench.py flags, for profiling, e.g.
 #                       "--phases none --perf /tmp/op.perf" (see README)
 #   BENCH_WRAP="..."    command prefix for the operator, e.g.
@@ -223,6 +226,8 @@ postgres:
   sslmode: disable
   adminSecret: {namespace: grace-system, name: postgres-admin}
 YAML
+  # extra configuration lines, for comparisons (e.g. the directory off)
+  [ -z "${BENCH_CONFIG_EXTRA:-}" ] || printf '%s\n' "$BENCH_CONFIG_EXTRA" >>"$dir/config.yaml"
 }
 
 # one_run N PG: a fresh stack, bench.py, stop the stack.
@@ -289,5 +294,21 @@ if [ "$PG_ALL" != 1 ] && [ -n "$PG_N" ]; then
 fi
 python3 "$ROOT/bench/report.py" render --machine "$WORK/machine.json" --out-dir "$OUT" \
   "$WORK"/results/*.json || { err "report failed"; exit 1; }
+# /healthz latency under webhook load (idle, slow clients, 200 clients): bench/healthz.sh,
+# appended to the report just written (BENCH_HEALTHZ=0 skips it).
+if [ "${BENCH_HEALTHZ:-1}" = 1 ]; then
+  say ""
+  say "== /healthz under webhook load ($(cut -d' ' -f1-3 /proc/loadavg) load)"
+  if GRACE_BIN=$BIN bash "$ROOT/bench/healthz.sh" >"$WORK/healthz.txt" 2>&1; then
+    sed 's/^/  /' "$WORK/healthz.txt"
+    for md in "$OUT/latest.md" "$(ls -t "$OUT"/*-*.md | head -n 1)"; do
+      printf '\n## /healthz under webhook load (bench/healthz.sh)\n\n```\n%s\n```\n' \
+        "$(cat "$WORK/healthz.txt")" >>"$md"
+    done
+  else
+    err "bench/healthz.sh failed:"
+    sed 's/^/    | /' "$WORK/healthz.txt" >&2
+  fi
+fi
 [ $failed -eq 0 ] || { err "$failed run(s) broke (set-up, not speed)"; exit 1; }
 exit 0
