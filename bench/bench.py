@@ -363,6 +363,13 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, ppro
         "cpu_to_ready": Procs.delta(c0, c_ready),
         "cpu": Procs.delta(c0, c1, n),
         "mem_settled": mem, "load": [load0, load1],
+        # the service directory (issue 16): its JSON size, and the ConfigMap writes
+        # creation cost (coalesced: at most one per 2 s)
+        "directory_bytes": opproc.msum(m1, "grace_directory_bytes"),
+        "directory_writes": opproc.msum(m1, "grace_directory_configmap_writes_total")
+        - opproc.msum(m0, "grace_directory_configmap_writes_total"),
+        "directory_errors": opproc.msum(m1, "grace_directory_publish_errors_total")
+        - opproc.msum(m0, "grace_directory_publish_errors_total"),
     }
     out["operator_cpu_ms_per_gs"] = round(out["cpu"]["operator_cpu_s"] * 1000 / n, 2)
     api_cpu = out["cpu"].get("apiserver_cpu_s")
@@ -378,6 +385,8 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, ppro
         out["reconciles_by_result"], out["request_seconds"]))
     say("create: writes seen: %.2f updates of each GraceService (finalizer, status), "
         "Events per GraceService %s" % (out["gs_modified_per_gs"], out["events_per_gs"]))
+    say("create: directory %d B of JSON, %d ConfigMap writes, %d failed or did not fit" % (
+        out["directory_bytes"], out["directory_writes"], out["directory_errors"]))
     say("create: RSS settled %.1f MiB (anon %.1f), peak %.1f MiB" % (
         mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20, mem["VmHWM"] / 2**20))
     say_api("create", out["cpu"])
