@@ -62,8 +62,11 @@ sed -i 's/^return function(gs, config)$/&\n  if gs.spec.egress and gs.spec.egres
 grep -q 'broken on purpose' "$WORK/templates/egress.lua" || fail "could not break egress.lua"
 
 op_start operator --templates "$WORK/templates"
-# ok produces a topic host-a consumes: the directory's Kafka map panels have a row
-gs_apply ok 'image: example/ok:1' "kafka: {topics: [{name: $NS.events}], produces: [$NS.events]}"
+# ok produces a topic host-a consumes (the directory's Kafka map panels have a row) and
+# runs its migrations first (the stand-ins complete the Job: "Migrations by state")
+gs_apply ok 'image: example/ok:1' "kafka: {topics: [{name: $NS.events}], produces: [$NS.events]}" \
+  'migrations: {command: [alembic, upgrade, head]}'
+
 gs_apply host-a 'image: example/a:1' 'hostname: shared' "kafka: {consumes: [$NS.events]}"
 gs_apply db 'image: example/db:1' 'postgres: {}'
 gs_apply tmpl 'image: example/t:1' 'egress: {restricted: true}'
