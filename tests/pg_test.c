@@ -21,64 +21,13 @@
 #include <unistd.h>
 
 #include "pg.h"
+#include "pgsrv.h"
 
-static char g_dir[256];  /* the pg.sh directory */
-static char g_pgsh[512]; /* path of hack/pg.sh */
-static char g_host[64], g_user[64], g_password[128], g_dbname[64];
-static int g_port;
-static char g_run[16]; /* per-run tag, so a reused (PG_ENV_FILE) server sees fresh names */
+static struct pgsrv g_srv; /* the server (tests/pgsrv) */
+static char g_run[16];     /* per-run tag, so a reused (PG_ENV_FILE) server sees fresh names */
 static struct pg_admin g_admin;
 
 /* ------------------------------------------------------------- harness */
-
-static int run_cmd(const char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int pgsh(const char *verb)
-{
-    const char *argv[] = {"bash", g_pgsh, verb, g_dir, NULL};
-    return run_cmd(argv);
-}
-
-static int load_env(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (strncmp(line, "export ", 7) != 0 || !eq)
-            continue;
-        *eq = '\0';
-        const char *k = line + 7, *v = eq + 1;
-        if (strcmp(k, "PGHOST") == 0)
-            snprintf(g_host, sizeof g_host, "%s", v);
-        else if (strcmp(k, "PGPORT") == 0)
-            g_port = (int)strtol(v, NULL, 10);
-        else if (strcmp(k, "PGUSER") == 0)
-            snprintf(g_user, sizeof g_user, "%s", v);
-        else if (strcmp(k, "PGPASSWORD") == 0)
-            snprintf(g_password, sizeof g_password, "%s", v);
-        else if (strcmp(k, "PGDATABASE") == 0)
-            snprintf(g_dbname, sizeof g_dbname, "%s", v);
-    }
-    fclose(f);
-    return (g_host[0] && g_port > 0 && g_user[0] && g_password[0]) ? 0 : -1;
-}
 
 static double now_s(void)
 {
@@ -124,9 +73,9 @@ static void ensure_ok(struct pg_conn *c, const struct pg_admin *a, const struct 
 static PGconn *connect_as(const char *user, const char *pw, const char *db)
 {
     char port[16];
-    snprintf(port, sizeof port, "%d", g_port);
+    snprintf(port, sizeof port, "%d", g_srv.port);
     const char *const k[] = {"host", "port", "user", "password", "dbname", "gssencmode", NULL};
-    const char *const v[] = {g_host, port, user, pw, db, "disable", NULL};
+    const char *const v[] = {g_srv.host, port, user, pw, db, "disable", NULL};
     return PQconnectdbParams(k, v, 0);
 }
 
@@ -134,7 +83,7 @@ static PGconn *connect_as(const char *user, const char *pw, const char *db)
 static const char *admin_sql(const char *db, const char *sql, const char *param)
 {
     static char val[256];
-    PGconn *conn = connect_as(g_user, g_password, db);
+    PGconn *conn = connect_as(g_srv.user, g_srv.password, db);
     ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "admin connect: %s", PQerrorMessage(conn));
     const char *params[] = {param};
     PGresult *res = PQexecParams(conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
@@ -162,7 +111,7 @@ static const char *db_owner(const char *db)
 /* Create a login role for use as a (limited) admin; attrs e.g. "CREATEDB". */
 static void make_admin_role(const char *name, const char *pw, const char *attrs)
 {
-    PGconn *conn = connect_as(g_user, g_password, "postgres");
+    PGconn *conn = connect_as(g_srv.user, g_srv.password, "postgres");
     ck_assert_int_eq(PQstatus(conn), CONNECTION_OK);
     char *ver = PQencryptPasswordConn(conn, pw, name, "scram-sha-256");
     char sql[512];
@@ -407,9 +356,9 @@ START_TEST(pg_requested_db_that_already_exists_is_not_taken_over)
     struct pg_want w = {s.role, s.db, s.pw, NULL, 0};
     ck_assert_int_eq(pg_ensure(c, &g_admin, &w, &err), KERR_DB);
     ck_assert_str_eq(err.reason, PG_REASON_DATABASE_CONFLICT);
-    ck_assert_str_eq(db_owner(plat), g_user);
+    ck_assert_str_eq(db_owner(plat), g_srv.user);
     ck_assert_int_eq(pg_drop(c, &g_admin, s.role, s.db, &err), KERR_OK);
-    ck_assert_str_eq(db_owner(plat), g_user);
+    ck_assert_str_eq(db_owner(plat), g_srv.user);
     pg_conn_free(c);
 }
 END_TEST
@@ -452,7 +401,7 @@ START_TEST(pg_plaintext_passwords_never_reach_the_server_log)
     ck_assert_int_eq(pg_check_login(&g_admin, s.role, s.pw, s.db, &err), KERR_OK);
     ck_assert_int_eq(pg_drop(c, &g_admin, s.role, s.db, &err), KERR_OK);
     pg_conn_free(c);
-    snprintf(path, sizeof path, "%s/pg.log", g_dir);
+    snprintf(path, sizeof path, "%s/pg.log", g_srv.dir);
     char *log = read_file(path);
     /* the log does record our DDL (so this test can fail)... */
     ck_assert_msg(strstr(log, "CREATE ROLE \"") || strstr(log, "CREATE ROLE g_"), "no DDL logged");
@@ -460,7 +409,7 @@ START_TEST(pg_plaintext_passwords_never_reach_the_server_log)
     /* ...but never a password in clear */
     ck_assert_ptr_null(strstr(log, old));
     ck_assert_ptr_null(strstr(log, s.pw));
-    ck_assert_ptr_null(strstr(log, g_password));
+    ck_assert_ptr_null(strstr(log, g_srv.password));
     free(log);
 }
 END_TEST
@@ -554,7 +503,7 @@ START_TEST(pg_statement_timeout_bounds_a_blocked_statement)
     struct pg_conn *c = pg_conn_new();
     ensure_ok(c, &g_admin, &s, NULL, 0);
     /* another session holds the role's catalog row */
-    PGconn *holder = connect_as(g_user, g_password, "postgres");
+    PGconn *holder = connect_as(g_srv.user, g_srv.password, "postgres");
     snprintf(sql, sizeof sql, "BEGIN; ALTER ROLE %s CONNECTION LIMIT 5", s.role);
     PQclear(PQexec(holder, sql));
     struct pg_admin quick = g_admin;
@@ -624,7 +573,7 @@ START_TEST(pg_server_down_is_connection_failed_then_recovers)
     svc_init(&s, "shop", "outage", NULL);
     struct pg_conn *c = pg_conn_new();
     ensure_ok(c, &g_admin, &s, NULL, 0); /* c now holds a live connection */
-    ck_assert_int_eq(pgsh("stop"), 0);
+    ck_assert_int_eq(pgsrv_ctl(&g_srv, "stop"), 0);
     struct pg_want w = {s.role, s.db, s.pw, NULL, 0};
     double t0 = now_s();
     enum kerr rc = pg_ensure(c, &g_admin, &w, &err);
@@ -633,11 +582,11 @@ START_TEST(pg_server_down_is_connection_failed_then_recovers)
     ck_assert_str_eq(err.reason, PG_REASON_CONNECTION_FAILED);
     ck_assert_msg(took < 3.0, "took %.2f s", took);
     char hp[96];
-    snprintf(hp, sizeof hp, "%s:%d", g_host, g_port);
+    snprintf(hp, sizeof hp, "%s:%d", g_srv.host, g_srv.port);
     ck_assert_msg(strstr(err.message, hp) && strstr(err.message, "retry"), "%s", err.message);
     ck_assert_int_eq(pg_check_login(&g_admin, s.role, s.pw, s.db, &err), KERR_DB);
     ck_assert_str_eq(err.reason, PG_REASON_CONNECTION_FAILED);
-    ck_assert_int_eq(pgsh("start"), 0);
+    ck_assert_int_eq(pgsrv_ctl(&g_srv, "start"), 0);
     ensure_ok(c, &g_admin, &s, NULL, 0); /* same pg_conn: reconnects */
     ck_assert_int_eq(pg_check_login(&g_admin, s.role, s.pw, s.db, &err), KERR_OK);
     /* the server ends the (idle, reused) admin session, as a restart would: the
@@ -683,111 +632,45 @@ static Suite *pg_suite(void)
     return s;
 }
 
-/* Find hack/pg.sh: $GRACE_PG_SH, ./hack/pg.sh, or relative to the binary. */
-static int find_pgsh(const char *argv0)
-{
-    const char *env = getenv("GRACE_PG_SH");
-    if (env) {
-        snprintf(g_pgsh, sizeof g_pgsh, "%s", env);
-        return access(g_pgsh, R_OK);
-    }
-    snprintf(g_pgsh, sizeof g_pgsh, "hack/pg.sh");
-    if (access(g_pgsh, R_OK) == 0)
-        return 0;
-    const char *slash = strrchr(argv0, '/');
-    int dl = slash ? (int)(slash - argv0) : 1;
-    snprintf(g_pgsh, sizeof g_pgsh, "%.*s/../../hack/pg.sh", dl, slash ? argv0 : ".");
-    return access(g_pgsh, R_OK);
-}
-
-static int pg_bin_present(void)
-{
-    char path[512];
-    const char *bin = getenv("PG_BIN");
-    snprintf(path, sizeof path, "%s/postgres", bin ? bin : "/usr/lib/postgresql/15/bin");
-    return access(path, X_OK) == 0;
-}
-
 /* Start (or adopt) the server; 0 on success, with a message on failure. */
-static int server_setup(const char *argv0, bool *own)
+static int server_setup(const char *argv0)
 {
-    const char *envfile = getenv("PG_ENV_FILE");
-    if (find_pgsh(argv0) != 0) {
-        fprintf(stderr, "pg_test: FAIL: hack/pg.sh not found (run from the repository root "
-                        "or set GRACE_PG_SH)\n");
+    if (pgsrv_start(&g_srv, argv0, "pg_test") != 0)
         return -1;
-    }
-    if (envfile && envfile[0]) {
-        const char *slash = strrchr(envfile, '/');
-        snprintf(g_dir, sizeof g_dir, "%.*s", slash ? (int)(slash - envfile) : 1,
-                 slash ? envfile : ".");
-        *own = false;
-    } else {
-        if (!pg_bin_present()) {
-            fprintf(stderr, "pg_test: FAIL: PostgreSQL server binaries not found in "
-                            "/usr/lib/postgresql/15/bin (or $PG_BIN); install the postgresql "
-                            "package (hack/deps.sh). This suite needs a real server.\n");
-            return -1;
-        }
-        snprintf(g_dir, sizeof g_dir, "/tmp/grace-pgtest-XXXXXX");
-        if (!mkdtemp(g_dir)) {
-            perror("pg_test: mkdtemp");
-            return -1;
-        }
-        *own = true;
-        char pid[32];
-        snprintf(pid, sizeof pid, "%ld", (long)getpid());
-        setenv("PG_OWNER_PID", pid, 1); /* the server stops itself if we crash */
-        if (pgsh("start") != 0) {
-            fprintf(stderr, "pg_test: FAIL: hack/pg.sh start %s failed\n", g_dir);
-            return -1;
-        }
-    }
-    char path[300];
-    snprintf(path, sizeof path, "%s/pg.env", g_dir);
-    if (load_env(path) != 0) {
-        fprintf(stderr, "pg_test: FAIL: cannot read the server settings from %s\n", path);
-        return -1;
-    }
     /* generous timeouts: SCRAM is slow under valgrind; the timeout tests set their own */
-    g_admin = (struct pg_admin){.host = g_host,
-                                .port = g_port,
-                                .user = g_user,
-                                .password = g_password,
+    g_admin = (struct pg_admin){.host = g_srv.host,
+                                .port = g_srv.port,
+                                .user = g_srv.user,
+                                .password = g_srv.password,
                                 .sslmode = "prefer",
-                                .dbname = g_dbname[0] ? g_dbname : "postgres",
+                                .dbname = g_srv.dbname[0] ? g_srv.dbname : "postgres",
                                 .connect_timeout_s = 10,
                                 .statement_timeout_ms = 10000};
     return 0;
 }
 
-static void server_teardown(bool own)
+static void server_teardown(void)
 {
-    if (!own) {
-        pgsh("start"); /* leave an adopted server running, as we found it */
-        return;
-    }
-    pgsh("stop");
-    const char *rm[] = {"rm", "-rf", g_dir, NULL};
-    run_cmd(rm);
+    if (!g_srv.own)
+        pgsrv_ctl(&g_srv, "start"); /* leave an adopted server running, as we found it */
+    pgsrv_stop(&g_srv);
 }
 
 int main(int argc, char **argv)
 {
     (void)argc;
-    bool own = false;
     double t0 = now_s();
     snprintf(g_run, sizeof g_run, "%lx", (unsigned long)getpid());
-    if (server_setup(argv[0], &own) != 0) {
-        if (own)
-            server_teardown(own);
+    if (server_setup(argv[0]) != 0) {
+        server_teardown();
         return EXIT_FAILURE;
     }
-    fprintf(stderr, "pg_test: server on %s:%d ready in %.1f s\n", g_host, g_port, now_s() - t0);
+    fprintf(stderr, "pg_test: server on %s:%d ready in %.1f s\n", g_srv.host, g_srv.port,
+            now_s() - t0);
     SRunner *sr = srunner_create(pg_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    server_teardown(own);
+    server_teardown();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -92,8 +92,10 @@ static int load_env(struct pgsrv *s)
 static int start_own(struct pgsrv *s, const char *suite)
 {
     if (!bin_present()) {
-        fprintf(stderr, "%s: FAIL: PostgreSQL server binaries not found (PG_BIN); install "
-                        "the postgresql package (hack/deps.sh)\n", suite);
+        fprintf(stderr,
+                "%s: FAIL: PostgreSQL server binaries not found (PG_BIN); install "
+                "the postgresql package (hack/deps.sh)\n",
+                suite);
         return -1;
     }
     snprintf(s->dir, sizeof s->dir, "/tmp/grace-pgsrv-XXXXXX");
@@ -115,8 +117,7 @@ int pgsrv_start(struct pgsrv *s, const char *argv0, const char *suite)
     memset(s, 0, sizeof *s);
     const char *envfile = getenv("PG_ENV_FILE");
     if (find_pgsh(s, argv0) != 0) {
-        fprintf(stderr, "%s: FAIL: hack/pg.sh not found (run from the repository root)\n",
-                suite);
+        fprintf(stderr, "%s: FAIL: hack/pg.sh not found (run from the repository root)\n", suite);
         return -1;
     }
     if (envfile && envfile[0]) {
@@ -131,6 +132,11 @@ int pgsrv_start(struct pgsrv *s, const char *argv0, const char *suite)
         return -1;
     }
     return 0;
+}
+
+int pgsrv_ctl(struct pgsrv *s, const char *verb)
+{
+    return pgsh(s, verb);
 }
 
 void pgsrv_stop(struct pgsrv *s)

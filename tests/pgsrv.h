@@ -22,6 +22,10 @@ struct pgsrv {
  * naming `suite`. argv0 helps find hack/pg.sh. */
 int pgsrv_start(struct pgsrv *s, const char *argv0, const char *suite);
 
+/* Run `hack/pg.sh VERB DIR` on it ("stop", "start", "restart"): suites that
+ * take the server down and back; the exit status of pg.sh. */
+int pgsrv_ctl(struct pgsrv *s, const char *verb);
+
 /* Stop the server if it was started here and remove its directory. */
 void pgsrv_stop(struct pgsrv *s);
 
