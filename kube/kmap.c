@@ -38,7 +38,7 @@ static void kmap_grow(struct kmap *m)
     struct kmap old = *m;
     m->nslots = old.nslots ? old.nslots * 2 : KMAP_MIN_SLOTS;
     m->shift = old.nslots ? old.shift - 1 : KMAP_MIN_SHIFT;
-    m->slots = kerr_xcalloc(m->nslots, sizeof *m->slots);
+    m->slots = kerr_xcalloc(m->nslots, sizeof(struct kmap_node *));
     for (size_t i = 0; i < old.nslots; i++) {
         struct kmap_node *n = old.slots[i];
         while (n) {
