@@ -1,5 +1,5 @@
 /*
- * khash: the project's one hash function, FNV-1a, for hash tables and
+ * khash: the project's one hash function, FNV-1a, for the hash map (kmap) and
  * fingerprints. It streams: start from KHASH_INIT, feed strings with
  * khash_str and single values (separators, small integers) with
  * khash_step, so callers that hash several fields mark where one ends
