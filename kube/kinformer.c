@@ -184,7 +184,7 @@ struct kinf_key {
     const char *ns, *name;
 };
 
-static bool kinf_entry_is(const struct kmap_node *n, const void *key)
+static inline bool kinf_entry_is(const struct kmap_node *n, const void *key)
 {
     const struct kinf_entry *e = KMAP_ENTRY(n, const struct kinf_entry, node);
     const struct kinf_key *k = key;
