@@ -263,11 +263,6 @@ void gs_eval_children(struct gs_run *r)
 
 /* ---- fingerprint of the children (see gs_fp_cached) ---- */
 
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-    return khash_step(khash_str(h, s), 0xffu); /* terminator: "ab","c" != "a","bc" */
-}
-
 static uint64_t fp_mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -280,7 +275,7 @@ static uint64_t fp_mix(uint64_t x)
 static uint64_t fp_child(size_t ki, const char *ns, const char *name, const char *rv)
 {
     uint64_t h = khash_step(KHASH_INIT, (uint64_t)ki);
-    return fp_mix(fnv_str(fnv_str(fnv_str(h, ns), name), rv));
+    return fp_mix(khash_field(khash_field(khash_field(h, ns), name), rv));
 }
 
 /* The children as a set (order-free sum) plus their count. */

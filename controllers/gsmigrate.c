@@ -9,24 +9,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FNV_BASIS 14695981039346656037ull
-#define FNV_PRIME 1099511628211ull
-
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * FNV_PRIME;
-    return (h ^ 0xffu) * FNV_PRIME; /* a separator: ["ab","c"] != ["a","bc"] */
-}
+#include "khash.h"
 
 void gsmigrate_job_name(const char *svc, const char *image, const json_t *command,
                         char out[GSM_NAME_MAX], char *hash)
 {
-    uint64_t h = fnv(FNV_BASIS, image ? image : "");
+    /* The hash is in the Job's name and label: khash_field's values must
+     * stay as they are (gsmigrate_test pins one). */
+    uint64_t h = khash_field(KHASH_INIT, image);
     size_t i;
     json_t *v;
     json_array_foreach(command, i, v) {
-        h = fnv(h, json_is_string(v) ? json_string_value(v) : "");
+        h = khash_field(h, json_string_value(v)); /* NULL (not a string): "" */
     }
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);

@@ -1,8 +1,9 @@
 /*
- * khash: the project's one hash function, FNV-1a, for hash tables and
+ * khash: the project's one hash function, FNV-1a, for the hash map (kmap) and
  * fingerprints. It streams: start from KHASH_INIT, feed strings with
  * khash_str and single values (separators, small integers) with
- * khash_step, so callers that hash several fields mark where one ends.
+ * khash_step, so callers that hash several fields mark where one ends
+ * (khash_field does both: a string, then the 0xff terminator).
  * khash32_str is the 32-bit variant, kept only where the value is shown to
  * users (label values shortened with a hash suffix; the Lua templates'
  * grace helper computes the same). Not keyed: tables that hold network
@@ -28,6 +29,15 @@ static inline uint64_t khash_str(uint64_t h, const char *s)
     for (; s && *s; s++)
         h = khash_step(h, (unsigned char)*s);
     return h;
+}
+
+/* Feed s (NULL counts as "") then the byte 0xff, which no UTF-8 text
+ * holds: a list of fields hashed this way keeps its boundaries
+ * (["ab", "c"] and ["a", "bc"] differ). Values persisted by callers (the
+ * migration Job's name) depend on it: do not change the terminator. */
+static inline uint64_t khash_field(uint64_t h, const char *s)
+{
+    return khash_step(khash_str(h, s), 0xffu);
 }
 
 /* 32-bit FNV-1a of the first n bytes of s. */

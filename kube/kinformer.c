@@ -8,11 +8,11 @@
  * only), watch events only for their metadata (an index that needs more
  * parses the stored text when the entry is indexed again).
  *
- * Store: a chained hash map of entries keyed by namespace/name (the key is
- * not stored: the entry's kobj has both parts). Each entry remembers the
- * index buckets it sits in, so a replace or delete removes it from exactly
- * those. An index is a hash map from index key to a bucket (an array of
- * entries); empty buckets are freed.
+ * Store: the runtime's hash map (kmap) of entries keyed by namespace/name
+ * (the key is not stored: the entry's kobj has both parts). Each entry
+ * remembers the index buckets it sits in, so a replace or delete removes it
+ * from exactly those. An index is a kmap from index key to a bucket (an
+ * array of entries); empty buckets are freed.
  *
  * Relist: every list bumps `epoch`; entries seen in the list (or written
  * through apply_write during it) carry the new epoch; after a complete list
@@ -30,22 +30,21 @@
 
 #include "kerr.h"
 #include "khash.h"
+#include "kmap.h"
 
 struct kinf_bucket {
+    struct kmap_node node; /* in the index's table */
     char *value;
-    uint64_t hash;
     size_t index_id;
-    struct kinf_bucket *next; /* hash chain within the index */
     struct kinf_entry **items;
     size_t n, cap;
 };
 
 struct kinf_entry {
+    struct kmap_node node; /* in the informer's map */
     struct kobj *obj;
-    uint64_t hash;
-    struct kinf_entry *next; /* hash chain */
-    uint32_t epoch;          /* last list (or write during a list) that had it */
-    bool announced;          /* handlers were told about this key */
+    uint32_t epoch; /* last list (or write during a list) that had it */
+    bool announced; /* handlers were told about this key */
     struct kinf_bucket **buckets;
     size_t nbuckets;
 };
@@ -53,9 +52,8 @@ struct kinf_entry {
 struct kinf_index {
     char *name;
     kinformer_index_fn fn;
-    bool meta_only; /* fn reads metadata only (kinformer_add_meta_index) */
-    struct kinf_bucket **table;
-    size_t ntable, count;
+    bool meta_only;    /* fn reads metadata only (kinformer_add_meta_index) */
+    struct kmap table; /* kinf_bucket by value */
 };
 
 struct kinformer {
@@ -64,8 +62,7 @@ struct kinformer {
     char *group, *version, *plural, *ns, *selector, *api_version, *kind;
     struct kres res;
     pthread_rwlock_t lock; /* guards map, entries, indexes, epoch */
-    struct kinf_entry **map;
-    size_t nmap, count;
+    struct kmap map;       /* kinf_entry by namespace/name */
     uint32_t epoch;
     struct kinf_index *idx; /* set before start, then read-only */
     size_t nidx;
@@ -91,30 +88,14 @@ static uint64_t kinf_hash2(const char *a, const char *b)
 
 /* ---- indexes (write lock held) ---- */
 
-static struct kinf_bucket *kinf_bucket_find(struct kinf_index *ix, const char *value, uint64_t h)
+static bool kinf_bucket_is(const struct kmap_node *n, const void *value)
 {
-    for (struct kinf_bucket *b = ix->table[h % ix->ntable]; b; b = b->next)
-        if (b->hash == h && strcmp(b->value, value) == 0)
-            return b;
-    return NULL;
+    return strcmp(KMAP_ENTRY(n, const struct kinf_bucket, node)->value, value) == 0;
 }
 
-static void kinf_index_grow(struct kinf_index *ix)
+static struct kinf_bucket *kinf_bucket_find(struct kinf_index *ix, const char *value, uint64_t h)
 {
-    size_t n = ix->ntable ? ix->ntable * 2 : 64;
-    struct kinf_bucket **t = kerr_xcalloc(n, sizeof(struct kinf_bucket *));
-    for (size_t i = 0; i < ix->ntable; i++) {
-        struct kinf_bucket *b = ix->table[i];
-        while (b) {
-            struct kinf_bucket *next = b->next;
-            b->next = t[b->hash % n];
-            t[b->hash % n] = b;
-            b = next;
-        }
-    }
-    free(ix->table);
-    ix->table = t;
-    ix->ntable = n;
+    return KMAP_ENTRY(kmap_find(&ix->table, h, kinf_bucket_is, value), struct kinf_bucket, node);
 }
 
 static void kinf_index_put(struct kinformer *inf, size_t id, struct kinf_entry *e,
@@ -124,15 +105,10 @@ static void kinf_index_put(struct kinformer *inf, size_t id, struct kinf_entry *
     uint64_t h = kinf_hash2(value, NULL);
     struct kinf_bucket *b = kinf_bucket_find(ix, value, h);
     if (!b) {
-        if (ix->count >= ix->ntable)
-            kinf_index_grow(ix);
         b = kerr_xcalloc(1, sizeof *b);
         b->value = kerr_xstrdup(value);
-        b->hash = h;
         b->index_id = id;
-        b->next = ix->table[h % ix->ntable];
-        ix->table[h % ix->ntable] = b;
-        ix->count++;
+        kmap_insert(&ix->table, &b->node, h);
     }
     for (size_t i = 0; i < b->n; i++)
         if (b->items[i] == e)
@@ -156,12 +132,7 @@ static void kinf_bucket_remove(struct kinformer *inf, struct kinf_bucket *b, str
     }
     if (b->n > 0)
         return;
-    struct kinf_index *ix = &inf->idx[b->index_id];
-    struct kinf_bucket **pp = &ix->table[b->hash % ix->ntable];
-    while (*pp != b)
-        pp = &(*pp)->next;
-    *pp = b->next;
-    ix->count--;
+    kmap_remove(&inf->idx[b->index_id].table, &b->node);
     free(b->items);
     free(b->value);
     free(b);
@@ -209,46 +180,30 @@ static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const 
 
 /* ---- map (write lock held for changes) ---- */
 
-static struct kinf_entry **kinf_slot(struct kinformer *inf, const char *ns, const char *name)
+struct kinf_key {
+    const char *ns, *name;
+};
+
+static inline bool kinf_entry_is(const struct kmap_node *n, const void *key)
 {
-    uint64_t h = kinf_hash2(ns, name);
-    struct kinf_entry **pp = &inf->map[h % inf->nmap];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->hash == h && strcmp(kobj_name((*pp)->obj), name) == 0 &&
-            strcmp(kobj_namespace((*pp)->obj), ns) == 0)
-            return pp;
-    return pp;
+    const struct kinf_entry *e = KMAP_ENTRY(n, const struct kinf_entry, node);
+    const struct kinf_key *k = key;
+    return strcmp(kobj_name(e->obj), k->name) == 0 && strcmp(kobj_namespace(e->obj), k->ns) == 0;
 }
 
-static void kinf_map_grow(struct kinformer *inf)
+static struct kinf_entry *kinf_find(struct kinformer *inf, const char *ns, const char *name)
 {
-    size_t n = inf->nmap ? inf->nmap * 2 : 64;
-    struct kinf_entry **m = kerr_xcalloc(n, sizeof(struct kinf_entry *));
-    for (size_t i = 0; i < inf->nmap; i++) {
-        struct kinf_entry *e = inf->map[i];
-        while (e) {
-            struct kinf_entry *next = e->next;
-            e->next = m[e->hash % n];
-            m[e->hash % n] = e;
-            e = next;
-        }
-    }
-    free(inf->map);
-    inf->map = m;
-    inf->nmap = n;
+    struct kinf_key k = {ns, name};
+    return KMAP_ENTRY(kmap_find(&inf->map, kinf_hash2(ns, name), kinf_entry_is, &k),
+                      struct kinf_entry, node);
 }
 
 static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o,
                                       const struct kinf_tree *obj)
 {
-    if (inf->count >= inf->nmap)
-        kinf_map_grow(inf);
     struct kinf_entry *e = kerr_xcalloc(1, sizeof *e);
     e->obj = o;
-    e->hash = kinf_hash2(kobj_namespace(o), kobj_name(o));
-    e->next = inf->map[e->hash % inf->nmap];
-    inf->map[e->hash % inf->nmap] = e;
-    inf->count++;
+    kmap_insert(&inf->map, &e->node, kinf_hash2(kobj_namespace(o), kobj_name(o)));
     kinf_index_entry(inf, e, obj, 0);
     return e;
 }
@@ -261,13 +216,11 @@ static void kinf_replace(struct kinformer *inf, struct kinf_entry *e, struct kob
     kinf_index_entry(inf, e, obj, 0);
 }
 
-/* Unlink *pp and return its object (the entry's reference). */
-static struct kobj *kinf_unlink(struct kinformer *inf, struct kinf_entry **pp)
+/* Unlink and free `e`; return its object (the entry's reference). */
+static struct kobj *kinf_unlink(struct kinformer *inf, struct kinf_entry *e)
 {
-    struct kinf_entry *e = *pp;
     struct kobj *o = e->obj;
-    *pp = e->next;
-    inf->count--;
+    kmap_remove(&inf->map, &e->node);
     kinf_unindex(inf, e);
     free(e);
     return o;
@@ -349,11 +302,11 @@ static void kinf_upsert_obj(struct kinformer *inf, struct kobj *n, const struct 
 {
     struct kinf_action a = {KINF_NONE, NULL, NULL};
     pthread_rwlock_wrlock(&inf->lock);
-    struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(n), kobj_name(n));
-    if (*pp) {
-        kinf_merge(inf, *pp, n, obj, mode, &a);
+    struct kinf_entry *e = kinf_find(inf, kobj_namespace(n), kobj_name(n));
+    if (e) {
+        kinf_merge(inf, e, n, obj, mode, &a);
     } else {
-        struct kinf_entry *e = kinf_insert(inf, n, obj);
+        e = kinf_insert(inf, n, obj);
         e->epoch = inf->epoch;
         if (mode != KINF_APPLY)
             kinf_announce(e, NULL, &a);
@@ -371,9 +324,9 @@ static void kinf_event_delete(struct kinformer *inf, struct kobj *gone)
     struct kinf_action a = {KINF_DELETE, NULL, NULL};
     struct kobj *old = NULL;
     pthread_rwlock_wrlock(&inf->lock);
-    struct kinf_entry **pp = kinf_slot(inf, kobj_namespace(gone), kobj_name(gone));
-    if (*pp && kobj_rv_cmp(kobj_resource_version((*pp)->obj), kobj_resource_version(gone)) <= 0)
-        old = kinf_unlink(inf, pp);
+    struct kinf_entry *e = kinf_find(inf, kobj_namespace(gone), kobj_name(gone));
+    if (e && kobj_rv_cmp(kobj_resource_version(e->obj), kobj_resource_version(gone)) <= 0)
+        old = kinf_unlink(inf, e);
     pthread_rwlock_unlock(&inf->lock);
     kobj_unref(old);
     a.old_obj = gone;
@@ -386,19 +339,17 @@ static void kinf_sweep(struct kinformer *inf)
     struct kobj **gone = NULL;
     size_t n = 0, cap = 0;
     pthread_rwlock_wrlock(&inf->lock);
-    for (size_t i = 0; i < inf->nmap; i++) {
-        struct kinf_entry **pp = &inf->map[i];
-        while (*pp) {
-            if ((*pp)->epoch == inf->epoch) {
-                pp = &(*pp)->next;
-                continue;
-            }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                gone = kerr_xrealloc(gone, cap * sizeof(struct kobj *));
-            }
-            gone[n++] = kinf_unlink(inf, pp);
+    struct kmap_iter it;
+    kmap_iter_init(&it, &inf->map);
+    for (struct kmap_node *nd; (nd = kmap_iter_next(&it));) {
+        struct kinf_entry *e = KMAP_ENTRY(nd, struct kinf_entry, node);
+        if (e->epoch == inf->epoch)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            gone = kerr_xrealloc(gone, cap * sizeof(struct kobj *));
         }
+        gone[n++] = kinf_unlink(inf, e); /* the current node: allowed */
     }
     pthread_rwlock_unlock(&inf->lock);
     for (size_t i = 0; i < n; i++) {
@@ -526,8 +477,7 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
         snprintf(av, sizeof av, "%s", inf->version);
     inf->api_version = kerr_xstrdup(av);
     pthread_rwlock_init(&inf->lock, NULL);
-    inf->nmap = 64;
-    inf->map = kerr_xcalloc(inf->nmap, sizeof(struct kinf_entry *));
+    kmap_init(&inf->map);
     atomic_init(&inf->synced, false);
     atomic_init(&inf->need_full, false);
     atomic_init(&inf->nh, 0);
@@ -538,17 +488,15 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
 
 static void kinf_free_index(struct kinf_index *ix)
 {
-    for (size_t i = 0; i < ix->ntable; i++) {
-        struct kinf_bucket *b = ix->table[i];
-        while (b) {
-            struct kinf_bucket *next = b->next;
-            free(b->items);
-            free(b->value);
-            free(b);
-            b = next;
-        }
+    struct kmap_iter it;
+    kmap_iter_init(&it, &ix->table);
+    for (struct kmap_node *n; (n = kmap_iter_next(&it));) {
+        struct kinf_bucket *b = KMAP_ENTRY(n, struct kinf_bucket, node);
+        free(b->items);
+        free(b->value);
+        free(b);
     }
-    free(ix->table);
+    kmap_free(&ix->table);
     free(ix->name);
 }
 
@@ -556,20 +504,18 @@ void kinformer_free(struct kinformer *inf)
 {
     if (!inf)
         return;
-    for (size_t i = 0; i < inf->nmap; i++) {
-        struct kinf_entry *e = inf->map[i];
-        while (e) {
-            struct kinf_entry *next = e->next;
-            kobj_unref(e->obj);
-            free(e->buckets);
-            free(e);
-            e = next;
-        }
+    struct kmap_iter it;
+    kmap_iter_init(&it, &inf->map);
+    for (struct kmap_node *n; (n = kmap_iter_next(&it));) {
+        struct kinf_entry *e = KMAP_ENTRY(n, struct kinf_entry, node);
+        kobj_unref(e->obj);
+        free(e->buckets);
+        free(e);
     }
     for (size_t i = 0; i < inf->nidx; i++)
         kinf_free_index(&inf->idx[i]);
     free(inf->idx);
-    free(inf->map);
+    kmap_free(&inf->map);
     pthread_rwlock_destroy(&inf->lock);
     free(inf->group);
     free(inf->version);
@@ -610,20 +556,20 @@ static void kinf_add_index(struct kinformer *inf, const char *index_name, kinfor
     ix->name = kerr_xstrdup(index_name);
     ix->fn = fn;
     ix->meta_only = meta_only;
-    ix->ntable = 64;
-    ix->table = kerr_xcalloc(ix->ntable, sizeof(struct kinf_bucket *));
+    kmap_init(&ix->table);
     if (!meta_only)
         atomic_store(&inf->need_full, true);
     /* Objects already cached (an index added late) are indexed now. */
     size_t id = inf->nidx++;
-    for (size_t i = 0; i < inf->nmap; i++) {
-        for (struct kinf_entry *e = inf->map[i]; e; e = e->next) {
-            json_t *j = kobj_json(e->obj);
-            struct kinf_tree t = {j, true};
-            if (j)
-                kinf_index_entry(inf, e, &t, id);
-            json_decref(j);
-        }
+    struct kmap_iter it;
+    kmap_iter_init(&it, &inf->map);
+    for (struct kmap_node *n; (n = kmap_iter_next(&it));) {
+        struct kinf_entry *e = KMAP_ENTRY(n, struct kinf_entry, node);
+        json_t *j = kobj_json(e->obj);
+        struct kinf_tree t = {j, true};
+        if (j)
+            kinf_index_entry(inf, e, &t, id);
+        json_decref(j);
     }
     pthread_rwlock_unlock(&inf->lock);
 }
@@ -662,7 +608,7 @@ size_t kinformer_by_index(struct kinformer *inf, const char *index_name, const c
 struct kobj *kinformer_get(struct kinformer *inf, const char *ns, const char *name)
 {
     pthread_rwlock_rdlock(&inf->lock);
-    struct kinf_entry *e = *kinf_slot(inf, ns ? ns : "", name);
+    struct kinf_entry *e = kinf_find(inf, ns ? ns : "", name);
     struct kobj *o = e ? kobj_ref(e->obj) : NULL;
     pthread_rwlock_unlock(&inf->lock);
     return o;
@@ -673,12 +619,13 @@ void kinformer_foreach(struct kinformer *inf, kinformer_foreach_fn fn, void *ctx
     struct kobj **snap = NULL;
     size_t n = 0;
     pthread_rwlock_rdlock(&inf->lock);
-    size_t total = inf->count;
+    size_t total = kmap_count(&inf->map);
     if (total > 0)
         snap = kerr_xmalloc(total * sizeof(struct kobj *));
-    for (size_t i = 0; i < inf->nmap && snap; i++)
-        for (struct kinf_entry *e = inf->map[i]; e && n < total; e = e->next)
-            snap[n++] = kobj_ref(e->obj);
+    struct kmap_iter it;
+    kmap_iter_init(&it, &inf->map);
+    for (struct kmap_node *nd; n < total && (nd = kmap_iter_next(&it));)
+        snap[n++] = kobj_ref(KMAP_ENTRY(nd, struct kinf_entry, node)->obj);
     pthread_rwlock_unlock(&inf->lock);
     for (size_t i = 0; i < n; i++) {
         fn(ctx, snap[i]);
@@ -690,7 +637,7 @@ void kinformer_foreach(struct kinformer *inf, kinformer_foreach_fn fn, void *ctx
 size_t kinformer_count(struct kinformer *inf)
 {
     pthread_rwlock_rdlock(&inf->lock);
-    size_t n = inf->count;
+    size_t n = kmap_count(&inf->map);
     pthread_rwlock_unlock(&inf->lock);
     return n;
 }
@@ -713,7 +660,7 @@ static bool kinf_apply_is_stale(struct kinformer *inf, const json_t *obj)
     if (!name)
         return false;
     pthread_rwlock_wrlock(&inf->lock);
-    struct kinf_entry *e = *kinf_slot(inf, ns ? ns : "", name);
+    struct kinf_entry *e = kinf_find(inf, ns ? ns : "", name);
     if (e && kobj_rv_cmp(rv ? rv : "", kobj_resource_version(e->obj)) <= 0) {
         e->epoch = inf->epoch;
         stale = true;
@@ -738,9 +685,9 @@ void kinformer_apply_delete(struct kinformer *inf, const char *ns, const char *n
     if (!name)
         return;
     pthread_rwlock_wrlock(&inf->lock);
-    struct kinf_entry **pp = kinf_slot(inf, ns ? ns : "", name);
-    if (*pp)
-        old = kinf_unlink(inf, pp);
+    struct kinf_entry *e = kinf_find(inf, ns ? ns : "", name);
+    if (e)
+        old = kinf_unlink(inf, e);
     pthread_rwlock_unlock(&inf->lock);
     kobj_unref(old);
 }

@@ -5,14 +5,15 @@
  * The de-duplication cache holds one small allocation per recent Event,
  * identified by a 64-bit FNV-1a hash of (object, type, reason, action,
  * note) rather than the strings themselves, plus the Event's namespace and
- * name (needed for the series patch). Entries sit in a chained hash table
- * (lookup) and in a list in creation order (the oldest first), so expiry
- * and eviction pop the list's head. Memory follows the Events recorded in
- * the last window (~100 B each), not the bound: an operator that records
- * nothing holds only the empty table.
+ * name (needed for the series patch). Entries sit in the runtime's hash map
+ * (kmap, keyed by that hash alone) and in a list in creation order (the
+ * oldest first), so expiry and eviction pop the list's head. Memory
+ * follows the Events recorded in the last window (~100 B each), not the
+ * bound: an operator that records nothing holds no table at all.
  */
 #include "krecorder.h"
 #include "khash.h"
+#include "kmap.h"
 #include "ktime.h"
 
 #include <pthread.h>
@@ -24,27 +25,25 @@
 #include <time.h>
 
 #define KREC_CACHE 4096 /* default bound on entries */
-#define KREC_TABLE_MIN 64
 
 static const struct kres krec_res = {"events.k8s.io", "v1", "events"};
 
 struct krec_entry {
-    struct krec_entry *hnext;      /* hash chain */
+    struct kmap_node node;          /* in the cache; its hash identifies the Event */
     struct krec_entry *prev, *next; /* creation order, oldest at head */
-    uint64_t hash;
-    double first_at; /* monotonic seconds of the Event's creation */
+    double first_at;                /* monotonic seconds of the Event's creation */
     double patched_at;
-    long count;  /* occurrences so far (the first included) */
-    char *name;  /* points into ns[] after the namespace's NUL */
-    char ns[];   /* "<namespace>\0<name>\0" */
+    long count; /* occurrences so far (the first included) */
+    char *name; /* points into ns[] after the namespace's NUL */
+    char ns[];  /* "<namespace>\0<name>\0" */
 };
 
 struct krecorder {
     struct kclient *client;
     char *controller, *instance;
-    pthread_mutex_t mu; /* guards the cache (table, list, n) and seq */
-    struct krec_entry **table;
-    size_t tsize, n, cap;
+    pthread_mutex_t mu; /* guards the cache (table, list) and seq */
+    struct kmap table;  /* krec_entry by hash */
+    size_t cap;
     struct krec_entry *head, *tail;
     unsigned long seq;
     double window_s, interval_s; /* set before sharing, then read-only */
@@ -109,10 +108,7 @@ static void krec_event_name(struct krecorder *rec, const char *obj_name, char ou
 
 static void krec_unlink(struct krecorder *rec, struct krec_entry *e)
 {
-    struct krec_entry **pp = &rec->table[e->hash % rec->tsize];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
+    kmap_remove(&rec->table, &e->node);
     if (rec->head == e)
         rec->head = e->next;
     else
@@ -121,7 +117,6 @@ static void krec_unlink(struct krecorder *rec, struct krec_entry *e)
         rec->tail = e->prev;
     else
         e->next->prev = e->prev;
-    rec->n--;
     free(e);
 }
 
@@ -137,52 +132,33 @@ static void krec_expire(struct krecorder *rec, double now)
  * it). */
 static struct krec_entry *krec_find(struct krecorder *rec, uint64_t h, double now)
 {
-    for (struct krec_entry *e = rec->table[h % rec->tsize]; e; e = e->hnext) {
-        if (e->hash != h)
-            continue;
-        if (now - e->first_at < rec->window_s)
-            return e;
-        krec_unlink(rec, e);
-        return NULL;
-    }
+    struct krec_entry *e =
+        KMAP_ENTRY(kmap_find(&rec->table, h, NULL, NULL), struct krec_entry, node);
+    if (!e || now - e->first_at < rec->window_s)
+        return e;
+    krec_unlink(rec, e);
     return NULL;
-}
-
-static void krec_rehash(struct krecorder *rec, size_t nsize)
-{
-    struct krec_entry **nt = kerr_xcalloc(nsize, sizeof(struct krec_entry *));
-    for (struct krec_entry *e = rec->head; e; e = e->next) {
-        e->hnext = nt[e->hash % nsize];
-        nt[e->hash % nsize] = e;
-    }
-    free(rec->table);
-    rec->table = nt;
-    rec->tsize = nsize;
 }
 
 /* A new entry (the newest), evicting the oldest when the cache is full. */
 static void krec_insert(struct krecorder *rec, uint64_t h, double now, const char *ns,
                         const char *name)
 {
-    while (rec->n >= rec->cap && rec->head)
+    while (kmap_count(&rec->table) >= rec->cap && rec->head)
         krec_unlink(rec, rec->head);
-    if (rec->n >= rec->tsize)
-        krec_rehash(rec, rec->tsize * 2);
     size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
     struct krec_entry *e = kerr_xmalloc(sizeof *e + nl + ml);
-    *e = (struct krec_entry){.hash = h, .first_at = now, .patched_at = now, .count = 1};
+    *e = (struct krec_entry){.first_at = now, .patched_at = now, .count = 1};
     memcpy(e->ns, ns, nl);
     e->name = e->ns + nl;
     memcpy(e->name, name, ml);
-    e->hnext = rec->table[h % rec->tsize];
-    rec->table[h % rec->tsize] = e;
+    kmap_insert(&rec->table, &e->node, h);
     e->prev = rec->tail;
     if (rec->tail)
         rec->tail->next = e;
     else
         rec->head = e;
     rec->tail = e;
-    rec->n++;
 }
 
 static void krec_forget(struct krecorder *rec, uint64_t h, const char *name)
@@ -242,8 +218,7 @@ struct krecorder *krecorder_new(struct kclient *c, const char *controller, const
     rec->controller = kerr_xstrdup(controller ? controller : "");
     rec->instance = kerr_xstrdup(instance ? instance : "");
     rec->cap = KREC_CACHE;
-    rec->tsize = KREC_TABLE_MIN;
-    rec->table = kerr_xcalloc(rec->tsize, sizeof(struct krec_entry *));
+    kmap_init(&rec->table);
     pthread_mutex_init(&rec->mu, NULL);
     rec->window_s = KRECORDER_DEDUP_WINDOW_S;
     rec->interval_s = KRECORDER_SERIES_INTERVAL_S;
@@ -264,7 +239,7 @@ void krecorder_set_capacity(struct krecorder *rec, size_t max_entries)
 size_t krecorder_cached(struct krecorder *rec)
 {
     pthread_mutex_lock(&rec->mu);
-    size_t n = rec->n;
+    size_t n = kmap_count(&rec->table);
     pthread_mutex_unlock(&rec->mu);
     return n;
 }
@@ -276,7 +251,7 @@ void krecorder_free(struct krecorder *rec)
     pthread_mutex_destroy(&rec->mu);
     while (rec->head)
         krec_unlink(rec, rec->head);
-    free(rec->table);
+    kmap_free(&rec->table);
     free(rec->controller);
     free(rec->instance);
     free(rec);

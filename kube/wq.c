@@ -1,10 +1,11 @@
 /*
  * wq: rate-limited, delaying, de-duplicating work queue (see wq.h).
  *
- * Every key the queue knows about has one `struct wq_item`, found through a
- * chained hash table. An item lives while it is dirty (waiting to be handed
- * out), processing (handed out, not done), delayed (in the timer heap) or has
- * a non-zero requeue count; it is freed as soon as none of these holds.
+ * Every key the queue knows about has one `struct wq_item`, found through
+ * the runtime's hash map (kmap, keyed by the FNV-1a hash of the key). An
+ * item lives while it is dirty (waiting to be handed out), processing
+ * (handed out, not done), delayed (in the timer heap) or has a non-zero
+ * requeue count; it is freed as soon as none of these holds.
  *
  * Invariant (as in client-go): an item is in the FIFO exactly when it is
  * dirty and not processing. A dirty item that is processing goes into the
@@ -24,11 +25,11 @@
 
 #include "kerr.h"
 #include "khash.h"
+#include "kmap.h"
 
 struct wq_item {
+    struct kmap_node node; /* in wq.items */
     char *key;
-    uint64_t hash;
-    struct wq_item *hnext;         /* hash chain */
     struct wq_item *qnext;         /* FIFO link while queued */
     struct wq_item *rprev, *rnext; /* the running list, while processing */
     bool dirty;
@@ -43,11 +44,9 @@ struct wq_item {
 };
 
 struct wq {
-    pthread_mutex_t mu; /* guards every field below */
-    pthread_cond_t cv;  /* signalled on: key queued, delayed key added, shutdown, done */
-    struct wq_item **buckets;
-    size_t nbuckets;
-    size_t nitems;
+    pthread_mutex_t mu;          /* guards every field below */
+    pthread_cond_t cv;           /* signalled on: key queued, delayed key added, shutdown, done */
+    struct kmap items;           /* every wq_item, by key */
     struct wq_item *head, *tail; /* FIFO of ready keys */
     size_t depth;
     struct wq_item **heap; /* delayed keys, min-heap on ready_at */
@@ -74,48 +73,32 @@ static uint64_t wq_hash(const char *s)
     return khash_str(KHASH_INIT, s);
 }
 
-/* ---- hash table ---- */
+/* ---- the items by key ---- */
+
+static bool wq_item_is(const struct kmap_node *n, const void *key)
+{
+    return strcmp(KMAP_ENTRY(n, const struct wq_item, node)->key, key) == 0;
+}
+
+static struct wq_item *wq_find(struct wq *q, const char *key, uint64_t h)
+{
+    return KMAP_ENTRY(kmap_find(&q->items, h, wq_item_is, key), struct wq_item, node);
+}
 
 static struct wq_item *wq_lookup(struct wq *q, const char *key)
 {
-    uint64_t h = wq_hash(key);
-    for (struct wq_item *it = q->buckets[h % q->nbuckets]; it; it = it->hnext)
-        if (it->hash == h && strcmp(it->key, key) == 0)
-            return it;
-    return NULL;
-}
-
-static void wq_rehash(struct wq *q)
-{
-    size_t n = q->nbuckets ? q->nbuckets * 2 : 64;
-    struct wq_item **b = kerr_xcalloc(n, sizeof(struct wq_item *));
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct wq_item *it = q->buckets[i];
-        while (it) {
-            struct wq_item *next = it->hnext;
-            it->hnext = b[it->hash % n];
-            b[it->hash % n] = it;
-            it = next;
-        }
-    }
-    free(q->buckets);
-    q->buckets = b;
-    q->nbuckets = n;
+    return wq_find(q, key, wq_hash(key));
 }
 
 static struct wq_item *wq_lookup_or_create(struct wq *q, const char *key)
 {
-    struct wq_item *it = wq_lookup(q, key);
+    uint64_t h = wq_hash(key);
+    struct wq_item *it = wq_find(q, key, h);
     if (it)
         return it;
-    if (q->nitems >= q->nbuckets)
-        wq_rehash(q);
     it = kerr_xcalloc(1, sizeof *it);
     it->key = kerr_xstrdup(key);
-    it->hash = wq_hash(key);
-    it->hnext = q->buckets[it->hash % q->nbuckets];
-    q->buckets[it->hash % q->nbuckets] = it;
-    q->nitems++;
+    kmap_insert(&q->items, &it->node, h);
     return it;
 }
 
@@ -124,11 +107,7 @@ static void wq_maybe_release(struct wq *q, struct wq_item *it)
 {
     if (it->dirty || it->processing || it->delayed || it->requeues > 0)
         return;
-    struct wq_item **pp = &q->buckets[it->hash % q->nbuckets];
-    while (*pp != it)
-        pp = &(*pp)->hnext;
-    *pp = it->hnext;
-    q->nitems--;
+    kmap_remove(&q->items, &it->node);
     free(it->key);
     free(it);
 }
@@ -269,8 +248,7 @@ struct wq *wq_new(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&q->cv, &ca);
     pthread_condattr_destroy(&ca);
-    q->nbuckets = 64;
-    q->buckets = kerr_xcalloc(q->nbuckets, sizeof(struct wq_item *));
+    kmap_init(&q->items);
     return q;
 }
 
@@ -278,16 +256,14 @@ void wq_free(struct wq *q)
 {
     if (!q)
         return;
-    for (size_t i = 0; i < q->nbuckets; i++) {
-        struct wq_item *it = q->buckets[i];
-        while (it) {
-            struct wq_item *next = it->hnext;
-            free(it->key);
-            free(it);
-            it = next;
-        }
+    struct kmap_iter iter;
+    kmap_iter_init(&iter, &q->items);
+    for (struct kmap_node *n; (n = kmap_iter_next(&iter));) {
+        struct wq_item *it = KMAP_ENTRY(n, struct wq_item, node);
+        free(it->key);
+        free(it);
     }
-    free(q->buckets);
+    kmap_free(&q->items);
     free(q->heap);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);

@@ -2,8 +2,9 @@
  * metrics: Prometheus registry (counters, gauges, histograms with labels)
  * and the text exposition format 0.0.4. See metrics.h.
  *
- * A family keeps its children in a chained hash table (lookup by label
- * values) and in a doubly linked list (stable render order, O(1) delete).
+ * A family keeps its children in the runtime's hash map (kmap, lookup by
+ * label values) and in a doubly linked list (stable render order, O(1)
+ * delete).
  * A child is one allocation: the struct, its label value pointers and the
  * value bytes. Histogram bucket counts are stored per bucket and summed into
  * cumulative counts when rendered.
@@ -19,21 +20,21 @@
 #include <string.h>
 
 #include "khash.h"
+#include "kmap.h"
 
 static const double default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 struct metrics_child {
-    struct metrics_child *hnext;       /* hash chain */
+    struct kmap_node node;             /* in the family's table */
     struct metrics_child *prev, *next; /* insertion order */
-    uint64_t hash;
-    double value;      /* counter, gauge; histogram sum */
-    uint64_t count;    /* histogram observations */
-    uint64_t *buckets; /* histogram: per-bucket counts (nbounds), not cumulative */
-    char **values;     /* nlabels label values */
+    double value;                      /* counter, gauge; histogram sum */
+    uint64_t count;                    /* histogram observations */
+    uint64_t *buckets;                 /* histogram: per-bucket counts (nbounds), not cumulative */
+    char **values;                     /* nlabels label values */
 };
 
 struct metrics_family {
-    pthread_mutex_t mu; /* guards table, list, nchildren and every child's values */
+    pthread_mutex_t mu; /* guards table, list and every child's values */
     char *name;
     char *help;
     enum metrics_type type;
@@ -41,9 +42,7 @@ struct metrics_family {
     size_t nlabels;
     double *bounds;
     size_t nbounds;
-    struct metrics_child **table;
-    size_t tsize;
-    size_t nchildren;
+    struct kmap table; /* metrics_child by label values */
     struct metrics_child *head, *tail;
     struct metrics_family *next;
     metrics_emit_fn emit; /* func family: samples come from emit(emit_ctx) */
@@ -91,7 +90,7 @@ static void family_free(struct metrics_family *f)
         free(f->labels[i]);
     free(f->labels);
     free(f->bounds);
-    free(f->table);
+    kmap_free(&f->table);
     free(f->name);
     free(f->help);
     pthread_mutex_destroy(&f->mu);
@@ -191,14 +190,13 @@ static struct metrics_family *family_new(const struct metrics_desc *d)
         f->bounds = kerr_xmalloc(f->nbounds * sizeof *f->bounds);
         memcpy(f->bounds, b, f->nbounds * sizeof *f->bounds);
     }
-    f->tsize = 16;
-    f->table = kerr_xcalloc(f->tsize, sizeof(struct metrics_child *));
+    kmap_init(&f->table);
     return f;
 }
 
 static enum kerr register_family(struct metrics *m, const struct metrics_desc *d,
-                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
-                                struct kerr_info *err)
+                                 metrics_emit_fn fn, void *ctx, struct metrics_family **out,
+                                 struct kerr_info *err)
 {
     enum kerr e = check_desc(d, err);
     if (e != KERR_OK)
@@ -229,9 +227,8 @@ enum kerr metrics_register(struct metrics *m, const struct metrics_desc *d,
     return register_family(m, d, NULL, NULL, out, err);
 }
 
-enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d,
-                                metrics_emit_fn fn, void *ctx, struct metrics_family **out,
-                                struct kerr_info *err)
+enum kerr metrics_register_func(struct metrics *m, const struct metrics_desc *d, metrics_emit_fn fn,
+                                void *ctx, struct metrics_family **out, struct kerr_info *err)
 {
     if (!fn || d->type == METRICS_HISTOGRAM)
         return kerr_set(err, KERR_INVAL, 0, "BadType",
@@ -266,32 +263,25 @@ static const char *val_at(const char *const *values, size_t i)
 static uint64_t hash_values(const struct metrics_family *f, const char *const *values)
 {
     uint64_t h = KHASH_INIT;
-    for (size_t i = 0; i < f->nlabels; i++) /* separator: "a","bc" != "ab","c" */
-        h = khash_step(khash_str(h, val_at(values, i)), 0xffu);
+    for (size_t i = 0; i < f->nlabels; i++) /* terminated: "a","bc" != "ab","c" */
+        h = khash_field(h, val_at(values, i));
     return h;
 }
 
-static bool same_values(const struct metrics_family *f, const struct metrics_child *c,
-                        const char *const *values)
+/* What same_values compares a child with. */
+struct values_key {
+    const struct metrics_family *f;
+    const char *const *values;
+};
+
+static bool same_values(const struct kmap_node *n, const void *key)
 {
-    for (size_t i = 0; i < f->nlabels; i++)
-        if (strcmp(c->values[i], val_at(values, i)) != 0)
+    const struct metrics_child *c = KMAP_ENTRY(n, const struct metrics_child, node);
+    const struct values_key *k = key;
+    for (size_t i = 0; i < k->f->nlabels; i++)
+        if (strcmp(c->values[i], val_at(k->values, i)) != 0)
             return false;
     return true;
-}
-
-static void table_grow(struct metrics_family *f)
-{
-    size_t nsize = f->tsize * 2;
-    struct metrics_child **nt = kerr_xcalloc(nsize, sizeof(struct metrics_child *));
-    for (struct metrics_child *c = f->head; c; c = c->next) {
-        size_t b = (size_t)(c->hash % nsize);
-        c->hnext = nt[b];
-        nt[b] = c;
-    }
-    free(f->table);
-    f->table = nt;
-    f->tsize = nsize;
 }
 
 /* One allocation: child, bucket counts, value pointers, value bytes. */
@@ -323,34 +313,25 @@ static struct metrics_child *child_get(struct metrics_family *f, const char *con
                                        bool create)
 {
     uint64_t h = hash_values(f, values);
-    for (struct metrics_child *c = f->table[h % f->tsize]; c; c = c->hnext)
-        if (c->hash == h && same_values(f, c, values))
-            return c;
-    if (!create)
-        return NULL;
-    if (f->nchildren >= f->tsize)
-        table_grow(f);
-    struct metrics_child *c = child_alloc(f, values);
-    c->hash = h;
-    size_t b = (size_t)(h % f->tsize);
-    c->hnext = f->table[b];
-    f->table[b] = c;
+    struct values_key k = {f, values};
+    struct metrics_child *c =
+        KMAP_ENTRY(kmap_find(&f->table, h, same_values, &k), struct metrics_child, node);
+    if (c || !create)
+        return c;
+    c = child_alloc(f, values);
+    kmap_insert(&f->table, &c->node, h);
     c->prev = f->tail;
     if (f->tail)
         f->tail->next = c;
     else
         f->head = c;
     f->tail = c;
-    f->nchildren++;
     return c;
 }
 
 static void child_unlink(struct metrics_family *f, struct metrics_child *c)
 {
-    struct metrics_child **pp = &f->table[c->hash % f->tsize];
-    while (*pp != c)
-        pp = &(*pp)->hnext;
-    *pp = c->hnext;
+    kmap_remove(&f->table, &c->node);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -359,7 +340,6 @@ static void child_unlink(struct metrics_family *f, struct metrics_child *c)
         c->next->prev = c->prev;
     else
         f->tail = c->prev;
-    f->nchildren--;
     free(c);
 }
 
@@ -426,7 +406,7 @@ bool metrics_value(struct metrics_family *f, const char *const *values, double *
 size_t metrics_children(struct metrics_family *f)
 {
     pthread_mutex_lock(&f->mu);
-    size_t n = f->nchildren;
+    size_t n = kmap_count(&f->table);
     pthread_mutex_unlock(&f->mu);
     return n;
 }
@@ -588,7 +568,7 @@ static void render_family(FILE *out, struct metrics_family *f)
         return;
     }
     pthread_mutex_lock(&f->mu);
-    if (f->nchildren > 0) {
+    if (kmap_count(&f->table) > 0) {
         put_help_type(out, f);
         for (const struct metrics_child *c = f->head; c; c = c->next) {
             if (f->type == METRICS_HISTOGRAM)
@@ -651,8 +631,7 @@ struct metrics_stream *metrics_stream_new(struct metrics *m)
 
 /* Render family f into out, from where the stream stopped; true when the
  * family is done, false when the piece filled up inside it. */
-static bool stream_family(struct metrics_stream *s, struct metrics_family *f, FILE *out,
-                          long limit)
+static bool stream_family(struct metrics_stream *s, struct metrics_family *f, FILE *out, long limit)
 {
     if (!f->emit) {
         render_family(out, f);

@@ -1,8 +1,10 @@
 /*
  * opmetrics: registers the operator's metric families and offers typed
  * helpers for the manager, workers, REST client observer and status code.
- * The process_* metrics are sampled from /proc at each scrape. See
- * opmetrics.h for the list of names.
+ * The process_* metrics are sampled from /proc at each scrape. The
+ * GraceService records behind the grace_service_* families sit in the
+ * runtime's hash map (kmap, by namespace/name) and in a list in order of
+ * first report (the render order). See opmetrics.h for the list of names.
  */
 #include "opmetrics.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "khash.h"
+#include "kmap.h"
 
 /* controller-runtime's reconcile_time_seconds buckets. */
 static const double reconcile_buckets[] = {
@@ -45,10 +48,9 @@ struct svc_cond {
  * grace_service_ready samples are rendered from these records (one small
  * allocation per service instead of one stored series per label tuple). */
 struct svc {
-    struct svc *hnext;       /* hash chain */
+    struct kmap_node node;   /* in svc_table */
     struct svc *prev, *next; /* order of first report, the render order */
-    uint64_t hash;
-    uint64_t id; /* increasing in list order: the render mark */
+    uint64_t id;             /* increasing in list order: the render mark */
     bool ready;
     double deleting; /* deletionTimestamp (Unix seconds), 0 if not being deleted */
     size_t ntypes;
@@ -67,9 +69,8 @@ struct opm {
     struct metrics *m;
     char rest_host[256]; /* set before threads start, read-only afterwards */
     struct opm_wq *queues;
-    pthread_mutex_t mu; /* guards `queues` and the service records below */
-    struct svc **svc_table;
-    size_t svc_tsize, nsvc;
+    pthread_mutex_t mu;    /* guards `queues` and the service records below */
+    struct kmap svc_table; /* svc by namespace/name */
     uint64_t svc_next_id;
     struct svc *svc_head, *svc_tail;
     struct svc_type *svc_types;
@@ -213,8 +214,7 @@ struct opm *opm_new(struct metrics *m, const char *version)
     struct opm *o = kerr_xcalloc(1, sizeof *o);
     o->m = m;
     pthread_mutex_init(&o->mu, NULL);
-    o->svc_tsize = 16;
-    o->svc_table = kerr_xcalloc(o->svc_tsize, sizeof(struct svc *));
+    kmap_init(&o->svc_table);
     register_controller(o);
     register_workqueue(o);
     register_rest_and_service(o);
@@ -236,7 +236,7 @@ void opm_free(struct opm *o)
     }
     while (o->svc_head)
         svc_unlink(o, o->svc_head);
-    free(o->svc_table);
+    kmap_free(&o->svc_table);
     struct svc_type *t = o->svc_types;
     while (t) {
         struct svc_type *next = t->next;
@@ -391,25 +391,21 @@ static uint64_t svc_hash(const char *ns, const char *name)
     return khash_str(khash_step(khash_str(KHASH_INIT, ns), 0), name); /* NUL between */
 }
 
-static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uint64_t h)
+struct svc_key {
+    const char *ns, *name;
+};
+
+static bool svc_is(const struct kmap_node *n, const void *key)
 {
-    for (struct svc *v = o->svc_table[h % o->svc_tsize]; v; v = v->hnext)
-        if (v->hash == h && strcmp(v->ns, ns) == 0 && strcmp(v->name, name) == 0)
-            return v;
-    return NULL;
+    const struct svc *v = KMAP_ENTRY(n, const struct svc, node);
+    const struct svc_key *k = key;
+    return strcmp(v->ns, k->ns) == 0 && strcmp(v->name, k->name) == 0;
 }
 
-static void svc_rehash(struct opm *o)
+static struct svc *svc_find(struct opm *o, const char *ns, const char *name, uint64_t h)
 {
-    size_t nsize = o->svc_tsize * 2;
-    struct svc **nt = kerr_xcalloc(nsize, sizeof(struct svc *));
-    for (struct svc *v = o->svc_head; v; v = v->next) {
-        v->hnext = nt[v->hash % nsize];
-        nt[v->hash % nsize] = v;
-    }
-    free(o->svc_table);
-    o->svc_table = nt;
-    o->svc_tsize = nsize;
+    struct svc_key k = {ns, name};
+    return KMAP_ENTRY(kmap_find(&o->svc_table, h, svc_is, &k), struct svc, node);
 }
 
 static struct svc *svc_get(struct opm *o, const char *ns, const char *name)
@@ -418,33 +414,25 @@ static struct svc *svc_get(struct opm *o, const char *ns, const char *name)
     struct svc *v = svc_find(o, ns, name, h);
     if (v)
         return v;
-    if (o->nsvc >= o->svc_tsize)
-        svc_rehash(o);
     size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
     v = kerr_xcalloc(1, sizeof *v + nl + ml);
-    v->hash = h;
     v->id = ++o->svc_next_id;
     memcpy(v->ns, ns, nl);
     v->name = v->ns + nl;
     memcpy(v->ns + nl, name, ml);
-    v->hnext = o->svc_table[h % o->svc_tsize];
-    o->svc_table[h % o->svc_tsize] = v;
+    kmap_insert(&o->svc_table, &v->node, h);
     v->prev = o->svc_tail;
     if (o->svc_tail)
         o->svc_tail->next = v;
     else
         o->svc_head = v;
     o->svc_tail = v;
-    o->nsvc++;
     return v;
 }
 
 static void svc_unlink(struct opm *o, struct svc *v)
 {
-    struct svc **pp = &o->svc_table[v->hash % o->svc_tsize];
-    while (*pp != v)
-        pp = &(*pp)->hnext;
-    *pp = v->hnext;
+    kmap_remove(&o->svc_table, &v->node);
     if (o->svc_head == v)
         o->svc_head = v->next;
     else
@@ -453,7 +441,6 @@ static void svc_unlink(struct opm *o, struct svc *v)
         o->svc_tail = v->prev;
     else
         v->next->prev = v->prev;
-    o->nsvc--;
     free(v->types);
     free(v);
 }
@@ -509,7 +496,7 @@ static size_t svc_collect(struct opm *o, const json_t *conditions, struct svc_co
 void opm_service_conditions(struct opm *o, const char *ns, const char *name,
                             const json_t *conditions)
 {
-    if (!o)
+    if (!o || !ns || !name)
         return;
     size_t max = json_is_array(conditions) ? json_array_size(conditions) : 0;
     struct svc_cond *types = max ? kerr_xcalloc(max, sizeof *types) : NULL;
@@ -528,7 +515,7 @@ void opm_service_conditions(struct opm *o, const char *ns, const char *name,
 
 void opm_service_deleting(struct opm *o, const char *ns, const char *name, double since)
 {
-    if (!o)
+    if (!o || !ns || !name)
         return;
     pthread_mutex_lock(&o->mu);
     svc_get(o, ns, name)->deleting = since > 0 ? since : 1;
@@ -537,7 +524,7 @@ void opm_service_deleting(struct opm *o, const char *ns, const char *name, doubl
 
 void opm_service_delete(struct opm *o, const char *ns, const char *name)
 {
-    if (!o)
+    if (!o || !ns || !name)
         return;
     pthread_mutex_lock(&o->mu);
     struct svc *v = svc_find(o, ns, name, svc_hash(ns, name));

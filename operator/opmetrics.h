@@ -109,7 +109,8 @@ void opm_service_conditions(struct opm *o, const char *ns, const char *name,
  * until opm_service_delete; services not being deleted have no sample. */
 void opm_service_deleting(struct opm *o, const char *ns, const char *name, double since);
 
-/* The GraceService is gone: remove its grace_service_* series. */
+/* The GraceService is gone: remove its grace_service_* series. In the three
+ * opm_service_* calls a NULL ns or name is ignored. */
 void opm_service_delete(struct opm *o, const char *ns, const char *name);
 
 #endif

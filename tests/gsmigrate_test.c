@@ -33,6 +33,21 @@ START_TEST(job_name_is_stable_and_changes_with_image_and_command)
 }
 END_TEST
 
+/* The name is persisted (the Job's name and label): its hash must never
+ * change. Values computed by the original FNV-1a code, checked by hand. */
+START_TEST(job_name_hash_is_pinned)
+{
+    char a[GSM_NAME_MAX], hash[11];
+    json_t *c = json_pack("[s, s, s]", "rake", "db:migrate", "--trace");
+    gsmigrate_job_name("web", "registry.example/app:1.2.3", c, a, hash);
+    ck_assert_str_eq(a, "web-migrate-34fa611713");
+    ck_assert_str_eq(hash, "34fa611713");
+    gsmigrate_job_name("web", NULL, NULL, a, hash);
+    ck_assert_str_eq(a, "web-migrate-af64724c86");
+    json_decref(c);
+}
+END_TEST
+
 /* ["ab", "c"] and ["a", "bc"] are different commands. */
 START_TEST(job_name_separates_arguments)
 {
@@ -252,6 +267,7 @@ static Suite *suite(void)
     Suite *s = suite_create("gsmigrate");
     TCase *t = tcase_create("core");
     tcase_add_test(t, job_name_is_stable_and_changes_with_image_and_command);
+    tcase_add_test(t, job_name_hash_is_pinned);
     tcase_add_test(t, job_name_separates_arguments);
     tcase_add_test(t, job_name_fits_a_label_value);
     tcase_add_test(t, job_state_from_conditions);

@@ -28,12 +28,25 @@ START_TEST(khash_streams_and_separators_keep_fields_apart)
 }
 END_TEST
 
+/* khash_field is a string then the 0xff terminator; its values are
+ * persisted by callers, so one is pinned. */
+START_TEST(khash_field_is_the_string_then_a_terminator)
+{
+    ck_assert_uint_eq(khash_field(KHASH_INIT, "ab"), khash_step(khash_str(KHASH_INIT, "ab"), 0xff));
+    ck_assert_uint_eq(khash_field(KHASH_INIT, NULL), khash_field(KHASH_INIT, ""));
+    ck_assert_uint_ne(khash_field(khash_field(KHASH_INIT, "ab"), "c"),
+                      khash_field(khash_field(KHASH_INIT, "a"), "bc"));
+    ck_assert_uint_eq(khash_field(KHASH_INIT, "registry.example/app:1.2.3"), 0xf185b506a0729b99ULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("khash");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, khash_matches_the_fnv1a_test_vectors);
     tcase_add_test(tc, khash_streams_and_separators_keep_fields_apart);
+    tcase_add_test(tc, khash_field_is_the_string_then_a_terminator);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
