@@ -49,8 +49,20 @@
 #define HTTPD_DEFAULT_TIMEOUT_MS 10000
 #define HTTPD_DEFAULT_CONNS 64
 #define HTTPD_DEFAULT_WEBHOOK_CONNS 256
-#define HTTPD_MAX_HEADERS 8192     /* larger request headers: 431 */
-#define HTTPD_LWS_HEADER_BUF 16384 /* lws's header buffer; beyond it lws 4.1 closes */
+#define HTTPD_MAX_HEADERS 8192 /* larger request headers: 431 */
+/*
+ * lws's header buffer (one per connection while its request is parsed and
+ * served). When a header block does not fit in it, lws 4.1 gives up parsing
+ * ("Ran out of header data space", LPR_FAIL) and closes the connection
+ * without an answer: it has no hook for a status there. So the buffer is
+ * made 4 times our limit: a block of known headers up to ~32 KiB gets our
+ * 431, beyond that the connection is closed (measured: 32,700 bytes of
+ * Cookie answer 431, 32,800 are closed). Cost: 32 KiB per connection
+ * parsing or serving a request, at most 12 MiB with every listener full.
+ */
+#define HTTPD_LWS_HEADER_BUF 32768
+/* After the deadline's 408, the time left to write it before closing. */
+#define HTTPD_LAST_WORDS_US ((lws_usec_t)1000 * 1000)
 
 enum { SERVE_HEALTH = 1, SERVE_METRICS = 2, SERVE_WEBHOOK = 4 };
 
@@ -105,6 +117,7 @@ struct httpd {
 struct conn {
     enum route route;
     int method;
+    bool active; /* a request is in progress: its deadline applies */
     bool want_body, too_big, responding, headers_sent, close_after;
     int status; /* decided before the body arrives (404/405), 0 otherwise */
     char path[128];
@@ -299,7 +312,8 @@ static int on_request(struct lws *wsi, struct listener *l, struct conn *c, const
     int ulen;
     conn_reset(c);
     /* the whole exchange, body and answer included, has one deadline: a
-     * client trickling its body cannot hold the connection (LWS_CALLBACK_TIMER) */
+     * client trickling its body cannot hold the connection (on_deadline) */
+    c->active = true;
     lws_set_timer_usecs(wsi, l->h->timeout_us);
     if (header_bytes(wsi) > HTTPD_MAX_HEADERS) {
         c->close_after = true;
@@ -384,7 +398,10 @@ static int write_headers(struct lws *wsi, struct conn *c)
 static int finish(struct lws *wsi, struct conn *c)
 {
     bool close = c->close_after;
-    lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL); /* idle: lws's keep-alive timeout */
+    /* The deadline timer is left running: lws 4.1.6 does not cancel with
+     * LWS_SET_TIMER_USEC_CANCEL but fires the timer at once, which closed
+     * every keep-alive connection. on_deadline ignores an idle connection
+     * (lws's keepalive_timeout closes it) and the next request re-arms it. */
     log_msg(LOG_DEBUG, "http request served", "path", c->path, LOG_END);
     conn_reset(c);
     if (close || lws_http_transaction_completed(wsi))
@@ -436,6 +453,30 @@ static int on_writeable(struct lws *wsi, struct conn *c)
 }
 
 /*
+ * The request's deadline passed (LWS_CALLBACK_TIMER). A request still being
+ * received (a trickled body) is answered 408 and the connection closed,
+ * like Go's net/http: the client learns why; the 408 itself has
+ * HTTPD_LAST_WORDS_US to go out. An answer already being written (a client
+ * that does not read) is cut: the connection is closed. An idle keep-alive
+ * connection is left to lws's keepalive_timeout.
+ */
+static int on_deadline(struct lws *wsi, struct conn *c)
+{
+    if (!c || !c->active)
+        return 0;
+    if (c->responding) {
+        log_msg(LOG_DEBUG, "http answer not taken by the deadline: closing", "path", c->path,
+                LOG_END);
+        return -1;
+    }
+    log_msg(LOG_DEBUG, "http request not received by the deadline: 408", "path", c->path, LOG_END);
+    c->close_after = true;
+    respond_text(wsi, c, 408, "request timeout");
+    lws_set_timer_usecs(wsi, HTTPD_LAST_WORDS_US);
+    return 0;
+}
+
+/*
  * Connection limit of a listener: lws asks before adopting an accepted
  * socket (FILTER_NETWORK_CONNECTION: nonzero closes it) and then reports the
  * connection's creation and destruction (WSI_CREATE / WSI_DESTROY, without
@@ -473,10 +514,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_WSI_DESTROY:
         on_wsi(lws_vhost_user(lws_get_vhost(wsi)), reason == LWS_CALLBACK_WSI_CREATE);
         return 0;
-    case LWS_CALLBACK_TIMER: /* the request's deadline passed: close */
-        log_msg(LOG_DEBUG, "http request deadline passed: closing", "path", c ? c->path : "",
-                LOG_END);
-        return -1;
+    case LWS_CALLBACK_TIMER:
+        return on_deadline(wsi, c);
     case LWS_CALLBACK_HTTP:
         l = lws_vhost_user(lws_get_vhost(wsi));
         return on_request(wsi, l, c, in);
@@ -688,6 +727,12 @@ static enum kerr check_tls(const struct httpd_options *o, struct kerr_info *err)
     return KERR_OK;
 }
 
+/* The request deadline in whole seconds, rounded up (lws counts seconds). */
+static unsigned deadline_secs(const struct httpd *h)
+{
+    return (unsigned)((h->timeout_us + LWS_US_PER_SEC - 1) / LWS_US_PER_SEC);
+}
+
 static void set_tls(struct lws_context_creation_info *i, const struct httpd_options *o)
 {
     i->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
@@ -720,7 +765,7 @@ static enum kerr create_vhost(struct httpd *h, struct listener *l, const struct 
         i.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (l->serves & SERVE_WEBHOOK)
         set_tls(&i, o);
-    i.timeout_secs_ah_idle = (unsigned)(h->timeout_us / LWS_US_PER_SEC); /* headers' deadline */
+    i.timeout_secs_ah_idle = deadline_secs(h); /* the headers' deadline */
     l->vh = lws_create_vhost(h->ctx[l->plane], &i);
     if (!l->vh)
         return kerr_set(err, (l->serves & SERVE_WEBHOOK) ? KERR_CONFIG : KERR_IO, 0, "ListenFailed",
@@ -772,6 +817,10 @@ static enum kerr create_context(struct httpd *h, int plane, struct kerr_info *er
     i.server_string = "grace-operator";
     i.fd_limit_per_thread = fds; /* lws otherwise sizes its tables by the fd ulimit */
     i.max_http_header_data2 = HTTPD_LWS_HEADER_BUF;
+    /* lws's own content timeout (PENDING_TIMEOUT_HTTP_CONTENT: this many
+     * seconds of silence while a body is read, 5 by default, then a close
+     * without an answer) is kept past our deadline, so ours applies. */
+    i.timeout_secs = deadline_secs(h) + 1;
     i.user = h;
     h->ctx[plane] = lws_create_context(&i);
     if (!h->ctx[plane])
