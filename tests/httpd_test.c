@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "httpd.h"
@@ -798,16 +798,18 @@ START_TEST(httpd_trickled_body_is_cut_at_the_request_deadline)
     CURLcode rc;
     long status;
     /* 200 bytes at one per 50 ms would take 10 s */
-    double took = post_trickled(url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
-                                200, 50, &rc, &status);
+    double took =
+        post_trickled(url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), 200,
+                      50, &rc, &status);
     ck_assert_msg(status == 408, "the trickled request got %ld (curl: %s), not 408", status,
                   curl_easy_strerror(rc));
     ck_assert_msg(took > 0.9 && took < 3.0, "answered after %.1f s, deadline 1 s", took);
     /* a prompt request on a fresh connection is still served */
     char body[1024];
     snprintf(body, sizeof body, review, "free.example.com");
-    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
-                           body, strlen(body), pem.ca_pem);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), body,
+              strlen(body), pem.ca_pem);
     ck_assert_int_eq(r.status, 200);
     reply_free(&r);
     httpd_free(h);
@@ -1031,8 +1033,9 @@ static char *slow_webhook(void *ctx, const char *path, const char *body, size_t 
 static void *post_slow(void *arg)
 {
     struct httpd *h = arg;
-    struct reply r = fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"),
-                           "{}", 2, pem.ca_pem);
+    struct reply r =
+        fetch(NULL, url(h, HTTPD_WEBHOOK, "https", "localhost", "/validate-graceservice"), "{}", 2,
+              pem.ca_pem);
     reply_free(&r);
     return NULL;
 }
