@@ -217,7 +217,8 @@ static long content_length(struct lws *wsi)
 
 /* Size of the request line and the headers lws knows by name. Unknown
  * headers are not visible through the lws 4.1 API: they are bounded by its
- * header buffer (HTTPD_LWS_HEADER_BUF), past which it closes the connection. */
+ * header buffer (HTTPD_LWS_HEADER_BUF, 32 KiB, in httpd.c), past which it
+ * closes the connection. */
 static size_t header_bytes(struct lws *wsi)
 {
     size_t n = 0;

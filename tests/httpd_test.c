@@ -970,6 +970,7 @@ START_TEST(httpd_listener_connection_limit_closes_the_extra_ones)
         fetch(NULL, url(h, HTTPD_HEALTH, "http", "127.0.0.1", "/healthz"), NULL, 0, NULL);
     ck_assert_int_eq(r.status, 200);
     reply_free(&r);
+    usleep(200 * 1000); /* the server has seen that kept-alive connection close */
     for (int i = 0; i < 3; i++)
         hp[i] = tcp_connect(httpd_port(h, HTTPD_HEALTH));
     ck_assert_msg(closed_within(hp[2], 2000), "a 3rd health connection was kept");
