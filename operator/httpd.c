@@ -36,11 +36,17 @@
  * lws's header buffer (one per connection while its request is parsed and
  * served). When a header block does not fit in it, lws 4.1 gives up parsing
  * ("Ran out of header data space", LPR_FAIL) and closes the connection
- * without an answer: it has no hook for a status there. So the buffer is
- * made 4 times our limit: a block of known headers up to ~32 KiB gets our
- * 431, beyond that the connection is closed (measured: 32,700 bytes of
- * Cookie answer 431, 32,800 are closed). Cost: 32 KiB per connection
- * parsing or serving a request, at most 12 MiB with every listener full.
+ * without an answer: it has no hook for a status there. Two things keep
+ * that rare:
+ *  - every header lws knows by name is cut at HTTPD_MAX_HEADERS bytes
+ *    (lws's token_limits: the rest of the line is skipped, not stored), so
+ *    one such header of any size still gets our 431 (measured up to 10 MB);
+ *  - the buffer is 4 times our limit, so a block of several headers up to
+ *    ~32 KiB in all gets our 431 too.
+ * Only a block past 32 KiB made of several headers, or of headers lws does
+ * not know by name (they are stored whole and not visible to us), is
+ * closed without an answer. Cost: 32 KiB per connection parsing or serving
+ * a request, at most 12 MiB with every listener full.
  */
 #define HTTPD_LWS_HEADER_BUF 32768
 
@@ -286,11 +292,15 @@ static void lws_log_emit(int level, const char *line)
     size_t n = strlen(buf);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    if (strstr(buf, "Ran out of header data space")) {
-        /* the client's doing (a header block past HTTPD_LWS_HEADER_BUF), not
-         * an error of ours: lws closes that connection */
+    /* the client's doing, not errors of ours: said so */
+    if (strstr(buf, "Ran out of header data space")) { /* past HTTPD_LWS_HEADER_BUF */
         log_msg(LOG_WARN, "request headers larger than the header buffer: connection closed",
                 "detail", buf, LOG_END);
+        return;
+    }
+    if (strstr(buf, "exceeds limit")) { /* token_limits: truncated, then our 431 */
+        log_msg(LOG_WARN, "request header over the limit: truncated, answered 431", "detail", buf,
+                LOG_END);
         return;
     }
     log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail", buf, LOG_END);
@@ -328,6 +338,7 @@ static enum kerr create_context(struct httpd *h, int plane, struct kerr_info *er
     i.server_string = "grace-operator";
     i.fd_limit_per_thread = fds; /* lws otherwise sizes its tables by the fd ulimit */
     i.max_http_header_data2 = HTTPD_LWS_HEADER_BUF;
+    i.token_limits = &h->token_limits;
     /* lws's own content timeout (PENDING_TIMEOUT_HTTP_CONTENT: this many
      * seconds of silence while a body is read, 5 by default, then a close
      * without an answer) is kept past our deadline, so ours applies. */
@@ -345,6 +356,8 @@ enum kerr httpd_new(const struct httpd_options *opts, struct httpd **out, struct
     struct httpd *h = kerr_xcalloc(1, sizeof *h);
     atomic_init(&h->stop, false);
     h->max_body = opts->max_body ? opts->max_body : HTTPD_DEFAULT_MAX_BODY;
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++)
+        h->token_limits.token_limit[t] = HTTPD_MAX_HEADERS;
     h->timeout_us =
         (lws_usec_t)(opts->timeout_ms > 0 ? opts->timeout_ms : HTTPD_DEFAULT_TIMEOUT_MS) * 1000;
     h->ready = opts->ready;

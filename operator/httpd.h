@@ -19,9 +19,10 @@
  *
  * Anything else: unknown path 404, wrong method 405 (with Allow), request
  * body larger than max_body 413, request line and headers over 8 KiB 431
- * (up to lws's 32 KiB header buffer: past it lws 4.1 can only close the
- * connection, without an answer; headers lws does not know by name count
- * only against that buffer).
+ * (one known header of any size; a block of several up to lws's 32 KiB
+ * header buffer: past it lws 4.1 can only close the connection, without an
+ * answer; headers lws does not know by name count only against that
+ * buffer).
  *
  * Hostile clients: every request has one total deadline (timeout_ms, from
  * its headers to the end of the answer; a body not received by then,

@@ -16,7 +16,7 @@
 
 #include "httpd.h"
 
-#define HTTPD_MAX_HEADERS 8192 /* larger request headers: 431 */
+#define HTTPD_MAX_HEADERS 8192 /* larger request headers: 431; also lws's limit per header */
 
 enum { SERVE_HEALTH = 1, SERVE_METRICS = 2, SERVE_WEBHOOK = 4 };
 
@@ -61,6 +61,7 @@ struct httpd {
     void *get_ctx;
     httpd_webhook_fn webhook;
     void *webhook_ctx;
+    struct lws_token_limits token_limits; /* every known header: HTTPD_MAX_HEADERS */
     bool started;
     atomic_bool stop;
 };
