@@ -7,9 +7,10 @@
  * threads; the requests are served by httpd_serve.c.
  *
  * Hostile clients are bounded with lws's own means where it has them: the
- * header buffer (max_http_header_data2), the header-phase timeout
- * (timeout_secs_ah_idle), a per-connection timer (lws_set_timer_usecs) as
- * the total deadline of a request, lws's body timeout (timeout_secs) kept
+ * header buffer (max_http_header_data2) and a cap on each known header
+ * (token_limits), the header-phase timeout (timeout_secs_ah_idle), a
+ * per-connection timer (lws_set_timer_usecs) as the total deadline of a
+ * request, lws's body timeout (timeout_secs) kept
  * past that deadline, and the accept filter (FILTER_NETWORK_CONNECTION)
  * with WSI_CREATE/WSI_DESTROY for the per-listener connection count.
  */
