@@ -6,7 +6,8 @@ object on stdout.
 
   webhook_load.py slow  --webhook-port P --cafile CA --health-port H [--conns N] [--seconds S]
       N TLS connections each POST a Content-Length of 100000 and trickle the
-      body one byte every 2 s; reports when the server closed each one.
+      body one byte every 2 s; reports when the server closed each one and
+      how many were answered 408 first.
   webhook_load.py flood --webhook-port P --cafile CA --health-port H [--clients N]
                         [--requests R] [--size BYTES]
       N threads each POST R valid AdmissionReviews (a GraceService carrying an
@@ -79,7 +80,7 @@ def tls_context(cafile):
     return ctx
 
 
-def trickle(port, ctx, result, i):
+def trickle(port, ctx, result, answers, i):
     t0 = time.monotonic()
     try:
         s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=60))
@@ -88,8 +89,12 @@ def trickle(port, ctx, result, i):
         while time.monotonic() - t0 < 60:
             s.sendall(b"{")
             # wait the 2 s gap on the socket: a close is seen when it happens
-            if select.select([s], [], [], 2)[0] and not s.recv(64):
-                raise ConnectionResetError("closed by the server")
+            if select.select([s], [], [], 2)[0]:
+                got = s.recv(64)
+                if not got:
+                    raise ConnectionResetError("closed by the server")
+                if not answers[i]:
+                    answers[i] = got.split(b"\r\n")[0].decode("latin-1")  # the status line
         result[i] = None  # never closed
     except (OSError, ssl.SSLError):
         result[i] = time.monotonic() - t0
@@ -100,7 +105,9 @@ def slow(a):
     time.sleep(0.3)
     ctx = tls_context(a.cafile)
     result = [None] * a.conns
-    ts = [threading.Thread(target=trickle, args=(a.webhook_port, ctx, result, i), daemon=True)
+    answers = [None] * a.conns  # the status line each got before the close, if any
+    ts = [threading.Thread(target=trickle, args=(a.webhook_port, ctx, result, answers, i),
+                           daemon=True)
           for i in range(a.conns)]
     for t in ts:
         t.start()
@@ -109,6 +116,7 @@ def slow(a):
     closed = [r for r in result if r is not None]
     return {"load": "slow", "conns": a.conns, "closed": len(closed),
             "max_open_s": round(max(closed), 2) if closed else None,
+            "answered_408": sum(1 for x in answers if x and x.startswith("HTTP/1.1 408 ")),
             "healthz": finish_poller(poller)}
 
 

@@ -1,6 +1,6 @@
 /*
- * httpd: the operator's HTTP(S) server, one libwebsockets context serving on
- * its own thread:
+ * httpd: the operator's HTTP(S) server on libwebsockets, two contexts each
+ * served by its own thread (health and metrics; the webhook):
  *
  *   health listener  (--health-addr,  default 127.0.0.1:8081, plain HTTP)
  *       GET /healthz   200 "ok"
@@ -19,15 +19,20 @@
  *
  * Anything else: unknown path 404, wrong method 405 (with Allow), request
  * body larger than max_body 413, request line and headers over 8 KiB 431
- * (lws 4.1 itself closes the connection when they pass its 16 KiB buffer).
+ * (one known header of any size; a block of several up to lws's 32 KiB
+ * header buffer: past it lws 4.1 can only close the connection, without an
+ * answer; headers lws does not know by name count only against that
+ * buffer).
  *
  * Hostile clients: every request has one total deadline (timeout_ms, from
- * its headers to the end of the answer; a body trickled byte by byte is cut
- * there, and headers get the same time), each listener serves at most
- * max_conns connections (more are closed at accept), and the webhook has
- * its own lws context and thread (and descriptor table): TLS and admission
- * work never delay /healthz, /readyz or /metrics. Addresses are "host:port", ":port" (all
- * interfaces) or "[v6]:port"; port 0 picks a free port (see httpd_port);
+ * its headers to the end of the answer; a body not received by then,
+ * trickled or silent, gets 408 and the connection is closed; an answer not
+ * taken by then is cut; headers get the same time, after which lws closes),
+ * each listener serves at most max_conns connections (more are closed at
+ * accept), and the webhook has its own lws context and thread (and
+ * descriptor table): TLS and admission work never delay /healthz, /readyz
+ * or /metrics. Addresses are "host:port", ":port" (all interfaces) or
+ * "[v6]:port"; port 0 picks a free port (see httpd_port);
  * "0" (or "") as the whole address disables that listener. Two listeners on
  * one address (same non-zero port, same host or either on all interfaces)
  * are refused by httpd_new, except health and metrics given the very same
