@@ -580,8 +580,8 @@ static void tally_service(struct dir_tally *t, const struct dir_rec *r)
 static void tally_topic(struct dir_tally *t, const char *name, bool producer, size_t consumers)
 {
     t->topics = grow(t->topics, t->ntopics, &t->cap_topics, sizeof *t->topics);
-    t->topics[t->ntopics++] =
-        (struct dir_tally_topic){.name = t->names.len, .consumers = consumers, .producer = producer};
+    t->topics[t->ntopics++] = (struct dir_tally_topic){
+        .name = t->names.len, .consumers = consumers, .producer = producer};
     buf_cstr(&t->names, name);
 }
 
@@ -735,8 +735,8 @@ char *dir_cache_build(struct dir_cache *c, const struct kobj *const *objs, size_
     return assemble(c->recs, c->n, c->cfg, ns_filter, len, tally);
 }
 
-char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf,
-                               const char *ns_filter, size_t *len, struct dir_tally **tally)
+char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf, const char *ns_filter,
+                               size_t *len, struct dir_tally **tally)
 {
     struct dir_pass ps;
     pass_begin(&ps, c, kinformer_count(gs_inf));

@@ -80,8 +80,8 @@ void dir_counts(const json_t *doc, const struct dir_counts_fn *fn);
  * namespace and topic): immutable, shared by an atomic reference count so
  * the metrics can read one while the next build replaces it. */
 struct dir_tally;
-struct dir_tally *dir_tally_ref(struct dir_tally *t);  /* returns t; NULL allowed */
-void dir_tally_unref(struct dir_tally *t);             /* NULL allowed */
+struct dir_tally *dir_tally_ref(struct dir_tally *t); /* returns t; NULL allowed */
+void dir_tally_unref(struct dir_tally *t);            /* NULL allowed */
 void dir_tally_counts(const struct dir_tally *t, const struct dir_counts_fn *fn);
 
 /*
@@ -105,8 +105,8 @@ char *dir_cache_build(struct dir_cache *c, const struct kobj *const *objs, size_
                       const char *ns_filter, size_t *len, struct dir_tally **tally);
 
 /* The same over a snapshot of the GraceService cache. */
-char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf,
-                               const char *ns_filter, size_t *len, struct dir_tally **tally);
+char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf, const char *ns_filter,
+                               size_t *len, struct dir_tally **tally);
 
 /* GraceServices parsed by the cache since it was made (tests, diagnosis). */
 unsigned long dir_cache_parsed(const struct dir_cache *c);

@@ -28,7 +28,7 @@ struct dirpub {
     pthread_cond_t cond;
     bool dirty, stop, leading, started;
     struct dir_tally *tally; /* counts of the last build (immutable once stored) */
-    uint64_t written;     /* digest of the bytes the ConfigMap is known to hold; 0: unknown */
+    uint64_t written;        /* digest of the bytes the ConfigMap is known to hold; 0: unknown */
     unsigned long writes;
     pthread_t thread;
     struct metrics_family *bytes, *writes_total, *errors_total;

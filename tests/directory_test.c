@@ -267,10 +267,12 @@ static json_t *mixed(void)
         "{\"metadata\":{\"namespace\":\"a-b\",\"name\":\"old\",\"uid\":\"u4\","
         "\"resourceVersion\":\"14\",\"creationTimestamp\":\"2025-01-01T00:00:00Z\","
         "\"deletionTimestamp\":\"2026-01-05T00:00:00Z\"},"
-        "\"spec\":{\"hostname\":\"h\",\"tls\":{\"enabled\":false},\"tailscale\":{\"enabled\":false},"
+        "\"spec\":{\"hostname\":\"h\",\"tls\":{\"enabled\":false},"
+        "\"tailscale\":{\"enabled\":false},"
         "\"kafka\":{\"topics\":[{\"name\":\"t1\"},{\"name\":\"\"},{\"x\":1}],"
         "\"consumes\":[\"t1\",\"t1\",\"\",7]}}}",
-        "{\"metadata\":{\"namespace\":\"a\",\"name\":\"z\",\"uid\":\"u5\",\"resourceVersion\":\"15\"},"
+        "{\"metadata\":{\"namespace\":\"a\",\"name\":\"z\",\"uid\":\"u5\","
+        "\"resourceVersion\":\"15\"},"
         "\"spec\":{\"description\":\"caf\\u00e9 \\\"quoted\\\" / back\\\\slash \\u2028 tab\\t\","
         "\"ingress\":{\"enabled\":false},\"kafka\":{\"consumes\":[\"t2\",\"t1\"]}},"
         "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
@@ -338,8 +340,7 @@ static const char GOLDEN_AB[] =
 static const char *const golden[3] = {GOLDEN_ALL, GOLDEN_A, GOLDEN_AB};
 static const char *const golden_ns[3] = {NULL, "a", "a-b"};
 
-static char *dumped(const json_t *items, const struct dir_config *cfg, const char *ns,
-                    size_t *len)
+static char *dumped(const json_t *items, const struct dir_config *cfg, const char *ns, size_t *len)
 {
     json_t *doc = dir_build(items, cfg, ns);
     char *text = dir_dump(doc, len);
@@ -407,8 +408,7 @@ START_TEST(dir_cache_bytes_are_the_published_ones)
     for (size_t k = 0; k < 3; k++) {
         size_t n = json_array_size(items), len = 0;
         struct kobj **o = kobjs(items);
-        char *text = dir_cache_build(c, (const struct kobj *const *)o, n, golden_ns[k], &len,
-                                     NULL);
+        char *text = dir_cache_build(c, (const struct kobj *const *)o, n, golden_ns[k], &len, NULL);
         ck_assert_uint_eq(len, strlen(golden[k]));
         ck_assert_str_eq(text, golden[k]);
         free(text);
