@@ -457,11 +457,11 @@ static void recs_free(struct dir_rec **recs, size_t n)
 json_t *dir_build(const json_t *items, const struct dir_config *cfg, const char *ns_filter)
 {
     size_t n = json_array_size(items), len = 0;
-    struct dir_rec **recs = kerr_xcalloc(n ? n : 1, sizeof *recs);
+    struct dir_rec **recs = kerr_xcalloc(n ? n : 1, sizeof(struct dir_rec *));
     for (size_t i = 0; i < n; i++)
         recs[i] = rec_new(json_array_get(items, i), cfg);
     if (n)
-        qsort(recs, n, sizeof *recs, rec_cmp);
+        qsort(recs, n, sizeof(struct dir_rec *), rec_cmp);
     char *text = assemble(recs, n, cfg, ns_filter, &len, NULL);
     recs_free(recs, n);
     json_error_t jerr;
@@ -698,14 +698,14 @@ static void pass_add(void *ctx, const struct kobj *o)
         c->parsed++;
         json_decref(gs); /* one service's tree at a time */
     }
-    ps->next = grow(ps->next, ps->n, &ps->cap, sizeof *ps->next);
+    ps->next = grow(ps->next, ps->n, &ps->cap, sizeof(struct dir_rec *));
     ps->next[ps->n++] = r;
 }
 
 static void pass_begin(struct dir_pass *ps, struct dir_cache *c, size_t hint)
 {
     *ps = (struct dir_pass){.c = c, .cap = hint};
-    ps->next = kerr_xcalloc(hint ? hint : 1, sizeof *ps->next);
+    ps->next = kerr_xcalloc(hint ? hint : 1, sizeof(struct dir_rec *));
     ps->kept = kerr_xcalloc(c->n ? c->n : 1, sizeof *ps->kept);
 }
 
@@ -719,7 +719,7 @@ static void pass_end(struct dir_pass *ps)
     free(c->recs);
     free(ps->kept);
     if (ps->n)
-        qsort(ps->next, ps->n, sizeof *ps->next, rec_cmp);
+        qsort(ps->next, ps->n, sizeof(struct dir_rec *), rec_cmp);
     c->recs = ps->next;
     c->n = ps->n;
 }
