@@ -424,7 +424,8 @@ static char *assemble(struct dir_rec *const *recs, size_t n, const struct dir_co
     struct dir_buf b = {0};
     size_t want = sizeof DIR_HEAD + 32;
     for (size_t i = 0; i < n; i++)
-        want += recs[i]->text_len + 1;
+        if (!ns || in_namespace(recs[i]->key, ns))
+            want += recs[i]->text_len + 1;
     buf_reserve(&b, want + want / 4); /* the topics are a fraction of the services */
     buf_add(&b, DIR_HEAD, strlen(DIR_HEAD));
     bool first = true;
