@@ -1,9 +1,13 @@
 /*
- * directory: see directory.h. Builds service entries one by one, sorts
- * them, then folds the Kafka map from the same GraceServices.
+ * directory: see directory.h. Each GraceService becomes a record (its
+ * entry as text, its topic names); records sorted by key are written out
+ * as the document, and the Kafka map is folded from their topic names.
+ * dir_build makes the records of a list; the cache keeps them between
+ * builds.
  */
 #include "directory.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,24 +151,139 @@ bool dir_topic_external(const struct dir_config *cfg, const char *topic)
     return false;
 }
 
-/* ---- building ---- */
+/* ---- records: one service as a build needs it ---- */
 
-/* One GraceService as the builder sees it (borrowed from the items). */
-struct dir_item {
-    const json_t *gs;
-    char key[512]; /* namespace/name */
-    const char *created;
-    bool deleting;
+/* A growing byte buffer, always NUL-terminated past len. */
+struct dir_buf {
+    char *p;
+    size_t len, cap;
 };
 
-static int item_cmp(const void *a, const void *b)
+static void buf_reserve(struct dir_buf *b, size_t more)
 {
-    return strcmp(((const struct dir_item *)a)->key, ((const struct dir_item *)b)->key);
+    if (b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    b->p = kerr_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void buf_add(struct dir_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* s with its NUL (a string of a packed record). */
+static void buf_cstr(struct dir_buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s) + 1);
+}
+
+/* j as compact JSON: the bytes json_dumpb writes for it inside any
+ * document dumped with the same flags. */
+static void buf_dump(struct dir_buf *b, const json_t *j)
+{
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    buf_reserve(b, n);
+    if (json_dumpb(j, b->p + b->len, n, JSON_COMPACT) != n)
+        kerr_oom(); /* the same value: only memory can make it differ */
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/*
+ * One GraceService as the document needs it: its entry as published text,
+ * and what the Kafka map and the sort read. One allocation (the strings
+ * live in data[]), immutable once made. A name list is each non-empty
+ * name with its NUL, ended by an empty string (walk it with next_name).
+ */
+struct dir_rec {
+    const char *key;                        /* namespace/name */
+    size_t ns_len;                          /* key[0, ns_len) is the namespace */
+    const char *uid, *rv;                   /* "" when absent */
+    const char *created;                    /* creationTimestamp, "" when absent */
+    const char *owns, *produces, *consumes; /* spec.kafka.topics[].name, .produces, .consumes */
+    const char *text;                       /* the entry (dir_entry_new), compact JSON */
+    size_t text_len;
+    bool deleting, ready;
+    char data[];
+};
+
+static void pack_names(struct dir_buf *b, const json_t *a, const char *field)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        const char *s = json_string_value(field ? json_object_get(x, field) : x);
+        if (s && *s)
+            buf_cstr(b, s);
+    }
+    buf_cstr(b, "");
+}
+
+static const char *next_name(const char *s)
+{
+    return s + strlen(s) + 1;
+}
+
+/* The record of GraceService `gs` (borrowed). */
+static struct dir_rec *rec_new(const json_t *gs, const struct dir_config *cfg)
+{
+    const json_t *md = json_object_get(gs, "metadata");
+    const json_t *kafka = json_object_get(json_object_get(gs, "spec"), "kafka");
+    const char *ns = nonnull(str_at(md, "namespace", NULL));
+    json_t *e = dir_entry_new(gs, cfg);
+    struct dir_buf b = {0};
+    buf_reserve(&b, 1024);
+    buf_add(&b, ns, strlen(ns));
+    buf_add(&b, "/", 1);
+    buf_cstr(&b, nonnull(str_at(md, "name", NULL)));
+    size_t o_uid = b.len;
+    buf_cstr(&b, nonnull(str_at(md, "uid", NULL)));
+    size_t o_rv = b.len;
+    buf_cstr(&b, nonnull(str_at(md, "resourceVersion", NULL)));
+    size_t o_created = b.len;
+    buf_cstr(&b, nonnull(str_at(md, "creationTimestamp", NULL)));
+    size_t o_owns = b.len;
+    pack_names(&b, json_object_get(kafka, "topics"), "name");
+    size_t o_prod = b.len;
+    pack_names(&b, json_object_get(kafka, "produces"), NULL);
+    size_t o_cons = b.len;
+    pack_names(&b, json_object_get(kafka, "consumes"), NULL);
+    size_t o_text = b.len;
+    buf_dump(&b, e);
+    struct dir_rec *r = kerr_xmalloc(sizeof *r + b.len + 1);
+    memcpy(r->data, b.p, b.len + 1);
+    r->key = r->data;
+    r->ns_len = strlen(ns);
+    r->uid = r->data + o_uid;
+    r->rv = r->data + o_rv;
+    r->created = r->data + o_created;
+    r->owns = r->data + o_owns;
+    r->produces = r->data + o_prod;
+    r->consumes = r->data + o_cons;
+    r->text = r->data + o_text;
+    r->text_len = b.len - o_text;
+    r->deleting = str_at(md, "deletionTimestamp", NULL) != NULL;
+    r->ready = json_is_true(json_object_get(e, "ready"));
+    free(b.p);
+    json_decref(e);
+    return r;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct dir_rec *const *)a)->key, (*(struct dir_rec *const *)b)->key);
 }
 
 /* True when claim a (creation time, key) is older than b: the same rule as
  * gsclaims (an empty timestamp is the newest). */
-static bool older(const struct dir_item *a, const struct dir_item *b)
+static bool older(const struct dir_rec *a, const struct dir_rec *b)
 {
     bool ea = !*a->created, eb = !*b->created;
     if (ea != eb)
@@ -173,160 +292,184 @@ static bool older(const struct dir_item *a, const struct dir_item *b)
     return c ? c < 0 : strcmp(a->key, b->key) < 0;
 }
 
-/* topics: name -> {"producer": index of the owner item (internal),
- * "consumers": [keys]} while folding; turned into the published form by
- * topics_finish. */
-static json_t *topic_slot(json_t *topics, const char *name)
-{
-    json_t *t = json_object_get(topics, name);
-    if (!t) {
-        t = json_object();
-        json_object_set_new(topics, name, t);
-    }
-    return t;
-}
-
-static void fold_owner(json_t *topics, const struct dir_item *items, size_t idx)
-{
-    const json_t *owned =
-        json_object_get(json_object_get(json_object_get(items[idx].gs, "spec"), "kafka"), "topics");
-    size_t i;
-    json_t *o;
-    json_array_foreach(owned, i, o) {
-        const char *tn = str_at(o, "name", NULL);
-        if (!tn || !*tn)
-            continue;
-        json_t *t = topic_slot(topics, tn);
-        if (items[idx].deleting)
-            continue;
-        const json_t *cur = json_object_get(t, "owner");
-        if (!cur || older(&items[idx], &items[json_integer_value(cur)]))
-            json_object_set_new(t, "owner", json_integer((json_int_t)idx));
-    }
-}
-
-/* A topic named in spec.kafka.<field>: known to the map; a consumer is
- * recorded (items come sorted, so a repeated name is the previous one). */
-static void fold_uses(json_t *topics, const struct dir_item *it, const char *field,
-                      bool consumer)
-{
-    const json_t *l = json_object_get(json_object_get(json_object_get(it->gs, "spec"), "kafka"),
-                                      field);
-    size_t i;
-    json_t *v;
-    json_array_foreach(l, i, v) {
-        const char *tn = json_string_value(v);
-        if (!tn || !*tn)
-            continue;
-        json_t *t = topic_slot(topics, tn);
-        if (!consumer)
-            continue; /* its producer is its owner, not who lists it */
-        json_t *c = json_object_get(t, "consumers");
-        if (!c) {
-            c = json_array();
-            json_object_set_new(t, "consumers", c);
-        }
-        json_t *last = json_array_get(c, json_array_size(c) - 1);
-        if (!last || strcmp(json_string_value(last), it->key) != 0)
-            json_array_append_new(c, json_string(it->key));
-    }
-}
-
 static bool in_namespace(const char *key, const char *ns)
 {
     size_t n = strlen(ns);
     return strncmp(key, ns, n) == 0 && key[n] == '/';
 }
 
-static bool topic_touches(const json_t *t, const char *producer, const char *ns)
+/* ---- the document's text from sorted records ---- */
+
+static struct dir_tally *tally_new(void);
+static void tally_service(struct dir_tally *t, const struct dir_rec *r);
+static void tally_topic(struct dir_tally *t, const char *name, bool producer, size_t consumers);
+
+/* One topic name in one record's lists. Sorted by name, then record (key
+ * order), so a topic's consumers come out in key order. */
+enum dir_use_kind { USE_OWNS, USE_PRODUCES, USE_CONSUMES };
+struct dir_use {
+    const char *topic;
+    size_t rec;
+    enum dir_use_kind kind;
+};
+
+struct dir_uses {
+    struct dir_use *v;
+    size_t n, cap;
+};
+
+static void uses_add(struct dir_uses *u, const char *list, size_t rec, enum dir_use_kind kind)
 {
-    if (producer && in_namespace(producer, ns))
-        return true;
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(t, "consumers"), i, c) {
-        if (in_namespace(json_string_value(c), ns))
-            return true;
+    for (const char *s = list; *s; s = next_name(s)) {
+        if (u->n == u->cap) {
+            u->cap = u->cap ? 2 * u->cap : 64;
+            u->v = kerr_xrealloc(u->v, u->cap * sizeof *u->v);
+        }
+        u->v[u->n++] = (struct dir_use){.topic = s, .rec = rec, .kind = kind};
     }
-    return false;
 }
 
-static json_t *topics_finish(json_t *topics, const struct dir_item *items,
-                             const struct dir_config *cfg, const char *ns)
+static int use_cmp(const void *a, const void *b)
 {
-    size_t n = json_object_size(topics), k = 0;
-    const char **names = kerr_xcalloc(n ? n : 1, sizeof *names);
-    const char *name;
-    json_t *t;
-    json_object_foreach(topics, name, t)
-        names[k++] = name;
-    qsort(names, k, sizeof *names, str_cmp);
-    json_t *out = json_array();
-    for (size_t i = 0; i < k; i++) {
-        t = json_object_get(topics, names[i]);
-        const json_t *owner = json_object_get(t, "owner");
-        const char *producer = owner ? items[json_integer_value(owner)].key : NULL;
-        if (ns && *ns && !topic_touches(t, producer, ns))
+    const struct dir_use *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    if (c)
+        return c;
+    if (x->rec != y->rec)
+        return x->rec < y->rec ? -1 : 1;
+    return (int)x->kind - (int)y->kind;
+}
+
+/* The published entry of the topic named by u[0, n) (all the same name),
+ * or NULL when the namespace filter leaves it out. A topic's producer is
+ * its owner: the oldest claimant not being deleted; a service that lists
+ * it in produces or twice in consumes counts once, as a consumer only for
+ * consumes. */
+static json_t *topic_entry(struct dir_rec *const *recs, const struct dir_use *u, size_t n,
+                           const struct dir_config *cfg, const char *ns)
+{
+    const struct dir_rec *owner = NULL, *last = NULL;
+    json_t *cons = json_array();
+    bool touches = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct dir_rec *r = recs[u[i].rec];
+        if (u[i].kind == USE_OWNS && !r->deleting && (!owner || older(r, owner)))
+            owner = r;
+        if (u[i].kind != USE_CONSUMES || (last && strcmp(last->key, r->key) == 0))
             continue;
-        json_t *e = json_pack("{s:s}", "name", names[i]);
-        set_str(e, "producer", producer);
-        if (json_object_get(t, "consumers"))
-            json_object_set(e, "consumers", json_object_get(t, "consumers"));
-        if (dir_topic_external(cfg, names[i]))
-            json_object_set_new(e, "external", json_true());
-        json_array_append_new(out, e);
+        json_array_append_new(cons, json_string(r->key));
+        touches = touches || (ns && in_namespace(r->key, ns));
+        last = r;
     }
-    free(names);
-    return out;
+    if (ns && !touches && !(owner && in_namespace(owner->key, ns))) {
+        json_decref(cons);
+        return NULL;
+    }
+    json_t *e = json_pack("{s:s}", "name", u[0].topic);
+    set_str(e, "producer", owner ? owner->key : NULL);
+    if (json_array_size(cons))
+        json_object_set(e, "consumers", cons);
+    json_decref(cons);
+    if (dir_topic_external(cfg, u[0].topic))
+        json_object_set_new(e, "external", json_true());
+    return e;
 }
 
-static void item_init(struct dir_item *it, const json_t *gs)
+/* The Kafka map: every topic any service owns, produces or consumes (the
+ * filter applies to what is listed, not to the producer rule). */
+static void add_topics(struct dir_buf *b, struct dir_rec *const *recs, size_t n,
+                       const struct dir_config *cfg, const char *ns, struct dir_tally *t)
 {
-    it->gs = gs;
-    snprintf(it->key, sizeof it->key, "%s/%s", nonnull(str_at(gs, "metadata", "namespace")),
-             nonnull(str_at(gs, "metadata", "name")));
-    it->created = nonnull(str_at(gs, "metadata", "creationTimestamp"));
-    it->deleting = str_at(gs, "metadata", "deletionTimestamp") != NULL;
+    struct dir_uses u = {0};
+    for (size_t i = 0; i < n; i++) {
+        uses_add(&u, recs[i]->owns, i, USE_OWNS);
+        uses_add(&u, recs[i]->produces, i, USE_PRODUCES);
+        uses_add(&u, recs[i]->consumes, i, USE_CONSUMES);
+    }
+    if (u.n)
+        qsort(u.v, u.n, sizeof *u.v, use_cmp);
+    bool first = true;
+    for (size_t i = 0, j; i < u.n; i = j) {
+        for (j = i + 1; j < u.n && strcmp(u.v[j].topic, u.v[i].topic) == 0; j++)
+            ;
+        json_t *e = topic_entry(recs, u.v + i, j - i, cfg, ns);
+        if (!e)
+            continue;
+        if (!first)
+            buf_add(b, ",", 1);
+        first = false;
+        buf_dump(b, e);
+        if (t)
+            tally_topic(t, u.v[i].topic, json_object_get(e, "producer") != NULL,
+                        json_array_size(json_object_get(e, "consumers")));
+        json_decref(e);
+    }
+    free(u.v);
+}
+
+/* What json_dumpb(JSON_COMPACT) writes before the services of the document
+ * dir_build describes (jansson keeps keys in insertion order): the
+ * services and topics are spliced in as their own compact dumps, so the
+ * text is the dump of the whole tree, byte for byte. */
+#define DIR_HEAD "{\"apiVersion\":\"" DIR_API_VERSION "\",\"kind\":\"" DIR_KIND "\",\"services\":["
+
+/* The document's text (malloc'd, with the final newline; *len without the
+ * NUL) from records sorted by key; ns "" or NULL: no filter. */
+static char *assemble(struct dir_rec *const *recs, size_t n, const struct dir_config *cfg,
+                      const char *ns, size_t *len, struct dir_tally **tally)
+{
+    if (ns && !*ns)
+        ns = NULL;
+    struct dir_tally *t = tally ? tally_new() : NULL;
+    struct dir_buf b = {0};
+    size_t want = sizeof DIR_HEAD + 32;
+    for (size_t i = 0; i < n; i++)
+        if (!ns || in_namespace(recs[i]->key, ns))
+            want += recs[i]->text_len + 1;
+    buf_reserve(&b, want + want / 4); /* the topics are a fraction of the services */
+    buf_add(&b, DIR_HEAD, strlen(DIR_HEAD));
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (ns && !in_namespace(recs[i]->key, ns))
+            continue;
+        if (!first)
+            buf_add(&b, ",", 1);
+        first = false;
+        buf_add(&b, recs[i]->text, recs[i]->text_len);
+        if (t)
+            tally_service(t, recs[i]);
+    }
+    buf_add(&b, "],\"topics\":[", strlen("],\"topics\":["));
+    add_topics(&b, recs, n, cfg, ns, t);
+    buf_add(&b, "]}\n", 3);
+    if (tally)
+        *tally = t;
+    *len = b.len;
+    return b.p;
+}
+
+static void recs_free(struct dir_rec **recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(recs[i]);
+    free(recs);
 }
 
 json_t *dir_build(const json_t *items, const struct dir_config *cfg, const char *ns_filter)
 {
-    size_t n = json_array_size(items), i;
-    struct dir_item *its = kerr_xcalloc(n ? n : 1, sizeof *its);
-    for (i = 0; i < n; i++)
-        item_init(&its[i], json_array_get(items, i));
-    qsort(its, n, sizeof *its, item_cmp);
-    json_t *services = json_array(), *topics = json_object();
-    for (i = 0; i < n; i++) {
-        fold_owner(topics, its, i);
-        fold_uses(topics, &its[i], "produces", false);
-        fold_uses(topics, &its[i], "consumes", true);
-        if (ns_filter && *ns_filter && !in_namespace(its[i].key, ns_filter))
-            continue;
-        json_array_append_new(services, dir_entry_new(its[i].gs, cfg));
-    }
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", DIR_API_VERSION, "kind",
-                            DIR_KIND, "services", services, "topics",
-                            topics_finish(topics, its, cfg, ns_filter));
-    json_decref(topics);
-    free(its);
-    return doc;
-}
-
-static void collect(void *ctx, const struct kobj *o)
-{
-    json_t *gs = kobj_json(o);
-    if (gs)
-        json_array_append_new(ctx, gs);
-}
-
-json_t *dir_build_cache(struct kinformer *gs_inf, const struct dir_config *cfg,
-                        const char *ns_filter)
-{
-    json_t *items = json_array();
-    kinformer_foreach(gs_inf, collect, items);
-    json_t *doc = dir_build(items, cfg, ns_filter);
-    json_decref(items);
+    size_t n = json_array_size(items), len = 0;
+    struct dir_rec **recs = kerr_xcalloc(n ? n : 1, sizeof(struct dir_rec *));
+    for (size_t i = 0; i < n; i++)
+        recs[i] = rec_new(json_array_get(items, i), cfg);
+    if (n)
+        qsort(recs, n, sizeof(struct dir_rec *), rec_cmp);
+    char *text = assemble(recs, n, cfg, ns_filter, &len, NULL);
+    recs_free(recs, n);
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    free(text);
+    if (!doc)
+        kerr_oom(); /* jansson's own compact output: only memory can fail */
     return doc;
 }
 
@@ -376,4 +519,229 @@ void dir_counts(const json_t *doc, const struct dir_counts_fn *fn)
         fn->topic(fn->ctx, str_at(t, "name", NULL), json_object_get(t, "producer") ? 1 : 0,
                   json_array_size(json_object_get(t, "consumers")));
     }
+}
+
+/* ---- the tally: the counts without the document ---- */
+
+struct dir_tally_ns {
+    size_t name; /* offset in names */
+    size_t ready, unready;
+};
+
+struct dir_tally_topic {
+    size_t name; /* offset in names */
+    size_t consumers;
+    bool producer;
+};
+
+struct dir_tally {
+    atomic_uint refs;
+    struct dir_buf names; /* the namespace and topic names, each with its NUL */
+    struct dir_tally_ns *ns;
+    size_t nns, cap_ns;
+    struct dir_tally_topic *topics;
+    size_t ntopics, cap_topics;
+};
+
+static struct dir_tally *tally_new(void)
+{
+    struct dir_tally *t = kerr_xcalloc(1, sizeof *t);
+    atomic_init(&t->refs, 1);
+    return t;
+}
+
+/* Room for one more of n elements of `size` in *v (capacity *cap). */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    *cap = *cap ? 2 * *cap : 16;
+    return kerr_xrealloc(v, *cap * size);
+}
+
+/* Services come sorted by key, so a namespace's services are contiguous
+ * (every key with the prefix "ns/" sorts between two such keys). */
+static void tally_service(struct dir_tally *t, const struct dir_rec *r)
+{
+    struct dir_tally_ns *last = t->nns ? &t->ns[t->nns - 1] : NULL;
+    if (!last || strncmp(t->names.p + last->name, r->key, r->ns_len) != 0 ||
+        t->names.p[last->name + r->ns_len] != '\0') {
+        t->ns = grow(t->ns, t->nns, &t->cap_ns, sizeof *t->ns);
+        last = &t->ns[t->nns++];
+        *last = (struct dir_tally_ns){.name = t->names.len};
+        buf_add(&t->names, r->key, r->ns_len);
+        t->names.len++; /* keep the NUL buf_add wrote */
+    }
+    if (r->ready)
+        last->ready++;
+    else
+        last->unready++;
+}
+
+static void tally_topic(struct dir_tally *t, const char *name, bool producer, size_t consumers)
+{
+    t->topics = grow(t->topics, t->ntopics, &t->cap_topics, sizeof *t->topics);
+    t->topics[t->ntopics++] = (struct dir_tally_topic){
+        .name = t->names.len, .consumers = consumers, .producer = producer};
+    buf_cstr(&t->names, name);
+}
+
+struct dir_tally *dir_tally_ref(struct dir_tally *t)
+{
+    if (t)
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void dir_tally_unref(struct dir_tally *t)
+{
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(t->names.p);
+    free(t->ns);
+    free(t->topics);
+    free(t);
+}
+
+void dir_tally_counts(const struct dir_tally *t, const struct dir_counts_fn *fn)
+{
+    for (size_t i = 0; t && fn->services && i < t->nns; i++) {
+        const char *ns = t->names.p + t->ns[i].name;
+        fn->services(fn->ctx, ns, true, t->ns[i].ready);
+        fn->services(fn->ctx, ns, false, t->ns[i].unready);
+    }
+    for (size_t i = 0; t && fn->topic && i < t->ntopics; i++)
+        fn->topic(fn->ctx, t->names.p + t->topics[i].name, t->topics[i].producer ? 1 : 0,
+                  t->topics[i].consumers);
+}
+
+/* ---- the cache ---- */
+
+struct dir_cache {
+    const struct dir_config *cfg;
+    struct dir_rec **recs; /* sorted by key */
+    size_t n;
+    unsigned long parsed;
+};
+
+struct dir_cache *dir_cache_new(const struct dir_config *cfg)
+{
+    struct dir_cache *c = kerr_xcalloc(1, sizeof *c);
+    c->cfg = cfg;
+    return c;
+}
+
+void dir_cache_free(struct dir_cache *c)
+{
+    if (!c)
+        return;
+    recs_free(c->recs, c->n);
+    free(c);
+}
+
+unsigned long dir_cache_parsed(const struct dir_cache *c)
+{
+    return c->parsed;
+}
+
+/* key against "ns/name", as strcmp would compare them (without building it). */
+static int key_cmp(const char *key, const char *ns, const char *name)
+{
+    const char *parts[3] = {ns, "/", name};
+    for (size_t i = 0; i < 3; i++)
+        for (const char *s = parts[i]; *s; s++, key++)
+            if (*key != *s)
+                return (unsigned char)*key < (unsigned char)*s ? -1 : 1;
+    return *key ? 1 : 0;
+}
+
+/* Index of the record of ns/name, or c->n. */
+static size_t rec_find(const struct dir_cache *c, const char *ns, const char *name)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = key_cmp(c->recs[mid]->key, ns, name);
+        if (d == 0)
+            return mid;
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return c->n;
+}
+
+/* One build of the cache: the records kept or made so far. */
+struct dir_pass {
+    struct dir_cache *c;
+    struct dir_rec **next;
+    size_t n, cap;
+    bool *kept; /* per record of c: moved into next */
+};
+
+static void pass_add(void *ctx, const struct kobj *o)
+{
+    struct dir_pass *ps = ctx;
+    struct dir_cache *c = ps->c;
+    size_t i = rec_find(c, kobj_namespace(o), kobj_name(o));
+    const char *rv = kobj_resource_version(o);
+    struct dir_rec *r;
+    if (i < c->n && !ps->kept[i] && *rv && strcmp(c->recs[i]->rv, rv) == 0 &&
+        strcmp(c->recs[i]->uid, kobj_uid(o)) == 0) {
+        ps->kept[i] = true;
+        r = c->recs[i];
+    } else {
+        json_t *gs = kobj_json(o);
+        if (!gs)
+            return;
+        r = rec_new(gs, c->cfg);
+        c->parsed++;
+        json_decref(gs); /* one service's tree at a time */
+    }
+    ps->next = grow(ps->next, ps->n, &ps->cap, sizeof(struct dir_rec *));
+    ps->next[ps->n++] = r;
+}
+
+static void pass_begin(struct dir_pass *ps, struct dir_cache *c, size_t hint)
+{
+    *ps = (struct dir_pass){.c = c, .cap = hint};
+    ps->next = kerr_xcalloc(hint ? hint : 1, sizeof(struct dir_rec *));
+    ps->kept = kerr_xcalloc(c->n ? c->n : 1, sizeof *ps->kept);
+}
+
+/* The records of this pass replace the cache's; those not kept go. */
+static void pass_end(struct dir_pass *ps)
+{
+    struct dir_cache *c = ps->c;
+    for (size_t i = 0; i < c->n; i++)
+        if (!ps->kept[i])
+            free(c->recs[i]);
+    free(c->recs);
+    free(ps->kept);
+    if (ps->n)
+        qsort(ps->next, ps->n, sizeof(struct dir_rec *), rec_cmp);
+    c->recs = ps->next;
+    c->n = ps->n;
+}
+
+char *dir_cache_build(struct dir_cache *c, const struct kobj *const *objs, size_t n,
+                      const char *ns_filter, size_t *len, struct dir_tally **tally)
+{
+    struct dir_pass ps;
+    pass_begin(&ps, c, n);
+    for (size_t i = 0; i < n; i++)
+        pass_add(&ps, objs[i]);
+    pass_end(&ps);
+    return assemble(c->recs, c->n, c->cfg, ns_filter, len, tally);
+}
+
+char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf, const char *ns_filter,
+                               size_t *len, struct dir_tally **tally)
+{
+    struct dir_pass ps;
+    pass_begin(&ps, c, kinformer_count(gs_inf));
+    kinformer_foreach(gs_inf, pass_add, &ps);
+    pass_end(&ps);
+    return assemble(c->recs, c->n, c->cfg, ns_filter, len, tally);
 }

@@ -18,6 +18,13 @@
  * deleted that lists it in spec.kafka.topics (the same rule as the topic
  * claim, gsclaims). Absent keys mean "none". Nothing secret is read: only
  * metadata, spec fields that name things, and the Ready condition.
+ *
+ * The daemon rebuilds the document whenever a GraceService changes, so it
+ * keeps a dir_cache: one compact record per service (its entry as text
+ * and the topic names the Kafka map needs), reused while the service's uid
+ * and resourceVersion are unchanged. A rebuild parses only the services
+ * that changed and writes the document's text from the records; it never
+ * holds the parsed GraceServices or the document as trees.
  */
 #ifndef GRACE_DIRECTORY_H
 #define GRACE_DIRECTORY_H
@@ -27,6 +34,7 @@
 #include <stddef.h>
 
 #include "kinformer.h"
+#include "kobj.h"
 
 #define DIR_API_VERSION "grace.dev/v1alpha1"
 #define DIR_KIND "ServiceDirectory"
@@ -51,10 +59,6 @@ json_t *dir_entry_new(const json_t *gs, const struct dir_config *cfg);
  */
 json_t *dir_build(const json_t *items, const struct dir_config *cfg, const char *ns_filter);
 
-/* The same over the GraceService cache (a snapshot of it). */
-json_t *dir_build_cache(struct kinformer *gs_inf, const struct dir_config *cfg,
-                        const char *ns_filter);
-
 /* The document's bytes as published: compact JSON with a final newline
  * (malloc'd, caller frees; *len without the NUL). */
 char *dir_dump(const json_t *doc, size_t *len);
@@ -71,5 +75,40 @@ struct dir_counts_fn {
     void *ctx;
 };
 void dir_counts(const json_t *doc, const struct dir_counts_fn *fn);
+
+/* The same counts kept from a build without the document (a few bytes per
+ * namespace and topic): immutable, shared by an atomic reference count so
+ * the metrics can read one while the next build replaces it. */
+struct dir_tally;
+struct dir_tally *dir_tally_ref(struct dir_tally *t); /* returns t; NULL allowed */
+void dir_tally_unref(struct dir_tally *t);            /* NULL allowed */
+void dir_tally_counts(const struct dir_tally *t, const struct dir_counts_fn *fn);
+
+/*
+ * The incremental builder (see the top of this file). cfg is borrowed and
+ * must outlive the cache. Not thread-safe: one build at a time.
+ */
+struct dir_cache;
+struct dir_cache *dir_cache_new(const struct dir_config *cfg);
+void dir_cache_free(struct dir_cache *c); /* NULL allowed */
+
+/*
+ * The document's bytes for the GraceServices `objs` (borrowed, any order):
+ * the same bytes as dir_dump(dir_build(their trees, cfg, ns_filter)), with
+ * a final newline (malloc'd, caller frees; *len without the NUL). A
+ * service whose uid and non-empty resourceVersion match its record keeps
+ * the record; the others are parsed (kobj_json) one at a time. Records of
+ * services no longer in `objs` are dropped. tally (may be NULL) gets the
+ * counts of the document (owned: dir_tally_unref).
+ */
+char *dir_cache_build(struct dir_cache *c, const struct kobj *const *objs, size_t n,
+                      const char *ns_filter, size_t *len, struct dir_tally **tally);
+
+/* The same over a snapshot of the GraceService cache. */
+char *dir_cache_build_informer(struct dir_cache *c, struct kinformer *gs_inf, const char *ns_filter,
+                               size_t *len, struct dir_tally **tally);
+
+/* GraceServices parsed by the cache since it was made (tests, diagnosis). */
+unsigned long dir_cache_parsed(const struct dir_cache *c);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * dirpub: see dirpub.h. One thread waits for "dirty", rebuilds the
  * directory from the cache, and writes the ConfigMap when its bytes
- * changed. The last built document is kept (immutable, shared by
- * reference) for the metrics, which are rendered from it at scrape time.
+ * changed. The rebuild goes through a dir_cache (only the services that
+ * changed are parsed); of its result only the counts are kept (a
+ * dir_tally, shared by reference), for the metrics rendered at scrape
+ * time: neither the document nor the parsed services stay in memory.
  */
 #include "dirpub.h"
 
@@ -20,11 +22,13 @@
 struct dirpub {
     struct dirpub_options o;
     char cm_ns[254], cm_name[254];
+    pthread_mutex_t build_mu; /* guards cache: one build at a time (thread, GET /directory) */
+    struct dir_cache *cache;
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cond;
     bool dirty, stop, leading, started;
-    json_t *doc;          /* last built document (immutable once stored) */
-    uint64_t written;     /* digest of the bytes the ConfigMap is known to hold; 0: unknown */
+    struct dir_tally *tally; /* counts of the last build (immutable once stored) */
+    uint64_t written;        /* digest of the bytes the ConfigMap is known to hold; 0: unknown */
     unsigned long writes;
     pthread_t thread;
     struct metrics_family *bytes, *writes_total, *errors_total;
@@ -182,16 +186,26 @@ static void publish(struct dirpub *p, const char *text, size_t len)
 
 /* ---- the thread ---- */
 
+/* The directory's bytes from the cache (see dir_cache_build). */
+static char *build(struct dirpub *p, const char *ns, size_t *len, struct dir_tally **tally)
+{
+    pthread_mutex_lock(&p->build_mu);
+    char *text = dir_cache_build_informer(p->cache, p->o.gs_inf, ns, len, tally);
+    pthread_mutex_unlock(&p->build_mu);
+    return text;
+}
+
 static void rebuild(struct dirpub *p, bool leading)
 {
-    json_t *doc = dir_build_cache(p->o.gs_inf, &p->o.dir, NULL);
+    struct dir_tally *tally = NULL, *old;
     size_t len = 0;
-    char *text = dir_dump(doc, &len);
+    char *text = build(p, NULL, &len, &tally);
     metrics_gauge_set(p->bytes, NULL, (double)len);
     pthread_mutex_lock(&p->mu);
-    json_decref(p->doc);
-    p->doc = doc;
+    old = p->tally;
+    p->tally = tally;
     pthread_mutex_unlock(&p->mu);
+    dir_tally_unref(old);
     if (leading)
         publish(p, text, len);
     free(text);
@@ -265,7 +279,7 @@ static void on_update(void *ctx, const struct kobj *a, const struct kobj *b)
     mark_dirty(ctx);
 }
 
-/* ---- metrics, rendered from the last document ---- */
+/* ---- metrics, rendered from the last build's counts ---- */
 
 struct emit_ctx {
     struct metrics_emitter *e;
@@ -286,23 +300,22 @@ static void emit_topic(void *ctx, const char *topic, size_t producers, size_t co
     metrics_emit(x->e, v, (double)(x->which == 1 ? producers : consumers));
 }
 
-static json_t *doc_ref(struct dirpub *p)
+static struct dir_tally *tally_ref(struct dirpub *p)
 {
     pthread_mutex_lock(&p->mu);
-    json_t *d = json_incref(p->doc);
+    struct dir_tally *t = dir_tally_ref(p->tally);
     pthread_mutex_unlock(&p->mu);
-    return d;
+    return t;
 }
 
 static void emit(struct dirpub *p, struct metrics_emitter *e, int which)
 {
-    json_t *doc = doc_ref(p);
+    struct dir_tally *t = tally_ref(p);
     struct emit_ctx x = {.e = e, .which = which};
     struct dir_counts_fn fn = {.services = which == 0 ? emit_services : NULL,
                                .topic = which == 0 ? NULL : emit_topic, .ctx = &x};
-    if (doc)
-        dir_counts(doc, &fn);
-    json_decref(doc);
+    dir_tally_counts(t, &fn);
+    dir_tally_unref(t);
 }
 
 static void emit_svc_fn(void *ctx, struct metrics_emitter *e) { emit(ctx, e, 0); }
@@ -354,6 +367,8 @@ struct dirpub *dirpub_new(const struct dirpub_options *o)
     p->o = *o;
     snprintf(p->cm_ns, sizeof p->cm_ns, "%s", o->cm_namespace ? o->cm_namespace : "");
     snprintf(p->cm_name, sizeof p->cm_name, "%s", o->cm_name ? o->cm_name : "");
+    p->cache = dir_cache_new(&p->o.dir);
+    pthread_mutex_init(&p->build_mu, NULL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->dirty = true; /* the first build after the cache syncs */
@@ -395,9 +410,11 @@ void dirpub_free(struct dirpub *p)
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
     }
-    json_decref(p->doc);
+    dir_tally_unref(p->tally);
+    dir_cache_free(p->cache);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->build_mu);
     free(p);
 }
 
@@ -434,9 +451,7 @@ char *dirpub_http(void *ctx, const char *query, size_t *len, int *status)
     }
     char ns[254];
     query_namespace(query, ns, sizeof ns);
-    json_t *doc = dir_build_cache(p->o.gs_inf, &p->o.dir, ns);
-    char *text = dir_dump(doc, len);
-    json_decref(doc);
+    char *text = build(p, ns, len, NULL);
     *status = 200;
     return text;
 }

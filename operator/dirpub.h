@@ -10,6 +10,12 @@
  * restart with nothing changed writes nothing. Only while leading; never
  * before the cache has synced (a partial directory is never published).
  *
+ * Memory: a rebuild parses only the GraceServices added or changed since
+ * the last one (a dir_cache, shared with GET /directory); what stays
+ * between rebuilds is one record per service (its entry as text, ~0.6 KB)
+ * and the counts the metrics are rendered from, never the document or the
+ * parsed GraceServices as trees.
+ *
  * Encoding (dirpub_encode): data["directory.json"] when the JSON is at most
  * DIRPUB_PLAIN_MAX bytes; beyond, binaryData["directory.json.gz"] (gzip of
  * the same bytes) when that fits DIRPUB_OBJECT_MAX; beyond that the
