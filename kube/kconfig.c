@@ -32,6 +32,7 @@
 #include "kyaml.h"
 
 #define KCONFIG_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KCONFIG_MAX_FILE (16u << 20) /* a kubeconfig larger than this is refused */
 #define KCONFIG_MAX_PEM (1u << 20)
 #define KCONFIG_MAX_TOKEN (64u << 10)
 #define KCONFIG_TOKEN_MAX_AGE 60 /* seconds between forced re-reads */
@@ -579,13 +580,16 @@ enum kerr kconfig_load_file(const char *path, const char *context, struct kconfi
         L.path = path = owned;
     }
     L.dir = kconfig_dirname(path);
-    if (kyaml_read_file(path, KYAML_MAX_FILE, &text, &len, &e) != KERR_OK) {
+    if (kyaml_read_file(path, KCONFIG_MAX_FILE, &text, &len, &e) != KERR_OK) {
         rc = kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig", "kubeconfig %s", e.message);
         goto out;
     }
-    if (kyaml_load_string(text, len, &root, &e) != KERR_OK) {
-        rc = kerr_set(err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig %s: malformed YAML: %s",
-                      path, e.message);
+    /* Every value a string (tags ignored), the first document, a small
+     * alias budget: what a kubeconfig needs. */
+    struct kyaml_opts yo = {0, path, KYAML_SMALL_ALIAS_NODES};
+    if (kyaml_load(text, len, &yo, &root, &e) != KERR_OK) {
+        rc = kerr_set(err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig: malformed YAML: %s",
+                      e.message);
         goto out;
     }
     cfg = kconfig_alloc();
