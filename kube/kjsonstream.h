@@ -21,11 +21,11 @@
  * Structure is checked as it streams (brackets, commas, colons, scalars,
  * string control characters), and so is what jansson would refuse inside
  * strings (invalid UTF-8, unpaired UTF-16 surrogate escapes, "\u0000" in
- * an object key) and numbers
- * out of its range (integers beyond 64 bits, reals that overflow). A body
- * holding such a value is refused (KERR_PARSE, reason KJS_REASON_UNREADABLE)
- * rather than the value skipped: a cache that silently missed an object
- * would take it for deleted. So every value handed out reads with
+ * an object key) and numbers out of its range (integers beyond 64 bits,
+ * reals that overflow). A body holding such a value is refused
+ * (KERR_PARSE, reason KJS_REASON_UNREADABLE) rather than the value
+ * skipped: a cache that silently missed an object would take it for
+ * deleted. So every value handed out reads with
  * json_loadb(JSON_ALLOW_NUL) ("\u0000" is valid JSON and passes).
  *
  * A value larger than `max_value` bytes (minified), nesting deeper than
