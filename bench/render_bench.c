@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "kyamljson.h"
+#include "kyaml.h"
 #include "render.h"
 
 static double now_us(clockid_t clk)
@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 
     if (n <= 0)
         n = 20000;
-    if (kyamljson_load_file("examples/peeps.yaml", &docs, &err))
+    if (kyaml_load_file("examples/peeps.yaml", &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0},
+                        &docs, &err))
         return fail("examples/peeps.yaml", &err);
     if (grace_config_load(NULL, &cfg, &err))
         return fail("config", &err);

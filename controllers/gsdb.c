@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kb64.h"
 #include "kobj.h"
 #include "ktime.h"
 #include "log.h"
@@ -25,14 +26,6 @@
  * a role or database dropped by hand is still recreated within this time
  * of the next reconcile (every resync period at the latest). */
 #define DB_VERIFIED_TTL_MS 20000
-
-/* base64 of n bytes, malloc'd. */
-static char *b64(const char *s, size_t n)
-{
-    char *out = kerr_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
 
 /* Read (or reuse for ADMIN_TTL_MS) the admin Secret, decoded. Returns a new
  * reference to an object of strings, or NULL with err filled. */
@@ -130,7 +123,7 @@ static enum kerr existing_password(struct gs_run *r, const char *secret_name, ch
 
 static void put(json_t *data, const char *key, const char *val)
 {
-    char *e = b64(val, strlen(val));
+    char *e = kb64_encode(val, strlen(val), NULL);
     json_object_set_new(data, key, json_string(e));
     free(e);
 }

@@ -4,29 +4,19 @@
  */
 #include "pgsecret.h"
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kb64.h"
 
 char *pgsecret_unb64(const char *s)
 {
     size_t n = strlen(s);
-    if (n % 4 || n > (size_t)1 << 20)
+    char *out = NULL;
+    if (n > (size_t)1 << 20 || kb64_decode(s, n, KB64_NO_NUL, &out, NULL) != KERR_OK)
         return NULL;
-    size_t size = n / 4 * 3 + 1;
-    unsigned char *out = kerr_xmalloc(size);
-    int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-    while (len > 0 && n > 0 && s[n - 1] == '=') { /* EVP_DecodeBlock counts padding */
-        len--;
-        n--;
-    }
-    if (len < 0 || memchr(out, '\0', (size_t)len)) {
-        OPENSSL_cleanse(out, size);
-        free(out);
-        return NULL;
-    }
-    out[len] = '\0';
-    return (char *)out;
+    return out;
 }
 
 /* The text of a JSON string, or NULL when it is none or holds a NUL (its

@@ -1,6 +1,6 @@
 /*
  * fuzz_config: the operator configuration loader (grace_config_load_string,
- * YAML through kyamljson, then the field checks of config.c).
+ * YAML through kyaml (KYAML_MANIFESTS), then the field checks of config.c).
  *
  * Invariants, when a configuration is accepted:
  *  - the accessors the operator reads at start-up are usable (base domain,

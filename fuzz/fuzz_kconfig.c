@@ -77,7 +77,8 @@ static void no_secret(const json_t *root, const json_t *user, const char *key, c
 static void check_error(const uint8_t *data, size_t size, const char *msg)
 {
     json_t *root = NULL;
-    if (kyaml_load_string((const char *)data, size, &root, NULL) != KERR_OK)
+    struct kyaml_opts kubeconfig = {0, NULL, KYAML_SMALL_ALIAS_NODES}; /* as kconfig loads it */
+    if (kyaml_load((const char *)data, size, &kubeconfig, &root, NULL) != KERR_OK)
         return;
     size_t i;
     json_t *u;

@@ -10,7 +10,10 @@
  *    the same items and fields in the same order;
  *  - every value handed to `item` is JSON that jansson reads back (what the
  *    cache stores must be readable), NUL-terminated, and its KJS_DOCS spans
- *    ("type", "object") lie inside it and are JSON values themselves.
+ *    ("type", "object") lie inside it and are JSON values themselves;
+ *  - kjs_object_members (kobj's scanner) accepts every object handed to
+ *    `item`, and whatever text it accepts (the body itself too) jansson
+ *    reads, with each span the member jansson finds (absent: len 0).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -38,6 +41,35 @@ static void check_span(const char *text, size_t len, struct kjs_span sp, const c
     json_decref(v);
 }
 
+/* kjs_object_members over `text` agrees with jansson; `must` when the
+ * text is an object the splitter handed out (so it has to be accepted). */
+static void check_members(const char *text, size_t len, bool must)
+{
+    static const char *const keys[] = {"metadata", "kind", "apiVersion", "type", "object"};
+    struct kjs_span sp[5];
+    if (kjs_object_members(text, len, keys, 5, sp, NULL) != KERR_OK) {
+        if (must)
+            fz_fail(H, "kjs_object_members refuses an object the splitter handed out: %.200s",
+                    text);
+        return;
+    }
+    json_error_t jerr;
+    json_t *obj = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    if (!json_is_object(obj))
+        fz_fail(H, "kjs_object_members accepts what jansson does not read as an object: %s",
+                jerr.text);
+    for (size_t k = 0; k < 5; k++) {
+        const json_t *want = json_object_get(obj, keys[k]);
+        json_t *got = sp[k].len ? json_loadb(text + sp[k].off, sp[k].len,
+                                             JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                                : NULL;
+        if (!want != !got || (want && !json_equal((json_t *)want, got)))
+            fz_fail(H, "kjs_object_members: member %s differs from jansson's", keys[k]);
+        json_decref(got);
+    }
+    json_decref(obj);
+}
+
 static int on_item(void *ctx, const char *text, size_t len)
 {
     struct run *r = ctx;
@@ -52,6 +84,7 @@ static int on_item(void *ctx, const char *text, size_t len)
     kjs_doc_event(r->s, &t, &o);
     check_span(text, len, t, "type");
     check_span(text, len, o, "object");
+    check_members(text, len, text[0] == '{');
     json_array_append_new(r->log, json_pack("[s, s%]", "i", text, len));
     return 0;
 }
@@ -103,5 +136,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_decref(whole);
     json_decref(parts);
+    check_members((const char *)data + 1, size - 1, false);
     return 0;
 }

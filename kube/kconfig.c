@@ -29,9 +29,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kb64.h"
 #include "kyaml.h"
 
 #define KCONFIG_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KCONFIG_MAX_FILE (16u << 20) /* a kubeconfig larger than this is refused */
 #define KCONFIG_MAX_PEM (1u << 20)
 #define KCONFIG_MAX_TOKEN (64u << 10)
 #define KCONFIG_TOKEN_MAX_AGE 60 /* seconds between forced re-reads */
@@ -119,30 +121,6 @@ static char *kconfig_dirname(const char *path)
     memcpy(d, path, (size_t)(slash - path));
     d[slash - path] = '\0';
     return d;
-}
-
-/* Decode base64 (newlines allowed) with OpenSSL. 0 on success. */
-static int kconfig_b64(const char *in, char **out, size_t *outlen)
-{
-    size_t inlen = strlen(in);
-    unsigned char *buf = kerr_xmalloc(inlen / 4 * 3 + 4);
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    if (!ctx)
-        kerr_oom();
-    int n1 = 0, n2 = 0;
-    EVP_DecodeInit(ctx);
-    int rc = EVP_DecodeUpdate(ctx, buf, &n1, (const unsigned char *)in, (int)inlen);
-    if (rc >= 0)
-        rc = EVP_DecodeFinal(ctx, buf + n1, &n2);
-    EVP_ENCODE_CTX_free(ctx);
-    if (rc < 0 || inlen > (size_t)1 << 30) {
-        free(buf);
-        return -1;
-    }
-    buf[n1 + n2] = '\0';
-    *out = (char *)buf;
-    *outlen = (size_t)n1 + (size_t)n2;
-    return 0;
 }
 
 /* What a PEM field must hold. */
@@ -252,7 +230,7 @@ static enum kerr kc_pem(struct kc_load *L, json_t *obj, const char *data_key, co
         (rc = kc_str(L, obj, file_key, who, &file)) != KERR_OK)
         return rc;
     if (data) {
-        if (kconfig_b64(data, pem, len) != 0 || *len == 0)
+        if (kb64_decode(data, strlen(data), KB64_NEWLINES, pem, len) != KERR_OK || *len == 0)
             return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                             "kubeconfig %s: %s: %s is not valid base64", L->path, who, data_key);
     } else if (file) {
@@ -579,13 +557,16 @@ enum kerr kconfig_load_file(const char *path, const char *context, struct kconfi
         L.path = path = owned;
     }
     L.dir = kconfig_dirname(path);
-    if (kyaml_read_file(path, KYAML_MAX_FILE, &text, &len, &e) != KERR_OK) {
+    if (kyaml_read_file(path, KCONFIG_MAX_FILE, &text, &len, &e) != KERR_OK) {
         rc = kerr_set(err, KERR_CONFIG, 0, "NoKubeconfig", "kubeconfig %s", e.message);
         goto out;
     }
-    if (kyaml_load_string(text, len, &root, &e) != KERR_OK) {
-        rc = kerr_set(err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig %s: malformed YAML: %s",
-                      path, e.message);
+    /* Every value a string (tags ignored), the first document, a small
+     * alias budget: what a kubeconfig needs. */
+    struct kyaml_opts yo = {0, path, KYAML_SMALL_ALIAS_NODES};
+    if (kyaml_load(text, len, &yo, &root, &e) != KERR_OK) {
+        rc = kerr_set(err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig: malformed YAML: %s",
+                      e.message);
         goto out;
     }
     cfg = kconfig_alloc();

@@ -11,6 +11,11 @@
  *
  * Memory: one buffer as large as the largest handed-out value, plus the
  * fixed frame stack.
+ *
+ * The same machine finds the top-level members of one complete object text
+ * (kjs_object_members, for kobj): fed the whole text in an internal third
+ * mode that copies nothing and records where the values of the wanted keys
+ * start and end in the text. So JSON's lexical rules live here only.
  */
 #include "kjsonstream.h"
 
@@ -18,6 +23,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,10 @@ enum kjs_role {
 };
 enum kjs_capture { C_NONE, C_ITEM, C_FIELD };
 
+/* kjs_object_members: one complete object, the spans of some top-level
+ * members in the text (not a mode callers can ask kjs_new for). */
+#define KJS_MEMBERS ((enum kjs_mode)(KJS_DOCS + 1))
+
 struct kjs_frame {
     unsigned char state; /* enum kjs_state */
     unsigned char role;  /* enum kjs_role */
@@ -58,7 +68,7 @@ struct kjs {
 
     struct kjs_frame frames[KJS_MAX_DEPTH];
     size_t depth;
-    bool top_done; /* KJS_ITEMS: the top-level object is complete */
+    bool top_done; /* KJS_ITEMS, KJS_MEMBERS: the top-level object is complete */
 
     bool in_string, escape, in_bare, string_is_key;
     unsigned char uhex;         /* hex digits still due after a \u escape */
@@ -69,7 +79,7 @@ struct kjs {
     unsigned char bare;         /* number grammar state, or KJS_LIT for a literal */
     const char *lit;            /* the literal being matched (true, false, null) */
     unsigned char lit_pos;      /* characters of it seen */
-    size_t bare_off;            /* where the scalar starts in buf (when copied) */
+    size_t bare_off;            /* where the scalar starts in buf (when copied), or in src */
     bool collect_key;           /* copying the current key into keys[] */
     char keys[2][KJS_KEY_MAX];  /* current key at depth 1 and in "metadata" */
     size_t key_len;
@@ -93,6 +103,12 @@ struct kjs {
     /* KJS_DOCS: the spans of the document's top-level "type" and "object". */
     struct kjs_span doc_type, doc_object;
     struct kjs_span *doc_member; /* the member value being captured, or NULL */
+
+    /* KJS_MEMBERS: the wanted keys, their spans in the text, the one being read. */
+    const char *src; /* the whole text, fed at once: numbers are checked in place */
+    const char *const *mkeys;
+    size_t nmkeys;
+    struct kjs_span *mspans, *member;
 
     size_t offset; /* bytes fed since reset, for error messages */
     size_t count;  /* values handed to item() */
@@ -132,6 +148,7 @@ void kjs_reset(struct kjs *s)
     s->dropping = s->swallow_comma = false;
     s->doc_type = s->doc_object = (struct kjs_span){0, 0};
     s->doc_member = NULL;
+    s->member = NULL;
     s->offset = 0;
     s->count = 0;
     s->failed = false;
@@ -265,10 +282,15 @@ static enum kerr kjs_emit_field(struct kjs *s, struct kerr_info *err)
     return KERR_OK;
 }
 
-/* A value contained in the current frame (or the top level) just ended. */
-static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
+/* A value contained in the current frame (or the top level) just ended;
+ * `end` is the offset just after it (in what was fed since the reset). */
+static enum kerr kjs_value_done(struct kjs *s, size_t end, struct kerr_info *err)
 {
     enum kerr rc = KERR_OK;
+    if (s->member && s->depth == 1) {
+        s->member->len = end - s->member->off; /* KJS_MEMBERS: a wanted value ended */
+        s->member = NULL;
+    }
     if (s->dropping && s->depth == s->drop_depth)
         s->dropping = false; /* the dropped member's value ended */
     if (s->doc_member && s->depth == s->cap_depth + 1) {
@@ -289,11 +311,25 @@ static enum kerr kjs_value_done(struct kjs *s, struct kerr_info *err)
         s->len = 0;
     }
     if (s->depth == 0)
-        s->top_done = (s->mode == KJS_ITEMS);
+        s->top_done = (s->mode != KJS_DOCS);
     else
         s->frames[s->depth - 1].state =
             s->frames[s->depth - 1].state <= S_OBJ_NEXT ? S_OBJ_NEXT : S_ARR_NEXT;
     return rc;
+}
+
+/* KJS_MEMBERS: a member value of the object starts at the current byte:
+ * remember where, when its key is wanted. */
+static void kjs_member_start(struct kjs *s)
+{
+    for (size_t k = 0; k < s->nmkeys && !s->key_overflow; k++) {
+        if (strcmp(s->keys[0], s->mkeys[k]) == 0) {
+            s->member = &s->mspans[k];
+            s->member->off = s->offset;
+            s->member->len = 0;
+            return;
+        }
+    }
 }
 
 /* Decide what a value starting with `c` at the current depth is for:
@@ -315,6 +351,8 @@ static enum kerr kjs_begin_value(struct kjs *s, char c, enum kjs_role *role, str
         }
         return KERR_OK;
     }
+    if (s->mode == KJS_MEMBERS && s->depth == 1)
+        kjs_member_start(s);
     if (s->mode != KJS_ITEMS || s->depth > 2)
         return KERR_OK;
     if (s->depth == 1) {
@@ -437,11 +475,12 @@ static enum kerr kjs_bare_byte(struct kjs *s, char c, struct kerr_info *err)
 
 /* A number jansson reads: an integer that fits json_int_t (long long), a
  * real that does not overflow to infinity (its own rules). `t` is the
- * number's NUL-terminated text, well-formed. */
-static bool kjs_num_readable(const char *t)
+ * number's well-formed text, `n` bytes, followed by a byte that cannot
+ * continue it (where strtoll / strtod stop). */
+static bool kjs_num_readable(const char *t, size_t n)
 {
     errno = 0;
-    if (!strpbrk(t, ".eE")) {
+    if (!memchr(t, '.', n) && !memchr(t, 'e', n) && !memchr(t, 'E', n)) {
         (void)strtoll(t, NULL, 10);
         return errno != ERANGE;
     }
@@ -456,22 +495,36 @@ static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
                                     s->bare == N_EXP);
     if (!ok)
         return kjs_fail(s, err, "incomplete number or literal");
-    if (s->bare == KJS_LIT || s->cap == C_NONE || s->dropping)
-        return KERR_OK;    /* only what is handed out must be readable */
-    s->buf[s->len] = '\0'; /* the buffer always has room for it */
-    if (!kjs_num_readable(s->buf + s->bare_off))
+    const char *num = NULL;
+    size_t n = 0;
+    if (s->bare == KJS_LIT || s->dropping)
+        return KERR_OK;
+    if (s->src) { /* followed by the byte that ended it, inside the text */
+        num = s->src + s->bare_off;
+        n = s->offset - s->bare_off;
+    } else if (s->cap != C_NONE) {
+        s->buf[s->len] = '\0'; /* the buffer always has room for it */
+        num = s->buf + s->bare_off;
+        n = s->len - s->bare_off;
+    } else {
+        return KERR_OK; /* only what is handed out must be readable */
+    }
+    if (!kjs_num_readable(num, n))
         return kjs_reject(s, err, "number out of range (integer beyond 64 bits or real overflow)");
     return KERR_OK;
 }
 
 static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
 {
-    enum kjs_role role;
-    enum kerr rc = kjs_begin_value(s, c, &role, err);
-    if (rc != KERR_OK)
-        return rc;
-    if (s->depth > 0)
-        kjs_doc_member_start(s);
+    enum kjs_role role = R_NONE;
+    enum kerr rc = KERR_OK;
+    /* KJS_MEMBERS below the top level: nothing to decide (the common case) */
+    if (s->mode != KJS_MEMBERS || s->depth <= 1) {
+        if ((rc = kjs_begin_value(s, c, &role, err)) != KERR_OK)
+            return rc;
+        if (s->depth > 0)
+            kjs_doc_member_start(s);
+    }
     if (s->cap != C_NONE && (rc = kjs_append(s, &c, 1, err)) != KERR_OK)
         return rc;
     if (c == '"') {
@@ -480,16 +533,17 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
         return KERR_OK;
     }
     if (c != '{' && c != '[') {
-        if (c == '\0' || !strchr("-0123456789tfn", c)) /* strchr finds the NUL too */
+        if (!((c >= '0' && c <= '9') || c == '-' || c == 't' || c == 'f' || c == 'n'))
             return kjs_fail(s, err, "unexpected character where a value was expected");
         s->in_bare = true;
-        s->bare_off = s->len - (s->cap != C_NONE && !s->dropping); /* its first byte is copied */
+        s->bare_off = s->src ? s->offset
+                             : s->len - (s->cap != C_NONE && !s->dropping); /* first byte copied */
         kjs_bare_start(s, c);
         return KERR_OK;
     }
     if (s->depth >= KJS_MAX_DEPTH)
         return kjs_fail(s, err, "nesting too deep");
-    if (c == '{' && s->depth > 0 && role == R_NONE)
+    if (c == '{' && s->depth > 0 && role == R_NONE && s->mode != KJS_MEMBERS)
         role = kjs_inner_role(s);
     s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
     s->frames[s->depth].role = (unsigned char)role;
@@ -510,7 +564,7 @@ static enum kerr kjs_close(struct kjs *s, char c, struct kerr_info *err)
     if (s->depth == s->drop_depth)
         s->swallow_comma = false;
     s->depth--;
-    return kjs_value_done(s, err);
+    return kjs_value_done(s, s->offset + 1, err);
 }
 
 static enum kerr kjs_key_start(struct kjs *s, struct kerr_info *err)
@@ -520,8 +574,12 @@ static enum kerr kjs_key_start(struct kjs *s, struct kerr_info *err)
         return rc;
     s->in_string = true;
     s->string_is_key = true;
-    s->collect_key = s->cap == C_NONE && s->mode == KJS_ITEMS &&
-                     (s->depth == 1 || (s->depth == 2 && s->frames[1].role == R_META));
+    if (s->mode == KJS_MEMBERS && s->depth > 1)
+        return KERR_OK; /* no key below the top level is looked at */
+    s->collect_key =
+        s->cap == C_NONE && ((s->mode == KJS_ITEMS &&
+                              (s->depth == 1 || (s->depth == 2 && s->frames[1].role == R_META))) ||
+                             (s->mode == KJS_MEMBERS && s->depth == 1));
     s->ikey_collect =
         s->cap == C_ITEM && !s->dropping &&
         ((s->mode == KJS_DOCS && s->depth == s->cap_depth + 1) ||
@@ -626,30 +684,54 @@ static bool kjs_utf8_lead(struct kjs *s, unsigned char b)
     return true;
 }
 
+/* Printable ASCII that a string holds as it is (not a quote or backslash). */
+static inline bool kjs_plain_byte(unsigned char b)
+{
+    return (unsigned char)(b - 0x20) < 0x60 && b != '"' && b != '\\';
+}
+
+/* Eight bytes at p, all kjs_plain_byte: no byte has its high bit set, is
+ * below 0x20, or is a quote or a backslash (the "has a byte less than"
+ * and "has a zero byte" word tricks, exact as a yes/no answer). */
+static inline bool kjs_plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t x, q, b;
+    memcpy(&x, p, sizeof x);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    return ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
+}
+
 /* The length of the run of ordinary string bytes at p (checked UTF-8, no
- * quote, backslash or control character); *bad when a byte is not UTF-8. */
+ * quote, backslash or control character); *bad when a byte is not UTF-8.
+ * Printable ASCII, nearly all of what an API server sends, takes the
+ * short loops (eight bytes at a time, then one). */
 static size_t kjs_text_run(struct kjs *s, const unsigned char *p, size_t n, bool *bad)
 {
     size_t i = 0;
     *bad = false;
-    for (; i < n; i++) {
-        unsigned char b = p[i];
-        if (s->u8_need) {
-            if (b < s->u8_lo || b > s->u8_hi) {
+    for (;;) {
+        for (; s->u8_need && i < n; i++, s->u8_need--) {
+            if (p[i] < s->u8_lo || p[i] > s->u8_hi) {
                 *bad = true;
-                break;
+                return i;
             }
             s->u8_lo = 0x80;
             s->u8_hi = 0xBF;
-            s->u8_need--;
-        } else if (b == '"' || b == '\\' || b < 0x20) {
-            break;
-        } else if (b >= 0x80 && !kjs_utf8_lead(s, b)) {
-            *bad = true;
-            break;
         }
+        while (i + 8 <= n && kjs_plain8(p + i))
+            i += 8;
+        while (i < n && kjs_plain_byte(p[i]))
+            i++;
+        if (i >= n || p[i] < 0x80)
+            return i; /* the end, or a quote, backslash or control character */
+        if (!kjs_utf8_lead(s, p[i])) {
+            *bad = true;
+            return i;
+        }
+        i++;
     }
-    return i;
 }
 
 /* The last hex digit of a \\u escape: UTF-16 surrogates must pair up (a
@@ -674,6 +756,8 @@ static enum kerr kjs_escape_byte(struct kjs *s, char e, struct kerr_info *err)
         s->uval = s->uval * 16 + (unsigned)(e <= '9' ? e - '0' : (e | 0x20) - 'a' + 10);
         if (--s->uhex == 0 && !kjs_u_done(s))
             return kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
+        if (s->uhex == 0 && s->uval == 0 && s->string_is_key)
+            return kjs_reject(s, err, "\\u0000 in an object key (jansson refuses it)");
     } else if (e == 'u') {
         s->uhex = 4;
         s->uval = 0;
@@ -705,6 +789,10 @@ static size_t kjs_string_bytes(struct kjs *s, const char *p, size_t n, enum kerr
         *rc = kjs_reject(s, err, "invalid UTF-8 in a string");
         return 0;
     }
+    if (i > 0 && i < n && p[i] == '"' && !s->u8_need) {
+        s->in_string = false; /* the run and the closing quote at once */
+        return i + 1;
+    }
     if (i > 0)
         return i;
     if ((unsigned char)p[0] < 0x20) {
@@ -735,7 +823,7 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
             s->collect_key = false;
             kjs_key_done(s);
         } else {
-            *rc = kjs_value_done(s, err);
+            *rc = kjs_value_done(s, s->offset + i, err);
         }
     }
     return i;
@@ -744,6 +832,13 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
 static bool kjs_is_ws(char c)
 {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+size_t kjs_skip_ws(const char *text, size_t i, size_t len)
+{
+    while (i < len && kjs_is_ws(text[i]))
+        i++;
+    return i;
 }
 
 static bool kjs_is_bare(char c)
@@ -776,7 +871,8 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
                 continue;
             }
             s->in_bare = false;
-            if ((rc = kjs_bare_end(s, err)) != KERR_OK || (rc = kjs_value_done(s, err)) != KERR_OK)
+            if ((rc = kjs_bare_end(s, err)) != KERR_OK ||
+                (rc = kjs_value_done(s, s->offset, err)) != KERR_OK)
                 break;
         }
         if (!kjs_is_ws(c))
@@ -795,7 +891,7 @@ enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
         s->in_bare = false;
         enum kerr rc = kjs_bare_end(s, err);
         if (rc == KERR_OK)
-            rc = kjs_value_done(s, err);
+            rc = kjs_value_done(s, s->offset, err);
         if (rc != KERR_OK)
             return rc;
     }
@@ -808,4 +904,24 @@ enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
                         s->count);
     }
     return KERR_OK;
+}
+
+enum kerr kjs_object_members(const char *text, size_t len, const char *const *keys, size_t nkeys,
+                             struct kjs_span *spans, struct kerr_info *err)
+{
+    struct kjs s;
+    memset(&s, 0, sizeof s); /* nothing is captured: no buffer, no limit reached */
+    s.mode = KJS_MEMBERS;
+    s.max_value = KJS_DEFAULT_MAX_VALUE;
+    s.src = text;
+    s.mkeys = keys;
+    s.nmkeys = nkeys;
+    s.mspans = spans;
+    memset(spans, 0, nkeys * sizeof *spans);
+    enum kerr rc = kjs_feed(&s, text, len, err);
+    if (rc == KERR_OK)
+        rc = kjs_finish(&s, err);
+    if (rc != KERR_OK)
+        memset(spans, 0, nkeys * sizeof *spans);
+    return rc;
 }

@@ -20,11 +20,12 @@
  * dropped), NUL-terminated, and borrowed: valid only during the callback.
  * Structure is checked as it streams (brackets, commas, colons, scalars,
  * string control characters), and so is what jansson would refuse inside
- * strings (invalid UTF-8, unpaired UTF-16 surrogate escapes) and numbers
- * out of its range (integers beyond 64 bits, reals that overflow). A body
- * holding such a value is refused (KERR_PARSE, reason KJS_REASON_UNREADABLE)
- * rather than the value skipped: a cache that silently missed an object
- * would take it for deleted. So every value handed out reads with
+ * strings (invalid UTF-8, unpaired UTF-16 surrogate escapes, "\u0000" in
+ * an object key) and numbers out of its range (integers beyond 64 bits,
+ * reals that overflow). A body holding such a value is refused
+ * (KERR_PARSE, reason KJS_REASON_UNREADABLE) rather than the value
+ * skipped: a cache that silently missed an object would take it for
+ * deleted. So every value handed out reads with
  * json_loadb(JSON_ALLOW_NUL) ("\u0000" is valid JSON and passes).
  *
  * A value larger than `max_value` bytes (minified), nesting deeper than
@@ -43,7 +44,8 @@
 #define KJS_MAX_DEPTH 512
 /* kerr_info.reason of a body refused because a value in it is not text
  * jansson can read: invalid UTF-8 or an unpaired UTF-16 surrogate escape
- * in a string, an integer beyond 64 bits, a real that overflows. */
+ * in a string, "\u0000" in an object key, an integer beyond 64 bits, a
+ * real that overflows. */
 #define KJS_REASON_UNREADABLE "UnreadableText"
 #define KJS_DEFAULT_MAX_VALUE ((size_t)16 << 20) /* 16 MiB */
 
@@ -106,6 +108,22 @@ struct kjs_span {
  * an object); len 0 when the value has no such member (or is no object).
  * Found while splitting, so the caller need not scan the text again. */
 void kjs_doc_event(const struct kjs *s, struct kjs_span *type, struct kjs_span *object);
+
+/*
+ * One complete JSON object in text[0..len) (whitespace allowed before,
+ * after and inside it), checked as kjs_feed checks a body (structure,
+ * strings: UTF-8, escapes, paired surrogate escapes; numbers and literals
+ * by their grammar; nesting up to KJS_MAX_DEPTH): KERR_OK with spans[k]
+ * the value of its top-level member keys[k] in `text` (len 0: no such
+ * member; when a key repeats, the last one, as jansson reads it), or
+ * KERR_PARSE (err says why and where; spans all len 0). Nothing is copied.
+ */
+enum kerr kjs_object_members(const char *text, size_t len, const char *const *keys, size_t nkeys,
+                             struct kjs_span *spans, struct kerr_info *err);
+
+/* The index of the first byte at or after text[i] that is not JSON
+ * whitespace (len when there is none). */
+size_t kjs_skip_ws(const char *text, size_t i, size_t len);
 
 /* Forget all state (and any error) and start a new body with the same
  * mode, key, limit and callbacks. */

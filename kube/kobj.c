@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kerr.h"
+#include "kjsonstream.h"
 
 struct kobj {
     atomic_uint refs;
@@ -204,12 +205,6 @@ static size_t kobj_member(char *b, const char *key, const char *json_value)
     return n;
 }
 
-/* JSON whitespace. */
-static bool kobj_is_ws(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
 /* The text with `"kind":..,"apiVersion":..,` inserted after its '{' for
  * those given (encoded values, NULL: not inserted). The text is an object
  * that parsed, but it may have whitespace before its '{' and after it (it
@@ -222,8 +217,7 @@ static char *kobj_prefixed(const char *text, size_t len, const char *kind_js, co
     size_t n = 0, open = 0, first;
     while (open < len && text[open] != '{')
         open++; /* only whitespace can come before it */
-    for (first = open + 1; first < len && kobj_is_ws(text[first]);)
-        first++;
+    first = kjs_skip_ws(text, open + 1, len);
     b[n++] = '{';
     if (kind_js)
         n += kobj_member(b + n, "kind", kind_js);
@@ -305,98 +299,16 @@ struct kobj *kobj_new_from_json(const json_t *obj)
     return kobj_new_with_type(obj, NULL, NULL);
 }
 
-/* ---- metadata only: find the top-level members, parse only metadata ---- */
-
-/* Where a top-level member's value sits in the text. */
-struct kobj_span {
-    size_t off, len;
-    bool found;
-};
-
-static size_t kobj_skip_ws(const char *t, size_t i, size_t len)
-{
-    while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t'))
-        i++;
-    return i;
-}
-
-/* t[i] is '"': the index after the closing quote, or len if unterminated. */
-static size_t kobj_skip_string(const char *t, size_t i, size_t len)
-{
-    for (i++; i < len; i++) {
-        if (t[i] == '\\')
-            i++;
-        else if (t[i] == '"')
-            return i + 1;
-    }
-    return len;
-}
-
-/* The index just after the value starting at t[i] (structure only: the
- * values themselves are decoded by jansson, or not at all). */
-static size_t kobj_skip_value(const char *t, size_t i, size_t len)
-{
-    if (i < len && t[i] == '"')
-        return kobj_skip_string(t, i, len);
-    if (i < len && (t[i] == '{' || t[i] == '[')) {
-        size_t depth = 0;
-        while (i < len) {
-            char c = t[i];
-            if (c == '"') {
-                i = kobj_skip_string(t, i, len);
-                continue;
-            }
-            if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return i + 1;
-            i++;
-        }
-        return len;
-    }
-    while (i < len && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n')
-        i++;
-    return i;
-}
-
-/* Spans of the top-level "metadata", "kind" and "apiVersion" values.
- * False when the text is not an object of members. */
-static bool kobj_top_spans(const char *t, size_t len, struct kobj_span sp[3])
-{
-    static const char *const want[3] = {"metadata", "kind", "apiVersion"};
-    size_t i = kobj_skip_ws(t, 0, len);
-    memset(sp, 0, 3 * sizeof *sp);
-    if (i >= len || t[i] != '{')
-        return false;
-    i = kobj_skip_ws(t, i + 1, len);
-    while (i < len && t[i] == '"') {
-        size_t kend = kobj_skip_string(t, i, len);
-        size_t klen = kend - i - 2;
-        size_t v = kobj_skip_ws(t, kend, len);
-        if (v >= len || t[v] != ':')
-            return false;
-        v = kobj_skip_ws(t, v + 1, len);
-        size_t vend = kobj_skip_value(t, v, len);
-        for (size_t k = 0; k < 3; k++) {
-            if (klen == strlen(want[k]) && memcmp(t + i + 1, want[k], klen) == 0)
-                sp[k] = (struct kobj_span){v, vend - v, true};
-        }
-        i = kobj_skip_ws(t, vend, len);
-        if (i < len && t[i] == ',')
-            i = kobj_skip_ws(t, i + 1, len);
-        else
-            break;
-    }
-    return i < len && t[i] == '}';
-}
+/* ---- metadata only: find the top-level members (kjsonstream's scanner),
+ * parse only metadata ---- */
 
 /* A top-level member (kind, apiVersion), when present and valid, decoded
  * into `view`. */
-static void kobj_span_member(const char *t, const struct kobj_span *sp, json_t *view,
+static void kobj_span_member(const char *t, const struct kjs_span *sp, json_t *view,
                              const char *key)
 {
     json_t *v =
-        sp->found ? json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+        sp->len ? json_loadb(t + sp->off, sp->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (v)
         json_object_set_new(view, key, v);
 }
@@ -404,16 +316,18 @@ static void kobj_span_member(const char *t, const struct kobj_span *sp, json_t *
 struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
                                      const char *kind, json_t **meta_view, struct kerr_info *err)
 {
-    struct kobj_span sp[3];
+    static const char *const want[3] = {"metadata", "kind", "apiVersion"};
+    struct kjs_span sp[3];
+    struct kerr_info serr;
     json_error_t jerr;
     struct kobj *o = NULL;
     if (meta_view)
         *meta_view = NULL;
-    if (!kobj_top_spans(text, len, sp)) {
-        kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON (no members)");
+    if (kjs_object_members(text, len, want, 3, sp, &serr) != KERR_OK) {
+        kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON: %s", serr.message);
         return NULL;
     }
-    if (!sp[0].found || text[sp[0].off] != '{')
+    if (!sp[0].len || text[sp[0].off] != '{')
         return NULL; /* no metadata, so no name */
     json_t *meta = json_loadb(text + sp[0].off, sp[0].len, JSON_ALLOW_NUL, &jerr);
     if (!meta) {
@@ -431,7 +345,7 @@ struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *a
     kobj_span_member(text, &sp[1], view, "kind");
     kobj_span_member(text, &sp[2], view, "apiVersion");
     if (kobj_named(view))
-        o = kobj_finish(view, text, len, api_version, kind, sp[1].found, sp[2].found);
+        o = kobj_finish(view, text, len, api_version, kind, sp[1].len != 0, sp[2].len != 0);
     if (o && meta_view)
         *meta_view = view;
     else

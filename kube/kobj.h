@@ -57,10 +57,11 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
 
 /*
  * The same, parsing only the top-level "metadata" (and "kind" /
- * "apiVersion"); the rest of the text is kept unparsed, its structure
- * trusted (the list stream checked brackets, commas, scalars, and that
- * strings are UTF-8 with paired surrogate escapes). For
- * callers that need no more than metadata. `meta_view` (may be NULL)
+ * "apiVersion"); the rest of the text is not parsed into a tree but only
+ * scanned, by kjsonstream's machine (kjs_object_members: brackets, commas,
+ * scalars, strings UTF-8 with paired surrogate escapes), and refused like
+ * a text that does not parse when the scan fails. For callers that need no
+ * more than metadata. `meta_view` (may be NULL)
  * receives {"metadata":..., "kind":..., "apiVersion":...} as far as the
  * text has them (caller json_decrefs it).
  */

@@ -1,7 +1,7 @@
 /*
  * cmd_render: `grace-operator render` (see cmd_render.h). Reads the
- * manifests with kyamljson, applies the CRD defaults from a small table
- * (keep it in step with crds/graceservice.yaml), validates the fields the
+ * manifests with kyaml (KYAML_MANIFESTS), applies the CRD defaults from a
+ * small table (keep it in step with crds/graceservice.yaml), validates the fields the
  * templates rely on, renders with the same engine and render_finish as the
  * operator, and prints JSON (a List) or YAML documents.
  */
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "kyamljson.h"
+#include "kyaml.h"
 #include "render.h"
 
 #define GS_API_VERSION "grace.dev/v1alpha1"
@@ -160,7 +160,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 static enum kerr load_manifests(const char *file, json_t **docs, struct kerr_info *err)
 {
     if (strcmp(file, "-") != 0 && strcmp(file, "<stdin>") != 0)
-        return kyamljson_load_file(file, docs, err);
+        return kyaml_load_file(file, &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0}, docs, err);
     size_t cap = 65536, len = 0, n;
     char *buf = kerr_xmalloc(cap);
     while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
@@ -168,7 +168,8 @@ static enum kerr load_manifests(const char *file, json_t **docs, struct kerr_inf
         if (len == cap)
             buf = kerr_xrealloc(buf, cap *= 2);
     }
-    enum kerr rc = kyamljson_load_named(buf, len, "<stdin>", docs, err);
+    enum kerr rc =
+        kyaml_load(buf, len, &(struct kyaml_opts){KYAML_MANIFESTS, "<stdin>", 0}, docs, err);
     free(buf);
     return rc;
 }
@@ -241,7 +242,7 @@ static int print_items(const char *format, json_t *items)
 {
     struct kerr_info err;
     if (!strcmp(format, "yaml")) {
-        if (kyamljson_emit(stdout, items, &err) != KERR_OK) {
+        if (kyaml_emit(stdout, items, &err) != KERR_OK) {
             fprintf(stderr, "grace-operator render: %s\n", err.message);
             return 1;
         }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kyamljson.h"
+#include "kyaml.h"
 
 /* The rule of spec.backup.schedule in crds/graceservice.yaml (its
  * x-kubernetes-validations and maxLength), so the default that the
@@ -527,7 +527,8 @@ enum kerr grace_config_load(const char *path, struct grace_config **out, struct 
 {
     json_t *docs = NULL;
     if (path) {
-        enum kerr rc = kyamljson_load_file(path, &docs, err);
+        enum kerr rc =
+            kyaml_load_file(path, &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0}, &docs, err);
         if (rc == KERR_PARSE)
             return parse_error(rc, path, err);
         if (rc) /* cannot be read: say which file it is, not "transport error" */
@@ -543,7 +544,8 @@ enum kerr grace_config_load_string(const char *yaml, const char *name, struct gr
 {
     json_t *docs = NULL;
     const char *nm = name ? name : "<string>";
-    enum kerr rc = kyamljson_load_named(yaml, strlen(yaml), nm, &docs, err);
+    enum kerr rc =
+        kyaml_load(yaml, strlen(yaml), &(struct kyaml_opts){KYAML_MANIFESTS, nm, 0}, &docs, err);
     if (rc)
         return parse_error(rc, nm, err);
     rc = config_from_docs(nm, docs, out, err);

@@ -17,6 +17,7 @@
 #include <libwebsockets.h>
 #include <zlib.h>
 
+#include "kb64.h"
 #include "log.h"
 
 struct dirpub {
@@ -69,20 +70,17 @@ enum kerr dirpub_encode(const char *text, size_t len, json_t **data, json_t **bi
     }
     size_t gz_len = 0;
     char *gz = gzip_bytes(text, len, &gz_len);
-    size_t b64_cap = (gz_len + 2) / 3 * 4 + 8; /* lws wants room past the end */
-    char *b64 = kerr_xmalloc(b64_cap);
-    int n = b64_cap <= DIRPUB_OBJECT_MAX
-                ? lws_b64_encode_string(gz, (int)gz_len, b64, (int)b64_cap)
-                : -1;
+    size_t b64_cap = (gz_len + 2) / 3 * 4 + 8, n = 0;
+    char *b64 = b64_cap <= DIRPUB_OBJECT_MAX ? kb64_encode(gz, gz_len, &n) : NULL;
     free(gz);
-    if (n < 0 || (size_t)n > DIRPUB_OBJECT_MAX) {
+    if (!b64 || n > DIRPUB_OBJECT_MAX) {
         free(b64);
         return kerr_set(err, KERR_INVAL, 0, "TooLarge",
                         "the directory is %zu bytes, %zu compressed: over the %zu bytes a "
                         "ConfigMap can hold",
                         len, gz_len, DIRPUB_OBJECT_MAX);
     }
-    json_object_set_new(*binary_data, DIRPUB_GZ_KEY, json_stringn(b64, (size_t)n));
+    json_object_set_new(*binary_data, DIRPUB_GZ_KEY, json_stringn(b64, n));
     free(b64);
     return KERR_OK;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kyamljson.h"
+#include "kyaml.h"
 
 #define GSSCHEMA_ID "https://grace.dev/schemas/v1alpha1/graceservice-spec.json"
 
@@ -258,7 +258,8 @@ enum kerr gsschema_convert(const json_t *openapi, json_t **out, struct kerr_info
 enum kerr gsschema_from_crd(const char *yaml, size_t len, json_t **out, struct kerr_info *err)
 {
     json_t *docs = NULL, *schema = NULL;
-    enum kerr e = kyamljson_load_named(yaml, len, "crds/graceservice.yaml", &docs, err);
+    enum kerr e = kyaml_load(
+        yaml, len, &(struct kyaml_opts){KYAML_MANIFESTS, "crds/graceservice.yaml", 0}, &docs, err);
     if (e != KERR_OK)
         return e;
     const json_t *v = json_array_get(json_object_get(json_object_get(json_array_get(docs, 0),

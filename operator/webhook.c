@@ -1,16 +1,16 @@
 /*
  * webhook: AdmissionReview v1 decoding, callback dispatch and response
- * encoding (JSON with jansson, base64 of the patch with OpenSSL's
- * EVP_EncodeBlock). See webhook.h.
+ * encoding (JSON with jansson, base64 of the patch with kb64). See
+ * webhook.h.
  */
 #include "webhook.h"
 
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb64.h"
 #include "kerr.h"
 
 static char *text_error(int *http_status, const char *fmt, ...)
@@ -93,14 +93,6 @@ void webhook_patch(struct webhook_verdict *v, const char *op, const char *path, 
     json_array_append_new(v->patch, o);
 }
 
-static char *base64(const char *data, size_t len)
-{
-    size_t out_len = 4 * ((len + 2) / 3) + 1;
-    char *out = kerr_xmalloc(out_len);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
-}
-
 /* Add patchType/patch to the response; false if the patch is not an array. */
 static bool add_patch(json_t *resp, const json_t *patch)
 {
@@ -113,7 +105,7 @@ static bool add_patch(json_t *resp, const json_t *patch)
     char *s = json_dumps(patch, JSON_COMPACT);
     if (!s)
         kerr_oom(); /* json_dumps fails only on OOM */
-    char *b = base64(s, s ? strlen(s) : 0);
+    char *b = kb64_encode(s, s ? strlen(s) : 0, NULL);
     free(s);
     json_object_set_new(resp, "patchType", json_string("JSONPatch"));
     json_object_set_new(resp, "patch", json_string(b));

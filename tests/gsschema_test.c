@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "gsschema.h"
-#include "kyamljson.h"
+#include "kyaml.h"
 
 static json_t *J(const char *text)
 {
@@ -158,7 +158,9 @@ START_TEST(gsschema_schema_and_crd_cannot_drift)
 {
     json_t *docs = NULL, *schema = NULL;
     struct kerr_info err = {0};
-    ck_assert_int_eq(kyamljson_load_file("crds/graceservice.yaml", &docs, &err), KERR_OK);
+    ck_assert_int_eq(kyaml_load_file("crds/graceservice.yaml",
+                                     &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0}, &docs, &err),
+                     KERR_OK);
     const json_t *spec = json_object_get(
         json_object_get(
             json_object_get(

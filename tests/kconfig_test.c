@@ -243,7 +243,7 @@ END_TEST
 START_TEST(kconfig_malformed_yaml_gives_the_line)
 {
     expect_error("clusters:\n- name: a\n  cluster: [unclosed\n", NULL,
-                 (const char *const[]){"malformed YAML", "line ", NULL});
+                 (const char *const[]){"malformed YAML", "/config:4:1: ", NULL});
     expect_error("just a string\n", NULL, (const char *const[]){"not a YAML mapping", NULL});
     expect_error("", NULL, (const char *const[]){"malformed YAML", NULL});
     expect_error("a: 1\na: 2\n", NULL, (const char *const[]){"duplicate", NULL});

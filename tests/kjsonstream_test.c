@@ -2,7 +2,8 @@
  * Tests for kjsonstream: the incremental splitter must give the same items
  * whatever the chunking, handle strings that contain brackets and escaped
  * quotes, capture list metadata, enforce its size cap and reject truncated
- * or malformed input.
+ * or malformed input; and kjs_object_members must find the top-level
+ * members of one object with the same rules.
  */
 #include <check.h>
 #include <jansson.h>
@@ -670,6 +671,139 @@ START_TEST(kjs_unreadable_watch_event_is_rejected_valid_text_passes)
 }
 END_TEST
 
+/* ---- kjs_object_members: one complete object, spans of top-level members ---- */
+
+static const char *const WANT[3] = {"metadata", "kind", "apiVersion"};
+
+/* The text of span `sp` of `t` as a new string (caller frees). */
+static char *span_text(const char *t, struct kjs_span sp)
+{
+    char *r = malloc(sp.len + 1);
+    memcpy(r, t + sp.off, sp.len);
+    r[sp.len] = '\0';
+    return r;
+}
+
+static void expect_span(const char *t, struct kjs_span sp, const char *want)
+{
+    char *got = span_text(t, sp);
+    ck_assert_msg(strcmp(got, want) == 0, "span '%s', want '%s' in %s", got, want, t);
+    free(got);
+}
+
+/* Wherever the members sit (first, last, between values holding braces,
+ * quotes and escapes, around whitespace), each span is its value's text;
+ * a member of a nested object with a wanted name is not taken; a repeated
+ * key gives its last value, as jansson reads it. */
+START_TEST(kjs_object_members_finds_top_level_values)
+{
+    struct kjs_span sp[3];
+    struct kerr_info err;
+    const char *t = "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"}{\\\"][\\\\\"}}";
+    ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, sp, &err), KERR_OK);
+    expect_span(t, sp[0], "{\"name\":\"a\"}");
+    ck_assert_uint_eq(sp[1].len, 0);
+    ck_assert_uint_eq(sp[2].len, 0);
+    t = " \n{ \"spec\" : {\"metadata\":{\"name\":\"wrong\"}} , \"kind\" : \"K\\\"\" ,"
+        "\"n\":[1,-2.5e3,true,null],\"apiVersion\":\"v1\",\"metadata\" : { \"name\" : \"b\" } "
+        "}\r\n";
+    ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, sp, &err), KERR_OK);
+    expect_span(t, sp[0], "{ \"name\" : \"b\" }");
+    expect_span(t, sp[1], "\"K\\\"\"");
+    expect_span(t, sp[2], "\"v1\"");
+    t = "{\"kind\":1,\"metadata\":null,\"kind\":\"Last\"}";
+    ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, sp, &err), KERR_OK);
+    expect_span(t, sp[0], "null");
+    expect_span(t, sp[1], "\"Last\"");
+    t = "{}";
+    ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, sp, &err), KERR_OK);
+    ck_assert_uint_eq(sp[0].len + sp[1].len + sp[2].len, 0);
+}
+END_TEST
+
+/* What is not one complete, readable object is refused, as kjs_feed
+ * refuses a body, and no span is left set. */
+START_TEST(kjs_object_members_refuses_what_is_not_one_object)
+{
+    static const char *const bad[] = {
+        "",
+        "[1]",
+        "\"metadata\"",
+        "{\"metadata\":{\"name\":}}",
+        "{\"a\" 1}",
+        "{\"metadata\":{\"name\":\"x\"}",
+        "{\"metadata\":{}} {}",
+        "{\"metadata\":{},}",
+        "{\"kind\":tru}",
+        "{\"kind\":01}",
+        "{\"kind\":\"a\nb\"}",
+        "{\"kind\":\"\\x\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct kjs_span sp[3] = {{1, 1}, {1, 1}, {1, 1}};
+        struct kerr_info err = {0};
+        ck_assert_msg(kjs_object_members(bad[i], strlen(bad[i]), WANT, 3, sp, &err) == KERR_PARSE,
+                      "accepted: %s", bad[i]);
+        ck_assert_uint_eq(sp[0].len + sp[1].len + sp[2].len, 0);
+        ck_assert_msg(err.message[0] != '\0', "no message for %s", bad[i]);
+    }
+    /* text jansson cannot read: its own reason, as in a stream */
+    static const char *const unreadable[] = {"{\"kind\":\"\xff\"}", "{\"kind\":\"\\ud800\"}",
+                                             "{\"a\":[1e999]}", "{\"a\":99999999999999999999}",
+                                             "{\"a\":{\"k\\u0000\":1}}"};
+    for (size_t i = 0; i < sizeof unreadable / sizeof unreadable[0]; i++) {
+        struct kjs_span sp[3];
+        struct kerr_info err = {0};
+        ck_assert_int_eq(
+            kjs_object_members(unreadable[i], strlen(unreadable[i]), WANT, 3, sp, &err),
+            KERR_PARSE);
+        ck_assert_str_eq(err.reason, KJS_REASON_UNREADABLE);
+    }
+}
+END_TEST
+
+/* Strings longer than a word, with multi-byte UTF-8 and escapes at every
+ * position relative to the eight-byte fast path, read the same as through
+ * jansson; and a stream fed one byte at a time agrees. */
+START_TEST(kjs_long_strings_with_utf8_and_escapes_at_every_offset)
+{
+    for (size_t pos = 0; pos < 20; pos++) {
+        char val[64];
+        memset(val, 'x', sizeof val);
+        memcpy(val + pos, "\xc3\xa9\\n\xe2\x82\xac\\\"", 10);
+        val[40] = '\0';
+        char t[200];
+        snprintf(t, sizeof t, "{\"kind\":\"%s\",\"metadata\":{\"name\":\"%s\"}}", val, val);
+        struct kjs_span sp[3];
+        ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, sp, NULL), KERR_OK);
+        json_t *k = json_loadb(t + sp[1].off, sp[1].len, JSON_DECODE_ANY, NULL);
+        json_t *all = json_loads(t, 0, NULL);
+        ck_assert_ptr_nonnull(k);
+        ck_assert(json_equal(k, json_object_get(all, "kind")));
+        json_decref(k);
+        json_decref(all);
+        struct collect c = {json_array(), json_object(), 0};
+        struct kjs *s = kjs_new(KJS_DOCS, NULL, 0, &cbs, &c);
+        for (size_t i = 0; t[i]; i++)
+            ck_assert_int_eq(kjs_feed(s, t + i, 1, NULL), KERR_OK);
+        ck_assert_int_eq(kjs_finish(s, NULL), KERR_OK);
+        ck_assert_uint_eq(json_array_size(c.items), 1);
+        kjs_free(s);
+        json_decref(c.items);
+        json_decref(c.fields);
+    }
+}
+END_TEST
+
+START_TEST(kjs_skip_ws_skips_json_whitespace_only)
+{
+    ck_assert_uint_eq(kjs_skip_ws(" \t\r\n{", 0, 5), 4);
+    ck_assert_uint_eq(kjs_skip_ws("  ", 0, 2), 2);
+    ck_assert_uint_eq(kjs_skip_ws("\v{", 0, 2), 0);
+    ck_assert_uint_eq(kjs_skip_ws("a {", 1, 3), 2);
+}
+END_TEST
+
 static Suite *kjs_suite(void)
 {
     Suite *s = suite_create("kjsonstream");
@@ -694,6 +828,10 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_drop_meta_key_cuts_managed_fields_of_items);
     tcase_add_test(tc, kjs_docs_mode_cuts_managed_fields_of_event_objects);
     tcase_add_test(tc, kjs_docs_mode_keeps_managed_fields_without_drop_key);
+    tcase_add_test(tc, kjs_object_members_finds_top_level_values);
+    tcase_add_test(tc, kjs_object_members_refuses_what_is_not_one_object);
+    tcase_add_test(tc, kjs_long_strings_with_utf8_and_escapes_at_every_offset);
+    tcase_add_test(tc, kjs_skip_ws_skips_json_whitespace_only);
     suite_add_tcase(s, tc);
     return s;
 }

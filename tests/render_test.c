@@ -17,7 +17,7 @@
 
 #include "cmd_render.h"
 #include "config.h"
-#include "kyamljson.h"
+#include "kyaml.h"
 #include "render.h"
 
 /* ---- helpers ---- */
@@ -26,7 +26,9 @@ static json_t *load_gs(const char *path)
 {
     json_t *docs = NULL;
     struct kerr_info err;
-    ck_assert_msg(kyamljson_load_file(path, &docs, &err) == KERR_OK, "%s", err.message);
+    ck_assert_msg(kyaml_load_file(path, &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0}, &docs,
+                                  &err) == KERR_OK,
+                  "%s", err.message);
     json_t *gs = json_incref(json_array_get(docs, 0));
     json_decref(docs);
     cmd_render_apply_defaults(gs);
@@ -382,7 +384,9 @@ START_TEST(kafka_topic_with_invalid_k8s_name_gets_topic_name)
                          "metadata: {name: a, namespace: n}\n"
                          "spec: {image: i, kafka: {topics: [{name: Orders_V1}]}}\n";
     json_t *docs = NULL;
-    ck_assert_int_eq(kyamljson_load_string(src_gs, strlen(src_gs), &docs, NULL), KERR_OK);
+    ck_assert_int_eq(kyaml_load(src_gs, strlen(src_gs),
+                                &(struct kyaml_opts){KYAML_MANIFESTS, NULL, 0}, &docs, NULL),
+                     KERR_OK);
     json_t *gs = json_array_get(docs, 0);
     cmd_render_apply_defaults(gs);
     struct render *r = NULL;
