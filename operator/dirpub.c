@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <libwebsockets.h>
 #include <zlib.h>
 
 #include "kb64.h"
