@@ -637,28 +637,29 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
  * bytes of `p` were passed over. */
 static size_t kjs_skim(struct kjs *s, const char *p, size_t n)
 {
-    size_t i = 0;
+    size_t i = 0, depth = s->skim_depth; /* kept in registers in the loop */
+    bool in_str = s->skim_str;
     while (i < n) {
-        if (s->skim_str) {
+        if (in_str) {
             bool closed = false;
             i += kjt_string_skim(&s->tok, p + i, n - i, &closed);
-            s->skim_str = !closed;
+            in_str = !closed;
             continue;
         }
         char c = p[i];
         if (c == '"') {
-            s->skim_str = true;
+            in_str = true;
         } else if (c == '{' || c == '[') {
-            s->skim_depth++;
-        } else if (c == '}' || c == ']') {
-            if (s->skim_depth == 0) {
-                s->skim = false;
-                return i;
-            }
-            s->skim_depth--;
+            depth++;
+        } else if ((c == '}' || c == ']') && depth-- == 0) {
+            depth = 0;
+            s->skim = false;
+            break;
         }
         i++;
     }
+    s->skim_depth = depth;
+    s->skim_str = in_str;
     return i;
 }
 

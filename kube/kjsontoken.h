@@ -111,7 +111,18 @@ static inline size_t kjt_string_bytes(struct kjt *t, const char *p, size_t n, bo
     return i ? i : kjt_string_step(t, p, n, in_key, closed, v, why);
 }
 
-/* kjt_string_skim's general case: a backslash, a byte that is not ASCII. */
+/* Eight bytes at p, none a quote or a backslash (the same word trick). */
+static inline bool kjt_noquote8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t x, q, b;
+    memcpy(&x, p, sizeof x);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
+}
+
+/* kjt_string_skim's general case: a backslash and the byte it escapes. */
 size_t kjt_skim_step(struct kjt *t, const char *p, size_t n, bool *closed);
 
 /*
@@ -126,9 +137,9 @@ static inline size_t kjt_string_skim(struct kjt *t, const char *p, size_t n, boo
     size_t i = 0;
     if (t->escape)
         return kjt_skim_step(t, p, n, closed);
-    while (i + 8 <= n && kjt_plain8(u + i))
+    while (i + 8 <= n && kjt_noquote8(u + i))
         i += 8;
-    while (i < n && kjt_plain_byte(u[i]))
+    while (i < n && u[i] != '"' && u[i] != '\\')
         i++;
     *closed = i < n && u[i] == '"';
     if (*closed)
