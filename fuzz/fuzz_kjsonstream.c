@@ -13,7 +13,10 @@
  *    ("type", "object") lie inside it and are JSON values themselves;
  *  - kjs_object_members (kobj's scanner) accepts every object handed to
  *    `item`, and whatever text it accepts (the body itself too) jansson
- *    reads, with each span the member jansson finds (absent: len 0).
+ *    reads, with each span the member jansson finds (absent: len 0);
+ *  - kjs_split_members (the same for a text a splitter handed out) gives
+ *    the same spans for every object handed to `item`; over any text (the
+ *    body too) its spans lie inside the text.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -41,12 +44,29 @@ static void check_span(const char *text, size_t len, struct kjs_span sp, const c
     json_decref(v);
 }
 
+/* kjs_split_members over `text`: spans inside it; when `want` (the spans
+ * kjs_object_members found in a text the splitter handed out), the same. */
+static void check_split_members(const char *text, size_t len, const struct kjs_span *want)
+{
+    static const char *const keys[] = {"metadata", "kind", "apiVersion", "type", "object"};
+    struct kjs_span sp[5];
+    enum kerr rc = kjs_split_members(text, len, keys, 5, sp, NULL);
+    for (size_t k = 0; k < 5; k++) {
+        if (sp[k].len && (sp[k].off >= len || sp[k].len > len - sp[k].off))
+            fz_fail(H, "kjs_split_members: span %zu+%zu outside %zu bytes", sp[k].off, sp[k].len,
+                    len);
+        if (want && (rc != KERR_OK || sp[k].off != want[k].off || sp[k].len != want[k].len))
+            fz_fail(H, "kjs_split_members: member %s differs from kjs_object_members'", keys[k]);
+    }
+}
+
 /* kjs_object_members over `text` agrees with jansson; `must` when the
  * text is an object the splitter handed out (so it has to be accepted). */
 static void check_members(const char *text, size_t len, bool must)
 {
     static const char *const keys[] = {"metadata", "kind", "apiVersion", "type", "object"};
     struct kjs_span sp[5];
+    check_split_members(text, len, NULL);
     if (kjs_object_members(text, len, keys, 5, sp, NULL) != KERR_OK) {
         if (must)
             fz_fail(H, "kjs_object_members refuses an object the splitter handed out: %.200s",
@@ -68,6 +88,8 @@ static void check_members(const char *text, size_t len, bool must)
         json_decref(got);
     }
     json_decref(obj);
+    if (must)
+        check_split_members(text, len, sp);
 }
 
 static int on_item(void *ctx, const char *text, size_t len)

@@ -4,10 +4,11 @@
  * Input: byte 0 picks what is exercised, the rest is a body:
  *  - bit 0 clear: a list body, split as kclient_list_text does (KJS_ITEMS,
  *    managedFields dropped); every item goes to kobj_new_from_text and to
- *    kobj_new_from_text_meta, as kinformer's list sink does;
+ *    kobj_new_from_split_meta, as kinformer's list sink does, and to
+ *    kobj_new_from_text_meta;
  *  - bit 0 set: a watch stream, split as kwatch does (KJS_DOCS); each
- *    event's "object" goes to kobj_new_from_text_meta, as kinformer's event
- *    sink does;
+ *    event's "object" goes to kobj_new_from_split_meta, as kinformer's
+ *    event sink does, and to kobj_new_from_text_meta;
  *  - bit 1: a kind and apiVersion are given (built-in list items lack them);
  *  - bit 2: the whole body also goes to kobj_new_from_text as it is (any
  *    text jansson accepts, leading whitespace included).
@@ -17,7 +18,9 @@
  *  - the accessors agree with that tree: name, namespace, uid,
  *    resourceVersion, kind, apiVersion, labels, owners, generation;
  *  - the tree has no metadata.managedFields;
- *  - the full parse and the metadata-only parse of the same text agree.
+ *  - the full parse and the metadata-only parses of the same text agree;
+ *  - on a text the splitter handed out, kobj_new_from_split_meta makes a
+ *    kobj exactly when kobj_new_from_text_meta does, with the same text.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -108,18 +111,29 @@ static void compare(const struct kobj *a, const struct kobj *b)
 static void cache_text(const struct ctx *c, const char *text, size_t len, bool full_too)
 {
     const char *kind = c->typed ? "Secret" : NULL, *av = c->typed ? "v1" : NULL;
-    json_t *tree = NULL, *view = NULL;
+    json_t *tree = NULL, *view = NULL, *sview = NULL;
     struct kobj *m = kobj_new_from_text_meta(text, len, av, kind, &view, NULL);
+    struct kobj *sm = kobj_new_from_split_meta(text, len, av, kind, &sview, NULL);
     struct kobj *f = full_too ? kobj_new_from_text(text, len, av, kind, &tree, NULL) : NULL;
+    if (!m != !sm)
+        fz_fail(H, "split and checked metadata-only parses disagree on: %.200s", text);
     if (m)
         check_obj(m, kind, av);
+    if (sm)
+        check_obj(sm, kind, av);
+    if (m && sm && strcmp(kobj_text(m), kobj_text(sm)) != 0)
+        fz_fail(H, "split and checked metadata-only parses make different texts");
     if (f)
         check_obj(f, kind, av);
     if (m && f)
         compare(f, m);
+    if (sm && f)
+        compare(f, sm);
     json_decref(tree);
     json_decref(view);
+    json_decref(sview);
     kobj_unref(m);
+    kobj_unref(sm);
     kobj_unref(f);
 }
 

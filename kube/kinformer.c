@@ -363,7 +363,7 @@ static void kinf_sweep(struct kinformer *inf)
 
 /* One list item, as the stream's text (managedFields already cut): the
  * text is kept as it is; parsed once, or only its metadata when no index
- * needs more. */
+ * needs more (the text is kclient's splitter's, checked: kobj skims it). */
 static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct kerr_info *err)
 {
     struct kinformer *inf = ctx;
@@ -374,7 +374,7 @@ static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct 
     bool full = atomic_load(&inf->need_full);
     struct kobj *n =
         full ? kobj_new_from_text(text, len, inf->api_version, inf->kind, &tree, &perr)
-             : kobj_new_from_text_meta(text, len, inf->api_version, inf->kind, &tree, &perr);
+             : kobj_new_from_split_meta(text, len, inf->api_version, inf->kind, &tree, &perr);
     if (!n) {
         if (perr.message[0] == '\0')
             return KERR_OK; /* no metadata.name: ignored, as kinf_upsert does */
@@ -421,7 +421,8 @@ static char *kinf_text_rv(const char *text, size_t len)
  * informer are the echo of our own writes (the same resourceVersion as
  * the cache, so nothing is indexed again) and deletes; an index that needs
  * more than metadata gets the stored text parsed when the entry is
- * actually (re)indexed (kinf_index_entry).
+ * actually (re)indexed (kinf_index_entry). The text is a span of what
+ * kwatch's splitter handed out, checked: kobj skims it.
  */
 static enum kerr kinf_event(void *ctx, enum kwatch_event_type type, const char *text, size_t len,
                             char **rv, struct kerr_info *err)
@@ -430,7 +431,7 @@ static enum kerr kinf_event(void *ctx, enum kwatch_event_type type, const char *
     json_t *view = NULL;
     struct kerr_info perr = {0};
     *rv = NULL;
-    struct kobj *n = kobj_new_from_text_meta(text, len, inf->api_version, inf->kind, &view, &perr);
+    struct kobj *n = kobj_new_from_split_meta(text, len, inf->api_version, inf->kind, &view, &perr);
     if (!n) {
         if (perr.message[0]) {
             if (err)

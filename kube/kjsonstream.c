@@ -4,29 +4,35 @@
  * A byte-at-a-time state machine over the JSON grammar's structure: a stack
  * of frames (object or array, each with its position: expecting a key, a
  * colon, a value, a comma...), plus the token state (inside a string, after
- * a backslash, inside a bare literal such as a number or `true`). It never
- * decodes values itself; it copies the minified text of the values it is
- * asked for into one growable buffer (capped) and hands that text out.
- * Scalars handed to the `field` callback are decoded with jansson.
+ * a backslash, inside a bare literal such as a number or `true`), whose
+ * rules (UTF-8, escapes, surrogates, the number grammar and range) are
+ * kjsontoken's. It never decodes values itself; it copies the minified text
+ * of the values it is asked for into one growable buffer (capped) and
+ * hands that text out, and it knows the roles of the values it splits
+ * (items, list metadata, a watch event's "type" and "object", the member
+ * it drops). Scalars handed to the `field` callback are decoded with
+ * jansson.
  *
  * Memory: one buffer as large as the largest handed-out value, plus the
  * fixed frame stack.
  *
  * The same machine finds the top-level members of one complete object text
- * (kjs_object_members, for kobj): fed the whole text in an internal third
- * mode that copies nothing and records where the values of the wanted keys
- * start and end in the text. So JSON's lexical rules live here only.
+ * (kjs_object_members, kjs_split_members, for kobj): fed the whole text in
+ * an internal third mode that copies nothing and records where the values
+ * of the wanted keys start and end in the text. For a text a splitter
+ * handed out (kjs_split_members) the values of the members are skimmed
+ * (brackets and string quotes only): the splitter checked every byte of
+ * them already. So JSON's lexical rules live in these two files only.
  */
 #include "kjsonstream.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kjsontoken.h"
 
 enum kjs_state {
     S_OBJ_FIRST, /* after '{': key or '}' */
@@ -70,18 +76,11 @@ struct kjs {
     size_t depth;
     bool top_done; /* KJS_ITEMS, KJS_MEMBERS: the top-level object is complete */
 
-    bool in_string, escape, in_bare, string_is_key;
-    unsigned char uhex;         /* hex digits still due after a \u escape */
-    unsigned uval;              /* the code unit of that escape so far */
-    bool u_high;                /* a high surrogate escape waits for its low half */
-    unsigned char u8_need;      /* UTF-8 continuation bytes still due in a string */
-    unsigned char u8_lo, u8_hi; /* the range the next continuation byte must be in */
-    unsigned char bare;         /* number grammar state, or KJS_LIT for a literal */
-    const char *lit;            /* the literal being matched (true, false, null) */
-    unsigned char lit_pos;      /* characters of it seen */
-    size_t bare_off;            /* where the scalar starts in buf (when copied), or in src */
-    bool collect_key;           /* copying the current key into keys[] */
-    char keys[2][KJS_KEY_MAX];  /* current key at depth 1 and in "metadata" */
+    bool in_string, in_bare, string_is_key;
+    struct kjt tok;            /* inside a string or scalar (kjsontoken) */
+    size_t bare_off;           /* where the scalar starts in buf (when copied), or in src */
+    bool collect_key;          /* copying the current key into keys[] */
+    char keys[2][KJS_KEY_MAX]; /* current key at depth 1 and in "metadata" */
     size_t key_len;
     bool key_overflow;
 
@@ -105,7 +104,10 @@ struct kjs {
     struct kjs_span *doc_member; /* the member value being captured, or NULL */
 
     /* KJS_MEMBERS: the wanted keys, their spans in the text, the one being read. */
-    const char *src; /* the whole text, fed at once: numbers are checked in place */
+    const char *src;     /* the whole text, fed at once: numbers are checked in place */
+    bool checked;        /* the text passed a splitter: member values are skimmed */
+    bool skim, skim_str; /* skimming a member's object or array; inside a string */
+    size_t skim_depth;   /* brackets open inside it */
     const char *const *mkeys;
     size_t nmkeys;
     struct kjs_span *mspans, *member;
@@ -132,11 +134,8 @@ void kjs_reset(struct kjs *s)
 {
     s->depth = 0;
     s->top_done = false;
-    s->in_string = s->escape = s->in_bare = s->string_is_key = false;
-    s->uhex = 0;
-    s->uval = 0;
-    s->u_high = false;
-    s->u8_need = 0;
+    s->in_string = s->in_bare = s->string_is_key = false;
+    memset(&s->tok, 0, sizeof s->tok);
     s->collect_key = false;
     s->keys[0][0] = s->keys[1][0] = '\0';
     s->key_len = 0;
@@ -149,6 +148,8 @@ void kjs_reset(struct kjs *s)
     s->doc_type = s->doc_object = (struct kjs_span){0, 0};
     s->doc_member = NULL;
     s->member = NULL;
+    s->skim = s->skim_str = false;
+    s->skim_depth = 0;
     s->offset = 0;
     s->count = 0;
     s->failed = false;
@@ -422,82 +423,23 @@ static void kjs_doc_member_start(struct kjs *s)
     s->doc_member->len = 0;
 }
 
-/* ---- scalars: JSON's number grammar and literals, checked as they stream
- * (the stored text of an item is never re-parsed whole, so a malformed
- * value must be caught here) ---- */
+/* ---- scalars, checked as they stream (the stored text of an item is
+ * never re-parsed whole, so a malformed value must be caught here) ---- */
 
-enum { N_MINUS = 1, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP, N_BAD, KJS_LIT };
-
-static unsigned char kjs_num_step(unsigned char st, char c)
+/* A token broke a rule of kjsontoken: malformed JSON or unreadable text. */
+static enum kerr kjs_token_error(struct kjs *s, enum kjt_verdict v, const char *why,
+                                 struct kerr_info *err)
 {
-    bool digit = c >= '0' && c <= '9';
-    switch (st) {
-    case N_MINUS:
-        return c == '0' ? N_ZERO : digit ? N_INT : N_BAD;
-    case N_ZERO:
-    case N_INT:
-        if (digit)
-            return st == N_INT ? N_INT : N_BAD;
-        return c == '.' ? N_DOT : (c == 'e' || c == 'E') ? N_E : N_BAD;
-    case N_DOT:
-        return digit ? N_FRAC : N_BAD;
-    case N_FRAC:
-        return digit ? N_FRAC : (c == 'e' || c == 'E') ? N_E : N_BAD;
-    case N_E:
-        return (c == '+' || c == '-') ? N_ESIGN : digit ? N_EXP : N_BAD;
-    case N_ESIGN:
-    case N_EXP:
-        return digit ? N_EXP : N_BAD;
-    default:
-        return N_BAD;
-    }
-}
-
-/* Start a scalar at its first character (one of -0123456789tfn). */
-static void kjs_bare_start(struct kjs *s, char c)
-{
-    s->lit = c == 't' ? "true" : c == 'f' ? "false" : c == 'n' ? "null" : NULL;
-    s->lit_pos = 1;
-    s->bare = s->lit ? KJS_LIT : c == '-' ? N_MINUS : c == '0' ? N_ZERO : N_INT;
-}
-
-static enum kerr kjs_bare_byte(struct kjs *s, char c, struct kerr_info *err)
-{
-    if (s->bare == KJS_LIT) {
-        if (s->lit[s->lit_pos] != c)
-            return kjs_fail(s, err, "bad literal (true, false or null expected)");
-        s->lit_pos++;
-        return KERR_OK;
-    }
-    s->bare = kjs_num_step(s->bare, c);
-    return s->bare == N_BAD ? kjs_fail(s, err, "malformed number") : KERR_OK;
-}
-
-/* A number jansson reads: an integer that fits json_int_t (long long), a
- * real that does not overflow to infinity (its own rules). `t` is the
- * number's well-formed text, `n` bytes, followed by a byte that cannot
- * continue it (where strtoll / strtod stop). */
-static bool kjs_num_readable(const char *t, size_t n)
-{
-    errno = 0;
-    if (!memchr(t, '.', n) && !memchr(t, 'e', n) && !memchr(t, 'E', n)) {
-        (void)strtoll(t, NULL, 10);
-        return errno != ERANGE;
-    }
-    double v = strtod(t, NULL);
-    return !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL));
+    return v == KJT_UNREADABLE ? kjs_reject(s, err, why) : kjs_fail(s, err, why);
 }
 
 static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
 {
-    bool ok = s->bare == KJS_LIT ? s->lit[s->lit_pos] == '\0'
-                                 : (s->bare == N_ZERO || s->bare == N_INT || s->bare == N_FRAC ||
-                                    s->bare == N_EXP);
-    if (!ok)
+    if (!kjt_bare_complete(&s->tok))
         return kjs_fail(s, err, "incomplete number or literal");
     const char *num = NULL;
     size_t n = 0;
-    if (s->bare == KJS_LIT || s->dropping)
+    if (kjt_bare_is_literal(&s->tok) || s->dropping)
         return KERR_OK;
     if (s->src) { /* followed by the byte that ended it, inside the text */
         num = s->src + s->bare_off;
@@ -509,7 +451,7 @@ static enum kerr kjs_bare_end(struct kjs *s, struct kerr_info *err)
     } else {
         return KERR_OK; /* only what is handed out must be readable */
     }
-    if (!kjs_num_readable(num, n))
+    if (!kjt_num_readable(num, n))
         return kjs_reject(s, err, "number out of range (integer beyond 64 bits or real overflow)");
     return KERR_OK;
 }
@@ -538,7 +480,7 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
         s->in_bare = true;
         s->bare_off = s->src ? s->offset
                              : s->len - (s->cap != C_NONE && !s->dropping); /* first byte copied */
-        kjs_bare_start(s, c);
+        kjt_bare_start(&s->tok, c);
         return KERR_OK;
     }
     if (s->depth >= KJS_MAX_DEPTH)
@@ -548,6 +490,7 @@ static enum kerr kjs_open(struct kjs *s, char c, struct kerr_info *err)
     s->frames[s->depth].state = (c == '{') ? S_OBJ_FIRST : S_ARR_FIRST;
     s->frames[s->depth].role = (unsigned char)role;
     s->depth++;
+    s->skim = s->checked && s->depth == 2; /* a top-level member's value */
     return KERR_OK;
 }
 
@@ -658,162 +601,20 @@ static void kjs_key_done(struct kjs *s)
     s->drop_depth = s->depth;
 }
 
-/* A UTF-8 lead byte >= 0x80: how many continuation bytes follow and the
- * range of the first one (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF). False when `b` cannot start a character. */
-static bool kjs_utf8_lead(struct kjs *s, unsigned char b)
-{
-    s->u8_lo = 0x80;
-    s->u8_hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF)
-        s->u8_need = 1;
-    else if (b >= 0xE0 && b <= 0xEF)
-        s->u8_need = 2;
-    else if (b >= 0xF0 && b <= 0xF4)
-        s->u8_need = 3;
-    else
-        return false;
-    if (b == 0xE0)
-        s->u8_lo = 0xA0;
-    else if (b == 0xED)
-        s->u8_hi = 0x9F;
-    else if (b == 0xF0)
-        s->u8_lo = 0x90;
-    else if (b == 0xF4)
-        s->u8_hi = 0x8F;
-    return true;
-}
-
-/* Printable ASCII that a string holds as it is (not a quote or backslash). */
-static inline bool kjs_plain_byte(unsigned char b)
-{
-    return (unsigned char)(b - 0x20) < 0x60 && b != '"' && b != '\\';
-}
-
-/* Eight bytes at p, all kjs_plain_byte: no byte has its high bit set, is
- * below 0x20, or is a quote or a backslash (the "has a byte less than"
- * and "has a zero byte" word tricks, exact as a yes/no answer). */
-static inline bool kjs_plain8(const unsigned char *p)
-{
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    uint64_t x, q, b;
-    memcpy(&x, p, sizeof x);
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-    return ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
-}
-
-/* The length of the run of ordinary string bytes at p (checked UTF-8, no
- * quote, backslash or control character); *bad when a byte is not UTF-8.
- * Printable ASCII, nearly all of what an API server sends, takes the
- * short loops (eight bytes at a time, then one). */
-static size_t kjs_text_run(struct kjs *s, const unsigned char *p, size_t n, bool *bad)
-{
-    size_t i = 0;
-    *bad = false;
-    for (;;) {
-        for (; s->u8_need && i < n; i++, s->u8_need--) {
-            if (p[i] < s->u8_lo || p[i] > s->u8_hi) {
-                *bad = true;
-                return i;
-            }
-            s->u8_lo = 0x80;
-            s->u8_hi = 0xBF;
-        }
-        while (i + 8 <= n && kjs_plain8(p + i))
-            i += 8;
-        while (i < n && kjs_plain_byte(p[i]))
-            i++;
-        if (i >= n || p[i] < 0x80)
-            return i; /* the end, or a quote, backslash or control character */
-        if (!kjs_utf8_lead(s, p[i])) {
-            *bad = true;
-            return i;
-        }
-        i++;
-    }
-}
-
-/* The last hex digit of a \\u escape: UTF-16 surrogates must pair up (a
- * high one, then at once a \\u escape of a low one), as jansson wants. */
-static bool kjs_u_done(struct kjs *s)
-{
-    bool high = s->uval >= 0xD800 && s->uval <= 0xDBFF;
-    bool low = s->uval >= 0xDC00 && s->uval <= 0xDFFF;
-    if (s->u_high != low)
-        return false;
-    s->u_high = high;
-    return true;
-}
-
-/* The byte after a backslash, or a hex digit of a \\u escape. */
-static enum kerr kjs_escape_byte(struct kjs *s, char e, struct kerr_info *err)
-{
-    bool hex = (e >= '0' && e <= '9') || (e >= 'a' && e <= 'f') || (e >= 'A' && e <= 'F');
-    if (s->uhex ? !hex : !strchr("\"\\/bfnrtu", e) || e == '\0')
-        return kjs_fail(s, err, s->uhex ? "bad \\u escape" : "bad escape in a string");
-    if (s->uhex) {
-        s->uval = s->uval * 16 + (unsigned)(e <= '9' ? e - '0' : (e | 0x20) - 'a' + 10);
-        if (--s->uhex == 0 && !kjs_u_done(s))
-            return kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
-        if (s->uhex == 0 && s->uval == 0 && s->string_is_key)
-            return kjs_reject(s, err, "\\u0000 in an object key (jansson refuses it)");
-    } else if (e == 'u') {
-        s->uhex = 4;
-        s->uval = 0;
-    } else if (s->u_high) {
-        return kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
-    }
-    s->escape = false;
-    return KERR_OK;
-}
-
-/* Inside a string: the run of ordinary bytes (or the single byte that ends
- * it: quote, backslash, escape character); returns how many bytes of `p`
- * were consumed. */
-static size_t kjs_string_bytes(struct kjs *s, const char *p, size_t n, enum kerr *rc,
-                               struct kerr_info *err)
-{
-    bool bad = false;
-    size_t i;
-    if (s->escape || s->uhex) {
-        *rc = kjs_escape_byte(s, p[0], err);
-        return *rc == KERR_OK ? 1 : 0;
-    }
-    if (s->u_high && p[0] != '\\') {
-        *rc = kjs_reject(s, err, "unpaired UTF-16 surrogate escape in a string");
-        return 0;
-    }
-    i = kjs_text_run(s, (const unsigned char *)p, n, &bad);
-    if (bad) {
-        *rc = kjs_reject(s, err, "invalid UTF-8 in a string");
-        return 0;
-    }
-    if (i > 0 && i < n && p[i] == '"' && !s->u8_need) {
-        s->in_string = false; /* the run and the closing quote at once */
-        return i + 1;
-    }
-    if (i > 0)
-        return i;
-    if ((unsigned char)p[0] < 0x20) {
-        *rc = kjs_fail(s, err, "control character in a string");
-        return 0;
-    }
-    if (p[0] == '\\')
-        s->escape = true;
-    else
-        s->in_string = false;
-    return 1;
-}
-
 /* Inside a string: copy the run of ordinary bytes at once; returns how many
  * bytes of `p` were consumed. */
 static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *rc,
                              struct kerr_info *err)
 {
-    size_t i = kjs_string_bytes(s, p, n, rc, err);
-    if (*rc != KERR_OK)
+    bool closed = false;
+    enum kjt_verdict v;
+    const char *why = NULL;
+    size_t i = kjt_string_bytes(&s->tok, p, n, s->string_is_key, &closed, &v, &why);
+    if (v != KJT_OK) {
+        *rc = kjs_token_error(s, v, why, err);
         return 0;
+    }
+    s->in_string = !closed;
     if (s->cap != C_NONE && (*rc = kjs_append(s, p, i, err)) != KERR_OK)
         return 0;
     kjs_key_append(s, p, s->in_string ? i : i - 1);
@@ -829,22 +630,44 @@ static size_t kjs_string_run(struct kjs *s, const char *p, size_t n, enum kerr *
     return i;
 }
 
-static bool kjs_is_ws(char c)
+/* Checked text (kjs_split_members), inside an object or array that is the
+ * value of a top-level member: its bytes are passed over by brackets and
+ * string quotes alone, up to the bracket that closes it, which is left
+ * for the machine (it checks that the bracket matches). Returns how many
+ * bytes of `p` were passed over. */
+static size_t kjs_skim(struct kjs *s, const char *p, size_t n)
 {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    size_t i = 0, depth = s->skim_depth; /* kept in registers in the loop */
+    bool in_str = s->skim_str;
+    while (i < n) {
+        if (in_str) {
+            bool closed = false;
+            i += kjt_string_skim(&s->tok, p + i, n - i, &closed);
+            in_str = !closed;
+            continue;
+        }
+        char c = p[i];
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && depth-- == 0) {
+            depth = 0;
+            s->skim = false;
+            break;
+        }
+        i++;
+    }
+    s->skim_depth = depth;
+    s->skim_str = in_str;
+    return i;
 }
 
 size_t kjs_skip_ws(const char *text, size_t i, size_t len)
 {
-    while (i < len && kjs_is_ws(text[i]))
+    while (i < len && kjt_is_ws(text[i]))
         i++;
     return i;
-}
-
-static bool kjs_is_bare(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-           c == '-' || c == '.';
 }
 
 enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *err)
@@ -861,9 +684,18 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
             s->offset += used;
             continue;
         }
+        if (s->skim) {
+            size_t used = kjs_skim(s, buf + i, n - i);
+            i += used;
+            s->offset += used;
+            continue;
+        }
         if (s->in_bare) {
-            if (kjs_is_bare(c)) {
-                rc = kjs_bare_byte(s, c, err);
+            if (kjt_is_bare(c)) {
+                const char *why = NULL;
+                enum kjt_verdict v = kjt_bare_byte(&s->tok, c, &why);
+                if (v != KJT_OK)
+                    rc = kjs_token_error(s, v, why, err);
                 if (rc == KERR_OK && s->cap != C_NONE)
                     rc = kjs_append(s, &c, 1, err);
                 i++;
@@ -875,7 +707,7 @@ enum kerr kjs_feed(struct kjs *s, const char *buf, size_t n, struct kerr_info *e
                 (rc = kjs_value_done(s, s->offset, err)) != KERR_OK)
                 break;
         }
-        if (!kjs_is_ws(c))
+        if (!kjt_is_ws(c))
             rc = kjs_struct_byte(s, c, err);
         i++;
         s->offset++;
@@ -906,14 +738,16 @@ enum kerr kjs_finish(struct kjs *s, struct kerr_info *err)
     return KERR_OK;
 }
 
-enum kerr kjs_object_members(const char *text, size_t len, const char *const *keys, size_t nkeys,
-                             struct kjs_span *spans, struct kerr_info *err)
+/* Both member finders: the machine over the whole text in KJS_MEMBERS. */
+static enum kerr kjs_members(const char *text, size_t len, bool checked, const char *const *keys,
+                             size_t nkeys, struct kjs_span *spans, struct kerr_info *err)
 {
     struct kjs s;
     memset(&s, 0, sizeof s); /* nothing is captured: no buffer, no limit reached */
     s.mode = KJS_MEMBERS;
     s.max_value = KJS_DEFAULT_MAX_VALUE;
     s.src = text;
+    s.checked = checked;
     s.mkeys = keys;
     s.nmkeys = nkeys;
     s.mspans = spans;
@@ -924,4 +758,16 @@ enum kerr kjs_object_members(const char *text, size_t len, const char *const *ke
     if (rc != KERR_OK)
         memset(spans, 0, nkeys * sizeof *spans);
     return rc;
+}
+
+enum kerr kjs_object_members(const char *text, size_t len, const char *const *keys, size_t nkeys,
+                             struct kjs_span *spans, struct kerr_info *err)
+{
+    return kjs_members(text, len, false, keys, nkeys, spans, err);
+}
+
+enum kerr kjs_split_members(const char *text, size_t len, const char *const *keys, size_t nkeys,
+                            struct kjs_span *spans, struct kerr_info *err)
+{
+    return kjs_members(text, len, true, keys, nkeys, spans, err);
 }

@@ -299,7 +299,7 @@ struct kobj *kobj_new_from_json(const json_t *obj)
     return kobj_new_with_type(obj, NULL, NULL);
 }
 
-/* ---- metadata only: find the top-level members (kjsonstream's scanner),
+/* ---- metadata only: find the top-level members (kjsonstream's machine),
  * parse only metadata ---- */
 
 /* A top-level member (kind, apiVersion), when present and valid, decoded
@@ -313,8 +313,10 @@ static void kobj_span_member(const char *t, const struct kjs_span *sp, json_t *v
         json_object_set_new(view, key, v);
 }
 
-struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
-                                     const char *kind, json_t **meta_view, struct kerr_info *err)
+/* Both metadata-only constructors: `split` when the text is a splitter's
+ * (kjs_split_members), otherwise every byte of it is checked. */
+static struct kobj *kobj_meta(const char *text, size_t len, bool split, const char *api_version,
+                              const char *kind, json_t **meta_view, struct kerr_info *err)
 {
     static const char *const want[3] = {"metadata", "kind", "apiVersion"};
     struct kjs_span sp[3];
@@ -323,7 +325,9 @@ struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *a
     struct kobj *o = NULL;
     if (meta_view)
         *meta_view = NULL;
-    if (kjs_object_members(text, len, want, 3, sp, &serr) != KERR_OK) {
+    enum kerr rc = split ? kjs_split_members(text, len, want, 3, sp, &serr)
+                         : kjs_object_members(text, len, want, 3, sp, &serr);
+    if (rc != KERR_OK) {
         kerr_set(err, KERR_PARSE, 0, "BadJSON", "object is not valid JSON: %s", serr.message);
         return NULL;
     }
@@ -351,6 +355,18 @@ struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *a
     else
         json_decref(view);
     return o;
+}
+
+struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
+                                     const char *kind, json_t **meta_view, struct kerr_info *err)
+{
+    return kobj_meta(text, len, false, api_version, kind, meta_view, err);
+}
+
+struct kobj *kobj_new_from_split_meta(const char *text, size_t len, const char *api_version,
+                                      const char *kind, json_t **meta_view, struct kerr_info *err)
+{
+    return kobj_meta(text, len, true, api_version, kind, meta_view, err);
 }
 
 struct kobj *kobj_ref(const struct kobj *o)

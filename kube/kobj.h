@@ -68,6 +68,22 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
 struct kobj *kobj_new_from_text_meta(const char *text, size_t len, const char *api_version,
                                      const char *kind, json_t **meta_view, struct kerr_info *err);
 
+/*
+ * kobj_new_from_text_meta for a text that a kjsonstream splitter handed
+ * out: a list item (KJS_ITEMS, as kclient_list_text gives it) or a watch
+ * event's "object" (KJS_DOCS, as kwatch gives it to its sink). The
+ * splitter checked every byte of it as it streamed and refuses a body
+ * holding anything jansson cannot read, so the text is not checked again:
+ * its top-level members are found with kjs_split_members (the member
+ * values are skimmed), then metadata, kind and apiVersion are parsed as
+ * above. This is the informer's path for every list item and watch event.
+ * Text from any other source must go to kobj_new_from_text_meta (or
+ * kobj_new_from_text): given here, it could make a kobj whose text
+ * kobj_json cannot read.
+ */
+struct kobj *kobj_new_from_split_meta(const char *text, size_t len, const char *api_version,
+                                      const char *kind, json_t **meta_view, struct kerr_info *err);
+
 /* Take another reference; returns `o`. NULL is allowed (returns NULL). */
 struct kobj *kobj_ref(const struct kobj *o);
 

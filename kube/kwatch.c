@@ -234,7 +234,9 @@ static bool kw_type(const char *t, size_t n, char *out, size_t size)
     return ok;
 }
 
-/* An ADDED / MODIFIED / DELETED event: the object's text to the sink. */
+/* An ADDED / MODIFIED / DELETED event: the object's text to the sink. The
+ * text is a span of what the splitter handed out, so every byte of it was
+ * checked (kinformer's sink relies on it: kobj_new_from_split_meta). */
 static int kw_object_event(struct kw_stream *s, enum kwatch_event_type t, const char *text,
                            size_t len)
 {

@@ -795,6 +795,44 @@ START_TEST(kjs_long_strings_with_utf8_and_escapes_at_every_offset)
 }
 END_TEST
 
+/* kjs_split_members, over texts a splitter hands out (nested values with
+ * braces, quotes, escapes and UTF-8 in strings, repeated keys), finds
+ * the same spans as kjs_object_members; what breaks the top level is
+ * still refused. */
+START_TEST(kjs_split_members_agrees_on_split_texts)
+{
+    static const char *const texts[] = {
+        "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"}{\\\"][\\\\\"}}",
+        "{\"kind\":\"K\\\"\",\"spec\":{\"metadata\":{\"name\":\"wrong\"},\"l\":[[],{},\"]\"]},"
+        "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"b\\u00e9\\\\\",\"x\":\"\xc3\xa9}\"}}",
+        "{\"kind\":1,\"metadata\":null,\"kind\":\"Last\",\"n\":[1,-2.5e3,true,null]}",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct kjs_span a[3], b[3];
+        const char *t = texts[i];
+        ck_assert_int_eq(kjs_object_members(t, strlen(t), WANT, 3, a, NULL), KERR_OK);
+        ck_assert_msg(kjs_split_members(t, strlen(t), WANT, 3, b, NULL) == KERR_OK, "%s", t);
+        for (size_t k = 0; k < 3; k++)
+            ck_assert_msg(a[k].off == b[k].off && a[k].len == b[k].len, "member %zu of %s", k, t);
+    }
+    static const char *const bad[] = {"",
+                                      "[1]",
+                                      "{\"a\" 1}",
+                                      "{\"metadata\":{\"name\":\"x\"}",
+                                      "{\"metadata\":{}} {}",
+                                      "{\"kind\":tru}",
+                                      "{\"metadata\":{\"a\":[}}",
+                                      "{\"metadata\":{\"a\":\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct kjs_span sp[3] = {{1, 1}, {1, 1}, {1, 1}};
+        ck_assert_msg(kjs_split_members(bad[i], strlen(bad[i]), WANT, 3, sp, NULL) == KERR_PARSE,
+                      "accepted: %s", bad[i]);
+        ck_assert_uint_eq(sp[0].len + sp[1].len + sp[2].len, 0);
+    }
+}
+END_TEST
+
 START_TEST(kjs_skip_ws_skips_json_whitespace_only)
 {
     ck_assert_uint_eq(kjs_skip_ws(" \t\r\n{", 0, 5), 4);
@@ -831,6 +869,7 @@ static Suite *kjs_suite(void)
     tcase_add_test(tc, kjs_object_members_finds_top_level_values);
     tcase_add_test(tc, kjs_object_members_refuses_what_is_not_one_object);
     tcase_add_test(tc, kjs_long_strings_with_utf8_and_escapes_at_every_offset);
+    tcase_add_test(tc, kjs_split_members_agrees_on_split_texts);
     tcase_add_test(tc, kjs_skip_ws_skips_json_whitespace_only);
     suite_add_tcase(s, tc);
     return s;

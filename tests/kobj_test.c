@@ -146,6 +146,17 @@ START_TEST(kobj_from_text_meta_matches_the_full_parse)
         ck_assert_ptr_null(json_object_get(view, "data"));
         ck_assert_ptr_null(json_object_get(view, "spec"));
         json_decref(view);
+        /* the same text as a splitter hands it out: the same kobj and view */
+        json_t *sview = NULL;
+        struct kobj *c =
+            kobj_new_from_split_meta(texts[i], strlen(texts[i]), "v1", "ConfigMap", &sview, &err);
+        ck_assert_ptr_nonnull(c);
+        same_kobj(a, c);
+        ck_assert_int_eq(kobj_deleting(a), kobj_deleting(c));
+        ck_assert_ptr_nonnull(json_object_get(sview, "metadata"));
+        ck_assert_ptr_null(json_object_get(sview, "data"));
+        json_decref(sview);
+        kobj_unref(c);
         kobj_unref(a);
         kobj_unref(b);
     }
@@ -171,6 +182,11 @@ START_TEST(kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed)
             kobj_new_from_text_meta(bad[i], strlen(bad[i]), NULL, NULL, &view, &err));
         ck_assert_ptr_null(view);
         ck_assert_msg(strcmp(err.reason, "BadJSON") == 0, "%s: reason '%s'", bad[i], err.reason);
+        /* the split constructor too: the top level and metadata are still read */
+        struct kerr_info err2 = {0};
+        ck_assert_ptr_null(
+            kobj_new_from_split_meta(bad[i], strlen(bad[i]), NULL, NULL, NULL, &err2));
+        ck_assert_str_eq(err2.reason, "BadJSON");
     }
     static const char *const unnamed[] = {"{\"spec\":{}}", "{\"metadata\":{\"uid\":\"u\"}}",
                                           "{\"metadata\":\"x\"}"};
