@@ -88,6 +88,8 @@ enum kerr kclient_list(struct kclient *c, const struct kres *r, const char *ns,
 /*
  * The same, handing each item as its minified JSON text with
  * metadata.managedFields removed (borrowed for the call; not parsed here).
+ * The text is a value kjsonstream's splitter handed out, so it has been
+ * checked whole (kobj_new_from_split_meta relies on it).
  * A result other than KERR_OK from item_fn stops the list and is returned
  * (with what item_fn put into its kerr_info, if anything).
  */

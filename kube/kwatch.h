@@ -109,7 +109,8 @@ struct kwatch_sink {
     enum kerr (*list)(void *ctx, const char *from, char **rv, struct kerr_info *err);
     /* One ADDED / MODIFIED / DELETED event: the event's object as minified
      * JSON text without metadata.managedFields (borrowed for the call; not
-     * parsed by kwatch). Returns KERR_OK and the object's
+     * parsed by kwatch, but checked whole by kjsonstream's splitter, which
+     * kobj_new_from_split_meta relies on). Returns KERR_OK and the object's
      * metadata.resourceVersion in *rv (malloc'd, NULL when it has none), or
      * KERR_PARSE (err says why) when the text is not a valid object: the
      * watch then ends as for an undecodable event. */
