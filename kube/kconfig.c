@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -362,6 +363,23 @@ char *kconfig_bearer_token(const struct kconfig *cfg)
 
 /* Is the host of "host[:port][/path]" (after "http://") loopback:
  * localhost, 127.0.0.0/8 or [::1]? Plain http is allowed only there. */
+/* True when `server` is an http:// or https:// URL with a host, as
+ * libcurl's URL parser reads it ("https://" alone has none). */
+static bool kc_server_url_ok(const char *server)
+{
+    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
+        return false;
+    CURLU *u = curl_url();
+    if (!u)
+        kerr_oom();
+    char *host = NULL;
+    bool ok = curl_url_set(u, CURLUPART_URL, server, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 static bool kconfig_loopback_url(const char *hostport)
 {
     char host[256];
@@ -404,10 +422,10 @@ static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name, c
     if (!server)
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig", "kubeconfig %s: %s has no server",
                         L->path, who);
-    if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
+    if (!kc_server_url_ok(server))
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
-                        "kubeconfig %s: %s: server \"%s\" is not an http(s) URL", L->path, who,
-                        server);
+                        "kubeconfig %s: %s: server \"%s\" is not an http(s) URL with a host",
+                        L->path, who, server);
     if (strncmp(server, "http://", 7) == 0 && !kconfig_loopback_url(server + 7))
         return kerr_set(L->err, KERR_CONFIG, 0, "BadKubeconfig",
                         "kubeconfig %s: %s: server \"%s\" uses plain http:// to a host that is "

@@ -269,6 +269,17 @@ START_TEST(kconfig_missing_context_cluster_user_are_named)
     expect_error("clusters:\n- name: c\n  cluster: {server: 'ftp://a'}\n"
                  "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
                  NULL, (const char *const[]){"not an http(s) URL", NULL});
+    /* found by fuzz_kconfig: "https://" has no host; it was accepted and,
+     * its trailing slashes cut, became "https:" */
+    static const char *const no_host[] = {"https://", "https:///", "http://"};
+    for (size_t i = 0; i < sizeof no_host / sizeof *no_host; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "clusters:\n- name: c\n  cluster: {server: '%s'}\n"
+                 "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+                 no_host[i]);
+        expect_error(text, NULL, (const char *const[]){"not an http(s) URL with a host", NULL});
+    }
 }
 END_TEST
 
