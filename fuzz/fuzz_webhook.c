@@ -2,8 +2,7 @@
  * fuzz_webhook: AdmissionReview handling (webhook_serve / webhook_handle),
  * with the operator's checks behind it: validation (cmd_render_validate,
  * what `render` and the validating webhook share) and defaulting
- * (cmd_render_apply_defaults turned into JSON patch operations, as the
- * manager's mutating route does).
+ * (cmd_render_defaults_patch, the manager's mutating route).
  *
  * Input: byte 0 picks the route (bit 0: validate or mutate; bit 1: an
  * unknown path); the rest is the request body.
@@ -46,22 +45,7 @@ static void validate(void *ctx, const struct webhook_request *req, struct webhoo
 static void mutate(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
 {
     (void)ctx;
-    const json_t *spec = json_object_get(req->object, "spec");
-    if (!json_is_object(spec) || strcmp(req->kind, "GraceService") != 0)
-        return;
-    json_t *gs = json_deep_copy(req->object);
-    cmd_render_apply_defaults(gs);
-    const char *k;
-    json_t *val;
-    json_object_foreach(json_object_get(gs, "spec"), k, val)
-    {
-        if (!json_object_get(spec, k) && !strchr(k, '/') && !strchr(k, '~')) {
-            char path[300];
-            snprintf(path, sizeof path, "/spec/%s", k);
-            webhook_patch(v, "add", path, json_incref(val));
-        }
-    }
-    json_decref(gs);
+    cmd_render_defaults_patch(req->object, v);
 }
 
 static const char *str_or_empty(const json_t *o, const char *key)

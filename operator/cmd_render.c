@@ -84,6 +84,26 @@ void cmd_render_apply_defaults(json_t *gs)
     }
 }
 
+void cmd_render_defaults_patch(const json_t *object, struct webhook_verdict *v)
+{
+    const json_t *spec = json_object_get(object, "spec");
+    if (!json_is_object(spec))
+        return;
+    json_t *gs = json_deep_copy(object);
+    cmd_render_apply_defaults(gs);
+    const char *k;
+    json_t *val;
+    json_object_foreach(json_object_get(gs, "spec"), k, val)
+    {
+        if (!json_object_get(spec, k) && !strchr(k, '/') && !strchr(k, '~')) {
+            char path[300];
+            snprintf(path, sizeof path, "/spec/%s", k);
+            webhook_patch(v, "add", path, json_incref(val));
+        }
+    }
+    json_decref(gs);
+}
+
 static int is_dns_label(const char *s, int first_letter)
 {
     size_t n = strlen(s);

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "kerr.h"
+#include "webhook.h"
 
 /*
  * Run the subcommand. argv[0] is the subcommand name ("render"), options
@@ -34,6 +35,14 @@ int cmd_render(int argc, char **argv);
  * "Retain", spec.egress.restricted false, spec.backup.enabled true.
  */
 void cmd_render_apply_defaults(json_t *gs);
+
+/*
+ * The defaulting webhook's answer for GraceService `object` (borrowed):
+ * one JSON patch "add" per top-level spec field that
+ * cmd_render_apply_defaults would set and the object lacks, added to `v`.
+ * Nothing when the object has no spec object.
+ */
+void cmd_render_defaults_patch(const json_t *object, struct webhook_verdict *v);
 
 /*
  * Check what the CRD would reject and templates rely on: a name that is a

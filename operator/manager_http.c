@@ -78,22 +78,7 @@ static void validate_cb(void *ctx, const struct webhook_request *req, struct web
 static void mutate_cb(void *ctx, const struct webhook_request *req, struct webhook_verdict *v)
 {
     (void)ctx;
-    const json_t *spec = json_object_get(req->object, "spec");
-    if (!json_is_object(spec))
-        return;
-    json_t *gs = json_deep_copy(req->object);
-    cmd_render_apply_defaults(gs);
-    const char *k;
-    json_t *val;
-    json_object_foreach(json_object_get(gs, "spec"), k, val)
-    {
-        if (!json_object_get(spec, k) && !strchr(k, '/') && !strchr(k, '~')) {
-            char path[300];
-            snprintf(path, sizeof path, "/spec/%s", k);
-            webhook_patch(v, "add", path, json_incref(val));
-        }
-    }
-    json_decref(gs);
+    cmd_render_defaults_patch(req->object, v);
 }
 
 /* A failure with the certificate directory names the flag. */
