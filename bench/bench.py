@@ -499,10 +499,12 @@ class WriteSpy:
                 "new_events": new[:20], "new_event_count": len(new)}
 
 
-def phase_restart(client, op, procs, n, rounds, perf=None):
+def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
     out = []
+    main_bin = op.binary
     for r in range(rounds):
         stop_s = op.stop()
+        op.set_binary(alt_bin if alt_bin and r % 2 == 1 else main_bin)
         spy = WriteSpy(client)
         c0 = procs.snap("first")
         prof = None
@@ -534,7 +536,10 @@ def phase_restart(client, op, procs, n, rounds, perf=None):
                             "writes_per_gs": round(opproc.writes(by) / n, 3)},
                "cpu": Procs.delta(c0, c1), "mem_settled": mem, "load": loadavg()}
         res["written"] = spy.result()
+        res["binary"] = "alt" if op.binary != main_bin else "main"
         out.append(res)
+        if alt_bin:
+            say("restart %d runs the %s binary" % (r + 1, res["binary"]))
         say("restart %d: cold start %.0f ms (CPU s until then: %s), drained after %s s, %d reconciles, "
             "requests %s, writes %d; RSS %.1f MiB (anon %.1f); CPU %s" % (
                 r + 1, res["cold_start_ms"], cpu_text(res["cold_start_cpu"]), res["drained_s"],
@@ -757,7 +762,8 @@ def run(a):
             if a.profile_phase == "restart" and a.wrap:
                 op.argv = a.wrap.split() + op.argv
             res["restart"] = phase_restart(client, op, procs, a.n, a.restarts,
-                                           a.perf if a.profile_phase == "restart" else None)
+                                           a.perf if a.profile_phase == "restart" else None,
+                                           a.alt_bin)
             res["cached_after_restart"] = objsize.measure(
                 client, res["idle"]["mem"], res["restart"][-1]["mem_settled"], res["cached"])
             objsize.report(res["cached_after_restart"], say)
@@ -790,6 +796,8 @@ def main():
                    help="delete the GraceServices (through the operator) at the end")
     p.add_argument("--work", required=True, help="directory for logs and the pid file")
     p.add_argument("--bin", required=True)
+    p.add_argument("--alt-bin", help="restarts alternate between --bin (odd) and this binary "
+                   "(even), back to back (A/B comparisons of cold start and restart writes)")
     p.add_argument("--config", required=True)
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--k", type=int, default=50, help="spec changes for the latency phase")

@@ -148,6 +148,7 @@ class Operator:
     """One operator process at a time (start, wait ready, stop, start again)."""
 
     def __init__(self, binary, kubeconfig, config, logdir, pidfile, log_level="warn", wrap=()):
+        self.binary = binary
         self.argv = list(wrap) + [binary, "--kubeconfig", kubeconfig, "--config", config,
                                   "--webhook-addr", "off", "--log-level", log_level]
         self.logdir = logdir
@@ -156,6 +157,11 @@ class Operator:
         self.t_start = None
         self.runs = 0
         self.health_port = self.metrics_port = None
+
+    def set_binary(self, binary):
+        """The binary the next start() runs (same arguments)."""
+        self.argv[self.argv.index(self.binary)] = binary
+        self.binary = binary
 
     @property
     def pid(self):

@@ -27,6 +27,9 @@
 #   BENCH_K=50          spec changes in the latency phase
 #   BENCH_RESTARTS=2    restarts with nothing changed (cold start, writes)
 #   BENCH_BIN=PATH      operator binary (default bin/grace-operator)
+#   BENCH_ALT_BIN=PATH  a second binary: the restarts alternate between BENCH_BIN
+#                       (odd) and this one (even), back to back against the same
+#                       server; use BENCH_RESTARTS=6 or more (A/B comparisons)
 #   BENCH_OUT=DIR       results directory (default bench/results)
 #   BENCH_KEEP=1        keep the temporary directory (logs)
 #   BENCH_SIM_ARGS=-v   extra kubesim flags (diagnosis only)
@@ -252,6 +255,7 @@ one_run() {
   # shellcheck disable=SC2206
   [ -n "${BENCH_ARGS:-}" ] && args+=($BENCH_ARGS)
   [ -n "${BENCH_WRAP:-}" ] && args+=(--wrap "$BENCH_WRAP")
+  [ -n "$ALT_BIN" ] && args+=(--alt-bin "$ALT_BIN")
   # In the background and waited for: a signal to this script interrupts the
   # wait at once (a foreground child would delay the trap until it ends).
   python3 "$ROOT/bench/bench.py" "${args[@]}" &
@@ -282,6 +286,11 @@ if ! cp "$BIN" "$WORK/op/bin/grace-operator" || ! cp -r "$ROOT/templates" "$WORK
   setup_failed "cannot copy the operator binary and templates"
 fi
 BIN=$WORK/op/bin/grace-operator
+ALT_BIN=
+if [ -n "${BENCH_ALT_BIN:-}" ]; then
+  cp "$BENCH_ALT_BIN" "$WORK/op/bin/grace-operator-alt" || setup_failed "cannot copy $BENCH_ALT_BIN"
+  ALT_BIN=$WORK/op/bin/grace-operator-alt
+fi
 python3 "$ROOT/bench/report.py" machine --bin "$BIN" --out "$WORK/machine.json" ||
   setup_failed "machine description"
 say "bench: server=$SERVER N=[$NS_LIST] postgres=$([ "$PG_ALL" = 1 ] && echo all || echo "${PG_N:-none}") K=$K"

@@ -169,7 +169,11 @@ static void emit_events(struct gs_run *r, const json_t *old, const json_t *conds
         bool good = strcmp(status, "True") == 0;
         if (!good && !failed_concern(r, type))
             continue; /* still progressing: no Warning for transient states */
-        if (!strcmp(type, "Ready") && good)
+        /* Ready after a reported wait or failure (ps: a Ready condition was
+         * written before). A new service that is Ready by its first status
+         * write gets no Event: its Ready condition's lastTransitionTime
+         * says when, and the Event would be a second write saying the same. */
+        if (!strcmp(type, "Ready") && good && ps)
             krecorder_event(r->c->d.rec, r->gs, "Normal", "Ready", "Reconcile",
                             "all components are ready");
         else if (!good)
@@ -219,15 +223,28 @@ static void status_settled(struct gs_run *r)
     pthread_mutex_unlock(&r->c->status_mu);
 }
 
+/* The status the API server shows before our first write: the CRD's
+ * default, observedGeneration 0 and nothing else. kstatus already reads it
+ * as in progress (observedGeneration differs from generation), and
+ * `kubectl wait --for=condition=Ready` waits, so a new service's first
+ * progress report needs no prompt write of its own. */
+static bool gs_status_is_default(const json_t *st)
+{
+    const json_t *og = json_object_get(st, "observedGeneration");
+    return json_is_object(st) && json_object_size(st) == 1 && json_is_integer(og) &&
+           json_integer_value(og) == 0;
+}
+
 /* Progress only: not Ready before and not Ready now, for the same
- * generation, nothing failed or stalled -- only children getting ready one
- * by one. Such a change is debounced: it is written once it has waited
+ * generation (or the status is still the CRD's default, above), nothing
+ * failed or stalled -- only children getting ready one by one. Such a change is debounced: it is written once it has waited
  * GS_STATUS_DEBOUNCE_MS (counted from the first reconcile that saw the
  * status differ; later changes do not push it back), so a burst of
  * children becoming ready costs no write when it ends in Ready, and a
  * service stuck half-way shows where within that time. Returns the ms left
- * to wait, else 0. The first status of a generation (observedGeneration,
- * Reconciling=True), failures and Ready are written at once. */
+ * to wait, else 0. The first status of a new generation (observedGeneration,
+ * Reconciling=True), the first status on a server whose CRD has no default
+ * status, failures and Ready are written at once. */
 static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *conds)
 {
     if (r->stalled || !old_st)
@@ -237,13 +254,16 @@ static long coalesce_ms(struct gs_run *r, const json_t *old_st, const json_t *co
             return 0;
     const char *now_ready =
         json_string_value(json_object_get(conditions_find(conds, "Ready"), "status"));
-    const json_t *old_conds = json_object_get(old_st, "conditions");
-    const char *was_ready =
-        json_string_value(json_object_get(conditions_find(old_conds, "Ready"), "status"));
-    json_int_t og = json_integer_value(json_object_get(old_st, "observedGeneration"));
-    if (!now_ready || !was_ready || strcmp(now_ready, "False") != 0 ||
-        strcmp(was_ready, "False") != 0 || og != r->generation)
+    if (!now_ready || strcmp(now_ready, "False") != 0)
         return 0;
+    if (!gs_status_is_default(old_st)) {
+        const json_t *old_conds = json_object_get(old_st, "conditions");
+        const char *was_ready =
+            json_string_value(json_object_get(conditions_find(old_conds, "Ready"), "status"));
+        json_int_t og = json_integer_value(json_object_get(old_st, "observedGeneration"));
+        if (!was_ready || strcmp(was_ready, "False") != 0 || og != r->generation)
+            return 0;
+    }
     long long now = ktime_mono_ms();
     pthread_mutex_lock(&r->c->status_mu);
     json_t *t = json_object_get(r->c->status_times, r->key);

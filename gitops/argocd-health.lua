@@ -14,7 +14,7 @@
 --                not serve, a child owned by someone else, an invalid name).
 --
 -- Healthy      Ready=True, computed for the current generation.
--- Progressing  no status yet, an older observedGeneration, Reconciling=True,
+-- Progressing  no status yet (or only the CRD's default observedGeneration 0), an older observedGeneration, Reconciling=True,
 --              Ready not True for a reason that can still resolve, or being
 --              deleted (the operator's finalizer is cleaning up).
 -- Degraded     Stalled=True, or Ready=False with a terminal reason.
@@ -61,7 +61,10 @@ local function health(o)
   if meta.deletionTimestamp ~= nil then
     return "Progressing", "Deleting: grace-operator is cleaning up (finalizer grace.dev/cleanup)"
   end
-  if status == nil or (status.observedGeneration == nil and status.conditions == nil) then
+  -- no status, or the CRD's default (observedGeneration 0) shown until the
+  -- operator's first status write
+  if status == nil or ((status.observedGeneration == nil or status.observedGeneration == 0) and
+      status.conditions == nil) then
     return "Progressing", "Waiting for grace-operator to report status"
   end
   local observed = status.observedGeneration

@@ -25,6 +25,7 @@ struct fakeapi {
     int fail_status;
     char **bodies;
     size_t nbodies;
+    char held[64]; /* a kind whose controller holds back (fakeapi_hold), or "" */
 };
 
 struct fa_path {
@@ -135,7 +136,7 @@ static void play_controllers(struct fakeapi *f, json_t *obj)
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     json_int_t gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"),
                                                         "generation"));
-    if (!kind)
+    if (!kind || !strcmp(kind, f->held))
         return;
     if (!strcmp(kind, "Deployment")) {
         json_int_t rep = 1;
@@ -510,6 +511,37 @@ void fakeapi_fail_at(struct fakeapi *f, long i, int status)
     f->fail_at = i;
     f->fail_base = f->nreq;
     f->fail_status = status;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fakeapi_hold(struct fakeapi *f, const char *kind)
+{
+    pthread_mutex_lock(&f->mu);
+    char was[sizeof f->held];
+    snprintf(was, sizeof was, "%s", f->held);
+    snprintf(f->held, sizeof f->held, "%s", kind ? kind : "");
+    if (was[0] && strcmp(was, f->held) != 0) {
+        /* released: the controller catches up with what it held back */
+        const char *key;
+        json_t *o, *now = json_array();
+        json_object_foreach(f->store, key, o) {
+            const char *k = json_string_value(json_object_get(o, "kind"));
+            if (k && !strcmp(k, was))
+                json_array_append_new(now, json_pack("[s, O]", key, o));
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(now, i, e) {
+            char g[128], plural[64]; /* the key is "group|plural|ns|name" */
+            if (sscanf(json_string_value(json_array_get(e, 0)), "%127[^|]|%63[^|]|", g, plural) !=
+                2) {
+                g[0] = '\0';
+                sscanf(json_string_value(json_array_get(e, 0)), "|%63[^|]|", plural);
+            }
+            fa_store_locked(f, g, plural, json_deep_copy(json_array_get(e, 1)));
+        }
+        json_decref(now);
+    }
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -68,6 +68,10 @@ size_t fakeapi_writes(struct fakeapi *f);
  * turns it off. */
 void fakeapi_fail_at(struct fakeapi *f, long i, int status);
 
+/* The controller of `kind` holds back: new objects of that kind are stored
+ * without the status that makes them ready. NULL or "" releases it: the
+ * objects held back become ready (a new resourceVersion each). */
+void fakeapi_hold(struct fakeapi *f, const char *kind);
 /* Clear the store and the counters. */
 void fakeapi_reset(struct fakeapi *f);
 

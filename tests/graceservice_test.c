@@ -447,6 +447,65 @@ START_TEST(gs_reconcile_creates_every_child_and_reports_ready)
 }
 END_TEST
 
+/* The API server shows a new GraceService with the CRD's default status
+ * (observedGeneration 0) until the operator writes one. kstatus already
+ * reads that as in progress, so the progress report of the first
+ * reconcile waits (debounced) and a service Ready within that time costs
+ * one status write instead of two. */
+/* A create while the Deployment is not yet available, then converged;
+ * `status` (stolen, may be NULL) is what the server shows before our first
+ * write. The writes of the first reconcile and of the rest into *first,
+ * *rest. */
+static enum gs_result create_held_back(struct env *e, json_t *status, size_t *first,
+                                       size_t *rest)
+{
+    fakeapi_hold(e->api, "Deployment");
+    json_t *gs = peeps("Retain");
+    if (status)
+        json_object_set_new(gs, "status", status);
+    put_gs(e, gs);
+    json_decref(gs);
+    sync(e);
+    size_t w0 = fakeapi_writes(e->api);
+    long after = 0;
+    enum gs_result res = gs_reconcile(e->c, e->w, KEY, &after);
+    *first = fakeapi_writes(e->api) - w0;
+    if (res == GS_REQUEUE_AFTER)
+        ck_assert(after > 0 && after <= 5000);
+    fakeapi_hold(e->api, NULL);
+    ck_assert_int_gt(converge(e, KEY, 8, rest), 0);
+    assert_converged(e, want_children, "create, Deployment held back");
+    return res;
+}
+
+/* The API server shows a new GraceService with the CRD's default status
+ * (observedGeneration 0) until the operator writes one. kstatus already
+ * reads that as in progress, so the progress report of the first
+ * reconcile waits (debounced, at most 5 s) and a service Ready within that
+ * time costs one status write instead of two. */
+START_TEST(gs_create_over_the_default_status_writes_the_status_once)
+{
+    struct env e;
+    size_t first_plain, rest_plain, first, rest;
+    env_up(&e);
+    ck_assert_int_eq(create_held_back(&e, NULL, &first_plain, &rest_plain), GS_DONE);
+    env_down(&e);
+    db_drop();
+
+    env_up(&e); /* the same over the default status: the first reconcile waits */
+    ck_assert_int_eq(
+        create_held_back(&e, json_pack("{s:i}", "observedGeneration", 0), &first, &rest),
+        GS_REQUEUE_AFTER);
+    json_t *gs = get_gs(&e);
+    env_down(&e);
+    db_drop();
+    ck_assert_uint_eq(first + 1, first_plain); /* no progress write */
+    ck_assert_uint_eq(rest, rest_plain);       /* the Ready write */
+    ck_assert_ptr_nonnull(cond_of(gs, "Ready", "lastTransitionTime"));
+    json_decref(gs);
+}
+END_TEST
+
 START_TEST(gs_reconcile_twice_writes_nothing_the_second_time)
 {
     struct env e;
@@ -772,6 +831,7 @@ static Suite *graceservice_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, gs_reconcile_creates_every_child_and_reports_ready);
     tcase_add_test(tc, gs_reconcile_twice_writes_nothing_the_second_time);
+    tcase_add_test(tc, gs_create_over_the_default_status_writes_the_status_once);
     tcase_add_test(tc, gs_reconcile_applies_a_spec_change_and_observes_the_generation);
     tcase_add_test(tc, gs_reconcile_puts_back_a_child_changed_by_hand);
     tcase_add_test(tc, gs_reconcile_prunes_a_child_no_longer_desired);

@@ -110,6 +110,11 @@ local cases = {
     want = "Progressing", msg = "Waiting for grace-operator to report status",
   },
   {
+    name = "the CRD's default status (observedGeneration 0: the operator has not written one yet)",
+    obj = gs(1, { observedGeneration = 0 }),
+    want = "Progressing", msg = "Waiting for grace-operator to report status",
+  },
+  {
     name = "empty status",
     obj = gs(1, {}),
     want = "Progressing", msg = "Waiting for grace-operator to report status",
