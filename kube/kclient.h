@@ -35,6 +35,12 @@ struct kclient_options {
     long request_timeout_ms; /* default 30000 (not applied to watches) */
     int max_retries;         /* on 429 / 5xx; default 5 */
     const char *user_agent;  /* default "grace-operator/<version>" */
+    /* Ask for compressed answers (Accept-Encoding: gzip, which the API server
+     * applies to answers over 128 KiB, i.e. large lists). Default off: on a
+     * cluster network, compressing a list costs the API server (and us) more
+     * CPU than the bytes save; worth it over a slow link. The kubeconfig's
+     * disable-compression: true turns it off whatever this says. */
+    bool compression;
 };
 
 /*

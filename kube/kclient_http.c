@@ -38,6 +38,7 @@ struct kclient {
     long connect_timeout_ms, request_timeout_ms;
     int max_retries;
     char *user_agent;
+    bool compression; /* send Accept-Encoding (kclient_options.compression) */
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST]; /* one per shared data kind */
     pthread_key_t key;                                /* -> struct kc_thread */
@@ -130,6 +131,7 @@ enum kerr kclient_new(const struct kconfig *cfg, const struct kclient_options *o
     c->max_retries = !opts || opts->max_retries == 0 ? 5 : opts->max_retries;
     if (c->max_retries < 0)
         c->max_retries = 0;
+    c->compression = opts && opts->compression && !cfg->disable_compression;
     c->user_agent =
         kerr_xstrdup(opts && opts->user_agent ? opts->user_agent : "grace-operator/" GRACE_VERSION);
     pthread_mutex_init(&c->lock, NULL);
@@ -272,7 +274,8 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
      * allocated per handle (one per watch) and stays resident. */
     KCLIENT_SETOPT(&so, easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     KCLIENT_SETOPT(&so, easy, CURLOPT_USERAGENT, c->user_agent);
-    KCLIENT_SETOPT(&so, easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (c->compression) /* "": every encoding this libcurl decodes */
+        KCLIENT_SETOPT(&so, easy, CURLOPT_ACCEPT_ENCODING, "");
     if (cfg->ca_pem)
         kc_set_blob(&so, easy, CURLOPT_CAINFO_BLOB, "CURLOPT_CAINFO_BLOB", cfg->ca_pem, cfg->ca_len);
     if (cfg->cert_pem && cfg->key_pem) {

@@ -438,6 +438,8 @@ static enum kerr kc_cluster(struct kc_load *L, json_t *root, const char *name, c
     if ((rc = kc_pem(L, cl, "certificate-authority-data", "certificate-authority", who,
                      KC_PEM_CERTS, &cfg->ca_pem, &cfg->ca_len)) != KERR_OK)
         return rc;
+    if ((rc = kc_bool(L, cl, "disable-compression", who, &cfg->disable_compression)) != KERR_OK)
+        return rc;
     return kc_bool(L, cl, "insecure-skip-tls-verify", who, &cfg->insecure_skip_tls_verify);
 }
 

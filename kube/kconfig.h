@@ -20,6 +20,7 @@ struct kconfig {
     char *cert_pem;        size_t cert_len;
     char *key_pem;         size_t key_len;
     bool insecure_skip_tls_verify;
+    bool disable_compression; /* the cluster's disable-compression (client-go's field) */
     char *token;           /* static bearer token, may be NULL */
     char *token_file;      /* re-read when it changes (in-cluster rotation); may be NULL */
     /* Private to kconfig.c (token-file cache and its lock); NULL in a struct

@@ -225,7 +225,8 @@ static enum kerr load_kube(struct mgr *m, struct kerr_info *err)
                      : m->kcfg->namespace_ ? m->kcfg->namespace_
                                            : "default";
     snprintf(m->leader_ns, sizeof m->leader_ns, "%s", ns);
-    struct kclient_options o = {.user_agent = "grace-operator/" GRACE_VERSION};
+    struct kclient_options o = {.user_agent = "grace-operator/" GRACE_VERSION,
+                                .compression = m->f.api_compression == 1};
     e = kclient_new(m->kcfg, &o, &m->client, err);
     if (e == KERR_OK) {
         const char *host = strstr(m->kcfg->server, "://");

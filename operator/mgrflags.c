@@ -10,13 +10,15 @@
 enum {
     OPT_KUBECONFIG = 256, OPT_CONTEXT, OPT_NAMESPACE, OPT_CONFIG, OPT_TEMPLATES, OPT_WORKERS,
     OPT_LEADER, OPT_LEADER_NS, OPT_LEADER_ID, OPT_IDENTITY, OPT_METRICS, OPT_HEALTH,
-    OPT_WEBHOOK, OPT_CERTDIR, OPT_LOGLEVEL, OPT_LOGFORMAT, OPT_RESYNC, OPT_HELP, OPT_VERSION
+    OPT_WEBHOOK, OPT_CERTDIR, OPT_LOGLEVEL, OPT_LOGFORMAT, OPT_RESYNC, OPT_COMPRESSION, OPT_HELP,
+    OPT_VERSION
 };
 
 static const struct option opts[] = {
     {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
     {"context", required_argument, NULL, OPT_CONTEXT},
     {"namespace", required_argument, NULL, OPT_NAMESPACE},
+    {"api-compression", optional_argument, NULL, OPT_COMPRESSION},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"templates", required_argument, NULL, OPT_TEMPLATES},
     {"workers", required_argument, NULL, OPT_WORKERS},
@@ -50,6 +52,11 @@ void mgrflags_usage(FILE *out)
         "                        the in-cluster service account)\n"
         "  --context NAME        kubeconfig context (default: current-context)\n"
         "  --namespace NS        watch GraceServices in NS only (default: all namespaces)\n"
+        "  --api-compression[=true|false]  ask the API server to gzip large answers (lists;\n"
+        "                        default off: on a cluster network it costs the server and\n"
+        "                        the operator more CPU than it saves; use it over a slow\n"
+        "                        link). A kubeconfig cluster's disable-compression: true\n"
+        "                        wins\n"
         "Behaviour:\n"
         "  --config PATH         operator configuration YAML (default: built-in defaults;\n"
         "                        see docs/configuration.md)\n"
@@ -85,7 +92,7 @@ void mgrflags_usage(FILE *out)
         out);
 }
 
-static enum kerr parse_bool(const char *v, int *out, struct kerr_info *err)
+static enum kerr parse_bool(const char *name, const char *v, int *out, struct kerr_info *err)
 {
     if (!v || !strcmp(v, "true") || !strcmp(v, "1"))
         *out = 1;
@@ -93,7 +100,7 @@ static enum kerr parse_bool(const char *v, int *out, struct kerr_info *err)
         *out = 0;
     else
         return kerr_set(err, KERR_INVAL, 0, "BadFlag",
-                        "--leader-elect: \"%s\" is not true or false", v);
+                        "--%s: \"%s\" is not true or false", name, v);
     return KERR_OK;
 }
 
@@ -137,7 +144,8 @@ static enum kerr apply_opt(int c, struct mgr_flags *f, struct kerr_info *err)
         e = parse_long("workers", optarg, 1, 256, &n, err);
         f->workers = (int)n;
         break;
-    case OPT_LEADER: e = parse_bool(optarg, &f->leader_elect, err); break;
+    case OPT_LEADER: e = parse_bool("leader-elect", optarg, &f->leader_elect, err); break;
+    case OPT_COMPRESSION: e = parse_bool("api-compression", optarg, &f->api_compression, err); break;
     case OPT_LEADER_NS: f->leader_ns = optarg; break;
     case OPT_LEADER_ID: f->leader_id = optarg; break;
     case OPT_IDENTITY: f->identity = optarg; break;

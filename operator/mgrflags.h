@@ -28,6 +28,7 @@ struct mgr_flags {
     const char *log_level;
     const char *log_format;
     long resync_s;
+    int api_compression;          /* 0 = off (default), 1 = ask for gzip'd answers */
     bool help;
     bool version;
 };

@@ -127,6 +127,32 @@ START_TEST(kclient_get_sends_accept_token_and_user_agent)
 }
 END_TEST
 
+/* Compressed answers only when asked for, and never against the
+ * kubeconfig's disable-compression: true. */
+START_TEST(kclient_asks_for_compression_only_when_told)
+{
+    json_t *obj = NULL;
+    testsrv_push_simple(srv, 200, "{\"kind\":\"ConfigMap\"}", 1);
+    ck_assert_int_eq(kclient_get(kc, &CM, "ref", "cm1", &obj, NULL), KERR_OK);
+    json_decref(obj);
+    ck_assert_ptr_null(testsrv_header(req_n(0), "Accept-Encoding"));
+
+    new_client(&(struct kclient_options){.request_timeout_ms = 5000, .compression = true});
+    testsrv_push_simple(srv, 200, "{\"kind\":\"ConfigMap\"}", 1);
+    ck_assert_int_eq(kclient_get(kc, &CM, "ref", "cm1", &obj, NULL), KERR_OK);
+    json_decref(obj);
+    const char *ae = testsrv_header(req_n(1), "Accept-Encoding");
+    ck_assert_msg(ae && strstr(ae, "gzip"), "Accept-Encoding: %s", ae ? ae : "(none)");
+
+    cfg.disable_compression = true;
+    new_client(&(struct kclient_options){.request_timeout_ms = 5000, .compression = true});
+    testsrv_push_simple(srv, 200, "{\"kind\":\"ConfigMap\"}", 1);
+    ck_assert_int_eq(kclient_get(kc, &CM, "ref", "cm1", &obj, NULL), KERR_OK);
+    json_decref(obj);
+    ck_assert_ptr_null(testsrv_header(req_n(2), "Accept-Encoding"));
+}
+END_TEST
+
 START_TEST(kclient_create_posts_compact_json_to_the_collection)
 {
     testsrv_push_simple(srv, 201, "{\"metadata\":{\"name\":\"cm1\",\"resourceVersion\":\"5\"}}", 1);
@@ -880,6 +906,7 @@ static Suite *kclient_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, kclient_path_builds_group_namespace_name_and_subresource);
     tcase_add_test(tc, kclient_get_sends_accept_token_and_user_agent);
+    tcase_add_test(tc, kclient_asks_for_compression_only_when_told);
     tcase_add_test(tc, kclient_create_posts_compact_json_to_the_collection);
     tcase_add_test(tc, kclient_apply_uses_patch_apply_yaml_field_manager_and_force);
     tcase_add_test(tc, kclient_answers_come_without_managed_fields);

@@ -182,6 +182,7 @@ static const char TWO_CONTEXTS[] = "clusters:\n"
                                    "  cluster:\n"
                                    "    server: http://127.0.0.1:8080\n"
                                    "    insecure-skip-tls-verify: true\n"
+                                   "    disable-compression: true\n"
                                    "users:\n"
                                    "- name: t\n"
                                    "  user: {token: s3cret}\n"
@@ -199,11 +200,13 @@ START_TEST(kconfig_explicit_context_wins_over_current_context)
     ck_assert_int_eq(kconfig_load_file(tpath("config"), NULL, &cfg, NULL), KERR_OK);
     ck_assert_str_eq(cfg->server, "https://prod:443");
     ck_assert(!cfg->insecure_skip_tls_verify);
+    ck_assert(!cfg->disable_compression);
     kconfig_free(cfg);
     ck_assert_int_eq(kconfig_load_file(tpath("config"), "dev", &cfg, NULL), KERR_OK);
     ck_assert_str_eq(cfg->context, "dev");
     ck_assert_str_eq(cfg->server, "http://127.0.0.1:8080");
     ck_assert(cfg->insecure_skip_tls_verify);
+    ck_assert(cfg->disable_compression);
     ck_assert_str_eq(cfg->namespace_, "dev-ns");
     ck_assert_str_eq(cfg->token, "s3cret");
     char *t = kconfig_bearer_token(cfg);
