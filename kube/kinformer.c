@@ -31,6 +31,7 @@
 #include "kerr.h"
 #include "khash.h"
 #include "kmap.h"
+#include "kpack.h"
 
 struct kinf_bucket {
     struct kmap_node node; /* in the index's table */
@@ -72,6 +73,7 @@ struct kinformer {
     struct kinformer_handlers h[KINFORMER_MAX_HANDLERS];
     atomic_size_t nh;
     atomic_bool synced;
+    struct kpack *pack; /* this kind's codec: stored objects are packed with it */
 };
 
 /* What a store change asks the handlers to hear (references held). */
@@ -295,6 +297,21 @@ static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj 
         kinf_announce(e, old, a);
 }
 
+/* `n` packed with this kind's codec (kobj_pack) unless the store already
+ * holds its resourceVersion or a newer one: then it is about to be dropped
+ * (most watch events echo our own writes), and packing it would be waste.
+ * The first list's objects are packed as they arrive too: packing them
+ * after the list (tried) left the freed texts as holes in the heap, 7 MiB
+ * more resident at 1,000 GraceServices, for ~30 ms less cold start. */
+static struct kobj *kinf_pack(struct kinformer *inf, struct kobj *n)
+{
+    pthread_rwlock_rdlock(&inf->lock);
+    struct kinf_entry *e = kinf_find(inf, kobj_namespace(n), kobj_name(n));
+    bool held = e && kobj_rv_cmp(kobj_resource_version(n), kobj_resource_version(e->obj)) <= 0;
+    pthread_rwlock_unlock(&inf->lock);
+    return held ? n : kobj_pack(n, inf->pack);
+}
+
 /* Put `n` (owned; its parsed tree `obj` borrowed, for the indexes) into
  * the store, then call handlers as decided. */
 static void kinf_upsert_obj(struct kinformer *inf, struct kobj *n, const struct kinf_tree *obj,
@@ -383,7 +400,7 @@ static enum kerr kinf_list_item(void *ctx, const char *text, size_t len, struct 
         return KERR_PARSE;
     }
     struct kinf_tree t = {tree, full};
-    kinf_upsert_obj(inf, n, &t, KINF_LIST);
+    kinf_upsert_obj(inf, kinf_pack(inf, n), &t, KINF_LIST);
     json_decref(tree);
     return KERR_OK;
 }
@@ -446,7 +463,7 @@ static enum kerr kinf_event(void *ctx, enum kwatch_event_type type, const char *
         kinf_event_delete(inf, n);
     } else {
         struct kinf_tree t = {view, false};
-        kinf_upsert_obj(inf, n, &t, KINF_EVENT);
+        kinf_upsert_obj(inf, kinf_pack(inf, n), &t, KINF_EVENT);
     }
     json_decref(view);
     return KERR_OK;
@@ -464,6 +481,7 @@ struct kinformer *kinformer_new(struct kclient *c, struct kwatcher *w, const str
 {
     struct kinformer *inf = kerr_xcalloc(1, sizeof *inf);
     char av[256];
+    inf->pack = kpack_new();
     inf->client = c;
     inf->watcher = w;
     inf->group = kerr_xstrdup(r->group ? r->group : "");
@@ -525,6 +543,7 @@ void kinformer_free(struct kinformer *inf)
     free(inf->selector);
     free(inf->api_version);
     free(inf->kind);
+    kpack_unref(inf->pack);
     free(inf);
 }
 
@@ -677,7 +696,7 @@ void kinformer_apply_write(struct kinformer *inf, const json_t *obj)
     struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
     struct kinf_tree t = {obj, true};
     if (n)
-        kinf_upsert_obj(inf, n, &t, KINF_APPLY);
+        kinf_upsert_obj(inf, kinf_pack(inf, n), &t, KINF_APPLY);
 }
 
 void kinformer_apply_delete(struct kinformer *inf, const char *ns, const char *name)

@@ -4,7 +4,9 @@
  * Layout: one malloc block = the struct, then the label and owner pointer
  * arrays, then every string (the JSON text first) back to back. Nothing
  * else is allocated per object, so a cached object costs its minified text
- * plus about 100 bytes.
+ * plus about 100 bytes. A packed kobj (kobj_pack) holds the text deflated
+ * against its kind's dictionary instead (kpack) and a reference to that
+ * codec; kobj_json inflates it.
  */
 #include "kobj.h"
 
@@ -15,6 +17,7 @@
 
 #include "kerr.h"
 #include "kjsonstream.h"
+#include "kpack.h"
 
 struct kobj {
     atomic_uint refs;
@@ -23,8 +26,10 @@ struct kobj {
     size_t nlabels;
     size_t nowners;
     long long generation;
-    size_t text_len;
-    const char *text;
+    size_t text_len;    /* the JSON text's length (also when packed) */
+    const char *text;   /* the text, or when packed its deflated bytes */
+    size_t zlen;        /* packed: length of those bytes; else 0 */
+    struct kpack *pack; /* packed: the codec (a reference); else NULL */
     const char *ns, *name, *uid, *rv, *kind, *api_version;
     const char **labels; /* nlabels pairs: key, value */
     const char **owners; /* nowners uids */
@@ -167,6 +172,8 @@ static struct kobj *kobj_build(const json_t *obj, const char *text, size_t text_
     o->nlabels = nlabels;
     o->nowners = nowners;
     o->text_len = s.text_len;
+    o->zlen = 0;
+    o->pack = NULL;
     o->generation = json_integer_value(json_object_get(meta, "generation"));
     const json_t *dts = json_object_get(meta, "deletionTimestamp");
     o->deleting = dts && !json_is_null(dts);
@@ -380,8 +387,10 @@ struct kobj *kobj_ref(const struct kobj *o)
 void kobj_unref(const struct kobj *o)
 {
     struct kobj *m = (struct kobj *)o;
-    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        kpack_unref(m->pack);
         free(m);
+    }
 }
 
 const char *kobj_namespace(const struct kobj *o)
@@ -472,7 +481,7 @@ const char *kobj_owner_uid(const struct kobj *o, size_t i)
 
 const char *kobj_text(const struct kobj *o)
 {
-    return o->text;
+    return o->pack ? NULL : o->text;
 }
 
 size_t kobj_text_len(const struct kobj *o)
@@ -480,9 +489,97 @@ size_t kobj_text_len(const struct kobj *o)
     return o->text_len;
 }
 
+char *kobj_text_copy(const struct kobj *o)
+{
+    char *text = kerr_xmalloc(o->text_len + 1);
+    text[o->text_len] = '\0';
+    if (!o->pack)
+        memcpy(text, o->text, o->text_len);
+    else if (!kpack_expand(o->pack, (const unsigned char *)o->text, o->zlen, text, o->text_len)) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 json_t *kobj_json(const struct kobj *o)
 {
-    return json_loadb(o->text, o->text_len, JSON_ALLOW_NUL, NULL);
+    if (!o->pack)
+        return json_loadb(o->text, o->text_len, JSON_ALLOW_NUL, NULL);
+    char *text = kobj_text_copy(o);
+    json_t *j = text ? json_loadb(text, o->text_len, JSON_ALLOW_NUL, NULL) : NULL;
+    free(text);
+    return j;
+}
+
+bool kobj_packed(const struct kobj *o)
+{
+    return o->pack != NULL;
+}
+
+/* Bytes of o's strings other than the text (each with its NUL). */
+static size_t kobj_meta_size(const struct kobj *o)
+{
+    const char *s[6] = {o->ns, o->name, o->uid, o->rv, o->kind, o->api_version};
+    size_t total = 0;
+    for (size_t i = 0; i < 6; i++)
+        total += strlen(s[i]) + 1;
+    for (size_t i = 0; i < 2 * o->nlabels; i++)
+        total += strlen(o->labels[i]) + 1;
+    for (size_t i = 0; i < o->nowners; i++)
+        total += strlen(o->owners[i]) + 1;
+    return total;
+}
+
+/* A copy of `o` whose text is `z` (zlen deflated bytes), its strings
+ * copied after it. */
+static struct kobj *kobj_repack(const struct kobj *o, const unsigned char *z, size_t zlen,
+                                struct kpack *pack)
+{
+    size_t nslots = 2 * o->nlabels + o->nowners;
+    struct kobj *p = kerr_xmalloc(sizeof *p + nslots * sizeof(const char *) + zlen +
+                                  kobj_meta_size(o));
+    *p = *o;
+    atomic_init(&p->refs, 1);
+    p->labels = p->slots;
+    p->owners = p->slots + 2 * o->nlabels;
+    char *at = (char *)(p->slots + nslots);
+    memcpy(at, z, zlen);
+    p->text = at;
+    at += zlen;
+    p->zlen = zlen;
+    p->pack = kpack_ref(pack);
+    const char **dst[6] = {&p->ns, &p->name, &p->uid, &p->rv, &p->kind, &p->api_version};
+    const char *src[6] = {o->ns, o->name, o->uid, o->rv, o->kind, o->api_version};
+    for (size_t i = 0; i < 6; i++)
+        *dst[i] = kobj_put(&at, src[i], strlen(src[i]));
+    for (size_t i = 0; i < 2 * o->nlabels; i++)
+        p->labels[i] = kobj_put(&at, o->labels[i], strlen(o->labels[i]));
+    for (size_t i = 0; i < o->nowners; i++)
+        p->owners[i] = kobj_put(&at, o->owners[i], strlen(o->owners[i]));
+    return p;
+}
+
+struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack)
+{
+    unsigned char *z = NULL;
+    size_t zlen = 0;
+    if (!o || !pack || o->pack || !kpack_compress(pack, o->text, o->text_len, &z, &zlen))
+        return NULL;
+    struct kobj *p = kobj_repack(o, z, zlen, pack);
+    free(z);
+    return p;
+}
+
+struct kobj *kobj_pack(struct kobj *o, struct kpack *pack)
+{
+    if (!o || atomic_load(&o->refs) != 1)
+        return o;
+    struct kobj *p = kobj_packed_copy(o, pack);
+    if (!p)
+        return o;
+    kobj_unref(o);
+    return p;
 }
 
 /* Parse a decimal RV; false if it is not one. */

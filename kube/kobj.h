@@ -125,9 +125,28 @@ const char *kobj_controller_uid(const struct kobj *o);
 size_t kobj_owner_count(const struct kobj *o);
 const char *kobj_owner_uid(const struct kobj *o, size_t i);
 
-/* The minified JSON text (borrowed), and its length. */
+/* The minified JSON text (borrowed; NULL when the kobj is packed: use
+ * kobj_text_copy or kobj_json), and its length (also when packed). */
 const char *kobj_text(const struct kobj *o);
 size_t kobj_text_len(const struct kobj *o);
+/* The text, packed or not, as a new NUL-terminated string (caller frees);
+ * NULL only if a packed text does not inflate (never for a valid kobj). */
+char *kobj_text_copy(const struct kobj *o);
+/*
+ * The same object with its text deflated against `pack`'s dictionary
+ * (kpack.h): what the informers keep, about a quarter to a tenth of the
+ * text for the kinds the operator caches. Takes `o` (reference count 1,
+ * not yet shared) and returns its replacement, or `o` itself when packing
+ * does not pay (or `o` is shared, already packed, or pack is NULL).
+ * Accessors and kobj_json read a packed kobj as before; kobj_text gives
+ * NULL for it.
+ */
+struct kpack;
+struct kobj *kobj_pack(struct kobj *o, struct kpack *pack);
+/* A new packed kobj with `o`'s content (reference count 1; `o` is left
+ * alone), or NULL when packing does not pay or `o` is already packed. */
+struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack);
+bool kobj_packed(const struct kobj *o);
 
 /* A freshly parsed tree of the text: a new reference owned by the caller
  * (json_decref it). The tree is private to the caller, so it may be edited.

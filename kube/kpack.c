@@ -1,0 +1,128 @@
+/*
+ * kpack: see kpack.h.
+ */
+#include "kpack.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "kerr.h"
+
+/* Raw deflate (no zlib header or checksum: the kobj keeps the length) with
+ * an 8 KiB window, fastest level. memLevel 4 keeps the stream's state at
+ * ~40 KB per codec (the default 8 would be ~270 KB). */
+#define KPACK_WBITS (-13)
+#define KPACK_LEVEL 1
+#define KPACK_MEMLEVEL 4
+
+struct kpack {
+    atomic_uint refs;
+    pthread_mutex_t mu; /* guards zs, zs_ready and the setting of dict */
+    z_stream zs;
+    bool zs_ready;
+    /* Set once, under mu, by the first kpack_compress, then read-only: a
+     * reader reaches it only through a kobj packed after it was set. */
+    unsigned char *dict;
+    size_t dict_len;
+};
+
+struct kpack *kpack_new(void)
+{
+    struct kpack *c = kerr_xcalloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+struct kpack *kpack_ref(struct kpack *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void kpack_unref(struct kpack *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (c->zs_ready)
+        deflateEnd(&c->zs);
+    pthread_mutex_destroy(&c->mu);
+    free(c->dict);
+    free(c);
+}
+
+/* The stream, reset and primed with the dictionary (mu held). */
+static bool kpack_stream(struct kpack *c, const char *text, size_t len)
+{
+    if (!c->dict) {
+        size_t n = len < KPACK_DICT_MAX ? len : KPACK_DICT_MAX;
+        c->dict = kerr_xmalloc(n);
+        memcpy(c->dict, text + len - n, n);
+        c->dict_len = n;
+    }
+    if (!c->zs_ready) {
+        if (deflateInit2(&c->zs, KPACK_LEVEL, Z_DEFLATED, KPACK_WBITS, KPACK_MEMLEVEL,
+                         Z_DEFAULT_STRATEGY) != Z_OK)
+            return false;
+        c->zs_ready = true;
+    } else if (deflateReset(&c->zs) != Z_OK) {
+        return false;
+    }
+    return deflateSetDictionary(&c->zs, c->dict, (uInt)c->dict_len) == Z_OK;
+}
+
+bool kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char **out,
+                    size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!c || len == 0 || len > UINT32_MAX / 2)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool ok = kpack_stream(c, text, len);
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    if (ok) {
+        cap = deflateBound(&c->zs, len);
+        buf = kerr_xmalloc(cap);
+        c->zs.next_in = (Bytef *)text;
+        c->zs.avail_in = (uInt)len;
+        c->zs.next_out = buf;
+        c->zs.avail_out = (uInt)cap;
+        ok = deflate(&c->zs, Z_FINISH) == Z_STREAM_END;
+    }
+    size_t n = ok ? cap - c->zs.avail_out : 0;
+    pthread_mutex_unlock(&c->mu);
+    if (!ok || n >= len) {
+        free(buf);
+        return false;
+    }
+    *out = kerr_xrealloc(buf, n);
+    *out_len = n;
+    return true;
+}
+
+bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out,
+                  size_t len)
+{
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (!c || !c->dict || zlen > UINT32_MAX || len > UINT32_MAX ||
+        inflateInit2(&s, KPACK_WBITS) != Z_OK)
+        return false;
+    bool ok = inflateSetDictionary(&s, c->dict, (uInt)c->dict_len) == Z_OK;
+    if (ok) {
+        s.next_in = (Bytef *)z;
+        s.avail_in = (uInt)zlen;
+        s.next_out = (Bytef *)out;
+        s.avail_out = (uInt)len;
+        ok = inflate(&s, Z_FINISH) == Z_STREAM_END && s.avail_out == 0 && s.avail_in == 0;
+    }
+    inflateEnd(&s);
+    return ok;
+}

@@ -1,0 +1,45 @@
+/*
+ * kpack: compression of cached object texts against a preset dictionary
+ * (zlib's raw deflate with deflateSetDictionary), one codec per kind.
+ *
+ * Objects of one kind share nearly all their text with one another: keys,
+ * label keys and values, images, owner kinds. The first text a codec packs
+ * becomes its dictionary (its last KPACK_DICT_MAX bytes), and every text is
+ * deflated against it: a Deployment of 2.4 KB becomes ~150-400 bytes
+ * (uids, timestamps and resourceVersions are what is left), where deflate
+ * without the dictionary only halves it. Unpacking costs ~2 us per object.
+ *
+ * Thread safety: a codec is shared by reference count between its
+ * informer and every kobj packed with it. kpack_compress may be called
+ * from any thread (a mutex guards the one deflate stream and the setting
+ * of the dictionary); kpack_expand from any thread at any time (it reads
+ * the dictionary, which never changes once set, and uses its own stream).
+ */
+#ifndef GRACE_KPACK_H
+#define GRACE_KPACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kpack;
+
+/* The dictionary's size limit: deflate's window here (8 KiB), so that all
+ * of it stays within reach of a whole object. */
+#define KPACK_DICT_MAX 8192
+
+struct kpack *kpack_new(void);
+struct kpack *kpack_ref(struct kpack *c);
+void kpack_unref(struct kpack *c); /* NULL allowed */
+
+/* Deflate text[0..len) into *out (malloc'd, *out_len bytes). False (and
+ * *out NULL) when zlib fails or the result would not be smaller: keep the
+ * text as it is. The first call's text becomes the dictionary. */
+bool kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char **out,
+                    size_t *out_len);
+
+/* Inflate z[0..zlen) into out, which holds exactly len bytes (the text's
+ * length). False when the data does not inflate to exactly len bytes. */
+bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out,
+                  size_t len);
+
+#endif
