@@ -246,7 +246,8 @@ class Operator:
 
 def perf_attach(pid, out, settle=0.5):
     """Start `perf record` (call graphs from DWARF) on a running process."""
-    p = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+    freq = os.environ.get("BENCH_PERF_FREQ", "499")   # samples per second
+    p = subprocess.Popen(["perf", "record", "-F", freq, "--call-graph", "dwarf,16384",
                           "-p", str(pid), "-o", out], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)

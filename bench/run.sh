@@ -39,6 +39,8 @@
 #                       the operator's configuration (comparisons)
 #   BENCH_ARGS="..."    extra bench/bench.py flags, for profiling, e.g.
 #                       "--phases none --perf /tmp/op.perf" (see README)
+#   BENCH_PERF_FREQ=499 perf's sampling rate for --perf (more for a short phase
+#                       such as a cold start)
 #   BENCH_WRAP="..."    command prefix for the operator, e.g.
 #                       "valgrind --tool=massif --massif-out-file=/tmp/massif.%p"
 #

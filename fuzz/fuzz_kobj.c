@@ -29,6 +29,7 @@
 #include "fuzzutil.h"
 #include "kjsonstream.h"
 #include "kobj.h"
+#include "kpack.h"
 
 #define H "kobj"
 
@@ -69,7 +70,8 @@ static void check_obj(const struct kobj *o, const char *kind, const char *av)
 {
     json_t *t = kobj_json(o);
     if (!json_is_object(t))
-        fz_fail(H, "cached object unreadable by kobj_json: %.300s", kobj_text(o));
+        fz_fail(H, "cached object unreadable by kobj_json: %.300s",
+                kobj_text(o) ? kobj_text(o) : "(packed)");
     const json_t *meta = json_object_get(t, "metadata");
     same("name", kobj_name(o), jstr(meta, "name"));
     same("namespace", kobj_namespace(o), jstr(meta, "namespace"));
@@ -107,6 +109,42 @@ static void compare(const struct kobj *a, const struct kobj *b)
         fz_fail(H, "full and metadata-only parses disagree");
 }
 
+/* The codec the informers would pack with: one per process, its
+ * dictionary the first text packed (a typical object, so later inputs are
+ * packed against something like what the cache holds). */
+static struct kpack *fz_codec(void)
+{
+    static struct kpack *c;
+    if (!c) {
+        static const char first[] =
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"peeps\","
+            "\"namespace\":\"grace\",\"uid\":\"6f1c0000-1a2b-4c3d-8e9f-000000000001\","
+            "\"resourceVersion\":\"10\",\"labels\":{\"app.kubernetes.io/managed-by\":"
+            "\"grace-operator\"}},\"type\":\"Opaque\",\"data\":{\"password\":\"c2VjcmV0\"}}";
+        unsigned char *z = NULL;
+        size_t zlen = 0;
+        c = kpack_new();
+        kpack_compress(c, first, sizeof first - 1, &z, &zlen);
+        free(z);
+    }
+    return c;
+}
+
+/* A packed copy of `o` reads back exactly its text and passes check_obj. */
+static void check_packed(const struct kobj *o, const char *kind, const char *av)
+{
+    struct kobj *p = kobj_packed_copy(o, fz_codec());
+    if (!p)
+        return; /* packing did not pay: the cache keeps the text */
+    char *t = kobj_text_copy(p);
+    if (!t || kobj_text_len(p) != kobj_text_len(o) ||
+        memcmp(t, kobj_text(o), kobj_text_len(o)) != 0)
+        fz_fail(H, "a packed object does not read back its text: %.200s", kobj_text(o));
+    free(t);
+    check_obj(p, kind, av);
+    kobj_unref(p);
+}
+
 /* One object text as the cache gets it: both constructors. */
 static void cache_text(const struct ctx *c, const char *text, size_t len, bool full_too)
 {
@@ -119,8 +157,10 @@ static void cache_text(const struct ctx *c, const char *text, size_t len, bool f
         fz_fail(H, "split and checked metadata-only parses disagree on: %.200s", text);
     if (m)
         check_obj(m, kind, av);
-    if (sm)
+    if (sm) {
         check_obj(sm, kind, av);
+        check_packed(sm, kind, av);
+    }
     if (m && sm && strcmp(kobj_text(m), kobj_text(sm)) != 0)
         fz_fail(H, "split and checked metadata-only parses make different texts");
     if (f)

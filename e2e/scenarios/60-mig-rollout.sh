@@ -9,8 +9,10 @@
 setup_env
 kubectl -n "$NS" create configmap extra --from-literal=FEATURE=on >/dev/null || fail configmap
 op_start
+# The first Job runs 8 s: a new service's first report of progress only (the Job
+# running, nothing failed) is written after at most 5 s (docs: gitops/README.md).
 gs_apply web 'image: example/web:1' 'postgres: {}' 'envFrom: [{configMapRef: {name: extra}}]' \
-  'env: [{name: MODE, value: blue}]' 'migrations: {command: [alembic, upgrade, head, STANDIN_SLEEP=3]}'
+  'env: [{name: MODE, value: blue}]' 'migrations: {command: [alembic, upgrade, head, STANDIN_SLEEP=8]}'
 j1=$(wait_mig_job web)
 [ "$(cond_reason web MigrationsReady)" = MigrationRunning ] ||
   eventually_eq 10 MigrationRunning cond_reason web MigrationsReady || fail "MigrationsReady is not MigrationRunning"
@@ -19,7 +21,7 @@ kubectl get deployment web -n "$NS" >/dev/null 2>&1 && fail "Deployment exists b
 # What the Job runs.
 spec() { jp "job/$j1" "$1"; }
 [ "$(spec '{.spec.template.spec.containers[0].image}')" = example/web:1 ] || fail "Job image"
-[ "$(spec '{.spec.template.spec.containers[0].command}')" = '["alembic","upgrade","head","STANDIN_SLEEP=3"]' ] ||
+[ "$(spec '{.spec.template.spec.containers[0].command}')" = '["alembic","upgrade","head","STANDIN_SLEEP=8"]' ] ||
   fail "Job command $(spec '{.spec.template.spec.containers[0].command}')"
 [ "$(spec '{.spec.template.spec.containers[0].env[?(@.name=="DATABASE_URL")].valueFrom.secretKeyRef.name}')" = web-postgres ] ||
   fail "Job has no DATABASE_URL from web-postgres"
