@@ -121,11 +121,9 @@ static struct kpack *fz_codec(void)
             "\"namespace\":\"grace\",\"uid\":\"6f1c0000-1a2b-4c3d-8e9f-000000000001\","
             "\"resourceVersion\":\"10\",\"labels\":{\"app.kubernetes.io/managed-by\":"
             "\"grace-operator\"}},\"type\":\"Opaque\",\"data\":{\"password\":\"c2VjcmV0\"}}";
-        unsigned char *z = NULL;
-        size_t zlen = 0;
+        unsigned char z[sizeof first];
         c = kpack_new();
-        kpack_compress(c, first, sizeof first - 1, &z, &zlen);
-        free(z);
+        kpack_compress(c, first, sizeof first - 1, z);
     }
     return c;
 }

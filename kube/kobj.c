@@ -562,12 +562,14 @@ static struct kobj *kobj_repack(const struct kobj *o, const unsigned char *z, si
 
 struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack)
 {
-    unsigned char *z = NULL;
-    size_t zlen = 0;
-    if (!o || !pack || o->pack || !kpack_compress(pack, o->text, o->text_len, &z, &zlen))
+    if (!o || !pack || o->pack)
         return NULL;
-    struct kobj *p = kobj_repack(o, z, zlen, pack);
-    free(z);
+    unsigned char stack[8192]; /* most objects: no allocation for the deflated bytes */
+    unsigned char *z = o->text_len <= sizeof stack ? stack : kerr_xmalloc(o->text_len);
+    size_t zlen = kpack_compress(pack, o->text, o->text_len, z);
+    struct kobj *p = zlen ? kobj_repack(o, z, zlen, pack) : NULL;
+    if (z != stack)
+        free(z);
     return p;
 }
 

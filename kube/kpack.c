@@ -76,35 +76,22 @@ static bool kpack_stream(struct kpack *c, const char *text, size_t len)
     return deflateSetDictionary(&c->zs, c->dict, (uInt)c->dict_len) == Z_OK;
 }
 
-bool kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char **out,
-                    size_t *out_len)
+size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char *out)
 {
-    *out = NULL;
-    *out_len = 0;
-    if (!c || len == 0 || len > UINT32_MAX / 2)
-        return false;
+    if (!c || len < 2 || len > UINT32_MAX / 2)
+        return 0;
     pthread_mutex_lock(&c->mu);
     bool ok = kpack_stream(c, text, len);
-    unsigned char *buf = NULL;
-    size_t cap = 0;
     if (ok) {
-        cap = deflateBound(&c->zs, len);
-        buf = kerr_xmalloc(cap);
         c->zs.next_in = (Bytef *)text;
         c->zs.avail_in = (uInt)len;
-        c->zs.next_out = buf;
-        c->zs.avail_out = (uInt)cap;
+        c->zs.next_out = out;
+        c->zs.avail_out = (uInt)(len - 1); /* room for a smaller result only */
         ok = deflate(&c->zs, Z_FINISH) == Z_STREAM_END;
     }
-    size_t n = ok ? cap - c->zs.avail_out : 0;
+    size_t n = ok ? len - 1 - c->zs.avail_out : 0;
     pthread_mutex_unlock(&c->mu);
-    if (!ok || n >= len) {
-        free(buf);
-        return false;
-    }
-    *out = kerr_xrealloc(buf, n);
-    *out_len = n;
-    return true;
+    return n;
 }
 
 bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out,

@@ -31,11 +31,11 @@ struct kpack *kpack_new(void);
 struct kpack *kpack_ref(struct kpack *c);
 void kpack_unref(struct kpack *c); /* NULL allowed */
 
-/* Deflate text[0..len) into *out (malloc'd, *out_len bytes). False (and
- * *out NULL) when zlib fails or the result would not be smaller: keep the
- * text as it is. The first call's text becomes the dictionary. */
-bool kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char **out,
-                    size_t *out_len);
+/* Deflate text[0..len) into out, which holds len bytes. Returns the bytes
+ * written, or 0 when zlib fails or the result would not be smaller (keep
+ * the text as it is; deflate stops as soon as the output is full). The
+ * first call's text becomes the dictionary. */
+size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char *out);
 
 /* Inflate z[0..zlen) into out, which holds exactly len bytes (the text's
  * length). False when the data does not inflate to exactly len bytes. */
