@@ -695,8 +695,8 @@ void kinformer_apply_write(struct kinformer *inf, const json_t *obj)
         return;
     struct kobj *n = kobj_new_with_type(obj, inf->api_version, inf->kind);
     struct kinf_tree t = {obj, true};
-    if (n)
-        kinf_upsert_obj(inf, kinf_pack(inf, n), &t, KINF_APPLY);
+    if (n) /* not stale: it will be stored, so packed without kinf_pack's second look-up */
+        kinf_upsert_obj(inf, kobj_pack(n, inf->pack), &t, KINF_APPLY);
 }
 
 void kinformer_apply_delete(struct kinformer *inf, const char *ns, const char *name)
