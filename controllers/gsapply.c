@@ -16,11 +16,10 @@
 #include "kobj.h"
 #include "log.h"
 
-static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
+static size_t owner_index(const struct kobj *o, char keys[][256], size_t max)
 {
-    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-    const char *ns = json_string_value(json_object_get(labels, "grace.dev/namespace"));
-    const char *svc = json_string_value(json_object_get(labels, "grace.dev/service"));
+    const char *ns = kobj_label(o, "grace.dev/namespace");
+    const char *svc = kobj_label(o, "grace.dev/service");
     if (!ns || !svc || max < 1)
         return 0;
     snprintf(keys[0], 256, "%s/%s", ns, svc);
@@ -29,7 +28,7 @@ static size_t owner_index(const json_t *obj, char keys[][256], size_t max)
 
 void gs_child_indexes(struct kinformer *inf)
 {
-    kinformer_add_meta_index(inf, GS_OWNER_INDEX, owner_index); /* labels only */
+    kinformer_add_meta_index(inf, GS_OWNER_INDEX, owner_index);
 }
 
 /* ---- apply ---- */

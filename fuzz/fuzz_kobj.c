@@ -20,7 +20,10 @@
  *  - the tree has no metadata.managedFields;
  *  - the full parse and the metadata-only parses of the same text agree;
  *  - on a text the splitter handed out, kobj_new_from_split_meta makes a
- *    kobj exactly when kobj_new_from_text_meta does, with the same text.
+ *    kobj exactly when kobj_new_from_text_meta does, with the same text;
+ *  - without a metadata view, both read the metadata without a tree where
+ *    they can (kobjmeta): the kobj is then identical, accessor by accessor
+ *    and byte by byte, to the one read with jansson.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -109,6 +112,38 @@ static void compare(const struct kobj *a, const struct kobj *b)
         fz_fail(H, "full and metadata-only parses disagree");
 }
 
+static void same_str(const char *what, const char *a, const char *b)
+{
+    if (strcmp(a, b) != 0)
+        fz_fail(H, "tree-less and jansson metadata disagree on %s: \"%.100s\" vs \"%.100s\"",
+                what, a, b);
+}
+
+/* `a` (read without a tree) and `b` (read with jansson) hold the same. */
+static void identical(const struct kobj *a, const struct kobj *b)
+{
+    same_str("name", kobj_name(a), kobj_name(b));
+    same_str("namespace", kobj_namespace(a), kobj_namespace(b));
+    same_str("uid", kobj_uid(a), kobj_uid(b));
+    same_str("resourceVersion", kobj_resource_version(a), kobj_resource_version(b));
+    same_str("kind", kobj_kind(a), kobj_kind(b));
+    same_str("apiVersion", kobj_api_version(a), kobj_api_version(b));
+    same_str("controller", kobj_controller_uid(a) ? kobj_controller_uid(a) : "-",
+             kobj_controller_uid(b) ? kobj_controller_uid(b) : "-");
+    if (kobj_generation(a) != kobj_generation(b) || kobj_deleting(a) != kobj_deleting(b) ||
+        kobj_label_count(a) != kobj_label_count(b) || kobj_owner_count(a) != kobj_owner_count(b))
+        fz_fail(H, "tree-less and jansson metadata disagree (generation, deletion or counts)");
+    for (size_t i = 0; i < kobj_label_count(a); i++) {
+        same_str("label key", kobj_label_key(a, i), kobj_label_key(b, i));
+        same_str("label value", kobj_label_value(a, i), kobj_label_value(b, i));
+    }
+    for (size_t i = 0; i < kobj_owner_count(a); i++)
+        same_str("owner", kobj_owner_uid(a, i), kobj_owner_uid(b, i));
+    if (kobj_text_len(a) != kobj_text_len(b) ||
+        memcmp(kobj_text(a), kobj_text(b), kobj_text_len(a)) != 0)
+        fz_fail(H, "tree-less and jansson metadata make different texts");
+}
+
 /* The codec the informers would pack with: one per process, its
  * dictionary the first text packed (a typical object, so later inputs are
  * packed against something like what the cache holds). */
@@ -151,8 +186,16 @@ static void cache_text(const struct ctx *c, const char *text, size_t len, bool f
     struct kobj *m = kobj_new_from_text_meta(text, len, av, kind, &view, NULL);
     struct kobj *sm = kobj_new_from_split_meta(text, len, av, kind, &sview, NULL);
     struct kobj *f = full_too ? kobj_new_from_text(text, len, av, kind, &tree, NULL) : NULL;
+    struct kobj *fm = kobj_new_from_text_meta(text, len, av, kind, NULL, NULL);
+    struct kobj *fsm = kobj_new_from_split_meta(text, len, av, kind, NULL, NULL);
     if (!m != !sm)
         fz_fail(H, "split and checked metadata-only parses disagree on: %.200s", text);
+    if (!fm != !m || !fsm != !sm)
+        fz_fail(H, "tree-less and jansson metadata parses disagree on: %.200s", text);
+    if (fm && m)
+        identical(fm, m);
+    if (fsm && sm)
+        identical(fsm, sm);
     if (m)
         check_obj(m, kind, av);
     if (sm) {
@@ -173,6 +216,8 @@ static void cache_text(const struct ctx *c, const char *text, size_t len, bool f
     kobj_unref(m);
     kobj_unref(sm);
     kobj_unref(f);
+    kobj_unref(fm);
+    kobj_unref(fsm);
 }
 
 static int on_list_item(void *ctx, const char *text, size_t len)

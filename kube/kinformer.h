@@ -55,6 +55,9 @@ struct kinformer_handlers {
  * ingest, on the thread that ingests (watcher or apply_write caller). */
 #define KINFORMER_MAX_INDEX_KEYS 16
 typedef size_t (*kinformer_index_fn)(const json_t *obj, char keys[][256], size_t max);
+/* The same for an index of metadata only, read from the kobj's accessors
+ * (labels, owners, names). */
+typedef size_t (*kinformer_meta_index_fn)(const struct kobj *o, char keys[][256], size_t max);
 
 /*
  * New informer for resource `r` in namespace `ns` (NULL or "": all) with
@@ -83,12 +86,12 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
  * once, so it is safe at any time; best before kwatcher_start. */
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
-/* The same for an index function that reads nothing but metadata (and
- * kind / apiVersion): it may be given an object holding only those. An
- * informer whose indexes are all of this sort parses only the metadata of
- * list items (the rest of each item is stored as text, unparsed), which is
- * most of the cost of a list. */
-void kinformer_add_meta_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
+/* The same for an index of metadata only, given the kobj. An informer
+ * whose indexes are all of this sort reads only the metadata of what it
+ * stores, without a tree (the rest of each item is stored as text,
+ * unparsed), which is most of the cost of a list. */
+void kinformer_add_meta_index(struct kinformer *inf, const char *index_name,
+                              kinformer_meta_index_fn fn);
 
 /*
  * Objects whose index `index_name` produced `key`: *out receives a

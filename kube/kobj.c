@@ -17,6 +17,7 @@
 
 #include "kerr.h"
 #include "kjsonstream.h"
+#include "kobjmeta.h"
 #include "kpack.h"
 
 struct kobj {
@@ -34,15 +35,6 @@ struct kobj {
     const char **labels; /* nlabels pairs: key, value */
     const char **owners; /* nowners uids */
     const char *slots[]; /* labels and owners point here; strings follow */
-};
-
-/* The fields gathered from the tree before the block is sized. */
-struct kobj_src {
-    const char *str[6]; /* ns, name, uid, rv, kind, apiVersion */
-    const json_t *labels;
-    const json_t *owners;
-    char *text;
-    size_t text_len;
 };
 
 static const char *kobj_jstr(const json_t *o, const char *key)
@@ -82,28 +74,65 @@ static json_t *kobj_strip(const json_t *obj, const char *api_version, const char
     return top;
 }
 
-static size_t kobj_strings_size(const struct kobj_src *s, size_t *nlabels, size_t *nowners)
+static struct kobjmeta_str kobj_str(const char *s)
 {
-    size_t total = s->text_len + 1;
+    return (struct kobjmeta_str){s ? s : "", s ? strlen(s) : 0};
+}
+
+/* The metadata of a parsed tree as kobjmeta_read gives it of a text; its
+ * label and owner arrays are allocated (kobj_tree_meta_free). */
+static void kobj_tree_meta(const json_t *obj, struct kobjmeta *m)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *labels = json_object_get(meta, "labels");
+    const json_t *owners = json_object_get(meta, "ownerReferences");
     const char *k;
     json_t *v;
     size_t i;
-    for (i = 0; i < 6; i++)
-        total += strlen(s->str[i]) + 1;
-    *nlabels = 0;
-    json_object_foreach((json_t *)s->labels, k, v)
+    m->ns = kobj_str(kobj_jstr(meta, "namespace"));
+    m->name = kobj_str(kobj_jstr(meta, "name"));
+    m->uid = kobj_str(kobj_jstr(meta, "uid"));
+    m->rv = kobj_str(kobj_jstr(meta, "resourceVersion"));
+    m->has_name = json_is_string(json_object_get(meta, "name"));
+    m->generation = json_integer_value(json_object_get(meta, "generation"));
+    const json_t *dts = json_object_get(meta, "deletionTimestamp");
+    m->deleting = dts && !json_is_null(dts);
+    struct kobjmeta_str *lab = kerr_xcalloc(2 * json_object_size(labels) + 1, sizeof *lab);
+    m->nlabels = 0;
+    json_object_foreach((json_t *)labels, k, v)
     {
         if (!json_is_string(v))
             continue;
-        total += strlen(k) + 1 + json_string_length(v) + 1;
-        (*nlabels)++;
+        lab[2 * m->nlabels] = kobj_str(k);
+        lab[2 * m->nlabels + 1] = (struct kobjmeta_str){json_string_value(v), json_string_length(v)};
+        m->nlabels++;
     }
-    *nowners = 0;
-    json_array_foreach(s->owners, i, v)
+    struct kobjmeta_str *own = kerr_xcalloc(json_array_size(owners) + 1, sizeof *own);
+    m->nowners = json_array_size(owners);
+    m->controller_idx = -1;
+    json_array_foreach(owners, i, v)
     {
-        total += strlen(kobj_jstr(v, "uid")) + 1;
-        (*nowners)++;
+        own[i] = kobj_str(kobj_jstr(v, "uid"));
+        if (m->controller_idx < 0 && json_is_true(json_object_get(v, "controller")))
+            m->controller_idx = (int)i;
     }
+    m->labels = lab;
+    m->owners = own;
+}
+
+static void kobj_tree_meta_free(struct kobjmeta *m)
+{
+    free((void *)m->labels);
+    free((void *)m->owners);
+}
+
+static size_t kobj_strings_size(const struct kobjmeta *m, const struct kobjmeta_str *type)
+{
+    size_t total = m->ns.n + m->name.n + m->uid.n + m->rv.n + type[0].n + type[1].n + 6;
+    for (size_t i = 0; i < 2 * m->nlabels; i++)
+        total += m->labels[i].n + 1;
+    for (size_t i = 0; i < m->nowners; i++)
+        total += m->owners[i].n + 1;
     return total;
 }
 
@@ -117,67 +146,52 @@ static const char *kobj_put(char **p, const char *s, size_t n)
     return d;
 }
 
-static void kobj_fill(struct kobj *o, const struct kobj_src *s, char *p)
+static void kobj_fill(struct kobj *o, const struct kobjmeta *m, const struct kobjmeta_str *type,
+                      char *p)
 {
     const char **dst[6] = {&o->ns, &o->name, &o->uid, &o->rv, &o->kind, &o->api_version};
-    const char *k;
-    json_t *v;
-    size_t i, n = 0;
-    o->text = kobj_put(&p, s->text, s->text_len);
-    for (i = 0; i < 6; i++)
-        *dst[i] = kobj_put(&p, s->str[i], strlen(s->str[i]));
-    json_object_foreach((json_t *)s->labels, k, v)
-    {
-        if (!json_is_string(v))
-            continue;
-        o->labels[2 * n] = kobj_put(&p, k, strlen(k));
-        o->labels[2 * n + 1] = kobj_put(&p, json_string_value(v), json_string_length(v));
-        n++;
-    }
-    o->controller_idx = -1;
-    json_array_foreach(s->owners, i, v)
-    {
-        const char *uid = kobj_jstr(v, "uid");
-        o->owners[i] = kobj_put(&p, uid, strlen(uid));
-        if (o->controller_idx < 0 && json_is_true(json_object_get(v, "controller")))
-            o->controller_idx = (int)i;
-    }
+    const struct kobjmeta_str *src[6] = {&m->ns, &m->name, &m->uid, &m->rv, &type[0], &type[1]};
+    for (size_t i = 0; i < 6; i++)
+        *dst[i] = kobj_put(&p, src[i]->p, src[i]->n);
+    for (size_t i = 0; i < 2 * m->nlabels; i++)
+        o->labels[i] = kobj_put(&p, m->labels[i].p, m->labels[i].n);
+    for (size_t i = 0; i < m->nowners; i++)
+        o->owners[i] = kobj_put(&p, m->owners[i].p, m->owners[i].n);
 }
 
-/* The block for `obj` (its metadata read from the tree) around `text`,
- * whose "kind" and "apiVersion" are `kind` and `api_version`. */
-static struct kobj *kobj_build(const json_t *obj, const char *text, size_t text_len,
-                               const char *kind, const char *api_version)
+/* The block for metadata `m` around `text`, whose "kind" and "apiVersion"
+ * are type[0] and type[1]. */
+static struct kobj *kobj_build(const struct kobjmeta *m, const char *text, size_t text_len,
+                               const struct kobjmeta_str *type)
 {
-    const json_t *meta = json_object_get(obj, "metadata");
-    struct kobj_src s = {{NULL}, NULL, NULL, (char *)text, text_len};
-    size_t nlabels = 0, nowners = 0;
-    s.str[0] = kobj_jstr(meta, "namespace");
-    s.str[1] = kobj_jstr(meta, "name");
-    s.str[2] = kobj_jstr(meta, "uid");
-    s.str[3] = kobj_jstr(meta, "resourceVersion");
-    s.str[4] = kind ? kind : "";
-    s.str[5] = api_version ? api_version : "";
-    s.labels =
-        json_is_object(json_object_get(meta, "labels")) ? json_object_get(meta, "labels") : NULL;
-    s.owners = json_is_array(json_object_get(meta, "ownerReferences"))
-                   ? json_object_get(meta, "ownerReferences")
-                   : NULL;
-    size_t strings = kobj_strings_size(&s, &nlabels, &nowners);
-    size_t ptrs = (2 * nlabels + nowners) * sizeof(const char *);
-    struct kobj *o = kerr_xmalloc(sizeof *o + ptrs + strings);
+    size_t ptrs = (2 * m->nlabels + m->nowners) * sizeof(const char *);
+    struct kobj *o = kerr_xmalloc(sizeof *o + ptrs + text_len + 1 + kobj_strings_size(m, type));
     atomic_init(&o->refs, 1);
     o->labels = o->slots;
-    o->owners = o->slots + 2 * nlabels;
-    o->nlabels = nlabels;
-    o->nowners = nowners;
-    o->text_len = s.text_len;
+    o->owners = o->slots + 2 * m->nlabels;
+    o->nlabels = m->nlabels;
+    o->nowners = m->nowners;
+    o->controller_idx = m->controller_idx;
+    o->text_len = text_len;
     o->zlen = 0;
     o->pack = NULL;
-    o->generation = json_integer_value(json_object_get(meta, "generation"));
-    const json_t *dts = json_object_get(meta, "deletionTimestamp");
-    o->deleting = dts && !json_is_null(dts);
-    kobj_fill(o, &s, (char *)(o->slots + 2 * nlabels + nowners));
+    o->generation = m->generation;
+    o->deleting = m->deleting;
+    char *p = (char *)(o->slots + 2 * m->nlabels + m->nowners);
+    o->text = kobj_put(&p, text, text_len);
+    kobj_fill(o, m, type, p);
+    return o;
+}
+
+/* kobj_build with the metadata read from the tree `obj`. */
+static struct kobj *kobj_build_tree(const json_t *obj, const char *text, size_t text_len,
+                                    const char *kind, const char *api_version)
+{
+    struct kobjmeta m;
+    struct kobjmeta_str type[2] = {kobj_str(kind), kobj_str(api_version)};
+    kobj_tree_meta(obj, &m);
+    struct kobj *o = kobj_build(&m, text, text_len, type);
+    kobj_tree_meta_free(&m);
     return o;
 }
 
@@ -196,8 +210,8 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
     if (!text)
         kerr_oom(); /* _Noreturn, which cppcheck does not follow */
     // cppcheck-suppress nullPointerRedundantCheck
-    struct kobj *o = kobj_build(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
-                                kobj_jstr(stripped, "apiVersion"));
+    struct kobj *o = kobj_build_tree(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
+                                     kobj_jstr(stripped, "apiVersion"));
     free(text);
     json_decref(stripped);
     return o;
@@ -249,27 +263,43 @@ static char *kobj_encode(const char *s)
     return t;
 }
 
-/* kobj_build around `text` (`view`: the object or at least its metadata,
- * kind and apiVersion), with kind / apiVersion inserted first when given
- * and the text has none of its own (*_in_text). */
-static struct kobj *kobj_finish(const json_t *view, const char *text, size_t len,
-                                const char *api_version, const char *kind, bool kind_in_text,
-                                bool av_in_text)
+/* kobj_build around `text`, with kind / apiVersion inserted first when
+ * given and the text has none of its own (in_text[0], in_text[1]); have[0]
+ * and have[1] are the text's own kind and apiVersion ("" when absent or
+ * not a string). */
+static struct kobj *kobj_finish(const struct kobjmeta *m, const char *text, size_t len,
+                                const char *api_version, const char *kind,
+                                const struct kobjmeta_str *have, const bool *in_text)
 {
-    const char *have_kind = json_string_value(json_object_get(view, "kind"));
-    const char *have_av = json_string_value(json_object_get(view, "apiVersion"));
-    bool add_kind = kind && !kind_in_text, add_av = api_version && !av_in_text;
+    bool add_kind = kind && !in_text[0], add_av = api_version && !in_text[1];
+    struct kobjmeta_str type[2] = {add_kind ? kobj_str(kind) : have[0],
+                                   add_av ? kobj_str(api_version) : have[1]};
     if (!add_kind && !add_av)
-        return kobj_build(view, text, len, have_kind, have_av);
+        return kobj_build(m, text, len, type);
     char *kjs = add_kind ? kobj_encode(kind) : NULL;
     char *ajs = add_av ? kobj_encode(api_version) : NULL;
     size_t n = 0;
     char *full = kobj_prefixed(text, len, kjs, ajs, &n);
-    struct kobj *o =
-        kobj_build(view, full, n, add_kind ? kind : have_kind, add_av ? api_version : have_av);
+    struct kobj *o = kobj_build(m, full, n, type);
     free(full);
     free(kjs);
     free(ajs);
+    return o;
+}
+
+/* kobj_finish with the metadata, kind and apiVersion of the tree `view`. */
+static struct kobj *kobj_finish_tree(const json_t *view, const char *text, size_t len,
+                                     const char *api_version, const char *kind, bool kind_in_text,
+                                     bool av_in_text)
+{
+    struct kobjmeta m;
+    struct kobjmeta_str have[2] = {
+        kobj_str(json_string_value(json_object_get(view, "kind"))),
+        kobj_str(json_string_value(json_object_get(view, "apiVersion")))};
+    bool in_text[2] = {kind_in_text, av_in_text};
+    kobj_tree_meta(view, &m);
+    struct kobj *o = kobj_finish(&m, text, len, api_version, kind, have, in_text);
+    kobj_tree_meta_free(&m);
     return o;
 }
 
@@ -291,8 +321,8 @@ struct kobj *kobj_new_from_text(const char *text, size_t len, const char *api_ve
         o = kobj_new_with_type(obj, api_version, kind); /* the text keeps it: strip */
         goto out;
     }
-    o = kobj_finish(obj, text, len, api_version, kind, json_object_get(obj, "kind") != NULL,
-                    json_object_get(obj, "apiVersion") != NULL);
+    o = kobj_finish_tree(obj, text, len, api_version, kind, json_object_get(obj, "kind") != NULL,
+                         json_object_get(obj, "apiVersion") != NULL);
 out:
     if (o && tree)
         *tree = obj;
@@ -320,8 +350,32 @@ static void kobj_span_member(const char *t, const struct kjs_span *sp, json_t *v
         json_object_set_new(view, key, v);
 }
 
+/* A top-level string member's text as a kobjmeta_str ("" when absent);
+ * false when it is not a string without escapes. */
+static bool kobj_span_string(const char *t, const struct kjs_span *sp, struct kobjmeta_str *out)
+{
+    *out = kobj_str("");
+    return !sp->len || kobjmeta_string(t + sp->off, sp->len, out);
+}
+
+/* The kobj of a checked text whose members are `sp`, its metadata read
+ * without a tree (kobjmeta); NULL when kobjmeta leaves it to jansson. */
+static struct kobj *kobj_meta_fast(const char *text, size_t len, const struct kjs_span *sp,
+                                   const char *api_version, const char *kind)
+{
+    struct kobjmeta m;
+    struct kobjmeta_buf buf;
+    struct kobjmeta_str have[2];
+    bool in_text[2] = {sp[1].len != 0, sp[2].len != 0};
+    if (!kobjmeta_read(text + sp[0].off, sp[0].len, &buf, &m) || !m.has_name ||
+        !kobj_span_string(text, &sp[1], &have[0]) || !kobj_span_string(text, &sp[2], &have[1]))
+        return NULL;
+    return kobj_finish(&m, text, len, api_version, kind, have, in_text);
+}
+
 /* Both metadata-only constructors: `split` when the text is a splitter's
- * (kjs_split_members), otherwise every byte of it is checked. */
+ * (kjs_split_members), otherwise every byte of it is checked. Without
+ * `meta_view` the metadata is read without a tree where it can be. */
 static struct kobj *kobj_meta(const char *text, size_t len, bool split, const char *api_version,
                               const char *kind, json_t **meta_view, struct kerr_info *err)
 {
@@ -340,6 +394,8 @@ static struct kobj *kobj_meta(const char *text, size_t len, bool split, const ch
     }
     if (!sp[0].len || text[sp[0].off] != '{')
         return NULL; /* no metadata, so no name */
+    if (!meta_view && (o = kobj_meta_fast(text, len, sp, api_version, kind)))
+        return o;
     json_t *meta = json_loadb(text + sp[0].off, sp[0].len, JSON_ALLOW_NUL, &jerr);
     if (!meta) {
         kerr_set(err, KERR_PARSE, 0, "BadJSON", "metadata is not valid JSON: %s", jerr.text);
@@ -356,7 +412,8 @@ static struct kobj *kobj_meta(const char *text, size_t len, bool split, const ch
     kobj_span_member(text, &sp[1], view, "kind");
     kobj_span_member(text, &sp[2], view, "apiVersion");
     if (kobj_named(view))
-        o = kobj_finish(view, text, len, api_version, kind, sp[1].len != 0, sp[2].len != 0);
+        o = kobj_finish_tree(view, text, len, api_version, kind, sp[1].len != 0,
+                             sp[2].len != 0);
     if (o && meta_view)
         *meta_view = view;
     else

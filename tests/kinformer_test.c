@@ -292,11 +292,9 @@ END_TEST
 /* A metadata index (labels) with a data index next to it: list items are
  * parsed once for both; with the metadata index alone only metadata is
  * parsed, and the stored text is the whole object all the same. */
-static size_t index_app(const json_t *obj, char keys[][256], size_t max)
+static size_t index_app(const struct kobj *o, char keys[][256], size_t max)
 {
-    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-    const char *app = json_string_value(json_object_get(labels, "app"));
-    ck_assert_ptr_null(json_object_get(obj, "managedFields"));
+    const char *app = kobj_label(o, "app");
     if (!app || max < 1)
         return 0;
     snprintf(keys[0], 256, "%s", app);
@@ -312,6 +310,51 @@ static size_t count_index(struct fx *f, const char *index, const char *key)
     free(objs);
     return n;
 }
+
+static size_t index_three(const json_t *obj, char keys[][256], size_t max)
+{
+    if (max < 3)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        snprintf(keys[i], 256, "m%d", i);
+    return 3;
+}
+
+/* Buckets past their inline entry and entries in several buckets: six
+ * objects under one key of "x" and three keys of "three"; an update moves
+ * one out of "x"'s bucket, a delete takes one out of all four. */
+START_TEST(informer_index_holds_many_entries_per_key_and_keys_per_entry)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    kinformer_add_index(f.inf, "x", index_x);
+    kinformer_add_index(f.inf, "three", index_three);
+    char *items = join2("", "");
+    for (int i = 0; i < 6; i++) {
+        char name[8], rv[8];
+        snprintf(name, sizeof name, "o%d", i);
+        snprintf(rv, sizeof rv, "%d", 10 + i);
+        char *next = join2(items, watchsrv_item("ns", name, rv, "1"));
+        free(items);
+        items = next;
+    }
+    watchsrv_set_list(f.ws, "20", items);
+    free(items);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("MODIFIED", "ns", "o2", "21", "2"), 0, 300);
+    watchsrv_push_watch(f.ws, 200, watchsrv_event("DELETED", "ns", "o4", "22", "1"), 0, 300);
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    wait_log(&f, "delete:o4@22");
+    ck_assert_uint_eq(by_x(&f, "1"), 4);
+    ck_assert_uint_eq(by_x(&f, "2"), 1);
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "m%d", i);
+        ck_assert_uint_eq(count_index(&f, "three", key), 5);
+    }
+    fx_teardown(&f);
+}
+END_TEST
 
 START_TEST(informer_meta_index_alone_and_with_a_full_index)
 {
@@ -648,6 +691,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_list_items_without_kind_get_api_version);
     tcase_add_test(tc, informer_index_follows_updates_and_deletes);
     tcase_add_test(tc, informer_index_added_late_covers_cached_objects);
+    tcase_add_test(tc, informer_index_holds_many_entries_per_key_and_keys_per_entry);
     tcase_add_test(tc, informer_meta_index_alone_and_with_a_full_index);
     tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "kobj.h"
+#include "kjsonstream.h"
+#include "kobjmeta.h"
 
 static const char *DEPLOY =
     "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"web\","
@@ -168,6 +170,110 @@ START_TEST(kobj_from_text_meta_matches_the_full_parse)
     ck_assert_ptr_nonnull(view);
     json_decref(view);
     kobj_unref(d);
+}
+END_TEST
+
+/* Every field kobj keeps, compared (same_kobj and more). */
+static void identical_kobj(const struct kobj *a, const struct kobj *b)
+{
+    same_kobj(a, b);
+    ck_assert_str_eq(kobj_name(a), kobj_name(b));
+    ck_assert_str_eq(kobj_namespace(a), kobj_namespace(b));
+    ck_assert_int_eq(kobj_deleting(a), kobj_deleting(b));
+    for (size_t i = 0; i < kobj_label_count(a); i++)
+        ck_assert_str_eq(kobj_label_key(a, i), kobj_label_key(b, i));
+    for (size_t i = 0; i < kobj_owner_count(a); i++)
+        ck_assert_str_eq(kobj_owner_uid(a, i), kobj_owner_uid(b, i));
+}
+
+#define M(meta) "{\"metadata\":" meta ",\"spec\":{\"x\":[1,{\"y\":\"}\"}]}}"
+
+/* Metadata shapes: the first ones kobjmeta reads itself, the others it
+ * leaves to jansson (`read` false); either way the kobj made without a
+ * tree is the one made with it. */
+START_TEST(kobj_meta_without_a_tree_matches_jansson)
+{
+    static const struct {
+        const char *text;
+        bool read;
+    } cases[] = {
+        {M("{\"name\":\"d\",\"namespace\":\"grace\",\"uid\":\"6f1c-1\",\"resourceVersion\":\"77\","
+           "\"generation\":3,\"creationTimestamp\":\"2026-12-06T00:00:00Z\",\"labels\":{"
+           "\"app.kubernetes.io/managed-by\":\"grace-operator\",\"grace.dev/service\":\"p\"},"
+           "\"annotations\":{\"a\":\"{[\\\"\"},\"ownerReferences\":[{\"apiVersion\":\"grace.dev/"
+           "v1alpha1\",\"kind\":\"GraceService\",\"name\":\"p\",\"uid\":\"g-1\",\"controller\":true,"
+           "\"blockOwnerDeletion\":true}]}"),
+         true},
+        {M("{\"name\":\"a\",\"name\":\"b\",\"labels\":null,\"ownerReferences\":{}}"), true},
+        {M("{\"name\":\"a\",\"namespace\":7,\"uid\":null,\"labels\":[1],\"generation\":-4}"), true},
+        {M("{\"name\":\"a\",\"ownerReferences\":[{\"controller\":false},{\"uid\":\"x\","
+           "\"controller\":null},{\"uid\":\"y\",\"controller\":true},{\"uid\":\"z\","
+           "\"controller\":true}]}"),
+         true},
+        {M("{\"name\":\"a\",\"deletionTimestamp\":null,\"labels\":{}}"), true},
+        {M("{\"name\":\"a\",\"deletionTimestamp\":\"2026-12-06T00:00:00Z\"}"), true},
+        {M("{\"name\":\"a\",\"labels\":{\"k\":\"v\xc3\xa9\"},\"ownerReferences\":[]}"), true},
+        {" { \"metadata\" : { \"name\" : \"a\" , \"labels\" : { \"k\" : \"v\" } } } ", true},
+        {M("{\"name\":\"a\\u0062\"}"), false},
+        {M("{\"name\":\"a\",\"labels\":{\"k\":\"v\\n\"}}"), false},
+        {M("{\"name\":\"a\",\"labels\":{\"k\":1}}"), false},
+        {M("{\"name\":\"a\",\"labels\":{\"k\":\"1\",\"k\":\"2\"}}"), false},
+        {M("{\"name\":\"a\",\"generation\":1.5}"), false},
+        {M("{\"name\":\"a\",\"generation\":1234567890123456789}"), false},
+        {M("{\"name\":\"a\",\"ownerReferences\":[1]}"), false},
+        {M("{\"na\\u006de\":\"a\"}"), false},
+        {M("{\"name\":\"a\",\"managedFields\":[{\"manager\":\"m\"}]}"), false},
+        {M("{\"name\":1}"), false},
+        /* metadata read, the escaped kind left to jansson */
+        {"{\"kind\":\"K\\u0031\",\"metadata\":{\"name\":\"a\"}}", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        size_t len = strlen(t);
+        struct kjs_span sp[1];
+        static const char *const want[1] = {"metadata"};
+        ck_assert_int_eq(kjs_object_members(t, len, want, 1, sp, NULL), KERR_OK);
+        struct kobjmeta m;
+        struct kobjmeta_buf buf;
+        bool read = kobjmeta_read(t + sp[0].off, sp[0].len, &buf, &m) && m.has_name;
+        ck_assert_msg(read == cases[i].read, "case %zu: read %d", i, read);
+        for (int typed = 0; typed < 2; typed++) {
+            const char *av = typed ? "v1" : NULL, *kind = typed ? "ConfigMap" : NULL;
+            json_t *view = NULL, *sview = NULL;
+            struct kobj *a = kobj_new_from_text_meta(t, len, av, kind, &view, NULL);
+            struct kobj *b = kobj_new_from_text_meta(t, len, av, kind, NULL, NULL);
+            struct kobj *c = kobj_new_from_split_meta(t, len, av, kind, &sview, NULL);
+            struct kobj *d = kobj_new_from_split_meta(t, len, av, kind, NULL, NULL);
+            ck_assert_msg(!a == !b && !c == !d && !a == !c, "case %zu", i);
+            if (a) {
+                identical_kobj(a, b);
+                identical_kobj(c, d);
+            }
+            json_decref(view);
+            json_decref(sview);
+            kobj_unref(a);
+            kobj_unref(b);
+            kobj_unref(c);
+            kobj_unref(d);
+        }
+    }
+}
+END_TEST
+
+/* More labels or owners than kobjmeta has room for: jansson's path, all
+ * of them kept. */
+START_TEST(kobj_meta_without_a_tree_keeps_every_label)
+{
+    char t[4096];
+    size_t n = (size_t)snprintf(t, sizeof t, "{\"metadata\":{\"name\":\"a\",\"labels\":{");
+    for (int i = 0; i < KOBJMETA_MAX_LABELS + 3; i++)
+        n += (size_t)snprintf(t + n, sizeof t - n, "%s\"k%d\":\"v%d\"", i ? "," : "", i, i);
+    n += (size_t)snprintf(t + n, sizeof t - n, "}}}");
+    struct kobj *o = kobj_new_from_split_meta(t, n, NULL, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(kobj_label_count(o), KOBJMETA_MAX_LABELS + 3);
+    ck_assert_str_eq(kobj_label(o, "k34"), "v34");
+    kobj_unref(o);
 }
 END_TEST
 
@@ -424,6 +530,8 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_from_text_rejects_bad_json_and_ignores_unnamed);
     tcase_add_test(tc, kobj_from_text_meta_matches_the_full_parse);
     tcase_add_test(tc, kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed);
+    tcase_add_test(tc, kobj_meta_without_a_tree_matches_jansson);
+    tcase_add_test(tc, kobj_meta_without_a_tree_keeps_every_label);
     tcase_add_test(tc, kobj_from_text_with_leading_whitespace_reads_back);
     tcase_add_test(tc, kobj_escaped_nul_is_readable);
     suite_add_tcase(s, tc);
