@@ -115,8 +115,8 @@ static void compare(const struct kobj *a, const struct kobj *b)
 static void same_str(const char *what, const char *a, const char *b)
 {
     if (strcmp(a, b) != 0)
-        fz_fail(H, "tree-less and jansson metadata disagree on %s: \"%.100s\" vs \"%.100s\"",
-                what, a, b);
+        fz_fail(H, "tree-less and jansson metadata disagree on %s: \"%.100s\" vs \"%.100s\"", what,
+                a, b);
 }
 
 /* `a` (read without a tree) and `b` (read with jansson) hold the same. */

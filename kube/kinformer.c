@@ -121,7 +121,7 @@ struct kinf_index {
     char *name;
     kinformer_index_fn fn;           /* reads the parsed object, or: */
     kinformer_meta_index_fn meta_fn; /* reads the kobj's metadata only */
-    struct kmap table; /* kinf_bucket by value */
+    struct kmap table;               /* kinf_bucket by value */
 };
 
 struct kinformer {

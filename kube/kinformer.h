@@ -113,7 +113,6 @@ size_t kinformer_count(struct kinformer *inf);
 /* True once the first list completed. */
 bool kinformer_has_synced(struct kinformer *inf);
 
-
 /* Read-your-writes (see above). `obj` is borrowed. Objects without
  * metadata.name are ignored, and so is an object the cache already holds
  * at that resourceVersion or a newer one (it is not even turned into

@@ -22,20 +22,22 @@
 
 struct kobj {
     atomic_uint refs;
+    int32_t controller_idx; /* index into the owners of the controller=true ref, -1 none */
+    uint32_t nlabels, nowners;
+    uint32_t text_len; /* the JSON text's length (also when packed) */
+    uint32_t zlen;     /* packed: length of the deflated bytes; else 0 */
     bool deleting;
-    int controller_idx; /* index into owners of the controller=true ref, -1 none */
-    size_t nlabels;
-    size_t nowners;
     long long generation;
-    size_t text_len;    /* the JSON text's length (also when packed) */
     const char *text;   /* the text, or when packed its deflated bytes */
-    size_t zlen;        /* packed: length of those bytes; else 0 */
     struct kpack *pack; /* packed: the codec (a reference); else NULL */
     const char *ns, *name, *uid, *rv, *kind, *api_version;
-    const char **labels; /* nlabels pairs: key, value */
-    const char **owners; /* nowners uids */
-    const char *slots[]; /* labels and owners point here; strings follow */
+    /* nlabels (key, value) pairs, then nowners uids; their strings follow,
+     * except those a packed object shares with its codec (kpack_share) */
+    const char *slots[];
 };
+
+#define KOBJ_LABELS(o) ((o)->slots)
+#define KOBJ_OWNERS(o) ((o)->slots + 2 * (size_t)(o)->nlabels)
 
 static const char *kobj_jstr(const json_t *o, const char *key)
 {
@@ -104,7 +106,8 @@ static void kobj_tree_meta(const json_t *obj, struct kobjmeta *m)
         if (!json_is_string(v))
             continue;
         lab[2 * m->nlabels] = kobj_str(k);
-        lab[2 * m->nlabels + 1] = (struct kobjmeta_str){json_string_value(v), json_string_length(v)};
+        lab[2 * m->nlabels + 1] =
+            (struct kobjmeta_str){json_string_value(v), json_string_length(v)};
         m->nlabels++;
     }
     struct kobjmeta_str *own = kerr_xcalloc(json_array_size(owners) + 1, sizeof *own);
@@ -154,9 +157,9 @@ static void kobj_fill(struct kobj *o, const struct kobjmeta *m, const struct kob
     for (size_t i = 0; i < 6; i++)
         *dst[i] = kobj_put(&p, src[i]->p, src[i]->n);
     for (size_t i = 0; i < 2 * m->nlabels; i++)
-        o->labels[i] = kobj_put(&p, m->labels[i].p, m->labels[i].n);
+        KOBJ_LABELS(o)[i] = kobj_put(&p, m->labels[i].p, m->labels[i].n);
     for (size_t i = 0; i < m->nowners; i++)
-        o->owners[i] = kobj_put(&p, m->owners[i].p, m->owners[i].n);
+        KOBJ_OWNERS(o)[i] = kobj_put(&p, m->owners[i].p, m->owners[i].n);
 }
 
 /* The block for metadata `m` around `text`, whose "kind" and "apiVersion"
@@ -164,15 +167,15 @@ static void kobj_fill(struct kobj *o, const struct kobjmeta *m, const struct kob
 static struct kobj *kobj_build(const struct kobjmeta *m, const char *text, size_t text_len,
                                const struct kobjmeta_str *type)
 {
+    if (text_len > UINT32_MAX || m->nlabels > UINT32_MAX / 4 || m->nowners > UINT32_MAX / 4)
+        kerr_oom(); /* beyond any object an API server stores */
     size_t ptrs = (2 * m->nlabels + m->nowners) * sizeof(const char *);
     struct kobj *o = kerr_xmalloc(sizeof *o + ptrs + text_len + 1 + kobj_strings_size(m, type));
     atomic_init(&o->refs, 1);
-    o->labels = o->slots;
-    o->owners = o->slots + 2 * m->nlabels;
-    o->nlabels = m->nlabels;
-    o->nowners = m->nowners;
+    o->nlabels = (uint32_t)m->nlabels;
+    o->nowners = (uint32_t)m->nowners;
     o->controller_idx = m->controller_idx;
-    o->text_len = text_len;
+    o->text_len = (uint32_t)text_len;
     o->zlen = 0;
     o->pack = NULL;
     o->generation = m->generation;
@@ -412,8 +415,7 @@ static struct kobj *kobj_meta(const char *text, size_t len, bool split, const ch
     kobj_span_member(text, &sp[1], view, "kind");
     kobj_span_member(text, &sp[2], view, "apiVersion");
     if (kobj_named(view))
-        o = kobj_finish_tree(view, text, len, api_version, kind, sp[1].len != 0,
-                             sp[2].len != 0);
+        o = kobj_finish_tree(view, text, len, api_version, kind, sp[1].len != 0, sp[2].len != 0);
     if (o && meta_view)
         *meta_view = view;
     else
@@ -493,8 +495,8 @@ bool kobj_deleting(const struct kobj *o)
 const char *kobj_label(const struct kobj *o, const char *key)
 {
     for (size_t i = 0; i < o->nlabels; i++)
-        if (strcmp(o->labels[2 * i], key) == 0)
-            return o->labels[2 * i + 1];
+        if (strcmp(KOBJ_LABELS(o)[2 * i], key) == 0)
+            return KOBJ_LABELS(o)[2 * i + 1];
     return NULL;
 }
 
@@ -505,25 +507,25 @@ size_t kobj_label_count(const struct kobj *o)
 
 const char *kobj_label_key(const struct kobj *o, size_t i)
 {
-    return i < o->nlabels ? o->labels[2 * i] : NULL;
+    return i < o->nlabels ? KOBJ_LABELS(o)[2 * i] : NULL;
 }
 
 const char *kobj_label_value(const struct kobj *o, size_t i)
 {
-    return i < o->nlabels ? o->labels[2 * i + 1] : NULL;
+    return i < o->nlabels ? KOBJ_LABELS(o)[2 * i + 1] : NULL;
 }
 
 bool kobj_owned_by(const struct kobj *o, const char *uid)
 {
     for (size_t i = 0; i < o->nowners; i++)
-        if (strcmp(o->owners[i], uid) == 0)
+        if (strcmp(KOBJ_OWNERS(o)[i], uid) == 0)
             return true;
     return false;
 }
 
 const char *kobj_controller_uid(const struct kobj *o)
 {
-    return o->controller_idx >= 0 ? o->owners[o->controller_idx] : NULL;
+    return o->controller_idx >= 0 ? KOBJ_OWNERS(o)[o->controller_idx] : NULL;
 }
 
 size_t kobj_owner_count(const struct kobj *o)
@@ -533,7 +535,7 @@ size_t kobj_owner_count(const struct kobj *o)
 
 const char *kobj_owner_uid(const struct kobj *o, size_t i)
 {
-    return i < o->nowners ? o->owners[i] : NULL;
+    return i < o->nowners ? KOBJ_OWNERS(o)[i] : NULL;
 }
 
 const char *kobj_text(const struct kobj *o)
@@ -574,46 +576,79 @@ bool kobj_packed(const struct kobj *o)
     return o->pack != NULL;
 }
 
-/* Bytes of o's strings other than the text (each with its NUL). */
-static size_t kobj_meta_size(const struct kobj *o)
+/* A packed copy's strings that its codec holds (kpack_share), NULL where
+ * the copy keeps its own: kind and apiVersion, then the first
+ * KOBJ_SHARED_LABELS labels' keys and values. */
+#define KOBJ_SHARED_LABELS 32
+struct kobj_shared {
+    const char *type[2];
+    const char *labels[2 * KOBJ_SHARED_LABELS];
+};
+
+static void kobj_share(const struct kobj *o, struct kpack *pack, struct kobj_shared *sh)
 {
-    const char *s[6] = {o->ns, o->name, o->uid, o->rv, o->kind, o->api_version};
-    size_t total = 0;
-    for (size_t i = 0; i < 6; i++)
+    memset(sh, 0, sizeof *sh);
+    kpack_share(pack, o->kind, o->api_version, &sh->type[0], &sh->type[1]);
+    for (size_t i = 0; i < o->nlabels && i < KOBJ_SHARED_LABELS; i++)
+        kpack_share(pack, KOBJ_LABELS(o)[2 * i], KOBJ_LABELS(o)[2 * i + 1], &sh->labels[2 * i],
+                    &sh->labels[2 * i + 1]);
+}
+
+static const char *kobj_shared_label(const struct kobj_shared *sh, size_t i)
+{
+    return i < 2 * KOBJ_SHARED_LABELS ? sh->labels[i] : NULL;
+}
+
+/* Bytes of o's strings other than the text that a packed copy keeps in
+ * its own block (each with its NUL). */
+static size_t kobj_own_size(const struct kobj *o, const struct kobj_shared *sh)
+{
+    const char *s[4] = {o->ns, o->name, o->uid, o->rv};
+    size_t total =
+        (sh->type[0] ? 0 : strlen(o->kind) + 1) + (sh->type[1] ? 0 : strlen(o->api_version) + 1);
+    for (size_t i = 0; i < 4; i++)
         total += strlen(s[i]) + 1;
-    for (size_t i = 0; i < 2 * o->nlabels; i++)
-        total += strlen(o->labels[i]) + 1;
+    for (size_t i = 0; i < 2 * (size_t)o->nlabels; i++)
+        total += kobj_shared_label(sh, i) ? 0 : strlen(KOBJ_LABELS(o)[i]) + 1;
     for (size_t i = 0; i < o->nowners; i++)
-        total += strlen(o->owners[i]) + 1;
+        total += strlen(KOBJ_OWNERS(o)[i]) + 1;
     return total;
 }
 
+/* `s` shared, or copied into the block at *at. */
+static const char *kobj_place(char **at, const char *shared, const char *s)
+{
+    return shared ? shared : kobj_put(at, s, strlen(s));
+}
+
 /* A copy of `o` whose text is `z` (zlen deflated bytes), its strings
- * copied after it. */
+ * shared with the codec or copied after it. */
 static struct kobj *kobj_repack(const struct kobj *o, const unsigned char *z, size_t zlen,
                                 struct kpack *pack)
 {
-    size_t nslots = 2 * o->nlabels + o->nowners;
-    struct kobj *p = kerr_xmalloc(sizeof *p + nslots * sizeof(const char *) + zlen +
-                                  kobj_meta_size(o));
+    struct kobj_shared sh;
+    kobj_share(o, pack, &sh);
+    size_t nslots = 2 * (size_t)o->nlabels + o->nowners;
+    struct kobj *p =
+        kerr_xmalloc(sizeof *p + nslots * sizeof(const char *) + zlen + kobj_own_size(o, &sh));
     *p = *o;
     atomic_init(&p->refs, 1);
-    p->labels = p->slots;
-    p->owners = p->slots + 2 * o->nlabels;
     char *at = (char *)(p->slots + nslots);
     memcpy(at, z, zlen);
     p->text = at;
     at += zlen;
-    p->zlen = zlen;
+    p->zlen = (uint32_t)zlen;
     p->pack = kpack_ref(pack);
-    const char **dst[6] = {&p->ns, &p->name, &p->uid, &p->rv, &p->kind, &p->api_version};
-    const char *src[6] = {o->ns, o->name, o->uid, o->rv, o->kind, o->api_version};
-    for (size_t i = 0; i < 6; i++)
+    const char **dst[4] = {&p->ns, &p->name, &p->uid, &p->rv};
+    const char *src[4] = {o->ns, o->name, o->uid, o->rv};
+    for (size_t i = 0; i < 4; i++)
         *dst[i] = kobj_put(&at, src[i], strlen(src[i]));
-    for (size_t i = 0; i < 2 * o->nlabels; i++)
-        p->labels[i] = kobj_put(&at, o->labels[i], strlen(o->labels[i]));
+    p->kind = kobj_place(&at, sh.type[0], o->kind);
+    p->api_version = kobj_place(&at, sh.type[1], o->api_version);
+    for (size_t i = 0; i < 2 * (size_t)o->nlabels; i++)
+        KOBJ_LABELS(p)[i] = kobj_place(&at, kobj_shared_label(&sh, i), KOBJ_LABELS(o)[i]);
     for (size_t i = 0; i < o->nowners; i++)
-        p->owners[i] = kobj_put(&at, o->owners[i], strlen(o->owners[i]));
+        KOBJ_OWNERS(p)[i] = kobj_put(&at, KOBJ_OWNERS(o)[i], strlen(KOBJ_OWNERS(o)[i]));
     return p;
 }
 

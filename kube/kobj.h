@@ -8,7 +8,11 @@
  * holding the object as minified JSON text with metadata.managedFields
  * removed, plus the few fields every caller reads without parsing
  * (namespace, name, uid, resourceVersion, generation, deletion, labels and
- * ownerReference uids). kobj_json() parses the text on demand.
+ * ownerReference uids). kobj_json() parses the text on demand. Those
+ * fields are read from the text without a tree where the metadata has the
+ * plain shape an API server sends (kobjmeta.h), else with jansson. A
+ * packed kobj (kobj_pack) holds its text deflated and shares kind,
+ * apiVersion, label keys and common label values with its kind's codec.
  *
  * Texts are parsed with JSON_ALLOW_NUL: "\u0000" is valid JSON, and an API
  * server sends it for a NUL character in a string, so such an object is

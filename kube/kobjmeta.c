@@ -195,10 +195,10 @@ static bool kom_owner(struct kom_cur *c, struct kobjmeta_str *uid, bool *control
         struct kobjmeta_str k;
         if (!kom_key(c, &k))
             return false;
-        bool ok = kom_is(&k, "uid")          ? kom_string_field(c, uid)
-                  : kom_is(&k, "controller") ? ((*controller = kom_literal(c, "true")) ||
-                                                kom_skip_value(c))
-                                             : kom_skip_value(c);
+        bool ok = kom_is(&k, "uid") ? kom_string_field(c, uid)
+                  : kom_is(&k, "controller")
+                      ? ((*controller = kom_literal(c, "true")) || kom_skip_value(c))
+                      : kom_skip_value(c);
         if (!ok)
             return false;
         more = kom_sep(c, '}');

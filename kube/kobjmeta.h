@@ -38,14 +38,14 @@ struct kobjmeta_str {
 /* The fields a kobj copies; strings absent from the text are {"", 0}. */
 struct kobjmeta {
     struct kobjmeta_str ns, name, uid, rv;
-    bool has_name;       /* metadata.name is a string */
+    bool has_name;        /* metadata.name is a string */
     long long generation; /* 0 when absent */
-    bool deleting;       /* deletionTimestamp present and not null */
+    bool deleting;        /* deletionTimestamp present and not null */
     size_t nlabels;
     const struct kobjmeta_str *labels; /* nlabels key, value pairs */
     size_t nowners;
     const struct kobjmeta_str *owners; /* nowners uids */
-    int controller_idx; /* first owner with controller: true, -1 none */
+    int controller_idx;                /* first owner with controller: true, -1 none */
 };
 
 /* Room for kobjmeta_read's labels and owners. */

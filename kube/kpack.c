@@ -28,6 +28,12 @@ struct kpack {
      * reader reaches it only through a kobj packed after it was set. */
     unsigned char *dict;
     size_t dict_len;
+    /* Shared strings (kpack_share), under mu; an entry never changes once
+     * added, and its strings live until the codec is freed. */
+    struct kpack_pair {
+        char *key, *value;
+    } shared[KPACK_SHARED_MAX];
+    size_t nshared;
 };
 
 struct kpack *kpack_new(void)
@@ -52,8 +58,36 @@ void kpack_unref(struct kpack *c)
     if (c->zs_ready)
         deflateEnd(&c->zs);
     pthread_mutex_destroy(&c->mu);
+    for (size_t i = 0; i < c->nshared; i++) {
+        free(c->shared[i].key);
+        free(c->shared[i].value);
+    }
     free(c->dict);
     free(c);
+}
+
+/* The entry for `key` (mu held), added while there is room; NULL else. */
+static struct kpack_pair *kpack_pair(struct kpack *c, const char *key, const char *value)
+{
+    for (size_t i = 0; i < c->nshared; i++)
+        if (strcmp(c->shared[i].key, key) == 0)
+            return &c->shared[i];
+    if (c->nshared == KPACK_SHARED_MAX || strlen(key) + strlen(value) > KPACK_SHARED_LEN)
+        return NULL;
+    struct kpack_pair *e = &c->shared[c->nshared++];
+    e->key = kerr_xstrdup(key);
+    e->value = kerr_xstrdup(value);
+    return e;
+}
+
+void kpack_share(struct kpack *c, const char *key, const char *value, const char **key_out,
+                 const char **value_out)
+{
+    pthread_mutex_lock(&c->mu);
+    const struct kpack_pair *e = kpack_pair(c, key, value);
+    *key_out = e ? e->key : NULL;
+    *value_out = e && strcmp(e->value, value) == 0 ? e->value : NULL;
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* The stream, reset and primed with the dictionary (mu held). */
@@ -94,8 +128,7 @@ size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned ch
     return n;
 }
 
-bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out,
-                  size_t len)
+bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out, size_t len)
 {
     z_stream s;
     memset(&s, 0, sizeof s);

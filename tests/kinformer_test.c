@@ -377,8 +377,8 @@ START_TEST(informer_meta_index_alone_and_with_a_full_index)
         json_t *j = kobj_json(b);
         ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "data"), "x")), "2");
         char *text_b = kobj_text_copy(b);
-    ck_assert_ptr_null(strstr(text_b, "managedFields"));
-    free(text_b);
+        ck_assert_ptr_null(strstr(text_b, "managedFields"));
+        free(text_b);
         ck_assert_str_eq(kobj_uid(b), "uid-b");
         json_decref(j);
         kobj_unref(b);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kobj.h"
 #include "kjsonstream.h"
+#include "kobj.h"
 #include "kobjmeta.h"
 
 static const char *DEPLOY =
@@ -201,7 +201,8 @@ START_TEST(kobj_meta_without_a_tree_matches_jansson)
            "\"generation\":3,\"creationTimestamp\":\"2026-12-06T00:00:00Z\",\"labels\":{"
            "\"app.kubernetes.io/managed-by\":\"grace-operator\",\"grace.dev/service\":\"p\"},"
            "\"annotations\":{\"a\":\"{[\\\"\"},\"ownerReferences\":[{\"apiVersion\":\"grace.dev/"
-           "v1alpha1\",\"kind\":\"GraceService\",\"name\":\"p\",\"uid\":\"g-1\",\"controller\":true,"
+           "v1alpha1\",\"kind\":\"GraceService\",\"name\":\"p\",\"uid\":\"g-1\",\"controller\":"
+           "true,"
            "\"blockOwnerDeletion\":true}]}"),
          true},
         {M("{\"name\":\"a\",\"name\":\"b\",\"labels\":null,\"ownerReferences\":{}}"), true},

@@ -210,6 +210,78 @@ START_TEST(kobj_packed_reads_like_its_text)
 }
 END_TEST
 
+/* The codec keeps one copy of a pair's key, and of its value while it is
+ * the first value seen with that key; bounded in count and size. */
+START_TEST(kpack_shares_keys_and_their_first_values)
+{
+    struct kpack *c = kpack_new();
+    const char *k1, *v1, *k2, *v2;
+    char key[16], big[KPACK_SHARED_LEN + 2];
+    kpack_share(c, "app.kubernetes.io/managed-by", "grace-operator", &k1, &v1);
+    kpack_share(c, "app.kubernetes.io/managed-by", "grace-operator", &k2, &v2);
+    ck_assert_str_eq(k1, "app.kubernetes.io/managed-by");
+    ck_assert_str_eq(v1, "grace-operator");
+    ck_assert_ptr_eq(k1, k2);
+    ck_assert_ptr_eq(v1, v2);
+    kpack_share(c, "app.kubernetes.io/managed-by", "someone-else", &k2, &v2);
+    ck_assert_ptr_eq(k1, k2);
+    ck_assert_ptr_null(v2);
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    kpack_share(c, big, "v", &k2, &v2); /* too long: not kept */
+    ck_assert_ptr_null(k2);
+    ck_assert_ptr_null(v2);
+    for (int i = 1; i < KPACK_SHARED_MAX; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        kpack_share(c, key, "v", &k2, &v2);
+        ck_assert_str_eq(k2, key);
+    }
+    kpack_share(c, "one-too-many", "v", &k2, &v2); /* full */
+    ck_assert_ptr_null(k2);
+    ck_assert_ptr_null(v2);
+    kpack_share(c, "k1", "v", &k2, &v2); /* still found */
+    ck_assert_str_eq(k2, "k1");
+    ck_assert_str_eq(v2, "v");
+    kpack_unref(c);
+}
+END_TEST
+
+/* Packed objects of one kind point to their codec's copies of kind,
+ * apiVersion, label keys and the values all of them have, and keep their
+ * own copies of the rest; each reads back the same. */
+START_TEST(kobj_packed_copies_share_strings_with_their_codec)
+{
+    struct kpack *c = kpack_new();
+    struct kobj *p[3];
+    for (int i = 0; i < 3; i++) {
+        char *t = deployment(i);
+        p[i] = kobj_pack(kobj_new_from_text(t, strlen(t), NULL, NULL, NULL, NULL), c);
+        free(t);
+        ck_assert(kobj_packed(p[i]));
+    }
+    for (int i = 1; i < 3; i++) {
+        ck_assert_ptr_eq(kobj_kind(p[i]), kobj_kind(p[0]));
+        ck_assert_ptr_eq(kobj_api_version(p[i]), kobj_api_version(p[0]));
+        for (size_t l = 0; l < kobj_label_count(p[i]); l++)
+            ck_assert_ptr_eq(kobj_label_key(p[i], l), kobj_label_key(p[0], l));
+        ck_assert_ptr_eq(kobj_label(p[i], "app.kubernetes.io/managed-by"),
+                         kobj_label(p[0], "app.kubernetes.io/managed-by"));
+        ck_assert_ptr_ne(kobj_label(p[i], "grace.dev/service"),
+                         kobj_label(p[0], "grace.dev/service"));
+    }
+    ck_assert_str_eq(kobj_kind(p[2]), "Deployment");
+    ck_assert_str_eq(kobj_api_version(p[2]), "apps/v1");
+    ck_assert_str_eq(kobj_label(p[2], "grace.dev/service"), "svc-2");
+    ck_assert_str_eq(kobj_label(p[2], "app.kubernetes.io/managed-by"), "grace-operator");
+    ck_assert_str_eq(kobj_label_key(p[2], 0), "app.kubernetes.io/name");
+    kpack_unref(c); /* the kobjs keep the codec and its strings alive */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(kobj_label_key(p[i], 1), "app.kubernetes.io/managed-by");
+        kobj_unref(p[i]);
+    }
+}
+END_TEST
+
 static Suite *kpack_suite(void)
 {
     Suite *s = suite_create("kpack");
@@ -219,6 +291,8 @@ static Suite *kpack_suite(void)
     tcase_add_test(tc, kpack_refuses_damaged_data_and_a_wrong_length);
     tcase_add_test(tc, kpack_codec_is_shared_between_threads);
     tcase_add_test(tc, kobj_packed_reads_like_its_text);
+    tcase_add_test(tc, kpack_shares_keys_and_their_first_values);
+    tcase_add_test(tc, kobj_packed_copies_share_strings_with_their_codec);
     suite_add_tcase(s, tc);
     return s;
 }
