@@ -152,6 +152,22 @@ class Procs:
             out["api"] = api
         return out
 
+    def wait_quiet(self, busy=0.1, window=0.5, limit=20.0):
+        """Wait until the server's processes and the stand-ins together use
+        less than `busy` of one core over `window` seconds (at most `limit`
+        s): a cold start is measured against a settled server, not one
+        still working off the phase before. Returns the seconds waited."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            a = self.snap()
+            time.sleep(window)
+            b = self.snap()
+            used = sum(b[k] - a[k] for k in list(self.server_pids) + ["standins"]
+                       if a.get(k) is not None and b.get(k) is not None)
+            if used < busy * window:
+                break
+        return time.monotonic() - t0
+
     def _scrape(self):
         return apimetrics.summary(apimetrics.scrape(self.client)) if self.client else None
 
@@ -504,6 +520,7 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
     main_bin = op.binary
     for r in range(rounds):
         stop_s = op.stop()
+        quiet_s = procs.wait_quiet()
         op.set_binary(alt_bin if alt_bin and r % 2 == 1 else main_bin)
         spy = WriteSpy(client)
         c0 = procs.snap("first")
@@ -524,6 +541,7 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
             opproc.perf_detach(prof)
         by = opproc.requests_by(m1)
         res = {"stop_s": round(stop_s, 2) if stop_s is not None else None,
+               "server_quiet_after_s": round(quiet_s, 1),
                "cold_start_ms": round(cold * 1000, 1),
                "cold_start_cpu": Procs.delta(c0, c_ready), "mem_at_ready": mem_ready,
                "drained_s": round(settle, 2) if settle is not None else None,
@@ -540,9 +558,10 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
         out.append(res)
         if alt_bin:
             say("restart %d runs the %s binary" % (r + 1, res["binary"]))
-        say("restart %d: cold start %.0f ms (CPU s until then: %s), drained after %s s, %d reconciles, "
-            "requests %s, writes %d; RSS %.1f MiB (anon %.1f); CPU %s" % (
-                r + 1, res["cold_start_ms"], cpu_text(res["cold_start_cpu"]), res["drained_s"],
+        say("restart %d: server quiet after %.1f s; cold start %.0f ms (CPU s until then: %s), "
+            "drained after %s s, %d reconciles, requests %s, writes %d; RSS %.1f MiB (anon %.1f); "
+            "CPU %s" % (
+                r + 1, quiet_s, res["cold_start_ms"], cpu_text(res["cold_start_cpu"]), res["drained_s"],
                 res["reconciles"], by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
                 mem["RssAnon"] / 2**20, cpu_text(res["cpu"])))
         if res["requests"]["writes"]:

@@ -13,10 +13,15 @@
 #include "kerr.h"
 
 /* Raw deflate (no zlib header or checksum: the kobj keeps the length) with
- * an 8 KiB window, fastest level. memLevel 4 keeps the stream's state at
- * ~40 KB per codec (the default 8 would be ~270 KB). */
+ * an 8 KiB window. Level 3, not 1: a text matches its dictionary in long
+ * runs, and level 3's longer "nice" match length takes them in fewer
+ * symbols, so it is both faster and smaller here (a Deployment of 916 B
+ * against the first one: 3.55 us and 83 B at level 3, 3.86 us and 101 B at
+ * level 1; levels 4 and up switch to lazy matching, 4.9 us). memLevel 4
+ * keeps the stream's state at ~40 KB per codec (the default 8 would be
+ * ~270 KB). */
 #define KPACK_WBITS (-13)
-#define KPACK_LEVEL 1
+#define KPACK_LEVEL 3
 #define KPACK_MEMLEVEL 4
 
 struct kpack {
