@@ -38,8 +38,9 @@
 
 struct kinf_bucket {
     struct kmap_node node; /* in the index's table */
-    uint32_t index_id;
-    uint32_t n, cap; /* cap 1: the entry is `one`, else `many` holds n */
+    uint32_t n;            /* entries */
+    uint8_t cap_log2;      /* room for 1 << cap_log2; 0: the entry is `one` */
+    uint8_t index_id;      /* below KINFORMER_MAX_INDEXES */
     union {
         struct kinf_entry *one;
         struct kinf_entry **many;
@@ -61,7 +62,7 @@ struct kinf_entry {
 
 static struct kinf_entry **kinf_bucket_items(struct kinf_bucket *b)
 {
-    return b->cap == 1 ? &b->items.one : b->items.many;
+    return b->cap_log2 == 0 ? &b->items.one : b->items.many;
 }
 
 static struct kinf_bucket **kinf_entry_buckets(struct kinf_entry *e)
@@ -72,17 +73,20 @@ static struct kinf_bucket **kinf_entry_buckets(struct kinf_entry *e)
 /* Room for one more entry in `b`. */
 static void kinf_bucket_grow(struct kinf_bucket *b)
 {
-    if (b->n < b->cap)
+    if (b->n < (1u << b->cap_log2))
         return;
-    if (b->cap == 1) {
+    if (b->cap_log2 == 0) {
         struct kinf_entry **many = kerr_xmalloc(4 * sizeof *many);
         many[0] = b->items.one;
         b->items.many = many;
-        b->cap = 4;
+        b->cap_log2 = 2;
         return;
     }
-    b->cap *= 2;
-    b->items.many = kerr_xrealloc(b->items.many, b->cap * sizeof *b->items.many);
+    if (b->cap_log2 == 31)
+        kerr_oom(); /* 2^31 objects under one key: beyond any cache */
+    b->cap_log2++;
+    b->items.many =
+        kerr_xrealloc(b->items.many, ((size_t)1 << b->cap_log2) * sizeof *b->items.many);
 }
 
 /* `b` added to the buckets `e` sits in. */
@@ -112,7 +116,7 @@ static void kinf_entry_free_buckets(struct kinf_entry *e)
 
 static void kinf_bucket_free(struct kinf_bucket *b)
 {
-    if (b->cap > 1)
+    if (b->cap_log2 > 0)
         free(b->items.many);
     free(b);
 }
@@ -179,8 +183,7 @@ static void kinf_index_put(struct kinformer *inf, size_t id, struct kinf_entry *
         size_t len = strlen(value);
         b = kerr_xcalloc(1, sizeof *b + len + 1);
         memcpy(b->value, value, len);
-        b->index_id = (uint32_t)id;
-        b->cap = 1;
+        b->index_id = (uint8_t)id;
         kmap_insert(&ix->table, &b->node, h);
     }
     struct kinf_entry **items = kinf_bucket_items(b);
@@ -636,6 +639,10 @@ static void kinf_add_index(struct kinformer *inf, const char *index_name, kinfor
                            kinformer_meta_index_fn meta_fn)
 {
     pthread_rwlock_wrlock(&inf->lock);
+    if (inf->nidx == KINFORMER_MAX_INDEXES) {
+        fprintf(stderr, "kinformer: more than %d indexes\n", KINFORMER_MAX_INDEXES);
+        abort();
+    }
     inf->idx = kerr_xrealloc(inf->idx, (inf->nidx + 1) * sizeof *inf->idx);
     struct kinf_index *ix = &inf->idx[inf->nidx];
     memset(ix, 0, sizeof *ix);

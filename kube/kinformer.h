@@ -83,7 +83,9 @@ void kinformer_set_kind(struct kinformer *inf, const char *kind);
 void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handlers *h);
 
 /* Add a named index (name copied). Objects already cached are indexed at
- * once, so it is safe at any time; best before kwatcher_start. */
+ * once, so it is safe at any time; best before kwatcher_start. At most
+ * KINFORMER_MAX_INDEXES per informer (more is a programming error: abort). */
+#define KINFORMER_MAX_INDEXES 64
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
 /* The same for an index of metadata only, given the kobj. An informer
