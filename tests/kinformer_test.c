@@ -331,7 +331,7 @@ START_TEST(informer_index_holds_many_entries_per_key_and_keys_per_entry)
     kinformer_add_index(f.inf, "three", index_three);
     char *items = join2("", "");
     for (int i = 0; i < 6; i++) {
-        char name[8], rv[8];
+        char name[16], rv[16];
         snprintf(name, sizeof name, "o%d", i);
         snprintf(rv, sizeof rv, "%d", 10 + i);
         char *next = join2(items, watchsrv_item("ns", name, rv, "1"));
@@ -348,7 +348,7 @@ START_TEST(informer_index_holds_many_entries_per_key_and_keys_per_entry)
     ck_assert_uint_eq(by_x(&f, "1"), 4);
     ck_assert_uint_eq(by_x(&f, "2"), 1);
     for (int i = 0; i < 3; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "m%d", i);
         ck_assert_uint_eq(count_index(&f, "three", key), 5);
     }
