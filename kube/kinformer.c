@@ -76,7 +76,7 @@ static void kinf_bucket_grow(struct kinf_bucket *b)
     if (b->n < (1u << b->cap_log2))
         return;
     if (b->cap_log2 == 0) {
-        struct kinf_entry **many = kerr_xmalloc(4 * sizeof *many);
+        struct kinf_entry **many = kerr_xmalloc(4 * sizeof(struct kinf_entry *));
         many[0] = b->items.one;
         b->items.many = many;
         b->cap_log2 = 2;
@@ -86,7 +86,7 @@ static void kinf_bucket_grow(struct kinf_bucket *b)
         kerr_oom(); /* 2^31 objects under one key: beyond any cache */
     b->cap_log2++;
     b->items.many =
-        kerr_xrealloc(b->items.many, ((size_t)1 << b->cap_log2) * sizeof *b->items.many);
+        kerr_xrealloc(b->items.many, ((size_t)1 << b->cap_log2) * sizeof(struct kinf_entry *));
 }
 
 /* `b` added to the buckets `e` sits in. */
@@ -95,13 +95,13 @@ static void kinf_entry_add_bucket(struct kinf_entry *e, struct kinf_bucket *b)
     if (e->nbuckets == 0) {
         e->buckets.one = b;
     } else if (e->nbuckets == 1) {
-        struct kinf_bucket **many = kerr_xmalloc(2 * sizeof *many);
+        struct kinf_bucket **many = kerr_xmalloc(2 * sizeof(struct kinf_bucket *));
         many[0] = e->buckets.one;
         many[1] = b;
         e->buckets.many = many;
     } else {
         e->buckets.many =
-            kerr_xrealloc(e->buckets.many, (e->nbuckets + 1u) * sizeof *e->buckets.many);
+            kerr_xrealloc(e->buckets.many, (e->nbuckets + 1u) * sizeof(struct kinf_bucket *));
         e->buckets.many[e->nbuckets] = b;
     }
     e->nbuckets++;
@@ -163,7 +163,8 @@ static uint64_t kinf_hash2(const char *a, const char *b)
 
 static bool kinf_bucket_is(const struct kmap_node *n, const void *value)
 {
-    return strcmp(KMAP_ENTRY(n, const struct kinf_bucket, node)->value, value) == 0;
+    const struct kinf_bucket *b = KMAP_ENTRY(n, const struct kinf_bucket, node);
+    return b && strcmp(b->value, value) == 0;
 }
 
 static struct kinf_bucket *kinf_bucket_find(struct kinf_index *ix, const char *value, uint64_t h)

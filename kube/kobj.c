@@ -210,11 +210,12 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
         return NULL;
     json_t *stripped = kobj_strip(obj, api_version, kind);
     char *text = json_dumps(stripped, JSON_COMPACT);
-    if (!text)
-        kerr_oom(); /* _Noreturn, which cppcheck does not follow */
-    // cppcheck-suppress nullPointerRedundantCheck
-    struct kobj *o = kobj_build_tree(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
-                                     kobj_jstr(stripped, "apiVersion"));
+    struct kobj *o = NULL;
+    if (text)
+        o = kobj_build_tree(obj, text, strlen(text), kobj_jstr(stripped, "kind"),
+                            kobj_jstr(stripped, "apiVersion"));
+    else
+        kerr_oom();
     free(text);
     json_decref(stripped);
     return o;
@@ -596,7 +597,7 @@ static void kobj_share(const struct kobj *o, struct kpack *pack, struct kobj_sha
 
 static const char *kobj_shared_label(const struct kobj_shared *sh, size_t i)
 {
-    return i < 2 * KOBJ_SHARED_LABELS ? sh->labels[i] : NULL;
+    return i < (size_t)2 * KOBJ_SHARED_LABELS ? sh->labels[i] : NULL;
 }
 
 /* Bytes of o's strings other than the text that a packed copy keeps in

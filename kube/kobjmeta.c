@@ -269,6 +269,8 @@ bool kobjmeta_read(const char *text, size_t len, struct kobjmeta_buf *buf, struc
     m->deleting = false;
     m->nlabels = m->nowners = 0;
     m->controller_idx = -1;
+    /* only where the arrays are, not what they hold: */
+    // cppcheck-suppress ctuuninitvar
     m->labels = buf->labels;
     m->owners = buf->owners;
     int more = kom_open(&c, '{', '}');
