@@ -12,9 +12,10 @@
  *       +------- 410 (HTTP or ERROR event) / resync ------ transfer done
  *                         normal end: NEED_WATCH now; failure: NEED_WATCH after backoff
  *
- * Lists that are due together (the first ones, a resync) run concurrently,
- * one short-lived thread each (at most KW_LIST_PARALLEL), and the thread
- * waits for them before it watches (kw_lists).
+ * Lists that are due together (the first ones, a resync) run concurrently
+ * on up to KW_LIST_THREADS short-lived threads, each taking the next due
+ * list in the order the streams were registered, and the thread waits for
+ * them before it watches (kw_lists).
  *
  * Watch bodies go through a kjsonstream splitter in KJS_DOCS mode, so each
  * event is handled on its own once complete; a partial event left when the
@@ -50,6 +51,10 @@
  * operator has (the GraceServices and 10 child kinds), so none waits for a
  * batch to end. */
 #define KW_LIST_PARALLEL 16
+/* Threads for lists due together, the watcher's own included. A few are enough to keep the server
+ * and our parsing busy on every core; each more costs a TLS connection (and OpenSSL's SSL_CTX
+ * set-up, serialised on its global locks) that one thread's next list would reuse. */
+#define KW_LIST_THREADS KWATCHER_LIST_THREADS
 
 enum kw_state { KW_NEED_LIST, KW_NEED_WATCH, KW_WATCHING };
 
@@ -523,12 +528,6 @@ static void kw_list_run(struct kw_stream *s)
     s->list_rc = s->sink.list(s->ctx, kw_list_from(s), &s->list_rv, &s->list_err);
 }
 
-static void *kw_list_thread(void *arg)
-{
-    kw_list_run(arg);
-    return NULL;
-}
-
 /* After kw_list_run, on the watcher thread: the next state. */
 static void kw_list_done(struct kw_stream *s)
 {
@@ -573,34 +572,48 @@ static size_t kw_lists_due(struct kwatcher *w, double now, struct kw_stream **du
     return n;
 }
 
+/* The lists of one round, shared by its threads: each takes the next. */
+struct kw_round {
+    struct kw_stream **due;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *kw_list_worker(void *arg)
+{
+    struct kw_round *r = arg;
+    for (size_t i; (i = atomic_fetch_add(&r->next, 1)) < r->n;)
+        kw_list_run(r->due[i]);
+    return NULL;
+}
+
 /*
- * Run every due list. Several at once (the initial lists, a resync) each
- * get a thread, so the server's time and our parsing of one kind overlap
- * with the others' instead of adding up; the watcher thread waits for
- * them (no watch is running for those streams meanwhile). One alone runs
- * here. Each stream's list runs on one thread only, so a sink never sees
- * two calls at once for the same collection.
+ * Run every due list. Several at once (the initial lists, a resync) share
+ * up to KW_LIST_THREADS threads, so the server's time and our parsing of
+ * one kind overlap with the others' instead of adding up; the watcher
+ * thread waits for them (no watch is running for those streams meanwhile).
+ * One alone runs here. Each stream's list runs on one thread only, so a
+ * sink never sees two calls at once for the same collection.
  */
 static void kw_lists(struct kwatcher *w)
 {
     struct kw_stream *due[KW_LIST_PARALLEL];
-    pthread_t th[KW_LIST_PARALLEL];
-    bool spawned[KW_LIST_PARALLEL];
+    pthread_t th[KW_LIST_THREADS - 1];
     size_t n;
     /* Due as of the start: a list that failed meanwhile is retried later,
      * on a later step, so the watches are not starved by a failing list. */
     double now = kw_now();
     while (!atomic_load(&w->stop) && (n = kw_lists_due(w, now, due)) > 0) {
+        struct kw_round r = {due, n, 0};
+        size_t nth = 0;
+        while (nth + 1 < KW_LIST_THREADS && nth + 1 < n &&
+               pthread_create(&th[nth], NULL, kw_list_worker, &r) == 0)
+            nth++;
+        kw_list_worker(&r); /* this thread takes what is left (all, if none started) */
+        for (size_t i = 0; i < nth; i++)
+            pthread_join(th[i], NULL);
         for (size_t i = 0; i < n; i++)
-            spawned[i] = n > 1 && pthread_create(&th[i], NULL, kw_list_thread, due[i]) == 0;
-        for (size_t i = 0; i < n; i++)
-            if (!spawned[i])
-                kw_list_run(due[i]);
-        for (size_t i = 0; i < n; i++) {
-            if (spawned[i])
-                pthread_join(th[i], NULL);
             kw_list_done(due[i]);
-        }
     }
 }
 

@@ -360,8 +360,8 @@ START_TEST(kwatch_every_event_of_a_long_stream_is_applied)
         struct kobj *o = kinformer_get(f.inf, "ns", name);
         ck_assert_msg(o != NULL, "%s missing", name);
         char *text_o = kobj_text_copy(o);
-    ck_assert_ptr_null(strstr(text_o, "managedFields"));
-    free(text_o);
+        ck_assert_ptr_null(strstr(text_o, "managedFields"));
+        free(text_o);
         ck_assert_str_eq(kobj_label(o, "app"), name);
         ck_assert_str_eq(kobj_kind(o), "ConfigMap");
         json_t *j = kobj_json(o);
@@ -570,6 +570,62 @@ START_TEST(kwatch_initial_lists_of_several_informers_run_concurrently)
 }
 END_TEST
 
+/* More initial lists than list threads: every list runs, never more than
+ * KWATCHER_LIST_THREADS at once, and more than one at a time. Each list's
+ * one item holds its thread in on_add for a moment. */
+#define CROWD_N (KWATCHER_LIST_THREADS + 3)
+struct crowd {
+    pthread_mutex_t mu;
+    int in, most, calls;
+};
+
+static void crowd_on_add(void *ctx, const struct kobj *o)
+{
+    struct crowd *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->calls++;
+    if (++c->in > c->most)
+        c->most = c->in;
+    pthread_mutex_unlock(&c->mu);
+    usleep(100 * 1000);
+    pthread_mutex_lock(&c->mu);
+    c->in--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+START_TEST(kwatch_more_lists_than_threads_share_them)
+{
+    struct fx f;
+    struct crowd c = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    fx_setup(&f, NULL);
+    struct kinformer_handlers h = {crowd_on_add, NULL, NULL, &c};
+    struct kinformer *more[CROWD_N - 1];
+    kinformer_add_handlers(f.inf, &h);
+    for (int i = 0; i < CROWD_N - 1; i++) {
+        char ns[16];
+        snprintf(ns, sizeof ns, "n%d", i);
+        more[i] = kinformer_new(f.c, f.w, &CM, ns, NULL);
+        kinformer_add_handlers(more[i], &h);
+    }
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    wait_watches(&f, CROWD_N);
+    for (int i = 0; i < CROWD_N - 1; i++)
+        ck_assert(kinformer_has_synced(more[i]));
+    pthread_mutex_lock(&c.mu);
+    ck_assert_int_eq(c.calls, CROWD_N);
+    ck_assert_int_le(c.most, KWATCHER_LIST_THREADS);
+    ck_assert_int_ge(c.most, 2);
+    pthread_mutex_unlock(&c.mu);
+    struct kwatcher_stats st;
+    kwatcher_stats(f.w, &st);
+    ck_assert_uint_eq(st.lists, CROWD_N);
+    kwatcher_stop(f.w);
+    for (int i = 0; i < CROWD_N - 1; i++)
+        kinformer_free(more[i]);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(kwatch_request_asks_for_bookmarks_selector_and_timeout)
 {
     struct fx f;
@@ -629,6 +685,7 @@ static Suite *kwatch_suite(void)
     tcase_add_test(tc, kwatch_list_errors_are_retried_until_synced);
     tcase_add_test(tc, kwatch_resync_relists_every_informer_quietly);
     tcase_add_test(tc, kwatch_initial_lists_of_several_informers_run_concurrently);
+    tcase_add_test(tc, kwatch_more_lists_than_threads_share_them);
     tcase_add_test(tc, kwatch_request_asks_for_bookmarks_selector_and_timeout);
     tcase_add_test(tc, kwatch_stop_is_idempotent_and_start_twice_fails);
     suite_add_tcase(s, tc);
