@@ -13,9 +13,9 @@
  *                         normal end: NEED_WATCH now; failure: NEED_WATCH after backoff
  *
  * Lists that are due together (the first ones, a resync) run concurrently
- * on up to KW_LIST_THREADS short-lived threads, each taking the next due
- * list in the order the streams were registered, and the thread waits for
- * them before it watches (kw_lists).
+ * on KW_LIST_THREADS threads (this one and short-lived ones), each taking
+ * the next due list in the order the streams were registered; the watches
+ * wait until all of them are done (kw_lists).
  *
  * Watch bodies go through a kjsonstream splitter in KJS_DOCS mode, so each
  * event is handled on its own once complete; a partial event left when the
@@ -589,11 +589,11 @@ static void *kw_list_worker(void *arg)
 
 /*
  * Run every due list. Several at once (the initial lists, a resync) share
- * up to KW_LIST_THREADS threads, so the server's time and our parsing of
- * one kind overlap with the others' instead of adding up; the watcher
- * thread waits for them (no watch is running for those streams meanwhile).
- * One alone runs here. Each stream's list runs on one thread only, so a
- * sink never sees two calls at once for the same collection.
+ * up to KW_LIST_THREADS threads, this one included, so the server's time
+ * and our parsing of one kind overlap with the others' instead of adding
+ * up; no watch is running for those streams meanwhile. One alone runs
+ * here. Each stream's list runs on one thread only, so a sink never sees
+ * two calls at once for the same collection.
  */
 static void kw_lists(struct kwatcher *w)
 {
