@@ -1,6 +1,7 @@
 /*
- * kjsontoken: JSON's token-level rules for kjsonstream's machine (internal:
- * no other module includes this header).
+ * kjsontoken: JSON's token-level rules for kjsonstream's machine (internal
+ * to the runtime's JSON readers: kjsonstream, and kobjmeta and kobj for
+ * its character classes; nothing outside kube/ includes this header).
  *
  * kjsonstream tracks a body's structure (brackets, commas, colons) and what
  * it hands out; this module knows what is inside one token, byte by byte,

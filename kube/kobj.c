@@ -17,6 +17,7 @@
 
 #include "kerr.h"
 #include "kjsonstream.h"
+#include "kjsontoken.h"
 #include "kobjmeta.h"
 #include "kpack.h"
 
@@ -162,11 +163,21 @@ static void kobj_fill(struct kobj *o, const struct kobjmeta *m, const struct kob
         KOBJ_OWNERS(o)[i] = kobj_put(&p, m->owners[i].p, m->owners[i].n);
 }
 
-/* The block for metadata `m` around `text`, whose "kind" and "apiVersion"
- * are type[0] and type[1]. */
-static struct kobj *kobj_build(const struct kobjmeta *m, const char *text, size_t text_len,
+/* A text in two pieces, written one after the other: `head` (may be empty)
+ * then `rest`. */
+struct kobj_text {
+    const char *head;
+    size_t head_len;
+    const char *rest;
+    size_t rest_len;
+};
+
+/* The block for metadata `m` around the text t->head + t->rest, whose
+ * "kind" and "apiVersion" are type[0] and type[1]. */
+static struct kobj *kobj_build(const struct kobjmeta *m, const struct kobj_text *t,
                                const struct kobjmeta_str *type)
 {
+    size_t text_len = t->head_len + t->rest_len;
     if (text_len > UINT32_MAX || m->nlabels > UINT32_MAX / 4 || m->nowners > UINT32_MAX / 4)
         kerr_oom(); /* beyond any object an API server stores */
     size_t ptrs = (2 * m->nlabels + m->nowners) * sizeof(const char *);
@@ -181,8 +192,12 @@ static struct kobj *kobj_build(const struct kobjmeta *m, const char *text, size_
     o->generation = m->generation;
     o->deleting = m->deleting;
     char *p = (char *)(o->slots + 2 * m->nlabels + m->nowners);
-    o->text = kobj_put(&p, text, text_len);
-    kobj_fill(o, m, type, p);
+    o->text = p;
+    if (t->head_len)
+        memcpy(p, t->head, t->head_len);
+    memcpy(p + t->head_len, t->rest, t->rest_len);
+    p[text_len] = '\0';
+    kobj_fill(o, m, type, p + text_len + 1);
     return o;
 }
 
@@ -193,7 +208,8 @@ static struct kobj *kobj_build_tree(const json_t *obj, const char *text, size_t 
     struct kobjmeta m;
     struct kobjmeta_str type[2] = {kobj_str(kind), kobj_str(api_version)};
     kobj_tree_meta(obj, &m);
-    struct kobj *o = kobj_build(&m, text, text_len, type);
+    struct kobj_text t = {NULL, 0, text, text_len};
+    struct kobj *o = kobj_build(&m, &t, type);
     kobj_tree_meta_free(&m);
     return o;
 }
@@ -221,50 +237,68 @@ struct kobj *kobj_new_with_type(const json_t *obj, const char *api_version, cons
     return o;
 }
 
-/* `"key":<value as JSON>,` appended to b at *len (b has room). */
-static size_t kobj_member(char *b, const char *key, const char *json_value)
+/* `s` as a JSON string at `out`, which has room for 6 * strlen(s) + 2
+ * bytes (jansson's longest escape, \uXXXX, for each byte); returns the
+ * bytes written. A kind or apiVersion is plain ASCII: quoted as it is. */
+static size_t kobj_json_string(char *out, const char *s)
 {
-    size_t n = strlen(key) + strlen(json_value) + 4;
-    /* the NUL lands on the next byte, which the caller writes after */
-    snprintf(b, n + 1, "\"%s\":%s,", key, json_value);
-    return n;
+    size_t n = strlen(s), i = 0;
+    while (i < n && kjt_plain_byte((unsigned char)s[i]))
+        i++;
+    if (i == n) {
+        out[0] = '"';
+        memcpy(out + 1, s, n);
+        out[n + 1] = '"';
+        return n + 2;
+    }
+    json_t *j = json_string(s);
+    size_t w = j ? json_dumpb(j, out, 6 * n + 2, JSON_ENCODE_ANY | JSON_COMPACT) : 0;
+    json_decref(j);
+    if (w == 0 || w > 6 * n + 2)
+        kerr_oom(); /* not UTF-8: the informer's own kind and apiVersion are */
+    return w;
+}
+
+/* `"key":<s as JSON>,` at out; returns the bytes written. */
+static size_t kobj_member(char *out, const char *key, const char *s)
+{
+    size_t k = strlen(key);
+    out[0] = '"';
+    memcpy(out + 1, key, k);
+    out[k + 1] = '"';
+    out[k + 2] = ':';
+    size_t n = k + 3 + kobj_json_string(out + k + 3, s);
+    out[n] = ',';
+    return n + 1;
+}
+
+/* Room kobj_head needs for `kind` and `av` (NULL: not inserted). */
+static size_t kobj_head_room(const char *kind, const char *av)
+{
+    return 2 + (kind ? 6 * strlen(kind) + 10 : 0) + (av ? 6 * strlen(av) + 16 : 0);
 }
 
 /* The text with `"kind":..,"apiVersion":..,` inserted after its '{' for
- * those given (encoded values, NULL: not inserted). The text is an object
- * that parsed, but it may have whitespace before its '{' and after it (it
- * is not always minified). Caller frees. */
-static char *kobj_prefixed(const char *text, size_t len, const char *kind_js, const char *av_js,
-                           size_t *out_len)
+ * those given (NULL: not inserted), as two pieces: the head, '{' and the
+ * members, written to `head` (kobj_head_room bytes), and the rest of
+ * `text` from its first member (or its '}' when the object is empty: the
+ * head then drops its last ','). The text is an object that parsed, but it
+ * may have whitespace before its '{' and after it (not always minified). */
+static struct kobj_text kobj_head(const char *text, size_t len, const char *kind, const char *av,
+                                  char *head)
 {
-    size_t extra = (kind_js ? strlen(kind_js) + 8 : 0) + (av_js ? strlen(av_js) + 14 : 0);
-    char *b = kerr_xmalloc(len + extra + 1);
-    size_t n = 0, open = 0, first;
+    size_t n = 0, open = 0;
     while (open < len && text[open] != '{')
         open++; /* only whitespace can come before it */
-    first = kjs_skip_ws(text, open + 1, len);
-    b[n++] = '{';
-    if (kind_js)
-        n += kobj_member(b + n, "kind", kind_js);
-    if (av_js)
-        n += kobj_member(b + n, "apiVersion", av_js);
+    size_t first = kjs_skip_ws(text, open + 1, len);
+    head[n++] = '{';
+    if (kind)
+        n += kobj_member(head + n, "kind", kind);
+    if (av)
+        n += kobj_member(head + n, "apiVersion", av);
     if (first < len && text[first] == '}')
         n--; /* the object was empty: no ',' before its '}' */
-    memcpy(b + n, text + first, len - first);
-    n += len - first;
-    b[n] = '\0';
-    *out_len = n;
-    return b;
-}
-
-static char *kobj_encode(const char *s)
-{
-    json_t *j = json_string(s);
-    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!t)
-        kerr_oom();
-    return t;
+    return (struct kobj_text){head, n, text + first, len - first};
 }
 
 /* kobj_build around `text`, with kind / apiVersion inserted first when
@@ -278,16 +312,16 @@ static struct kobj *kobj_finish(const struct kobjmeta *m, const char *text, size
     bool add_kind = kind && !in_text[0], add_av = api_version && !in_text[1];
     struct kobjmeta_str type[2] = {add_kind ? kobj_str(kind) : have[0],
                                    add_av ? kobj_str(api_version) : have[1]};
+    struct kobj_text t = {NULL, 0, text, len};
     if (!add_kind && !add_av)
-        return kobj_build(m, text, len, type);
-    char *kjs = add_kind ? kobj_encode(kind) : NULL;
-    char *ajs = add_av ? kobj_encode(api_version) : NULL;
-    size_t n = 0;
-    char *full = kobj_prefixed(text, len, kjs, ajs, &n);
-    struct kobj *o = kobj_build(m, full, n, type);
-    free(full);
-    free(kjs);
-    free(ajs);
+        return kobj_build(m, &t, type);
+    char room[512]; /* any real kind and apiVersion: no allocation per object */
+    size_t need = kobj_head_room(add_kind ? kind : NULL, add_av ? api_version : NULL);
+    char *head = need <= sizeof room ? room : kerr_xmalloc(need);
+    t = kobj_head(text, len, add_kind ? kind : NULL, add_av ? api_version : NULL, head);
+    struct kobj *o = kobj_build(m, &t, type);
+    if (head != room)
+        free(head);
     return o;
 }
 

@@ -513,6 +513,30 @@ START_TEST(kobj_escaped_nul_is_readable)
 }
 END_TEST
 
+/* A kind or apiVersion that needs escaping is inserted as valid JSON (the
+ * plain ones are quoted as they are, without jansson). */
+START_TEST(kobj_inserted_type_is_escaped_when_it_must_be)
+{
+    static const char t[] = " {\"metadata\":{\"name\":\"a\"},\"data\":{}}";
+    for (int meta = 0; meta < 2; meta++) {
+        struct kobj *o =
+            meta ? kobj_new_from_split_meta(t, sizeof t - 1, "g/v\t1", "K\"ind", NULL, NULL)
+                 : kobj_new_from_text(t, sizeof t - 1, "g/v\t1", "K\"ind", NULL, NULL);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(kobj_kind(o), "K\"ind");
+        ck_assert_str_eq(kobj_api_version(o), "g/v\t1");
+        json_t *j = kobj_json(o);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "K\"ind");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "apiVersion")), "g/v\t1");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")),
+                         "a");
+        json_decref(j);
+        kobj_unref(o);
+    }
+}
+END_TEST
+
 static Suite *kobj_suite(void)
 {
     Suite *s = suite_create("kobj");
@@ -533,6 +557,7 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_from_text_meta_rejects_bad_metadata_and_ignores_unnamed);
     tcase_add_test(tc, kobj_meta_without_a_tree_matches_jansson);
     tcase_add_test(tc, kobj_meta_without_a_tree_keeps_every_label);
+    tcase_add_test(tc, kobj_inserted_type_is_escaped_when_it_must_be);
     tcase_add_test(tc, kobj_from_text_with_leading_whitespace_reads_back);
     tcase_add_test(tc, kobj_escaped_nul_is_readable);
     suite_add_tcase(s, tc);
