@@ -237,7 +237,8 @@ static bool gs_status_is_default(const json_t *st)
 
 /* Progress only: not Ready before and not Ready now, for the same
  * generation (or the status is still the CRD's default, above), nothing
- * failed or stalled -- only children getting ready one by one. Such a change is debounced: it is written once it has waited
+ * failed or stalled -- only children getting ready one by one. Such a
+ * change is debounced: it is written once it has waited
  * GS_STATUS_DEBOUNCE_MS (counted from the first reconcile that saw the
  * status differ; later changes do not push it back), so a burst of
  * children becoming ready costs no write when it ends in Ready, and a

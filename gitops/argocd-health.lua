@@ -14,7 +14,8 @@
 --                not serve, a child owned by someone else, an invalid name).
 --
 -- Healthy      Ready=True, computed for the current generation.
--- Progressing  no status yet (or only the CRD's default observedGeneration 0), an older observedGeneration, Reconciling=True,
+-- Progressing  no status yet (or only the CRD's default, observedGeneration
+--              0), an older observedGeneration, Reconciling=True,
 --              Ready not True for a reason that can still resolve, or being
 --              deleted (the operator's finalizer is cleaning up).
 -- Degraded     Stalled=True, or Ready=False with a terminal reason.

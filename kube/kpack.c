@@ -26,7 +26,7 @@
 
 struct kpack {
     atomic_uint refs;
-    pthread_mutex_t mu; /* guards zs, zs_ready and the setting of dict */
+    pthread_mutex_t mu; /* guards zs, zs_ready, the setting of dict, shared */
     z_stream zs;
     bool zs_ready;
     /* Set once, under mu, by the first kpack_compress, then read-only: a
