@@ -247,7 +247,7 @@ static size_t kobj_json_string(char *out, const char *s)
         i++;
     if (i == n) {
         out[0] = '"';
-        memcpy(out + 1, s, n);
+        memcpy(out + 1, s, n + 1); /* its NUL becomes the closing quote */
         out[n + 1] = '"';
         return n + 2;
     }
@@ -264,7 +264,7 @@ static size_t kobj_member(char *out, const char *key, const char *s)
 {
     size_t k = strlen(key);
     out[0] = '"';
-    memcpy(out + 1, key, k);
+    memcpy(out + 1, key, k + 1); /* its NUL becomes the closing quote */
     out[k + 1] = '"';
     out[k + 2] = ':';
     size_t n = k + 3 + kobj_json_string(out + k + 3, s);
