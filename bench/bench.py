@@ -30,6 +30,10 @@ Phases (each prints its figures; the JSON holds all of them):
              and the lists of every cached kind three ways (paginated without
              resourceVersion, resourceVersion=0, streaming watch-list) with the
              server's CPU for each
+  reqcost    (a server this bench started) the API server's CPU for each kind of
+             request the operator sends per GraceService, K of each, one
+             after another, operator stopped and stand-ins paused; and their
+             sum per GraceService (bench/reqcost.py)
   cleanup    (--cleanup, an existing cluster) every GraceService deleted while
              the operator runs, so its finalizer removes the children
 
@@ -52,6 +56,7 @@ import apimetrics  # noqa: E402
 import kube  # noqa: E402
 import objsize  # noqa: E402
 import opproc  # noqa: E402
+import reqcost  # noqa: E402
 
 GROUP_PATH = "/apis/grace.dev/v1alpha1"
 RECONCILE = "controller_runtime_reconcile_total"
@@ -742,6 +747,32 @@ def phase_cleanup(client, n):
     say("cleanup: %d GraceServices still there" % len(items))
 
 
+def phase_reqcost(client, procs, a, create):
+    """What each of the operator's requests costs the API server, and their
+    sum per GraceService (bench/reqcost.py)."""
+    _, ready = client.json("GET", "%s/namespaces/%s/graceservices/%s" % (GROUP_PATH, NS,
+                                                                         gs_name(0)))
+
+    def template(name, ns):
+        body = gs_body(0, a.pg)
+        body = json.loads(json.dumps(body).replace(gs_name(0), name))
+        body["metadata"]["namespace"] = ns
+        return body
+
+    table = reqcost.measure(client, procs, a.bin, a.config, template, ready, k=a.reqcost_k,
+                            say=say)
+    api_req = _g(create, "cpu", "api", "requests") or {}
+    extras = {"status": api_req.get("PATCH graceservices/status", a.n) / a.n,
+              "events": sum((create.get("events_per_gs") or {}).values())}
+    floor = reqcost.floor(table, extras)
+    say("reqcost: the operator's requests per GraceService cost the API server %.1f ms "
+        "(8 applies %.1f, finalizer, one status, the Kafka Secret GET); %.1f ms with the "
+        "%.2f status writes and %.2f Events per GraceService of the create phase" % (
+            floor["minimum_ms"], floor["applies_ms"], floor["with_measured_extras_ms"],
+            extras["status"], extras["events"]))
+    return {"requests": table, "floor": floor, "extras_per_gs": extras, "k": a.reqcost_k}
+
+
 # ---- main -----------------------------------------------------------------
 
 def server_info(client, kind):
@@ -792,6 +823,9 @@ def run(a):
             res["apiserver"] = phase_apiserver(client, procs, a.n)
         if a.cleanup:
             phase_cleanup(client, a.n)
+        if "reqcost" in phases and a.server in ("envtest", "kubesim"):
+            op.stop()
+            res["reqcost"] = phase_reqcost(client, procs, a, res["create"])
     finally:
         op.stop()
         res["duration_s"] = round(time.monotonic() - t_run, 1)
@@ -825,7 +859,9 @@ def main():
     p.add_argument("--timeout", type=float, default=0, help="seconds to wait for all Ready")
     p.add_argument("--standins-pid", type=int)
     p.add_argument("--log-level", default="warn", help="operator log level (diagnosis)")
-    p.add_argument("--phases", default="latency,restart,resync,apiserver",
+    p.add_argument("--reqcost-k", type=int, default=200,
+                   help="requests of each kind in the reqcost phase")
+    p.add_argument("--phases", default="latency,restart,resync,apiserver,reqcost",
                    help="phases after idle+create (comma-separated)")
     p.add_argument("--stall", type=float, default=180.0,
                    help="give up creation when no GraceService became Ready for this long")

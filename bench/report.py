@@ -112,6 +112,26 @@ def _listmode(r, mode):
                               _fmt(d.get("etcd_cpu_s")))
 
 
+def _reqcost(r):
+    """The reqcost phase's API server ms per request, short names."""
+    reqs = _g(r, "reqcost", "requests")
+    if not reqs:
+        return "-"
+    out = []
+    for name, d in reqs.items():
+        short = name.split(" (")[0] + (" (finalizer)" if "(finalizer)" in name else "")
+        out.append("%s %s" % (short, _fmt(d.get("apiserver_ms"))))
+    return ", ".join(out)
+
+
+def _reqcost_floor(r):
+    f = _g(r, "reqcost", "floor")
+    if not f:
+        return "-"
+    return "%s (applies %s) / %s" % (_fmt(f["minimum_ms"]), _fmt(f["applies_ms"]),
+                                     _fmt(f["with_measured_extras_ms"]))
+
+
 def _server(r):
     s = r.get("server") or {"kind": "kubesim", "version": None}
     return "%s %s" % (s.get("kind"), s.get("version") or "")
@@ -135,6 +155,11 @@ ROWS = [
      lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "27-28"),
     ("API server CPU per GraceService at creation (ms; its process, else its /metrics)",
      lambda r: _fmt(_g(r, "create", "apiserver_cpu_ms_per_gs")), "<= 50", "195 at 1,000 / 3,000"),
+    ("API server CPU per request the operator sends (ms; reqcost phase: 200 of each on 4 "
+     "connections, operator stopped, stand-ins paused, idle CPU subtracted)", _reqcost, "", ""),
+    ("... the operator's own requests per GraceService at creation (ms of API server CPU): "
+     "8 applies, finalizer, one status, one GET / with the create phase's extra status writes "
+     "and Events", _reqcost_floor, "", ""),
     ("etcd CPU per GraceService at creation (ms)",
      lambda r: _fmt(_ms_per(r, _g(r, "create", "cpu", "etcd_cpu_s"))), "", ""),
     ("API server: requests per GraceService at creation, all clients (its /metrics)",

@@ -1,0 +1,235 @@
+"""bench/reqcost.py: what each request the operator sends for one GraceService
+costs the API server (bench.py's `reqcost` phase).
+
+The API server's CPU per GraceService at creation (the create phase) is the
+sum of every client's requests and of the watch events they fan out. This
+phase takes the operator's own requests one kind at a time: each is sent K
+times, one after another on one keep-alive connection, into a scratch
+namespace, and the API server's and etcd's CPU over the batch (and a short
+settle after it, for what the server's own controllers do with the result,
+e.g. a Deployment's ReplicaSet) is divided by K.
+
+The bodies are the operator's: the children are `grace-operator render` of
+the bench's GraceService (with the run's --config), applied with the
+operator's field manager; the finalizer patch carries a resourceVersion
+precondition as the operator's does; the status is the one the operator
+wrote on a GraceService of the create phase; the Event is an events.k8s.io/v1
+Event as kube/krecorder.c writes it.
+
+The operator is stopped and the stand-ins are paused (SIGSTOP) meanwhile, so
+no other client writes. Only for a server this bench started (envtest,
+kubesim): on a shared cluster the Deployments would be scheduled.
+"""
+
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import kube
+
+SCRATCH_NS = "bench-reqcost"
+MANAGER = "grace-operator"
+PLURALS = {"Deployment": "deployments", "Service": "services", "Secret": "secrets",
+           "IngressRoute": "ingressroutes", "Certificate": "certificates",
+           "KafkaTopic": "kafkatopics", "KafkaUser": "kafkausers", "Schedule": "schedules"}
+
+
+def _path(api_version, plural, ns, name=None):
+    base = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+    p = "%s/namespaces/%s/%s" % (base, ns, plural)
+    return p + "/" + name if name else p
+
+
+def render_children(bin_path, config, gs):
+    """The operator's children for `gs` (grace-operator render)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(gs, f)
+    try:
+        out = subprocess.run([bin_path, "render", "-f", f.name, "--config", config, "-o", "json"],
+                             check=True, capture_output=True, text=True, timeout=60).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out)["items"]
+
+
+def kafka_secret_copy(children):
+    """The Secret the operator copies from Strimzi's (controllers/gskafka.c),
+    labelled and owned as the other children in the service's namespace."""
+    dep = next(o for o in children if o["kind"] == "Deployment")
+    user = next((o for o in children if o["kind"] == "KafkaUser"), None)
+    if user is None:
+        return None
+    meta = {"name": user["metadata"]["name"], "namespace": dep["metadata"]["namespace"],
+            "labels": dep["metadata"].get("labels", {}),
+            "ownerReferences": dep["metadata"].get("ownerReferences", [])}
+    data = {"password": "cGFzc3dvcmQtb2YtMzItY2hhcmFjdGVycy1hdC1sZWFzdA==",
+            "sasl.jaas.config": "b3JnLmFwYWNoZS5rYWZrYS5jb21tb24uc2VjdXJpdHkuc2NyYW0uU2NyYW1Mb2dpbk1vZHVsZSByZXF1aXJlZCB1c2VybmFtZT0ieCIgcGFzc3dvcmQ9InkiOw=="}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
+            "data": data}
+
+
+def _renamed(obj, old, new, ns, uid):
+    """obj for another service: names with `old` get `new`; in `ns`; owned by uid."""
+    o = json.loads(json.dumps(obj).replace(old, new))
+    o["metadata"]["namespace"] = ns
+    for ref in o["metadata"].get("ownerReferences", []):
+        ref["uid"] = uid
+    return o
+
+
+class Batch:
+    """K requests of one kind on `workers` connections (the operator's
+    default --workers), against the server's CPU (procs.snap), less what the
+    server uses idle over the same time (measured once, over `idle_s`: its
+    own periodic work, kube-controller-manager's lease renewals)."""
+
+    def __init__(self, procs, k, settle, workers=4, idle_s=4.0):
+        self.procs, self.k, self.settle, self.workers = procs, k, settle, workers
+        self.local = "apiserver" in procs.server_pids
+        self.procs.wait_quiet(limit=10.0)
+        a = self._snap("first")
+        time.sleep(idle_s)
+        b = self._snap("last")
+        self.idle = {key: (self._cpu(a, b, key) or 0.0) / (b["t"] - a["t"])
+                     for key in ("apiserver", "etcd")}
+
+    def _snap(self, which):
+        return self.procs.snap() if self.local else self.procs.snap(which)
+
+    @staticmethod
+    def _cpu(a, b, key):
+        if key == "apiserver" and a.get("api") is not None and b.get("api") is not None:
+            return b["api"]["cpu_s"] - a["api"]["cpu_s"]
+        if a.get(key) is None or b.get(key) is None:
+            return None
+        return b[key] - a[key]
+
+    def run(self, send):
+        self.procs.wait_quiet(limit=10.0)
+        a = self._snap("first")
+        with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
+            t0 = time.monotonic()
+            list(pool.map(send, range(self.k)))
+            wall = time.monotonic() - t0
+        time.sleep(self.settle)
+        b = self._snap("last")
+        out = {"wall_ms": round(wall * 1000 / self.k, 2)}
+        for key in ("apiserver", "etcd"):
+            used = self._cpu(a, b, key)
+            if used is None:
+                continue
+            used -= self.idle[key] * (b["t"] - a["t"])
+            out[key + "_ms"] = round(max(used, 0.0) * 1000 / self.k, 2)
+        return out
+
+
+def measure(client, procs, bin_path, config, gs_template, ready_gs, k=200, settle=1.0,
+            say=print):
+    """The table: {request: {apiserver_ms, etcd_ms, wall_ms}} per request.
+    gs_template(name, ns) is the bench's GraceService body; ready_gs a
+    GraceService the operator made Ready (its status is the one written)."""
+    client.json("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": SCRATCH_NS}}, ok=(201, 409))
+    stopped = procs.standins
+    if stopped:
+        os.kill(stopped, signal.SIGSTOP)
+    try:
+        return _measure(client, Batch(procs, k, settle), bin_path, config, gs_template,
+                        ready_gs, k, say)
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+
+
+def _measure(client, batch, bin_path, config, gs_template, ready_gs, k, say):
+    names = ["rc-%05d" % i for i in range(k)]
+    gs_path = "/apis/grace.dev/v1alpha1/namespaces/%s/graceservices" % SCRATCH_NS
+    made = {}
+    res = {}
+
+    def create_gs(i):
+        _, o = client.json("POST", gs_path, gs_template(names[i], SCRATCH_NS))
+        made[i] = o["metadata"]
+
+    res["POST graceservices (the user's create, for scale)"] = batch.run(create_gs)
+
+    def finalizer(i):
+        body = {"metadata": {"finalizers": ["grace.dev/cleanup"],
+                             "resourceVersion": made[i]["resourceVersion"]}}
+        client.json("PATCH", "%s/%s?fieldManager=%s" % (gs_path, names[i], MANAGER), body,
+                     content_type="application/merge-patch+json")
+
+    res["PATCH graceservices (finalizer)"] = batch.run(finalizer)
+    status = ready_gs.get("status") or {}
+
+    def write_status(i):
+        client.json("PATCH", "%s/%s/status?fieldManager=%s" % (gs_path, names[i], MANAGER),
+                    {"status": status}, content_type="application/merge-patch+json")
+
+    res["PATCH graceservices/status (first status, %d B)" % len(json.dumps(status))] = \
+        batch.run(write_status)
+
+    template = gs_template("rctemplate", ready_gs["metadata"]["namespace"])
+    children = render_children(bin_path, config, template)
+    secret = kafka_secret_copy(children)
+    if secret:
+        children.append(secret)
+    for child in children:
+        kind, plural = child["kind"], PLURALS.get(child["kind"])
+        if not plural:
+            say("reqcost: no resource known for kind %s; skipped" % kind)
+            continue
+
+        def apply(i, child=child, plural=plural):
+            o = _renamed(child, "rctemplate", names[i], SCRATCH_NS, made[i]["uid"])
+            path = _path(o["apiVersion"], plural, SCRATCH_NS, o["metadata"]["name"])
+            client.json("PATCH", "%s?fieldManager=%s&force=true" % (path, MANAGER), o,
+                        content_type="application/apply-patch+yaml")
+
+        res["APPLY %s (create, %d B)" % (plural, len(json.dumps(child)))] = batch.run(apply)
+
+    def event(i):
+        regarding = {"apiVersion": "grace.dev/v1alpha1", "kind": "GraceService",
+                     "namespace": SCRATCH_NS, "name": names[i], "uid": made[i]["uid"]}
+        body = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                "metadata": {"name": "%s.%x" % (names[i], time.time_ns()),
+                             "namespace": SCRATCH_NS},
+                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                "reportingController": "grace.dev/grace-operator",
+                "reportingInstance": "grace-operator-bench", "action": "Reconcile",
+                "reason": "Ready", "type": "Normal", "note": "all components are ready",
+                "regarding": regarding}
+        client.json("POST", "/apis/events.k8s.io/v1/namespaces/%s/events" % SCRATCH_NS, body)
+
+    res["POST events"] = batch.run(event)
+    if secret:
+        def get_secret(i):
+            name = _renamed(secret, "rctemplate", names[i], SCRATCH_NS, "")["metadata"]["name"]
+            client.json("GET", _path("v1", "secrets", SCRATCH_NS, name))
+
+        res["GET secrets (one object)"] = batch.run(get_secret)
+    for name, d in res.items():
+        say("reqcost: %-58s API server %6.2f ms, etcd %s ms, %.2f ms each" % (
+            name, d.get("apiserver_ms", 0), d.get("etcd_ms"), d["wall_ms"]))
+    return res
+
+
+def floor(res, writes):
+    """API server ms per GraceService for the operator's own requests at
+    creation: every child apply, the finalizer and one status write (the
+    minimum, 10 writes), and with the extra status writes and Events per
+    GraceService that the create phase measured (writes: {"status": x,
+    "events": y})."""
+    applies = sum(d["apiserver_ms"] for n, d in res.items() if n.startswith("APPLY "))
+    fin = next((d["apiserver_ms"] for n, d in res.items() if "(finalizer)" in n), 0)
+    st = next((d["apiserver_ms"] for n, d in res.items() if "graceservices/status" in n), 0)
+    ev = res.get("POST events", {}).get("apiserver_ms", 0)
+    get = res.get("GET secrets (one object)", {}).get("apiserver_ms", 0)
+    minimum = applies + fin + st + get
+    measured = minimum + st * max(0.0, writes.get("status", 1) - 1) + ev * writes.get("events", 0)
+    return {"minimum_ms": round(minimum, 1), "with_measured_extras_ms": round(measured, 1),
+            "applies_ms": round(applies, 1)}
