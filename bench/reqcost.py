@@ -214,7 +214,7 @@ def _measure(client, batch, bin_path, config, gs_template, ready_gs, k, say):
         res["GET secrets (one object)"] = batch.run(get_secret)
     for name, d in res.items():
         say("reqcost: %-58s API server %6.2f ms, etcd %s ms, %.2f ms each" % (
-            name, d.get("apiserver_ms", 0), d.get("etcd_ms"), d["wall_ms"]))
+            name, d.get("apiserver_ms", 0), d.get("etcd_ms", "-"), d["wall_ms"]))
     return res
 
 
