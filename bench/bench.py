@@ -859,8 +859,8 @@ def main():
     p.add_argument("--timeout", type=float, default=0, help="seconds to wait for all Ready")
     p.add_argument("--standins-pid", type=int)
     p.add_argument("--log-level", default="warn", help="operator log level (diagnosis)")
-    p.add_argument("--reqcost-k", type=int, default=200,
-                   help="requests of each kind in the reqcost phase")
+    p.add_argument("--reqcost-k", type=int, default=150,
+                   help="requests of each kind per round in the reqcost phase (3 rounds)")
     p.add_argument("--phases", default="latency,restart,resync,apiserver,reqcost",
                    help="phases after idle+create (comma-separated)")
     p.add_argument("--stall", type=float, default=180.0,

@@ -155,8 +155,9 @@ ROWS = [
      lambda r: _fmt(_g(r, "create", "requests", "writes_per_gs")), "10", "27-28"),
     ("API server CPU per GraceService at creation (ms; its process, else its /metrics)",
      lambda r: _fmt(_g(r, "create", "apiserver_cpu_ms_per_gs")), "<= 50", "195 at 1,000 / 3,000"),
-    ("API server CPU per request the operator sends (ms; reqcost phase: 200 of each on 4 "
-     "connections, operator stopped, stand-ins paused, idle CPU subtracted)", _reqcost, "", ""),
+    ("API server CPU per request the operator sends (ms; reqcost phase: median of 3 rounds of "
+     "150 on 4 connections, operator stopped, stand-ins paused, idle CPU subtracted)",
+     _reqcost, "", ""),
     ("... the operator's own requests per GraceService at creation (ms of API server CPU): "
      "8 applies, finalizer, one status, one GET / with the create phase's extra status writes "
      "and Events", _reqcost_floor, "", ""),

@@ -4,10 +4,13 @@ costs the API server (bench.py's `reqcost` phase).
 The API server's CPU per GraceService at creation (the create phase) is the
 sum of every client's requests and of the watch events they fan out. This
 phase takes the operator's own requests one kind at a time: each is sent K
-times, one after another on one keep-alive connection, into a scratch
-namespace, and the API server's and etcd's CPU over the batch (and a short
-settle after it, for what the server's own controllers do with the result,
-e.g. a Deployment's ReplicaSet) is divided by K.
+times on four keep-alive connections (the operator's four workers) into a
+scratch namespace, and the API server's and etcd's CPU over the batch and a
+one-second settle after it (what the server does after answering: watch
+events, its own controllers), less what they use idle over that time, is
+divided by K. Three rounds of every kind; the median is kept, so that a
+garbage collection of the server that lands in one batch does not decide
+the figure.
 
 The bodies are the operator's: the children are `grace-operator render` of
 the bench's GraceService (with the run's --config), applied with the
@@ -25,6 +28,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -127,26 +131,39 @@ class Batch:
         return out
 
 
-def measure(client, procs, bin_path, config, gs_template, ready_gs, k=200, settle=1.0,
-            say=print):
-    """The table: {request: {apiserver_ms, etcd_ms, wall_ms}} per request.
-    gs_template(name, ns) is the bench's GraceService body; ready_gs a
-    GraceService the operator made Ready (its status is the one written)."""
+def measure(client, procs, bin_path, config, gs_template, ready_gs, k=150, rounds=3,
+            settle=1.0, say=print):
+    """The table: {request: {apiserver_ms, etcd_ms, wall_ms}} per request,
+    each the median of `rounds` rounds (one batch of every request per
+    round). gs_template(name, ns) is the bench's GraceService body; ready_gs
+    a GraceService the operator made Ready (its status is the one written)."""
     client.json("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                "metadata": {"name": SCRATCH_NS}}, ok=(201, 409))
     stopped = procs.standins
     if stopped:
         os.kill(stopped, signal.SIGSTOP)
     try:
-        return _measure(client, Batch(procs, k, settle), bin_path, config, gs_template,
-                        ready_gs, k, say)
+        batch = Batch(procs, k, settle)
+        children = render_children(bin_path, config,
+                                   gs_template("rctemplate", ready_gs["metadata"]["namespace"]))
+        runs = [_round(client, batch, children, gs_template, ready_gs, "rc%d" % r, k)
+                for r in range(rounds)]
     finally:
         if stopped:
             os.kill(stopped, signal.SIGCONT)
+    res = {}
+    for name in runs[0]:
+        res[name] = {key: round(statistics.median(r[name][key] for r in runs), 2)
+                     for key in runs[0][name]}
+    for name, d in res.items():
+        say("reqcost: %-58s API server %6.2f ms, etcd %s ms, %.2f ms each" % (
+            name, d.get("apiserver_ms", 0), d.get("etcd_ms", "-"), d["wall_ms"]))
+    return res
 
 
-def _measure(client, batch, bin_path, config, gs_template, ready_gs, k, say):
-    names = ["rc-%05d" % i for i in range(k)]
+def _round(client, batch, children, gs_template, ready_gs, prefix, k):
+    """One batch of each request; its objects are named PREFIX-NNNNN."""
+    names = ["%s-%05d" % (prefix, i) for i in range(k)]
     gs_path = "/apis/grace.dev/v1alpha1/namespaces/%s/graceservices" % SCRATCH_NS
     made = {}
     res = {}
@@ -173,16 +190,11 @@ def _measure(client, batch, bin_path, config, gs_template, ready_gs, k, say):
     res["PATCH graceservices/status (first status, %d B)" % len(json.dumps(status))] = \
         batch.run(write_status)
 
-    template = gs_template("rctemplate", ready_gs["metadata"]["namespace"])
-    children = render_children(bin_path, config, template)
     secret = kafka_secret_copy(children)
-    if secret:
-        children.append(secret)
-    for child in children:
-        kind, plural = child["kind"], PLURALS.get(child["kind"])
+    for child in children + ([secret] if secret else []):
+        plural = PLURALS.get(child["kind"])
         if not plural:
-            say("reqcost: no resource known for kind %s; skipped" % kind)
-            continue
+            continue  # a kind this table does not know: not measured
 
         def apply(i, child=child, plural=plural):
             o = _renamed(child, "rctemplate", names[i], SCRATCH_NS, made[i]["uid"])
@@ -212,9 +224,6 @@ def _measure(client, batch, bin_path, config, gs_template, ready_gs, k, say):
             client.json("GET", _path("v1", "secrets", SCRATCH_NS, name))
 
         res["GET secrets (one object)"] = batch.run(get_secret)
-    for name, d in res.items():
-        say("reqcost: %-58s API server %6.2f ms, etcd %s ms, %.2f ms each" % (
-            name, d.get("apiserver_ms", 0), d.get("etcd_ms", "-"), d["wall_ms"]))
     return res
 
 
