@@ -24,6 +24,7 @@ no other client writes. Only for a server this bench started (envtest,
 kubesim): on a shared cluster the Deployments would be scheduled.
 """
 
+import base64
 import concurrent.futures
 import json
 import os
@@ -70,8 +71,11 @@ def kafka_secret_copy(children):
     meta = {"name": user["metadata"]["name"], "namespace": dep["metadata"]["namespace"],
             "labels": dep["metadata"].get("labels", {}),
             "ownerReferences": dep["metadata"].get("ownerReferences", [])}
-    data = {"password": "cGFzc3dvcmQtb2YtMzItY2hhcmFjdGVycy1hdC1sZWFzdA==",
-            "sasl.jaas.config": "b3JnLmFwYWNoZS5rYWZrYS5jb21tb24uc2VjdXJpdHkuc2NyYW0uU2NyYW1Mb2dpbk1vZHVsZSByZXF1aXJlZCB1c2VybmFtZT0ieCIgcGFzc3dvcmQ9InkiOw=="}
+    password = "p" * 32  # Strimzi's are 32 characters
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            'username="%s" password="%s";' % (user["metadata"]["name"], password))
+    data = {"password": base64.b64encode(password.encode()).decode(),
+            "sasl.jaas.config": base64.b64encode(jaas.encode()).decode()}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
             "data": data}
 
