@@ -86,6 +86,8 @@ stop_group() {
   local pid=$1 i
   [ -n "$pid" ] || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  # a group paused by the reqcost phase (SIGSTOP) gets the TERM once continued
+  kill -CONT -- "-$pid" 2>/dev/null || kill -CONT "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     kill -0 -- "-$pid" 2>/dev/null || break
     sleep 0.1
