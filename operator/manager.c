@@ -442,7 +442,9 @@ static void run_loop(struct mgr *m)
     struct mem_trim trim = {0};
     uint64_t unreadable = 0;
     while (!mgr_stop) {
-        sleep_ms(100);
+        /* 10 ms until the caches have synced, so the workers start within
+         * 10 ms of it (the first reconciles of a restart are waiting) */
+        sleep_ms(announced ? 100 : 10);
         unreadable_step(m, &unreadable);
         if (!mgr_synced(m))
             continue;
