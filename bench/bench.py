@@ -31,9 +31,10 @@ Phases (each prints its figures; the JSON holds all of them):
              resourceVersion, resourceVersion=0, streaming watch-list) with the
              server's CPU for each
   reqcost    (a server this bench started) the API server's CPU for each kind of
-             request the operator sends per GraceService, K of each, one
-             after another, operator stopped and stand-ins paused; and their
-             sum per GraceService (bench/reqcost.py)
+             request the operator sends per GraceService (--reqcost-k of each
+             on 4 connections, three rounds, the median), operator stopped
+             and stand-ins paused; and their sum per GraceService
+             (bench/reqcost.py)
   cleanup    (--cleanup, an existing cluster) every GraceService deleted while
              the operator runs, so its finalizer removes the children
 
