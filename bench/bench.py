@@ -767,10 +767,10 @@ def phase_reqcost(client, procs, a, create):
               "events": sum((create.get("events_per_gs") or {}).values())}
     floor = reqcost.floor(table, extras)
     say("reqcost: the operator's requests per GraceService cost the API server %.1f ms "
-        "(8 applies %.1f, finalizer, one status, the Kafka Secret GET); %.1f ms with the "
+        "(%d applies %.1f, finalizer, one status, the Kafka Secret GET); %.1f ms with the "
         "%.2f status writes and %.2f Events per GraceService of the create phase" % (
-            floor["minimum_ms"], floor["applies_ms"], floor["with_measured_extras_ms"],
-            extras["status"], extras["events"]))
+            floor["minimum_ms"], floor["applies"], floor["applies_ms"],
+            floor["with_measured_extras_ms"], extras["status"], extras["events"]))
     return {"requests": table, "floor": floor, "extras_per_gs": extras, "k": a.reqcost_k}
 
 
