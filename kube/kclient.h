@@ -1,6 +1,6 @@
 /*
- * kclient: the REST client for the Kubernetes API, on libcurl (HTTP/2 where
- * the server offers it, TLS through OpenSSL, connection reuse).
+ * kclient: the REST client for the Kubernetes API, on libcurl (HTTP/1.1
+ * with keep-alive, TLS through OpenSSL, a connection per calling thread).
  *
  * One `struct kclient` is shared by every thread. Each calling thread gets
  * its own curl easy handle internally (thread-local), so calls are safe from

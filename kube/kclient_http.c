@@ -249,7 +249,7 @@ static void kc_set_blob(struct kclient_setopt *so, CURL *easy, CURLoption opt, c
     kclient_setopt_note(so, name, curl_easy_setopt(easy, opt, &b));
 }
 
-/* Everything but the method, body and timeouts; see kclient_http_setup(). */
+/* Everything but the method, body and timeouts. */
 static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, const char *accept,
                               const char *content_type, struct curl_slist **headers,
                               struct kerr_info *err)
@@ -266,8 +266,11 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
                         curl_easy_strerror(rc));
     KCLIENT_SETOPT(&so, easy, CURLOPT_SHARE, c->share);
     KCLIENT_SETOPT(&so, easy, CURLOPT_NOSIGNAL, 1L);
-    /* not checked: refused by a libcurl without HTTP/2, which then speaks 1.1 */
-    (void)curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* HTTP/1.1, not HTTP/2: each thread's handle has a connection of its
+     * own, so HTTP/2 would multiplex nothing here, and its framing costs
+     * both sides (bench/README.md: ~30 % of the client's CPU per exchange,
+     * and the API server's). Watches multiplex, and speak HTTP/2 (kwatch). */
+    KCLIENT_SETOPT(&so, easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     KCLIENT_SETOPT(&so, easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     KCLIENT_SETOPT(&so, easy, CURLOPT_TCP_KEEPALIVE, 1L);
     /* Request bodies are small; curl's 64 KiB default upload buffer is
@@ -307,13 +310,6 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
     *headers = h;
     KCLIENT_SETOPT(&so, easy, CURLOPT_HTTPHEADER, h);
     return kclient_setopt_result(&so, err);
-}
-
-enum kerr kclient_http_setup(struct kclient *c, CURL *easy, const char *path,
-                             struct curl_slist **headers, struct kerr_info *err)
-{
-    *headers = NULL;
-    return kc_configure(c, easy, path, NULL, NULL, headers, err);
 }
 
 void kclient_response_free(struct kclient_response *r)

@@ -3,15 +3,13 @@
  * operator/kube/; the public API is kclient.h).
  *
  * One curl easy handle per (client, thread), created on first use and kept
- * in a pthread key, so connections (HTTP/2 over TLS where offered) are
+ * in a pthread key, so connections (HTTP/1.1 keep-alive over TLS) are
  * reused per thread. Handles share DNS and TLS sessions through one CURLSH.
  * A request is retried on 429 and 5xx with exponential backoff (or the
  * server's Retry-After), and every exchange is reported to the observer.
  *
  * Other kube modules use it for requests kclient.h does not cover
- * (discovery with its own Accept header, watches that stream), and
- * kclient_http_setup() configures an easy handle that the caller drives
- * itself (the watch module's multi handle).
+ * (discovery with its own Accept header, lists that stream).
  */
 #ifndef GRACE_KCLIENT_HTTP_H
 #define GRACE_KCLIENT_HTTP_H
@@ -64,16 +62,6 @@ void kclient_response_free(struct kclient_response *r);
  * there is one, else from the body's first line. */
 enum kerr kclient_status_error(long status, const char *body, size_t len, struct kerr_info *err);
 
-/*
- * Configure a caller-owned easy handle for a request to `path` on this
- * client's server: URL, TLS material, HTTP version, connect timeout, user
- * agent, Accept and the current bearer token. No request timeout is set
- * (watches run long). `*headers` receives a list the caller must keep until
- * the transfer ends and then free with curl_slist_free_all().
- */
-enum kerr kclient_http_setup(struct kclient *c, CURL *easy, const char *path,
-                             struct curl_slist **headers, struct kerr_info *err);
-
 /* Report an exchange to the observer (for transfers driven elsewhere). */
 void kclient_http_observe(struct kclient *c, const char *verb, long code, double seconds);
 
@@ -86,8 +74,8 @@ long kclient_backoff_ms(int attempt, unsigned *seed);
  * KCLIENT_SETOPT records the first option libcurl refused (an unknown
  * option, a blob it could not copy, out of memory) and
  * kclient_setopt_result turns it into KERR_CONFIG naming the option, so a
- * half-configured handle is never used. One exception, not checked:
- * CURLOPT_HTTP_VERSION (HTTP/2 where libcurl has it, else HTTP/1.1).
+ * half-configured handle is never used. One exception, not checked: the
+ * watches' CURLOPT_HTTP_VERSION (HTTP/2 where libcurl has it, else 1.1).
  */
 struct kclient_setopt {
     CURLcode rc;      /* the first failure, CURLE_OK if none */

@@ -561,8 +561,8 @@ static void kw_list_done(struct kw_stream *s)
     s->next_at = 0;
 }
 
-/* Up to KW_LIST_PARALLEL streams whose list is due, into due[]. */
-/* The streams whose list was due at `now` (at most KW_LIST_PARALLEL). */
+/* The streams whose list was due at `now`, into due[] (at most
+ * KW_LIST_PARALLEL). */
 static size_t kw_lists_due(struct kwatcher *w, double now, struct kw_stream **due)
 {
     size_t n = 0;
