@@ -257,20 +257,12 @@ static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o
         enqueue_consumers(ctx, old);
         enqueue_consumers(ctx, o);
     } else {
-        json_t *a = kobj_json(old), *b = kobj_json(o);
         /* finalizers, and annotations (a "reconcile now" poke such as
-         * grace.dev/reconcile-requested-at) also count */
+         * grace.dev/reconcile-requested-at) also count; compared as text,
+         * so a difference in form only costs a reconcile */
         static const char *const keys[] = {"finalizers", "annotations"};
-        for (size_t k = 0; k < 2; k++) {
-            json_t *fa = json_object_get(json_object_get(a, "metadata"), keys[k]);
-            json_t *fb = json_object_get(json_object_get(b, "metadata"), keys[k]);
-            if ((fa || fb) && !(fa && fb && json_equal(fa, fb))) {
-                enqueue_obj(ctx, o);
-                break;
-            }
-        }
-        json_decref(a);
-        json_decref(b);
+        if (!kobj_meta_members_same(old, o, keys, 2))
+            enqueue_obj(ctx, o);
     }
 }
 

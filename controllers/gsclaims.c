@@ -45,8 +45,8 @@ static size_t index_topic(const json_t *obj, char keys[][256], size_t max)
 
 void gsclaims_add_indexes(struct kinformer *gs_inf)
 {
-    kinformer_add_index(gs_inf, GSCLAIMS_INDEX_HOST, index_host);
-    kinformer_add_index(gs_inf, GSCLAIMS_INDEX_TOPIC, index_topic);
+    kinformer_add_spec_index(gs_inf, GSCLAIMS_INDEX_HOST, index_host);
+    kinformer_add_spec_index(gs_inf, GSCLAIMS_INDEX_TOPIC, index_topic);
 }
 
 /* <0 when a's claim is older than b's. */

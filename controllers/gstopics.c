@@ -25,7 +25,7 @@ static size_t index_consumes(const json_t *obj, char keys[][256], size_t max)
 
 void gstopics_add_index(struct kinformer *gs_inf)
 {
-    kinformer_add_index(gs_inf, GSTOPICS_INDEX_CONSUMES, index_consumes);
+    kinformer_add_spec_index(gs_inf, GSTOPICS_INDEX_CONSUMES, index_consumes);
 }
 
 static bool listed(const json_t *arr, const char *s)

@@ -125,6 +125,7 @@ struct kinf_index {
     char *name;
     kinformer_index_fn fn;           /* reads the parsed object, or: */
     kinformer_meta_index_fn meta_fn; /* reads the kobj's metadata only */
+    bool spec_only;                  /* fn's keys follow the generation */
     struct kmap table;               /* kinf_bucket by value */
 };
 
@@ -211,12 +212,44 @@ static void kinf_bucket_remove(struct kinformer *inf, struct kinf_bucket *b, str
     kinf_bucket_free(b);
 }
 
-static void kinf_unindex(struct kinformer *inf, struct kinf_entry *e)
+/* Take `e` out of its buckets; with keep_spec, not out of those of spec
+ * indexes (their keys still hold: kinf_same_spec). */
+static void kinf_unindex_keep(struct kinformer *inf, struct kinf_entry *e, bool keep_spec)
 {
     struct kinf_bucket **buckets = kinf_entry_buckets(e);
-    for (size_t i = 0; i < e->nbuckets; i++)
-        kinf_bucket_remove(inf, buckets[i], e);
-    kinf_entry_free_buckets(e);
+    size_t n = e->nbuckets, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep_spec && inf->idx[buckets[i]->index_id].spec_only)
+            buckets[kept++] = buckets[i];
+        else
+            kinf_bucket_remove(inf, buckets[i], e);
+    }
+    if (kept == n)
+        return;
+    if (kept == 0) {
+        kinf_entry_free_buckets(e);
+        return;
+    }
+    if (kept == 1) { /* n > 1: from `many` to `one` */
+        struct kinf_bucket *b = buckets[0];
+        free(e->buckets.many);
+        e->buckets.one = b;
+    }
+    e->nbuckets = (uint16_t)kept;
+}
+
+static void kinf_unindex(struct kinformer *inf, struct kinf_entry *e)
+{
+    kinf_unindex_keep(inf, e, false);
+}
+
+/* `a` and `b` are the same object with the same spec, as far as its
+ * generation tells (a resource with a status subresource). */
+static bool kinf_same_spec(const struct kobj *a, const struct kobj *b)
+{
+    long long g = kobj_generation(a);
+    return g > 0 && g == kobj_generation(b) && kobj_uid(a)[0] &&
+           strcmp(kobj_uid(a), kobj_uid(b)) == 0;
 }
 
 /* The object a full index function is given: the parsed tree, or NULL
@@ -228,16 +261,19 @@ struct kinf_tree {
     bool full;
 };
 
-/* Index `e` under indexes [from, nidx). Index functions run under the
+/* Index `e` under indexes [from, nidx), but for the spec indexes when
+ * skip_spec (it is still under their keys). Index functions run under the
  * write lock: they must be pure and must not call back into the informer. */
 static void kinf_index_entry(struct kinformer *inf, struct kinf_entry *e, const struct kinf_tree *t,
-                             size_t from)
+                             size_t from, bool skip_spec)
 {
     char keys[KINFORMER_MAX_INDEX_KEYS][256];
     json_t *parsed = NULL;
     for (size_t id = from; id < inf->nidx; id++) {
         const json_t *obj = t->obj;
         size_t n;
+        if (skip_spec && inf->idx[id].spec_only)
+            continue;
         if (inf->idx[id].meta_fn) {
             n = inf->idx[id].meta_fn(e->obj, keys, KINFORMER_MAX_INDEX_KEYS);
         } else {
@@ -281,16 +317,17 @@ static struct kinf_entry *kinf_insert(struct kinformer *inf, struct kobj *o,
     struct kinf_entry *e = kerr_xcalloc(1, sizeof *e);
     e->obj = o;
     kmap_insert(&inf->map, &e->node, kinf_hash2(kobj_namespace(o), kobj_name(o)));
-    kinf_index_entry(inf, e, obj, 0);
+    kinf_index_entry(inf, e, obj, 0, false);
     return e;
 }
 
 static void kinf_replace(struct kinformer *inf, struct kinf_entry *e, struct kobj *o,
                          const struct kinf_tree *obj)
 {
-    kinf_unindex(inf, e);
+    bool keep_spec = kinf_same_spec(e->obj, o);
+    kinf_unindex_keep(inf, e, keep_spec);
     e->obj = o;
-    kinf_index_entry(inf, e, obj, 0);
+    kinf_index_entry(inf, e, obj, 0, keep_spec);
 }
 
 /* Unlink and free `e`; return its object (the entry's reference). */
@@ -637,7 +674,7 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
 }
 
 static void kinf_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn,
-                           kinformer_meta_index_fn meta_fn)
+                           kinformer_meta_index_fn meta_fn, bool spec_only)
 {
     pthread_rwlock_wrlock(&inf->lock);
     if (inf->nidx == KINFORMER_MAX_INDEXES) {
@@ -650,6 +687,7 @@ static void kinf_add_index(struct kinformer *inf, const char *index_name, kinfor
     ix->name = kerr_xstrdup(index_name);
     ix->fn = fn;
     ix->meta_fn = meta_fn;
+    ix->spec_only = spec_only;
     kmap_init(&ix->table);
     if (fn)
         atomic_store(&inf->need_full, true);
@@ -660,20 +698,26 @@ static void kinf_add_index(struct kinformer *inf, const char *index_name, kinfor
     for (struct kmap_node *n; (n = kmap_iter_next(&it));) {
         struct kinf_entry *e = KMAP_ENTRY(n, struct kinf_entry, node);
         struct kinf_tree t = {NULL, false}; /* a full index parses the text */
-        kinf_index_entry(inf, e, &t, id);
+        kinf_index_entry(inf, e, &t, id, false);
     }
     pthread_rwlock_unlock(&inf->lock);
 }
 
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn)
 {
-    kinf_add_index(inf, index_name, fn, NULL);
+    kinf_add_index(inf, index_name, fn, NULL, false);
+}
+
+void kinformer_add_spec_index(struct kinformer *inf, const char *index_name,
+                              kinformer_index_fn fn)
+{
+    kinf_add_index(inf, index_name, fn, NULL, true);
 }
 
 void kinformer_add_meta_index(struct kinformer *inf, const char *index_name,
                               kinformer_meta_index_fn fn)
 {
-    kinf_add_index(inf, index_name, NULL, fn);
+    kinf_add_index(inf, index_name, NULL, fn, false);
 }
 
 size_t kinformer_by_index(struct kinformer *inf, const char *index_name, const char *key,

@@ -88,6 +88,14 @@ void kinformer_add_handlers(struct kinformer *inf, const struct kinformer_handle
 #define KINFORMER_MAX_INDEXES 64
 void kinformer_add_index(struct kinformer *inf, const char *index_name, kinformer_index_fn fn);
 
+/* The same for an index whose keys depend only on the object's spec (and
+ * its namespace and name), for a resource with a status subresource, whose
+ * metadata.generation changes with its spec and only then. A newer object
+ * of the same uid and generation keeps its keys: a status or metadata
+ * write is not parsed again for them. */
+void kinformer_add_spec_index(struct kinformer *inf, const char *index_name,
+                              kinformer_index_fn fn);
+
 /* The same for an index of metadata only, given the kobj. An informer
  * whose indexes are all of this sort reads only the metadata of what it
  * stores, without a tree (the rest of each item is stored as text,

@@ -596,6 +596,41 @@ char *kobj_text_copy(const struct kobj *o)
     return text;
 }
 
+/* The spans of metadata.<keys[i]> in `text` (len 0: absent). */
+static bool kobj_meta_spans(const char *text, size_t len, const char *const *keys, size_t n,
+                            struct kjs_span *out)
+{
+    static const char *const top[1] = {"metadata"};
+    struct kjs_span m;
+    struct kerr_info err;
+    memset(out, 0, n * sizeof *out);
+    if (kjs_split_members(text, len, top, 1, &m, &err) != KERR_OK)
+        return false;
+    if (m.len == 0)
+        return true;
+    if (kjs_split_members(text + m.off, m.len, keys, n, out, &err) != KERR_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        out[i].off += m.off;
+    return true;
+}
+
+bool kobj_meta_members_same(const struct kobj *a, const struct kobj *b, const char *const *keys,
+                            size_t n)
+{
+    struct kjs_span sa[KOBJ_MAX_SAME_KEYS], sb[KOBJ_MAX_SAME_KEYS];
+    if (n > KOBJ_MAX_SAME_KEYS)
+        return false;
+    char *ta = kobj_text_copy(a), *tb = kobj_text_copy(b);
+    bool same = ta && tb && kobj_meta_spans(ta, a->text_len, keys, n, sa) &&
+                kobj_meta_spans(tb, b->text_len, keys, n, sb);
+    for (size_t i = 0; same && i < n; i++)
+        same = sa[i].len == sb[i].len && memcmp(ta + sa[i].off, tb + sb[i].off, sa[i].len) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 json_t *kobj_json(const struct kobj *o)
 {
     if (!o->pack)

@@ -152,6 +152,15 @@ struct kobj *kobj_pack(struct kobj *o, struct kpack *pack);
 struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack);
 bool kobj_packed(const struct kobj *o);
 
+/* Whether metadata.<keys[i]> is the same text in `a` and `b` for every i
+ * (absent from both counts as the same), read without a tree. Texts an
+ * API server wrote compare as their values do; the same value written
+ * another way (another key order, other escapes) compares as different.
+ * At most KOBJ_MAX_SAME_KEYS keys (more: false). */
+#define KOBJ_MAX_SAME_KEYS 8
+bool kobj_meta_members_same(const struct kobj *a, const struct kobj *b, const char *const *keys,
+                            size_t n);
+
 /* A freshly parsed tree of the text: a new reference owned by the caller
  * (json_decref it). The tree is private to the caller, so it may be edited.
  * Returns NULL only if the text cannot be parsed (never for a valid kobj). */

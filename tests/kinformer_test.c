@@ -356,6 +356,74 @@ START_TEST(informer_index_holds_many_entries_per_key_and_keys_per_entry)
 }
 END_TEST
 
+/* A spec index keeps its keys while the generation stays (a status or
+ * metadata write), without calling its function; the other indexes follow
+ * every write. Objects here change data.x without a new generation on
+ * purpose, to show which index looked. */
+static atomic_int spec_calls;
+
+static size_t index_spec_x(const json_t *obj, char keys[][256], size_t max)
+{
+    atomic_fetch_add(&spec_calls, 1);
+    return index_x(obj, keys, max);
+}
+
+static void apply_gen(struct fx *f, const char *uid, const char *rv, int generation,
+                      const char *app, const char *x)
+{
+    json_t *o = json_pack("{s:{s:s, s:s, s:s, s:s, s:i, s:{s:s}}, s:{s:s}}", "metadata", "namespace",
+                          "ns", "name", "a", "uid", uid, "resourceVersion", rv, "generation",
+                          generation, "labels", "app", app, "data", "x", x);
+    ck_assert_ptr_nonnull(o);
+    kinformer_apply_write(f->inf, o);
+    json_decref(o);
+}
+
+START_TEST(informer_spec_index_keeps_its_keys_while_the_generation_stays)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    atomic_store(&spec_calls, 0);
+    kinformer_add_spec_index(f.inf, "spec", index_spec_x);
+    kinformer_add_index(f.inf, "x", index_x);
+    kinformer_add_meta_index(f.inf, "app", index_app);
+    watchsrv_set_list(f.ws, "12", "");
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    apply_gen(&f, "u1", "20", 1, "p", "1");
+    ck_assert_int_eq(atomic_load(&spec_calls), 1);
+    ck_assert_uint_eq(count_index(&f, "spec", "1"), 1);
+    /* same uid and generation: the spec keys stay, the others move */
+    apply_gen(&f, "u1", "21", 1, "q", "2");
+    ck_assert_int_eq(atomic_load(&spec_calls), 1);
+    ck_assert_uint_eq(count_index(&f, "spec", "1"), 1);
+    ck_assert_uint_eq(count_index(&f, "spec", "2"), 0);
+    ck_assert_uint_eq(count_index(&f, "x", "1"), 0);
+    ck_assert_uint_eq(count_index(&f, "x", "2"), 1);
+    ck_assert_uint_eq(count_index(&f, "app", "p"), 0);
+    ck_assert_uint_eq(count_index(&f, "app", "q"), 1);
+    /* a new generation */
+    apply_gen(&f, "u1", "22", 2, "q", "3");
+    ck_assert_int_eq(atomic_load(&spec_calls), 2);
+    ck_assert_uint_eq(count_index(&f, "spec", "1"), 0);
+    ck_assert_uint_eq(count_index(&f, "spec", "3"), 1);
+    /* another object under the same name (recreated): its generation
+     * says nothing about the old one's */
+    apply_gen(&f, "u2", "23", 2, "q", "4");
+    ck_assert_int_eq(atomic_load(&spec_calls), 3);
+    ck_assert_uint_eq(count_index(&f, "spec", "3"), 0);
+    ck_assert_uint_eq(count_index(&f, "spec", "4"), 1);
+    /* no generation: always looked at */
+    apply_gen(&f, "u2", "24", 0, "q", "5");
+    apply_gen(&f, "u2", "25", 0, "q", "6");
+    ck_assert_int_eq(atomic_load(&spec_calls), 5);
+    ck_assert_uint_eq(count_index(&f, "spec", "6"), 1);
+    ck_assert_uint_eq(count_index(&f, "spec", "4") + count_index(&f, "spec", "5"), 0);
+    ck_assert_uint_eq(count_index(&f, "x", "6"), 1);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(informer_meta_index_alone_and_with_a_full_index)
 {
     for (int with_full = 0; with_full < 2; with_full++) {
@@ -693,6 +761,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_index_added_late_covers_cached_objects);
     tcase_add_test(tc, informer_index_holds_many_entries_per_key_and_keys_per_entry);
     tcase_add_test(tc, informer_meta_index_alone_and_with_a_full_index);
+    tcase_add_test(tc, informer_spec_index_keeps_its_keys_while_the_generation_stays);
     tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
     tcase_add_test(tc, informer_watch_objects_are_whole_but_for_managed_fields);

@@ -4,12 +4,14 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kjsonstream.h"
 #include "kobj.h"
 #include "kobjmeta.h"
+#include "kpack.h"
 
 static const char *DEPLOY =
     "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"web\","
@@ -537,6 +539,60 @@ START_TEST(kobj_inserted_type_is_escaped_when_it_must_be)
 }
 END_TEST
 
+/* metadata members compared as text: both absent is the same, one absent
+ * is not, a member of the same name elsewhere in the object is not read,
+ * packed and plain texts compare alike. */
+static struct kobj *meta_obj(const char *meta_extra, const char *data)
+{
+    char t[1024];
+    snprintf(t, sizeof t, "{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\"%s},\"data\":%s}",
+             meta_extra, data);
+    struct kobj *o = kobj_new_from_text(t, strlen(t), "v1", "ConfigMap", NULL, NULL);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+START_TEST(kobj_meta_members_same_compares_their_text)
+{
+    static const char *const keys[] = {"finalizers", "annotations"};
+    const char *fin = ",\"finalizers\":[\"grace.dev/cleanup\"]";
+    const char *ann = ",\"annotations\":{\"a\":\"1\",\"b\":\"2\"}";
+    char both[256];
+    snprintf(both, sizeof both, "%s%s", fin, ann);
+    struct kobj *none = meta_obj("", "{}");
+    struct kobj *none2 = meta_obj(",\"labels\":{\"x\":\"y\"}", "{\"finalizers\":[\"z\"]}");
+    struct kobj *f = meta_obj(fin, "{}");
+    struct kobj *fa = meta_obj(both, "{\"k\":\"v\"}");
+    struct kobj *fa2 = meta_obj(both, "{}");
+    struct kobj *fb = meta_obj(",\"finalizers\":[\"grace.dev/cleanup\"],"
+                               "\"annotations\":{\"a\":\"1\",\"b\":\"3\"}",
+                               "{}");
+    struct kobj *empty = meta_obj(",\"finalizers\":[]", "{}");
+    ck_assert(kobj_meta_members_same(none, none2, keys, 2));
+    ck_assert(kobj_meta_members_same(fa, fa2, keys, 2));
+    ck_assert(!kobj_meta_members_same(none, f, keys, 2));
+    ck_assert(!kobj_meta_members_same(f, fa, keys, 2));
+    ck_assert(kobj_meta_members_same(f, fa, keys, 1));
+    ck_assert(!kobj_meta_members_same(fa, fb, keys, 2));
+    ck_assert(!kobj_meta_members_same(none, empty, keys, 1));
+    static const char *const many[KOBJ_MAX_SAME_KEYS + 1] = {"a", "b", "c", "d", "e",
+                                                             "f", "g", "h", "i"};
+    ck_assert(!kobj_meta_members_same(fa, fa2, many, KOBJ_MAX_SAME_KEYS + 1));
+    ck_assert(kobj_meta_members_same(fa, fa2, many, KOBJ_MAX_SAME_KEYS));
+    struct kpack *pack = kpack_new();
+    struct kobj *copy = kobj_packed_copy(fa2, pack);
+    ck_assert_ptr_nonnull(copy);
+    ck_assert(kobj_packed(copy));
+    ck_assert(kobj_meta_members_same(fa, copy, keys, 2));
+    ck_assert(!kobj_meta_members_same(copy, fb, keys, 2));
+    kobj_unref(copy);
+    kpack_unref(pack);
+    struct kobj *all[] = {none, none2, f, fa, fa2, fb, empty};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        kobj_unref(all[i]);
+}
+END_TEST
+
 static Suite *kobj_suite(void)
 {
     Suite *s = suite_create("kobj");
@@ -560,6 +616,7 @@ static Suite *kobj_suite(void)
     tcase_add_test(tc, kobj_inserted_type_is_escaped_when_it_must_be);
     tcase_add_test(tc, kobj_from_text_with_leading_whitespace_reads_back);
     tcase_add_test(tc, kobj_escaped_nul_is_readable);
+    tcase_add_test(tc, kobj_meta_members_same_compares_their_text);
     suite_add_tcase(s, tc);
     return s;
 }
