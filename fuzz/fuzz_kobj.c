@@ -23,7 +23,10 @@
  *    kobj exactly when kobj_new_from_text_meta does, with the same text;
  *  - without a metadata view, both read the metadata without a tree where
  *    they can (kobjmeta): the kobj is then identical, accessor by accessor
- *    and byte by byte, to the one read with jansson.
+ *    and byte by byte, to the one read with jansson;
+ *  - kobj_meta_members_same (finalizers, annotations) holds for a kobj and
+ *    itself, and when it holds for two kobjs (each and the one checked
+ *    before it) jansson reads equal values there.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -68,6 +71,29 @@ static void check_labels(const struct kobj *o, const json_t *meta)
         fz_fail(H, "%zu string labels in the tree, %zu in the kobj", n, kobj_label_count(o));
 }
 
+/* kobj_meta_members_same: an object is the same as itself, and whatever
+ * it calls the same as the object checked before holds equal values
+ * (jansson's reading of both texts). */
+static void check_meta_members(const struct kobj *o, const json_t *meta)
+{
+    static const char *const keys[] = {"finalizers", "annotations"};
+    static struct kobj *prev;
+    static json_t *prev_meta;
+    if (!kobj_meta_members_same(o, o, keys, 2))
+        fz_fail(H, "metadata members differ from themselves");
+    if (prev && kobj_meta_members_same(prev, o, keys, 2))
+        for (size_t i = 0; i < 2; i++) {
+            const json_t *a = json_object_get(prev_meta, keys[i]);
+            const json_t *b = json_object_get(meta, keys[i]);
+            if ((a || b) && !(a && b && json_equal(a, b)))
+                fz_fail(H, "metadata.%s called the same, but the values differ", keys[i]);
+        }
+    kobj_unref(prev);
+    json_decref(prev_meta);
+    prev = kobj_ref(o);
+    prev_meta = json_incref((json_t *)meta);
+}
+
 /* kobj_json reads `o` back, and the accessors match the tree. */
 static void check_obj(const struct kobj *o, const char *kind, const char *av)
 {
@@ -94,6 +120,7 @@ static void check_obj(const struct kobj *o, const char *kind, const char *av)
     if (kobj_owner_count(o) != (json_is_array(owners) ? json_array_size(owners) : 0))
         fz_fail(H, "owner count differs");
     check_labels(o, meta);
+    check_meta_members(o, meta);
     json_decref(t);
 }
 
