@@ -273,8 +273,8 @@ static enum kerr kc_configure(struct kclient *c, CURL *easy, const char *path, c
     KCLIENT_SETOPT(&so, easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     KCLIENT_SETOPT(&so, easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     KCLIENT_SETOPT(&so, easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* Request bodies are small; curl's 64 KiB default upload buffer is
-     * allocated per handle (one per watch) and stays resident. */
+    /* Request bodies are small; curl allocates its upload buffer (64 KiB
+     * by default) in each handle that sends a body, and keeps it. */
     KCLIENT_SETOPT(&so, easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     KCLIENT_SETOPT(&so, easy, CURLOPT_USERAGENT, c->user_agent);
     if (c->compression) /* "": every encoding this libcurl decodes */
