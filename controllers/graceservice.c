@@ -258,8 +258,8 @@ static void gs_on_update(void *ctx, const struct kobj *old, const struct kobj *o
         enqueue_consumers(ctx, o);
     } else {
         /* finalizers, and annotations (a "reconcile now" poke such as
-         * grace.dev/reconcile-requested-at) also count; compared as text,
-         * so a difference in form only costs a reconcile */
+         * grace.dev/reconcile-requested-at) also count; read without a
+         * tree unless their texts differ */
         static const char *const keys[] = {"finalizers", "annotations"};
         if (!kobj_meta_members_same(old, o, keys, 2))
             enqueue_obj(ctx, o);

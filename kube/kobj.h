@@ -152,11 +152,11 @@ struct kobj *kobj_pack(struct kobj *o, struct kpack *pack);
 struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack);
 bool kobj_packed(const struct kobj *o);
 
-/* Whether metadata.<keys[i]> is the same text in `a` and `b` for every i
- * (absent from both counts as the same), read without a tree. Texts an
- * API server wrote compare as their values do; the same value written
- * another way (another key order, other escapes) compares as different.
- * At most KOBJ_MAX_SAME_KEYS keys (more: false). */
+/* Whether metadata.<keys[i]> holds the same value in `a` and `b` for every
+ * i (absent from both counts as the same). The texts are compared first,
+ * without a tree; only members whose texts differ are parsed (the same
+ * value written another way: another key order, other escapes). At most
+ * KOBJ_MAX_SAME_KEYS keys (more: false). */
 #define KOBJ_MAX_SAME_KEYS 8
 bool kobj_meta_members_same(const struct kobj *a, const struct kobj *b, const char *const *keys,
                             size_t n);

@@ -539,9 +539,10 @@ START_TEST(kobj_inserted_type_is_escaped_when_it_must_be)
 }
 END_TEST
 
-/* metadata members compared as text: both absent is the same, one absent
- * is not, a member of the same name elsewhere in the object is not read,
- * packed and plain texts compare alike. */
+/* metadata members compared: both absent is the same, one absent is not,
+ * a member of the same name elsewhere in the object is not read, the same
+ * value written another way is the same, packed and plain texts compare
+ * alike. */
 static struct kobj *meta_obj(const char *meta_extra, const char *data)
 {
     char t[1024];
@@ -568,6 +569,10 @@ START_TEST(kobj_meta_members_same_compares_their_text)
                                "\"annotations\":{\"a\":\"1\",\"b\":\"3\"}",
                                "{}");
     struct kobj *empty = meta_obj(",\"finalizers\":[]", "{}");
+    /* the value of fa2 written another way: key order, escapes */
+    struct kobj *fa_form = meta_obj(",\"finalizers\":[\"grace.dev\\/cleanup\"],"
+                                    "\"annotations\":{\"b\":\"2\",\"a\":\"\\u0031\"}",
+                                    "{}");
     ck_assert(kobj_meta_members_same(none, none2, keys, 2));
     ck_assert(kobj_meta_members_same(fa, fa2, keys, 2));
     ck_assert(!kobj_meta_members_same(none, f, keys, 2));
@@ -575,6 +580,8 @@ START_TEST(kobj_meta_members_same_compares_their_text)
     ck_assert(kobj_meta_members_same(f, fa, keys, 1));
     ck_assert(!kobj_meta_members_same(fa, fb, keys, 2));
     ck_assert(!kobj_meta_members_same(none, empty, keys, 1));
+    ck_assert(kobj_meta_members_same(fa2, fa_form, keys, 2));
+    ck_assert(!kobj_meta_members_same(fb, fa_form, keys, 2));
     static const char *const many[KOBJ_MAX_SAME_KEYS + 1] = {"a", "b", "c", "d", "e",
                                                              "f", "g", "h", "i"};
     ck_assert(!kobj_meta_members_same(fa, fa2, many, KOBJ_MAX_SAME_KEYS + 1));
@@ -587,7 +594,7 @@ START_TEST(kobj_meta_members_same_compares_their_text)
     ck_assert(!kobj_meta_members_same(copy, fb, keys, 2));
     kobj_unref(copy);
     kpack_unref(pack);
-    struct kobj *all[] = {none, none2, f, fa, fa2, fb, empty};
+    struct kobj *all[] = {none, none2, f, fa, fa2, fb, empty, fa_form};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         kobj_unref(all[i]);
 }
