@@ -543,6 +543,7 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
         c_ready, mem_ready = procs.snap("last"), op.mem()
         m1, settle = opproc.quiesce(op, min_reconciles=n, timeout=max(60.0, n * 0.2))
         c1, mem = procs.snap("last"), op.mem()
+        maps = opproc.proc_maps_rss(op.pid)
         if prof:
             opproc.perf_detach(prof)
         by = opproc.requests_by(m1)
@@ -558,7 +559,8 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
                             "by_method_code": opproc.requests_by_method_code(m1),
                             "writes": opproc.writes(by),
                             "writes_per_gs": round(opproc.writes(by) / n, 3)},
-               "cpu": Procs.delta(c0, c1), "mem_settled": mem, "load": loadavg()}
+               "cpu": Procs.delta(c0, c1), "mem_settled": mem, "rss_by_mapping": maps,
+               "load": loadavg()}
         res["written"] = spy.result()
         res["binary"] = "alt" if op.binary != main_bin else "main"
         out.append(res)
@@ -570,6 +572,8 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
                 r + 1, quiet_s, res["cold_start_ms"], cpu_text(res["cold_start_cpu"]), res["drained_s"],
                 res["reconciles"], by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
                 mem["RssAnon"] / 2**20, cpu_text(res["cpu"])))
+        say("restart %d: resident by mapping (KiB): %s" % (r + 1, ", ".join(
+            "%s %d" % (k, v // 1024) for k, v in (maps or {}).items())))
         if res["requests"]["writes"]:
             say("restart %d: what was written: %s" % (r + 1, json.dumps(res["written"])[:1500]))
         cs = res["cold_start_cpu"]

@@ -96,6 +96,11 @@ void gs_worker_free(struct gs_worker *w)
     free(w);
 }
 
+void gs_worker_idle(struct gs_worker *w)
+{
+    render_collect(w->render);
+}
+
 /* ---- event handlers: map objects to GraceService keys ---- */
 
 static void enqueue_obj(struct gs_controller *c, const struct kobj *o)

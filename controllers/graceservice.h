@@ -42,6 +42,10 @@ void gs_controller_watch(struct gs_controller *c, struct wq *q);
 enum kerr gs_worker_new(struct gs_controller *c, struct gs_worker **out, struct kerr_info *err);
 void gs_worker_free(struct gs_worker *w);
 
+/* The worker has nothing to do for now: let its engine drop the garbage of
+ * past renders (render_collect). */
+void gs_worker_idle(struct gs_worker *w);
+
 /* Reconcile "namespace/name". */
 enum gs_result gs_reconcile(struct gs_controller *c, struct gs_worker *w, const char *key,
                             long *after_ms);

@@ -32,6 +32,7 @@ const char *const render_template_names[RENDER_NTEMPLATES] = {
 struct render {
     lua_State *L;
     size_t used;      /* bytes the Lua heap holds now */
+    bool rendered;    /* a render ran since the last render_collect */
     size_t limit;     /* allocation fails beyond this */
     size_t max_bytes; /* growth allowed per render */
     long steps, max_steps;
@@ -457,6 +458,19 @@ out:
     return KERR_OK;
 }
 
+void render_collect(struct render *r)
+{
+    if (!r->rendered)
+        return;
+    lua_gc(r->L, LUA_GCCOLLECT);
+    r->rendered = false;
+}
+
+size_t render_heap_bytes(const struct render *r)
+{
+    return r->used;
+}
+
 void render_free(struct render *r)
 {
     if (!r)
@@ -595,6 +609,7 @@ enum kerr render_objects_from(struct render *r, const json_t *gs, const json_t *
                         "render: the GraceService and the config must be JSON objects");
     struct render_ctx c = {r, gs, config, json_array(), json_array(), -1};
     int top = lua_gettop(r->L);
+    r->rendered = true;
     bounds_arm(r);
     lua_pushcfunction(r->L, render_protected);
     lua_pushlightuserdata(r->L, &c);

@@ -11,11 +11,11 @@
  *
  * Thread safety: a codec is shared by reference count between its
  * informer and every kobj packed with it. kpack_compress and kpack_share
- * may be called from any thread (a mutex guards the one deflate stream,
- * the setting of the dictionary and the shared strings); kpack_expand from
- * any thread at any time (it reads the dictionary, which never changes
- * once set, and uses its own stream). A shared string never changes or
- * moves once added.
+ * may be called from any thread (a mutex guards the setting of the
+ * dictionary and the shared strings; each call uses a stream of its own);
+ * kpack_expand from any thread at any time (it reads the dictionary, which
+ * never changes once set, and uses its own stream). A shared string never
+ * changes or moves once added.
  */
 #ifndef GRACE_KPACK_H
 #define GRACE_KPACK_H

@@ -163,6 +163,8 @@ static void *worker_main(void *arg)
         opm_active_workers(m->opm, MGR_CONTROLLER, -1);
         wq_done(m->q, key);
         free(key);
+        if (wq_len(m->q) == 0)
+            gs_worker_idle(w);
     }
     gs_worker_free(w);
     return NULL;

@@ -317,6 +317,37 @@ END_TEST
 
 /* Each object is tagged with the template (the concern) that returned it:
  * two Services, one from the workload and one from the tailscale template. */
+START_TEST(collect_frees_the_garbage_of_past_renders_and_keeps_the_templates)
+{
+    struct render *r = NULL;
+    struct kerr_info err;
+    struct grace_config *c = config_from(NULL);
+    json_t *gs = load_gs("examples/peeps.yaml"), *first = NULL, *again = NULL;
+    ck_assert_msg(render_new("templates", &r, &err) == KERR_OK, "%s", err.message);
+    render_collect(r); /* nothing rendered yet: a no-op */
+    size_t loaded = render_heap_bytes(r);
+    for (int i = 0; i < 3; i++) {
+        json_decref(first);
+        first = NULL;
+        ck_assert_int_eq(render_objects(r, gs, grace_config_json(c), &first, &err), KERR_OK);
+    }
+    size_t busy = render_heap_bytes(r);
+    render_collect(r);
+    size_t idle = render_heap_bytes(r);
+    ck_assert_msg(idle < busy, "collect freed nothing: %zu then %zu bytes", busy, idle);
+    ck_assert_msg(idle <= loaded + loaded / 4, "idle %zu bytes, %zu after loading", idle, loaded);
+    render_collect(r);
+    ck_assert_uint_eq(render_heap_bytes(r), idle);
+    ck_assert_int_eq(render_objects(r, gs, grace_config_json(c), &again, &err), KERR_OK);
+    ck_assert(json_equal(first, again));
+    json_decref(first);
+    json_decref(again);
+    json_decref(gs);
+    render_free(r);
+    grace_config_free(c);
+}
+END_TEST
+
 START_TEST(render_objects_from_names_the_template_of_each_object)
 {
     struct render *r = NULL;
@@ -987,6 +1018,7 @@ static Suite *suite(void)
     tcase_add_test(t, route_and_certificate_follow_the_fqdn_and_config);
     tcase_add_test(t, tailscale_per_service_adds_a_tailnet_service);
     tcase_add_test(t, render_objects_from_names_the_template_of_each_object);
+    tcase_add_test(t, collect_frees_the_garbage_of_past_renders_and_keeps_the_templates);
     tcase_add_test(t, kafka_topics_and_user_acls);
     tcase_add_test(t, kafka_topic_with_invalid_k8s_name_gets_topic_name);
     tcase_add_test(t, shared_namespace_names_differ_for_c_in_a_b_and_b_c_in_a);
