@@ -361,6 +361,7 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, ppro
     c_ready = procs.snap()
     m1, settle = opproc.quiesce(op, timeout=max(60.0, n * 0.2))
     c1, mem, load1 = procs.snap("last"), op.mem(), loadavg()
+    maps = opproc.proc_maps_rss(op.pid)
     if prof:
         opproc.perf_detach(prof)
     if pprof_thread:
@@ -384,7 +385,7 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, ppro
         "events_per_gs": events_per_gs(client, n),
         "cpu_to_ready": Procs.delta(c0, c_ready),
         "cpu": Procs.delta(c0, c1, n),
-        "mem_settled": mem, "load": [load0, load1],
+        "mem_settled": mem, "rss_by_mapping": maps, "load": [load0, load1],
         # the service directory (issue 16): its JSON size, and the ConfigMap writes
         # creation cost (coalesced: at most one per 2 s)
         "directory_bytes": opproc.msum(m1, "grace_directory_bytes"),
@@ -409,8 +410,12 @@ def phase_create(client, op, procs, n, pg, timeout, stall=180.0, perf=None, ppro
         "Events per GraceService %s" % (out["gs_modified_per_gs"], out["events_per_gs"]))
     say("create: directory %d B of JSON, %d ConfigMap writes, %d failed or did not fit" % (
         out["directory_bytes"], out["directory_writes"], out["directory_errors"]))
-    say("create: RSS settled %.1f MiB (anon %.1f), peak %.1f MiB" % (
-        mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20, mem["VmHWM"] / 2**20))
+    say("create: RSS settled %.1f MiB (anon %.1f), peak %.1f MiB; heap in use %.1f MiB, "
+        "free inside it %.1f MiB" % (
+            mem["VmRSS"] / 2**20, mem["RssAnon"] / 2**20, mem["VmHWM"] / 2**20,
+            mem.get("HeapInUse", 0) / 2**20, mem.get("HeapFree", 0) / 2**20))
+    say("create: resident by mapping (KiB): %s" % ", ".join(
+        "%s %d" % (k, v // 1024) for k, v in (maps or {}).items()))
     say_api("create", out["cpu"])
     say("create: API server CPU %s ms/GS (client-go %s); operator %s ms/GS (client-go %s); "
         "writes/GS %s (client-go %s); %s GS/s (client-go %s)" % (
@@ -572,6 +577,8 @@ def phase_restart(client, op, procs, n, rounds, perf=None, alt_bin=None):
                 r + 1, quiet_s, res["cold_start_ms"], cpu_text(res["cold_start_cpu"]), res["drained_s"],
                 res["reconciles"], by, res["requests"]["writes"], mem["VmRSS"] / 2**20,
                 mem["RssAnon"] / 2**20, cpu_text(res["cpu"])))
+        say("restart %d: heap in use %.1f MiB, free inside it %.1f MiB" % (
+            r + 1, mem.get("HeapInUse", 0) / 2**20, mem.get("HeapFree", 0) / 2**20))
         say("restart %d: resident by mapping (KiB): %s" % (r + 1, ", ".join(
             "%s %d" % (k, v // 1024) for k, v in (maps or {}).items())))
         if res["requests"]["writes"]:

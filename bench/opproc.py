@@ -224,7 +224,17 @@ class Operator:
         return proc_cpu(self.proc.pid)
 
     def mem(self):
-        return proc_mem(self.proc.pid)
+        """proc_mem, and the heap the operator reports (grace_heap_bytes: HeapInUse,
+        HeapFree) when its metrics answer."""
+        out = proc_mem(self.proc.pid)
+        try:
+            s = self.metrics()
+        except (OSError, RuntimeError):
+            return out
+        if out is not None:
+            out["HeapInUse"] = int(msum(s, "grace_heap_bytes", state="in_use"))
+            out["HeapFree"] = int(msum(s, "grace_heap_bytes", state="free"))
+        return out
 
     def stop(self, timeout=30.0):
         """SIGTERM, wait; SIGKILL after timeout. Returns seconds to exit."""

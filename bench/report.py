@@ -70,6 +70,15 @@ def machine(binary):
 
 # ---- Markdown -------------------------------------------------------------
 
+def _mem_row(mem):
+    """VmRSS / RssAnon; heap in use / free (grace_heap_bytes), in MiB."""
+    mem = mem or {}
+    text = "%s / %s" % (_mib(mem.get("VmRSS")), _mib(mem.get("RssAnon")))
+    if mem.get("HeapInUse") or mem.get("HeapFree"):
+        text += "; %s / %s" % (_mib(mem.get("HeapInUse")), _mib(mem.get("HeapFree")))
+    return text
+
+
 def _mib(b):
     return "%.1f" % (b / MIB) if b is not None else "-"
 
@@ -197,12 +206,11 @@ ROWS = [
      "", "28 (6.4)"),
     ("operator RSS peak during creation (MiB, VmHWM)",
      lambda r: _mib(_g(r, "create", "mem_settled", "VmHWM")), "", ""),
-    ("operator RSS settled after creation (MiB): total / anon",
-     lambda r: "%s / %s" % (_mib(_g(r, "create", "mem_settled", "VmRSS")),
-                            _mib(_g(r, "create", "mem_settled", "RssAnon"))), "", ""),
-    ("operator RSS settled after a restart (MiB): total / anon",
-     lambda r: "%s / %s" % (_mib(_g(r, "restart", -1, "mem_settled", "VmRSS")),
-                            _mib(_g(r, "restart", -1, "mem_settled", "RssAnon"))),
+    ("operator RSS settled after creation (MiB): total / anon; heap in use / free inside it",
+     lambda r: _mem_row(_g(r, "create", "mem_settled")),
+     "<= 21 at 1,000, <= 45 at 3,000", "287 / 791 at 1,000 / 3,000 (settled)"),
+    ("operator RSS settled after a restart (MiB): total / anon; heap in use / free inside it",
+     lambda r: _mem_row(_g(r, "restart", -1, "mem_settled")),
      "<= 21 at 1,000, <= 45 at 3,000", "287 / 791 at 1,000 / 3,000 (settled)"),
     ("objects cached (GraceServices + children)",
      lambda r: _fmt(_g(r, "cached", "objects")), "", ""),

@@ -9,6 +9,7 @@
 #include "opmetrics.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ struct opm {
     struct metrics_family *wq_unfinished, *wq_longest;
     struct metrics_family *rest_total, *rest_dur, *leader;
     struct metrics_family *svc_ready, *svc_cond, *svc_deleting, *build_info;
-    struct metrics_family *p_rss, *p_vsz, *p_cpu, *p_start, *p_fds, *p_maxfds;
+    struct metrics_family *p_rss, *p_vsz, *p_cpu, *p_start, *p_fds, *p_maxfds, *heap;
 };
 
 #define L(...) ((const char *const[]){__VA_ARGS__})
@@ -204,6 +205,10 @@ static void register_process(struct opm *o)
     o->p_fds = PLAIN("process_open_fds", "Number of open file descriptors", METRICS_GAUGE);
     o->p_maxfds =
         PLAIN("process_max_fds", "Maximum number of open file descriptors", METRICS_GAUGE);
+    o->heap = GAUGE("grace_heap_bytes",
+                    "Bytes of the C heap (malloc): in_use by the program, or free inside the "
+                    "heap and still resident unless trimmed (fragmentation)",
+                    "state");
     metrics_add_collector(o->m, process_collect, o);
 }
 
@@ -652,4 +657,7 @@ static void process_collect(void *ctx)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         metrics_gauge_set(o->p_maxfds, NULL, (double)rl.rlim_cur);
+    struct mallinfo2 mi = mallinfo2(); /* every arena, with their locks */
+    metrics_gauge_set(o->heap, L("in_use"), (double)(mi.uordblks + mi.hblkhd));
+    metrics_gauge_set(o->heap, L("free"), (double)mi.fordblks);
 }
