@@ -742,20 +742,35 @@ static struct kobj *kobj_repack(const struct kobj *o, const unsigned char *z, si
 
 struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack)
 {
-    if (!o || !pack || o->pack)
+    if (!o || !pack || o->pack == pack)
+        return NULL;
+    char *plain = NULL; /* the text of an object packed with another codec */
+    const char *text = o->text;
+    if (o->pack && !(text = plain = kobj_text_copy(o)))
         return NULL;
     unsigned char stack[8192]; /* most objects: no allocation for the deflated bytes */
     unsigned char *z = o->text_len <= sizeof stack ? stack : kerr_xmalloc(o->text_len);
-    size_t zlen = kpack_compress(pack, o->text, o->text_len, z);
+    size_t zlen = kpack_compress(pack, text, o->text_len, z);
     struct kobj *p = zlen ? kobj_repack(o, z, zlen, pack) : NULL;
     if (z != stack)
         free(z);
+    free(plain);
     return p;
+}
+
+size_t kobj_packed_len(const struct kobj *o)
+{
+    return o->pack ? o->zlen : 0;
+}
+
+bool kobj_packed_with(const struct kobj *o, const struct kpack *pack)
+{
+    return o->pack && o->pack == pack;
 }
 
 struct kobj *kobj_pack(struct kobj *o, struct kpack *pack)
 {
-    if (!o || atomic_load(&o->refs) != 1)
+    if (!o || o->pack || atomic_load(&o->refs) != 1)
         return o;
     struct kobj *p = kobj_packed_copy(o, pack);
     if (!p)

@@ -147,10 +147,15 @@ char *kobj_text_copy(const struct kobj *o);
  */
 struct kpack;
 struct kobj *kobj_pack(struct kobj *o, struct kpack *pack);
-/* A new packed kobj with `o`'s content (reference count 1; `o` is left
- * alone), or NULL when packing does not pay or `o` is already packed. */
+/* A new kobj with `o`'s content packed with `pack` (reference count 1; `o`
+ * is left alone), or NULL when packing does not pay or `o` is already
+ * packed with `pack`. An `o` packed with another codec is repacked. */
 struct kobj *kobj_packed_copy(const struct kobj *o, struct kpack *pack);
 bool kobj_packed(const struct kobj *o);
+/* Packed with this codec; and the deflated bytes a packed kobj holds (0
+ * when not packed). */
+bool kobj_packed_with(const struct kobj *o, const struct kpack *pack);
+size_t kobj_packed_len(const struct kobj *o);
 
 /* Whether metadata.<keys[i]> holds the same value in `a` and `b` for every
  * i (absent from both counts as the same). The texts are compared first,

@@ -33,6 +33,7 @@
 struct kpack {
     atomic_uint refs;
     pthread_mutex_t mu; /* guards the setting of dict, and shared */
+    atomic_ulong packed; /* kpack_compress calls so far */
     /* Set once, under mu, by the first kpack_compress, then read-only: a
      * reader reaches it only through a kobj packed after it was set. */
     unsigned char *dict;
@@ -49,6 +50,7 @@ struct kpack *kpack_new(void)
 {
     struct kpack *c = kerr_xcalloc(1, sizeof *c);
     atomic_init(&c->refs, 1);
+    atomic_init(&c->packed, 0);
     pthread_mutex_init(&c->mu, NULL);
     return c;
 }
@@ -115,6 +117,7 @@ size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned ch
 {
     if (!c || len < 2 || len > UINT32_MAX / 2)
         return 0;
+    atomic_fetch_add_explicit(&c->packed, 1, memory_order_relaxed);
     kpack_dict(c, text, len);
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -132,6 +135,11 @@ size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned ch
     size_t n = ok ? len - 1 - zs.avail_out : 0;
     deflateEnd(&zs);
     return n;
+}
+
+unsigned long kpack_count(const struct kpack *c)
+{
+    return c ? atomic_load_explicit(&c->packed, memory_order_relaxed) : 0;
 }
 
 bool kpack_expand(const struct kpack *c, const unsigned char *z, size_t zlen, char *out, size_t len)

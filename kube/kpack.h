@@ -39,6 +39,9 @@ void kpack_unref(struct kpack *c); /* NULL allowed */
  * first call's text becomes the dictionary. */
 size_t kpack_compress(struct kpack *c, const char *text, size_t len, unsigned char *out);
 
+/* How many texts kpack_compress was given so far (0 for NULL). */
+unsigned long kpack_count(const struct kpack *c);
+
 /* Strings the packed objects of a kind share, kept once by their codec:
  * kind with apiVersion, and label keys with their values. For the pair
  * (key, value): *key_out gets the codec's copy of key, *value_out its copy

@@ -87,17 +87,18 @@ static void mem_tune(void)
         mallopt(M_TRIM_THRESHOLD, 256 * 1024);
 }
 
-/* Return freed heap pages to the kernel once a burst of work is over: after
- * the initial sync and whenever the queue has been idle for a second after
- * some activity (malloc_trim also releases free pages inside the heap,
- * which the trim threshold alone never does). */
+/* Once a burst of work is over (the queue idle for a second after some
+ * activity), repack the caches where a new dictionary pays and return
+ * freed heap pages to the kernel; after the initial sync, only the latter
+ * (malloc_trim also releases free pages inside the heap, which the trim
+ * threshold alone never does). */
 struct mem_trim {
     uint64_t adds;
     double busy_at;
     bool dirty;
 };
 
-static void mem_trim_step(struct mem_trim *t, struct wq *q, double now)
+static bool mem_trim_due(struct mem_trim *t, struct wq *q, double now)
 {
     struct wq_stats st;
     wq_stats(q, &st);
@@ -105,12 +106,25 @@ static void mem_trim_step(struct mem_trim *t, struct wq *q, double now)
         t->adds = st.adds;
         t->busy_at = now;
         t->dirty = true;
-        return;
+        return false;
     }
     if (t->dirty && now - t->busy_at >= 1.0) {
-        malloc_trim(0);
         t->dirty = false;
+        return true;
     }
+    return false;
+}
+
+/* The caches' codecs chosen again where that pays (kinformer_repack),
+ * then the freed pages returned. */
+static void mem_compact(struct mgr *m)
+{
+    if (m->gs_inf)
+        kinformer_repack(m->gs_inf);
+    for (size_t i = 0; i < childkinds_count(&m->kinds); i++)
+        if (m->child_inf[i])
+            kinformer_repack(m->child_inf[i]);
+    malloc_trim(0);
 }
 
 /* ---- workers ---- */
@@ -455,7 +469,8 @@ static void run_loop(struct mgr *m)
             announced = true;
             malloc_trim(0); /* the initial lists' buffers */
         }
-        mem_trim_step(&trim, m->q, ktime_mono_s());
+        if (mem_trim_due(&trim, m->q, ktime_mono_s()))
+            mem_compact(m);
         if (atomic_load(&m->leading) && !m->nworkers)
             start_workers(m);
         resync_step(m, &last_resync);

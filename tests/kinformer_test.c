@@ -424,6 +424,99 @@ START_TEST(informer_spec_index_keeps_its_keys_while_the_generation_stays)
 }
 END_TEST
 
+/* An object named svc-<i> at resourceVersion rv; with a status when
+ * `ready` (what a controller fills in later). */
+static void apply_svc(struct fx *f, int i, int rv, bool ready)
+{
+    char name[32], rvs[32], uid[64], msg[128];
+    snprintf(name, sizeof name, "svc-%d", i);
+    snprintf(rvs, sizeof rvs, "%d", rv);
+    snprintf(uid, sizeof uid, "6f1c%04d-1a2b-4c3d-8e9f-%012d", i, i * 7919);
+    snprintf(msg, sizeof msg, "certificate svc-%d-tls is up to date and has not expired", i);
+    json_t *o = json_pack("{s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:i}}", "metadata",
+                          "namespace", "ns", "name", name, "uid", uid, "resourceVersion", rvs,
+                          "labels", "app", name, "spec", "secretName", name, "replicas", 1);
+    if (ready) {
+        json_t *conds = json_array();
+        static const char *const types[] = {"Ready", "Issuing", "Available", "Progressing"};
+        for (size_t t = 0; t < 4; t++)
+            json_array_append_new(
+                conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "type", types[t], "status",
+                                 t == 1 ? "False" : "True", "reason", "Ready", "message", msg,
+                                 "lastTransitionTime", "2026-12-07T05:31:12Z",
+                                 "observedGeneration", 1));
+        json_object_set_new(o, "status",
+                            json_pack("{s:o, s:s, s:s, s:i}", "conditions", conds, "notAfter",
+                                      "2027-03-07T05:31:12Z", "notBefore", "2026-12-07T05:31:12Z",
+                                      "revision", 1));
+    }
+    kinformer_apply_write(f->inf, o);
+    json_decref(o);
+}
+
+static void sum_packed(void *ctx, const struct kobj *o)
+{
+    *(size_t *)ctx += kobj_packed(o) ? kobj_packed_len(o) : kobj_text_len(o);
+}
+
+static size_t packed_total(struct fx *f)
+{
+    size_t total = 0;
+    kinformer_foreach(f->inf, sum_packed, &total);
+    return total;
+}
+
+START_TEST(informer_repack_chooses_a_dictionary_that_fits_the_cache)
+{
+    struct fx f;
+    fx_setup(&f, NULL);
+    kinformer_set_kind(f.inf, "Certificate");
+    kinformer_add_meta_index(f.inf, "app", index_app);
+    watchsrv_set_list(f.ws, "12", "");
+    ck_assert_int_eq(kwatcher_start(f.w), KERR_OK);
+    ck_assert(watchsrv_wait(pred_synced, f.inf, 5000));
+    ck_assert(!kinformer_repack(f.inf)); /* empty */
+    /* the first object, written before anything filled its status, is
+     * the dictionary; the others come back with one */
+    apply_svc(&f, 0, 100, false);
+    for (int i = 1; i <= 200; i++)
+        apply_svc(&f, i, 100 + i, true);
+    struct kobj *o = kinformer_get(f.inf, "ns", "svc-50");
+    json_t *before_json = kobj_json(o);
+    kobj_unref(o);
+    size_t before = packed_total(&f);
+    ck_assert(kinformer_repack(f.inf));
+    size_t after = packed_total(&f);
+    ck_assert_msg(after * 10 <= before * 9, "packed %zu bytes, then %zu", before, after);
+    o = kinformer_get(f.inf, "ns", "svc-50");
+    ck_assert(kobj_packed(o));
+    json_t *after_json = kobj_json(o);
+    ck_assert(json_equal(before_json, after_json));
+    ck_assert_str_eq(kobj_label(o, "app"), "svc-50");
+    kobj_unref(o);
+    json_decref(before_json);
+    json_decref(after_json);
+    ck_assert_uint_eq(kinformer_count(f.inf), 201);
+    ck_assert_uint_eq(count_index(&f, "app", "svc-50"), 1);
+    ck_assert(!kinformer_repack(f.inf)); /* nothing packed since */
+    /* new objects are packed with the new dictionary, and read back */
+    apply_svc(&f, 201, 400, true);
+    o = kinformer_get(f.inf, "ns", "svc-201");
+    ck_assert(kobj_packed(o));
+    json_t *j = kobj_json(o);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "spec"), "secretName")),
+                     "svc-201");
+    json_decref(j);
+    kobj_unref(o);
+    /* more objects like the dictionary: due again, but it does not pay */
+    for (int i = 202; i <= 300; i++)
+        apply_svc(&f, i, 300 + i, true);
+    ck_assert(!kinformer_repack(f.inf));
+    ck_assert_uint_eq(kinformer_count(f.inf), 301);
+    fx_teardown(&f);
+}
+END_TEST
+
 START_TEST(informer_meta_index_alone_and_with_a_full_index)
 {
     for (int with_full = 0; with_full < 2; with_full++) {
@@ -762,6 +855,7 @@ static Suite *kinformer_suite(void)
     tcase_add_test(tc, informer_index_holds_many_entries_per_key_and_keys_per_entry);
     tcase_add_test(tc, informer_meta_index_alone_and_with_a_full_index);
     tcase_add_test(tc, informer_spec_index_keeps_its_keys_while_the_generation_stays);
+    tcase_add_test(tc, informer_repack_chooses_a_dictionary_that_fits_the_cache);
     tcase_add_test(tc, informer_apply_write_is_visible_at_once_and_echo_is_recognised);
     tcase_add_test(tc, informer_apply_delete_removes_without_handlers);
     tcase_add_test(tc, informer_watch_objects_are_whole_but_for_managed_fields);
