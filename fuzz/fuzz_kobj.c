@@ -190,18 +190,43 @@ static struct kpack *fz_codec(void)
     return c;
 }
 
-/* A packed copy of `o` reads back exactly its text and passes check_obj. */
+/* A second codec, whose dictionary is the first input packed with it (as
+ * kinformer_repack's is a stored object). */
+static struct kpack *fz_codec2(void)
+{
+    static struct kpack *c;
+    if (!c)
+        c = kpack_new();
+    return c;
+}
+
+/* `p` reads back exactly the text of `o` and passes check_obj. */
+static void check_reads_back(const struct kobj *p, const struct kobj *o, const char *kind,
+                             const char *av, const char *what)
+{
+    char *t = kobj_text_copy(p);
+    if (!t || kobj_text_len(p) != kobj_text_len(o) ||
+        memcmp(t, kobj_text(o), kobj_text_len(o)) != 0)
+        fz_fail(H, "a %s object does not read back its text: %.200s", what, kobj_text(o));
+    free(t);
+    check_obj(p, kind, av);
+}
+
+/* A packed copy of `o`, and that copy repacked with another codec, read
+ * back exactly its text and pass check_obj. */
 static void check_packed(const struct kobj *o, const char *kind, const char *av)
 {
     struct kobj *p = kobj_packed_copy(o, fz_codec());
     if (!p)
         return; /* packing did not pay: the cache keeps the text */
-    char *t = kobj_text_copy(p);
-    if (!t || kobj_text_len(p) != kobj_text_len(o) ||
-        memcmp(t, kobj_text(o), kobj_text_len(o)) != 0)
-        fz_fail(H, "a packed object does not read back its text: %.200s", kobj_text(o));
-    free(t);
-    check_obj(p, kind, av);
+    check_reads_back(p, o, kind, av, "packed");
+    struct kobj *q = kobj_packed_copy(p, fz_codec2());
+    if (q) {
+        if (!kobj_packed_with(q, fz_codec2()) || kobj_packed_len(q) == 0)
+            fz_fail(H, "a repacked object is not packed with its new codec");
+        check_reads_back(q, o, kind, av, "repacked");
+        kobj_unref(q);
+    }
     kobj_unref(p);
 }
 
