@@ -849,10 +849,10 @@ static bool kinf_repack_pays(const struct kinf_sample *sm, struct kpack *old, st
 
 /* Every stored object packed with `old` repacked with `cand`, which
  * becomes the codec (write lock held; takes the caller's `cand`). All the
- * copies are made before any original is freed: the copies fill the
- * holes the heap already has, and the originals, freed together, leave
- * whole pages that malloc_trim can return (copying and freeing one by
- * one left as much free memory inside the heap as it saved, measured). */
+ * copies are made before any original is freed, so no copy takes the
+ * place an original just left. Measured after creating 1,000 services:
+ * 3.1 MiB free inside the heap this way, 3.2 copying one by one; the
+ * repack saves heap in use (0.7 MiB), not resident memory. */
 static void kinf_repack_all(struct kinformer *inf, struct kpack *old, struct kpack *cand)
 {
     size_t total = kmap_count(&inf->map), n = 0;

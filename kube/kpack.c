@@ -25,7 +25,8 @@
  * kept stream needs (both clear the hash table; 14.5-14.9 us per 1.4 KB
  * text against an 8 KiB dictionary either way, measured), and a codec
  * keeps no stream between calls: 46 KB less per cached kind (~420 KB at
- * any N), and codecs of one kind no longer wait for each other. */
+ * any N), and threads packing objects of one kind no longer wait for
+ * each other's deflate. */
 #define KPACK_WBITS (-13)
 #define KPACK_LEVEL 3
 #define KPACK_MEMLEVEL 4
