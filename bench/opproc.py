@@ -229,7 +229,7 @@ class Operator:
         out = proc_mem(self.proc.pid)
         try:
             s = self.metrics()
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, http.client.HTTPException):
             return out
         if out is not None:
             out["HeapInUse"] = int(msum(s, "grace_heap_bytes", state="in_use"))

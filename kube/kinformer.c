@@ -412,6 +412,18 @@ static void kinf_merge(struct kinformer *inf, struct kinf_entry *e, struct kobj 
         kinf_announce(e, old, a);
 }
 
+/* `n` packed with this kind's current codec (a reference taken under the
+ * lock: kinformer_repack may replace it meanwhile). */
+static struct kobj *kinf_pack_now(struct kinformer *inf, struct kobj *n)
+{
+    pthread_rwlock_rdlock(&inf->lock);
+    struct kpack *pack = kpack_ref(inf->pack);
+    pthread_rwlock_unlock(&inf->lock);
+    n = kobj_pack(n, pack);
+    kpack_unref(pack);
+    return n;
+}
+
 /* `n` packed with this kind's codec (kobj_pack) unless the store already
  * holds its resourceVersion or a newer one: then it is about to be dropped
  * (most watch events echo our own writes), and packing it would be waste.
@@ -423,24 +435,8 @@ static struct kobj *kinf_pack(struct kinformer *inf, struct kobj *n)
     pthread_rwlock_rdlock(&inf->lock);
     struct kinf_entry *e = kinf_find(inf, kobj_namespace(n), kobj_name(n));
     bool held = e && kobj_rv_cmp(kobj_resource_version(n), kobj_resource_version(e->obj)) <= 0;
-    struct kpack *pack = held ? NULL : kpack_ref(inf->pack);
     pthread_rwlock_unlock(&inf->lock);
-    if (held)
-        return n;
-    n = kobj_pack(n, pack);
-    kpack_unref(pack);
-    return n;
-}
-
-/* `n` packed with this kind's current codec. */
-static struct kobj *kinf_pack_now(struct kinformer *inf, struct kobj *n)
-{
-    pthread_rwlock_rdlock(&inf->lock);
-    struct kpack *pack = kpack_ref(inf->pack);
-    pthread_rwlock_unlock(&inf->lock);
-    n = kobj_pack(n, pack);
-    kpack_unref(pack);
-    return n;
+    return held ? n : kinf_pack_now(inf, n);
 }
 
 /* Put `n` (owned; its parsed tree `obj` borrowed, for the indexes) into
